@@ -1,0 +1,151 @@
+// Makes fastify speak Elasticsearch's HTTP: JSON media types, the product header, the error envelope everywhere.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { EsError, errors } from '../src/errors.js';
+
+/** Media types whose bodies are JSON: what curl, the official clients (compatible-with=8|9) and Kibana send. */
+const JSON_MEDIA_TYPES = new Set(['application/json', 'application/vnd.elasticsearch+json']);
+
+interface SchemaIssue {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+};
+
+/** `/service_settings/rate_limit/requests_per_minute` → `service_settings.rate_limit.requests_per_minute`. */
+const fieldName = (pointer: string) =>
+  pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+
+/** Describes the first failing body field from the validator's issues, without echoing its value. */
+function bodyIssue(issues: readonly SchemaIssue[], body: unknown): EsError {
+  if (body === undefined) return errors.requestBodyRequired();
+  const path = issues[0]?.instancePath ?? '';
+  const here = issues.filter((i) => (i.instancePath ?? '') === path);
+  if (path === '') return errors.fieldParse('_body', 'the request body must be a JSON object');
+  if (here.some((i) => i.keyword === 'maximum' || i.keyword === 'minimum')) {
+    return errors.fieldParse(fieldName(path), 'the number is out of range');
+  }
+  const expected = here
+    .filter((i) => i.keyword === 'type')
+    .flatMap((i) => [i.params?.type].flat())
+    .map((t) => TYPE_WORDS[String(t)] ?? String(t));
+  const detail = expected.length > 0 ? `expected ${[...new Set(expected)].join(' or ')}` : 'the value is not valid here';
+  return errors.fieldParse(fieldName(path), detail);
+}
+
+function queryIssue(issues: readonly SchemaIssue[], request: FastifyRequest): EsError {
+  const path = request.url.split('?')[0] ?? request.url;
+  const extra = issues.flatMap((i) => (i.keyword === 'additionalProperties' ? ((i.params?.additionalProperties as string[]) ?? []) : []));
+  if (extra.length > 0) return errors.unrecognizedParameters(path, extra);
+  const field = fieldName(issues[0]?.instancePath ?? '');
+  return errors.badRequest(`request [${path}] has an invalid value for parameter [${field}]`);
+}
+
+/** A JSON.parse failure, described by position only: the message must never quote the body (it may hold a key). */
+function describeJsonError(err: Error, text: string): string {
+  if (/prototype|constructor/i.test(err.message)) return 'the body contains a forbidden property name [__proto__] or [constructor]';
+  const at = /position (\d+)/.exec(err.message);
+  if (!at) return /end of JSON input/i.test(err.message) ? 'unexpected end of input' : 'malformed JSON';
+  const offset = Number(at[1]);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `malformed JSON at line ${line}, column ${column}`;
+}
+
+/** Maps anything thrown while handling a request to the error a client sees. */
+export function toEsError(err: unknown, request: FastifyRequest, bodyLimit: number): EsError {
+  if (err instanceof EsError) return err;
+  const e = err as FastifyError & { validation?: SchemaIssue[]; validationContext?: string };
+  if (e.validation) {
+    return e.validationContext === 'body' ? bodyIssue(e.validation, request.body) : queryIssue(e.validation, request);
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.bodyTooLarge(bodyLimit);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.unsupportedMediaType(String(request.headers['content-type'] ?? ''));
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new EsError(e.statusCode, 'illegal_argument_exception', e.message);
+  }
+  return errors.internal();
+}
+
+export function sendError(reply: FastifyReply, error: EsError): FastifyReply {
+  return reply.code(error.status).headers(error.headers).type('application/json').send(error.toEnvelope());
+}
+
+/** Turns a route pattern (`/_inference/:task_type/_all`) into a matcher for the 405 check. */
+const patternToRegExp = (url: string) =>
+  new RegExp('^' + url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+') + '/?$');
+
+export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: number }): void {
+  const routes: Array<{ method: string; matcher: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), matcher: patternToRegExp(route.url ?? route.path) });
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (request, body, done) => {
+    const header = request.headers['content-type'];
+    const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase();
+    if (header !== undefined && header !== '' && !JSON_MEDIA_TYPES.has(mediaType)) {
+      done(errors.unsupportedMediaType(header), undefined);
+      return;
+    }
+    const text = body as string;
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      done(errors.malformedJson(describeJsonError(err as Error, text)), undefined);
+    }
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('X-Elastic-Product', 'Elasticsearch');
+    const opaqueId = request.headers['x-opaque-id'];
+    if (typeof opaqueId === 'string') reply.header('X-Opaque-Id', opaqueId);
+    const query = request.query as Record<string, string> | undefined;
+    if (query && query.pretty !== undefined && query.pretty !== 'false' && typeof payload === 'string') {
+      try {
+        return JSON.stringify(JSON.parse(payload), null, 2) + '\n';
+      } catch {
+        return payload;
+      }
+    }
+    return payload;
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const error = toEsError(err, request, opts.bodyLimit);
+    if (error.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ type: error.type, reason: error.reason }, 'request rejected');
+    return sendError(reply, error);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const allowed = [...new Set(routes.filter((r) => r.matcher.test(path)).map((r) => r.method))].filter((m) => m !== 'HEAD');
+    const error = allowed.length > 0 ? errors.methodNotAllowed(request.method, path, allowed) : errors.noHandler(request.method, path);
+    return sendError(reply, error);
+  });
+}

@@ -1,0 +1,94 @@
+// The environment turned into one typed, validated configuration object.
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** 32 raw bytes from SECRETS_KEY, or undefined to use (or create) `$DATA_DIR/secret.key`. */
+  secretsKey: Buffer | undefined;
+  hfApiBase: string;
+  bodyLimit: number;
+}
+
+/** A configuration problem, reported at start-up as one line naming the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+export const DEFAULTS = {
+  port: 9200,
+  host: '127.0.0.1',
+  dataDir: './data',
+  logLevel: 'info',
+  hfApiBase: 'https://router.huggingface.co/hf-inference',
+  bodyLimit: '10mb',
+} as const;
+
+/** Parses `10485760`, `512kb`, `10mb`, `1gb` (case-insensitive) into bytes. */
+export function parseByteSize(name: string, raw: string): number {
+  const m = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(raw);
+  const unit = SIZE_UNITS[(m?.[2] ?? 'b').toLowerCase()];
+  const bytes = m && unit ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigError(`${name} must be a positive size such as 10mb, 512kb or 1048576, got [${raw}]`);
+  }
+  return bytes;
+}
+
+function parsePort(raw: string): number {
+  const port = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT must be an integer from 0 to 65535, got [${raw}]`);
+  return port;
+}
+
+function parseSecretsKey(raw: string): Buffer {
+  const key = Buffer.from(raw.trim(), 'base64');
+  if (key.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw.trim())) {
+    throw new ConfigError(
+      `SECRETS_KEY must be 32 bytes encoded as base64 (44 characters, e.g. from \`openssl rand -base64 32\`), got ${key.length} bytes`,
+    );
+  }
+  return key;
+}
+
+function parseApiBase(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`HF_API_BASE must be an http(s) URL, got [${raw}]`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`HF_API_BASE must be an http(s) URL, got [${raw}]`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const value = (name: string) => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const logLevel = (value('LOG_LEVEL') ?? DEFAULTS.logLevel).toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got [${value('LOG_LEVEL')}]`);
+  }
+  const secretsKey = value('SECRETS_KEY');
+  return {
+    port: parsePort(value('PORT') ?? String(DEFAULTS.port)),
+    host: value('HOST') ?? DEFAULTS.host,
+    dataDir: path.resolve(value('DATA_DIR') ?? DEFAULTS.dataDir),
+    logLevel: logLevel as Config['logLevel'],
+    secretsKey: secretsKey === undefined ? undefined : parseSecretsKey(secretsKey),
+    hfApiBase: parseApiBase(value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
+    bodyLimit: parseByteSize('BODY_LIMIT', value('BODY_LIMIT') ?? DEFAULTS.bodyLimit),
+  };
+}

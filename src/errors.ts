@@ -1,0 +1,113 @@
+// The Elasticsearch error envelope and every named error the service raises (SPEC §2).
+
+export interface ErrorCause {
+  type: string;
+  reason: string;
+  caused_by?: ErrorCause;
+}
+
+export interface ErrorEnvelope {
+  error: { root_cause: Array<{ type: string; reason: string }>; type: string; reason: string; caused_by?: ErrorCause };
+  status: number;
+}
+
+/** An error a client sees: an HTTP status, an Elasticsearch exception type and a reason. */
+export class EsError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly reason: string,
+    readonly causedBy?: ErrorCause,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(reason);
+    this.name = 'EsError';
+  }
+
+  toEnvelope(): ErrorEnvelope {
+    const error: ErrorEnvelope['error'] = {
+      root_cause: [{ type: this.type, reason: this.reason }],
+      type: this.type,
+      reason: this.reason,
+    };
+    if (this.causedBy) error.caused_by = this.causedBy;
+    return { error, status: this.status };
+  }
+
+  toCause(): ErrorCause {
+    return this.causedBy
+      ? { type: this.type, reason: this.reason, caused_by: this.causedBy }
+      : { type: this.type, reason: this.reason };
+  }
+}
+
+const status = (code: number, reason: string, causedBy?: ErrorCause) =>
+  new EsError(code, 'status_exception', reason, causedBy);
+
+/** `Validation Failed: 1: a;2: b;`: every problem found, numbered, as Elasticsearch's ValidationException prints them. */
+export function validationReason(messages: readonly string[]): string {
+  return 'Validation Failed: ' + messages.map((m, i) => `${i + 1}: ${m};`).join('');
+}
+
+export const errors = {
+  endpointNotFound: (id: string) =>
+    new EsError(404, 'resource_not_found_exception', `Inference endpoint not found [${id}]`),
+  endpointExists: (id: string) =>
+    new EsError(400, 'resource_already_exists_exception', `Inference endpoint [${id}] already exists`),
+  validation: (messages: readonly string[]) => new EsError(400, 'validation_exception', validationReason(messages)),
+  invalidInferenceId: (id: string) =>
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason([
+        `Invalid inference_id; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric`,
+      ]),
+    ),
+  unknownTaskType: (value: string) => status(400, `Unknown task_type [${value}]`),
+  unsupportedTaskType: (service: string, taskType: string) =>
+    status(400, `The [${service}] service does not support task type [${taskType}]`),
+  missingTaskType: () => status(400, 'model is missing required setting [task_type]'),
+  conflictingTaskType: (url: string, body: string) =>
+    status(400, `Cannot resolve conflicting task_type parameter in the request URL [${url}] and the request body [${body}]`),
+  missingService: () => status(400, 'Inference endpoint configuration is missing the [service] setting'),
+  unknownService: (name: string) => status(400, `Unknown service [${name}]`),
+  missingField: (field: string) => status(400, `Missing required field [${field}]`),
+  unknownSettings: (service: string, rendered: string) =>
+    status(400, `Model configuration contains settings [${rendered}] unknown to the [${service}] service`),
+  taskTypeMismatchOnRead: (requested: string, actual: string) =>
+    status(400, `Requested task type [${requested}] does not match the inference endpoint's task type [${actual}]`),
+  taskTypeMismatchOnInference: (requested: string, actual: string) =>
+    status(400, `Incompatible task_type, the requested type [${requested}] does not match the model type [${actual}]`),
+  serviceMismatchOnUpdate: (requested: string, actual: string) =>
+    status(400, `Service [${requested}] does not match the inference endpoint's service [${actual}]; the service cannot be updated`),
+  requestBodyRequired: () => new EsError(400, 'parse_exception', 'request body is required'),
+  malformedJson: (detail: string) => new EsError(400, 'parse_exception', `Failed to parse request body: ${detail}`),
+  fieldParse: (field: string, detail: string) =>
+    new EsError(400, 'x_content_parse_exception', `Failed to parse field [${field}]: ${detail}`),
+  bodyTooLarge: (limit: number) =>
+    new EsError(413, 'content_too_long_exception', `Request body is too large: the limit is [${limit}] bytes`),
+  unsupportedMediaType: (contentType: string) =>
+    new EsError(406, 'media_type_header_exception', `Content-Type header [${contentType}] is not supported`),
+  unrecognizedParameters: (path: string, names: readonly string[]) =>
+    new EsError(
+      400,
+      'illegal_argument_exception',
+      `request [${path}] contains unrecognized parameter${names.length > 1 ? 's' : ''}: [${names.join(', ')}]`,
+    ),
+  badBooleanParameter: (value: string) =>
+    new EsError(400, 'illegal_argument_exception', `Failed to parse value [${value}] as only [true] or [false] are allowed.`),
+  badTimeValue: (setting: string, value: string, why: string) =>
+    new EsError(400, 'parse_exception', `failed to parse setting [${setting}] with value [${value}] as a time value: ${why}`),
+  noHandler: (method: string, url: string) =>
+    new EsError(404, 'resource_not_found_exception', `no handler found for uri [${url}] and method [${method}]`),
+  methodNotAllowed: (method: string, url: string, allowed: readonly string[]) =>
+    new EsError(
+      405,
+      'status_exception',
+      `Incorrect HTTP method for uri [${url}] and method [${method}], allowed: [${allowed.join(', ')}]`,
+      undefined,
+      { Allow: allowed.join(', ') },
+    ),
+  badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
+  internal: () => new EsError(500, 'exception', 'An internal error occurred; it has been logged'),
+};

@@ -1,0 +1,153 @@
+// Reading user settings maps: take each known key out, collect every problem, leave the unknown keys behind.
+import type { SettingsMap } from './store/types.js';
+
+/** Java's Double.toString for the numbers a setting can hold: 60 → "60.0". */
+const javaDouble = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
+
+/** Java int range: the integer settings Elasticsearch reads as `int`. */
+export const MAX_INT = 2147483647;
+
+interface IntegerRule {
+  required?: boolean;
+  min?: number;
+  max?: number;
+  /** How the "must be positive" message names the type: Elasticsearch says `long` for rate limits. */
+  kind?: 'integer' | 'long';
+  /** Allow 0 (for settings that may be zero). */
+  allowZero?: boolean;
+}
+
+/**
+ * A copy of one settings object (`service_settings`, `chunking_settings`, …). Every `take…`
+ * removes its key, so what is left at the end are the keys nobody knew.
+ */
+export class SettingsReader {
+  private readonly map: SettingsMap;
+
+  constructor(
+    source: SettingsMap | null | undefined,
+    readonly scope: string,
+    private readonly problems: string[],
+  ) {
+    this.map = { ...(source ?? {}) };
+  }
+
+  has(key: string): boolean {
+    return this.map[key] !== undefined && this.map[key] !== null;
+  }
+
+  keys(): string[] {
+    return Object.keys(this.map);
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  missing(key: string): void {
+    this.problem(`[${this.scope}] does not contain the required setting [${key}]`);
+  }
+
+  private take(key: string): unknown {
+    const value = this.map[key];
+    delete this.map[key];
+    return value === null ? undefined : value;
+  }
+
+  /** Removes a key without reading it (for keys the caller has handled by other means). */
+  drop(key: string): void {
+    delete this.map[key];
+  }
+
+  takeRaw(key: string): unknown {
+    return this.take(key);
+  }
+
+  takeString(key: string, opts: { required?: boolean } = {}): string | undefined {
+    const value = this.take(key);
+    if (value === undefined) {
+      if (opts.required) this.missing(key);
+      return undefined;
+    }
+    // Never echo the value: it may be a secret.
+    if (typeof value !== 'string') {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be a string`);
+      return undefined;
+    }
+    if (value.trim() === '') {
+      this.problem(`[${this.scope}] Invalid value empty string. [${key}] must be a non-empty string`);
+      return undefined;
+    }
+    return value;
+  }
+
+  takeInteger(key: string, rule: IntegerRule = {}): number | undefined {
+    const value = this.take(key);
+    if (value === undefined) {
+      if (rule.required) this.missing(key);
+      return undefined;
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be an integer`);
+      return undefined;
+    }
+    if (value < 0 || (value === 0 && !rule.allowZero)) {
+      this.problem(`[${this.scope}] Invalid value [${value}]. [${key}] must be a positive ${rule.kind ?? 'integer'}`);
+      return undefined;
+    }
+    if (rule.min !== undefined && value < rule.min) {
+      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a greater than or equal to [${javaDouble(rule.min)}]`);
+      return undefined;
+    }
+    if (rule.max !== undefined && value > rule.max) {
+      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a less than or equal to [${javaDouble(rule.max)}]`);
+      return undefined;
+    }
+    return value;
+  }
+
+  takeBoolean(key: string): boolean | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'boolean') {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be a boolean`);
+      return undefined;
+    }
+    return value;
+  }
+
+  takeMap(key: string): SettingsMap | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be an object`);
+      return undefined;
+    }
+    return value as SettingsMap;
+  }
+
+  /** The keys nobody took. */
+  leftovers(): SettingsMap {
+    return { ...this.map };
+  }
+}
+
+const SECRET_KEY_NAMES = /^(api_key|apikey|token|secret|password|authorization)$/i;
+const TOKEN_LIKE = /\bhf_[A-Za-z0-9]{6,}/g;
+
+/**
+ * Renders a map as Java's Map.toString does (`{a=1, b={c=x}}`), which is what Elasticsearch's
+ * "unknown settings" message shows, except that secrets (by key name or by the shape of a
+ * Hugging Face token) are replaced by `[REDACTED]`: an error message never carries a key.
+ */
+export function renderSettings(value: unknown, key?: string): string {
+  if (key !== undefined && SECRET_KEY_NAMES.test(key) && value !== null && value !== undefined) return '[REDACTED]';
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => renderSettings(v)).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{${Object.entries(value as SettingsMap)
+      .map(([k, v]) => `${k}=${renderSettings(v, k)}`)
+      .join(', ')}}`;
+  }
+  return String(value).replace(TOKEN_LIKE, '[REDACTED]');
+}

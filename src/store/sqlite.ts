@@ -1,0 +1,150 @@
+// The default endpoint store: one SQLite file (WAL, synchronous=FULL) with versioned forward migrations.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { errors } from '../errors.js';
+import type { TaskType } from '../task-types.js';
+import type { EndpointRecord, EndpointStore } from './types.js';
+
+/** Forward migrations; entry i takes the schema from version i to i + 1. Never edit a released entry. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE endpoints (
+     inference_id      TEXT PRIMARY KEY,
+     task_type         TEXT NOT NULL,
+     service           TEXT NOT NULL,
+     service_settings  TEXT NOT NULL,
+     task_settings     TEXT NOT NULL,
+     chunking_settings TEXT,
+     secrets           TEXT NOT NULL,
+     created_at        INTEGER NOT NULL,
+     updated_at        INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface Row {
+  inference_id: string;
+  task_type: string;
+  service: string;
+  service_settings: string;
+  task_settings: string;
+  chunking_settings: string | null;
+  secrets: string;
+}
+
+const toRecord = (row: Row): EndpointRecord => ({
+  inferenceId: row.inference_id,
+  taskType: row.task_type as TaskType,
+  service: row.service,
+  serviceSettings: JSON.parse(row.service_settings),
+  taskSettings: JSON.parse(row.task_settings),
+  chunkingSettings: row.chunking_settings === null ? null : JSON.parse(row.chunking_settings),
+  sealedSecrets: row.secrets,
+});
+
+const toParams = (r: EndpointRecord) => ({
+  inference_id: r.inferenceId,
+  task_type: r.taskType,
+  service: r.service,
+  service_settings: JSON.stringify(r.serviceSettings),
+  task_settings: JSON.stringify(r.taskSettings),
+  chunking_settings: r.chunkingSettings === null ? null : JSON.stringify(r.chunkingSettings),
+  secrets: r.sealedSecrets,
+  now: Date.now(),
+});
+
+export class SqliteEndpointStore implements EndpointStore {
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(dataDir: string) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.location = path.join(dataDir, 'inference.db');
+    this.db = new Database(this.location);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a write is on disk before the client hears "acknowledged", even across a power cut.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.stmt = {
+      insert: this.db.prepare(
+        `INSERT INTO endpoints (inference_id, task_type, service, service_settings, task_settings, chunking_settings, secrets, created_at, updated_at)
+         VALUES (@inference_id, @task_type, @service, @service_settings, @task_settings, @chunking_settings, @secrets, @now, @now)`,
+      ),
+      get: this.db.prepare<[string], Row>('SELECT * FROM endpoints WHERE inference_id = ?'),
+      listAll: this.db.prepare<[], Row>('SELECT * FROM endpoints ORDER BY inference_id'),
+      listByTask: this.db.prepare<[string], Row>('SELECT * FROM endpoints WHERE task_type = ? ORDER BY inference_id'),
+      update: this.db.prepare(
+        `UPDATE endpoints SET task_type = @task_type, service = @service, service_settings = @service_settings,
+           task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
+         WHERE inference_id = @inference_id`,
+      ),
+      delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ?'),
+      getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `the database ${this.location} has schema version ${current}, newer than this service knows (${SCHEMA_VERSION}); upgrade the service`,
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  async insert(record: EndpointRecord): Promise<void> {
+    try {
+      this.stmt.insert.run(toParams(record));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw errors.endpointExists(record.inferenceId);
+      throw err;
+    }
+  }
+
+  async get(inferenceId: string): Promise<EndpointRecord | undefined> {
+    const row = this.stmt.get.get(inferenceId);
+    return row && toRecord(row);
+  }
+
+  async list(taskType?: TaskType): Promise<EndpointRecord[]> {
+    const rows = taskType ? this.stmt.listByTask.all(taskType) : this.stmt.listAll.all();
+    return rows.map(toRecord);
+  }
+
+  async update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined> {
+    return this.db.transaction(() => {
+      const row = this.stmt.get.get(inferenceId);
+      if (!row) return undefined;
+      const next = change(toRecord(row));
+      this.stmt.update.run(toParams({ ...next, inferenceId }));
+      return next;
+    }).immediate();
+  }
+
+  async delete(inferenceId: string): Promise<boolean> {
+    return this.stmt.delete.run(inferenceId).changes > 0;
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmt.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt.setMeta.run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

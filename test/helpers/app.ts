@@ -1,0 +1,77 @@
+// Builds the service for a test: a fresh data directory, captured log lines, and small request helpers.
+import { Writable } from 'node:stream';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+export interface Tap {
+  testdir(fixture?: unknown): string;
+  teardown(fn: () => unknown): void;
+}
+
+/** Every log line the app wrote, as text (for secret-hygiene assertions) and parsed. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  dataDir: string;
+  logs: LogCapture;
+  request(method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): Promise<{
+    status: number;
+    json: any;
+    body: string;
+    headers: Record<string, unknown>;
+  }>;
+}
+
+export async function startApp(t: Tap, env: Record<string, string> = {}, dataDir = t.testdir()): Promise<TestApp> {
+  const logs = new LogCapture();
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env });
+  const app = await buildApp(config, { logStream: logs });
+  t.teardown(() => app.close());
+  return {
+    app,
+    dataDir,
+    logs,
+    async request(method, url, body, headers = {}) {
+      const res = await app.inject({
+        method,
+        url,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      let json: unknown;
+      try {
+        json = JSON.parse(res.body);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.statusCode, json, body: res.body, headers: res.headers };
+    },
+  };
+}
+
+/** The Elasticsearch error envelope a test expects. */
+export function envelope(status: number, type: string, reason: string) {
+  return { error: { root_cause: [{ type, reason }], type, reason }, status };
+}
+
+export const API_KEY = 'hf_TestKeyDoNotLeak0123456789';
+
+/** A valid PUT body for a text_embedding endpoint, with parts replaced or added. */
+export function hfBody(serviceSettings: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: 'https://xyz.endpoints.huggingface.cloud', ...serviceSettings },
+    ...extra,
+  };
+}
