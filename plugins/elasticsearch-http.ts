@@ -55,16 +55,21 @@ function queryIssue(issues: readonly SchemaIssue[], request: FastifyRequest): Es
   return errors.badRequest(`request [${path}] has an invalid value for parameter [${field}]`);
 }
 
-/** A JSON.parse failure, described by position only: the message must never quote the body (it may hold a key). */
+/**
+ * A JSON.parse failure in V8's words but without the snippet of the body V8 quotes (it may hold
+ * a key): `Expected ':' after property name at line 1, column 6`, `unexpected token 'h'`.
+ */
 function describeJsonError(err: Error, text: string): string {
   if (/prototype|constructor/i.test(err.message)) return 'the body contains a forbidden property name [__proto__] or [constructor]';
-  const at = /position (\d+)/.exec(err.message);
-  if (!at) return /end of JSON input/i.test(err.message) ? 'unexpected end of input' : 'malformed JSON';
-  const offset = Number(at[1]);
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
-  return `malformed JSON at line ${line}, column ${column}`;
+  const at = /^(.*) in JSON at position (\d+)/.exec(err.message);
+  if (at) {
+    const offset = Number(at[2]);
+    const before = text.slice(0, offset);
+    return `${at[1]} at line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
+  }
+  const token = /^Unexpected token '(.)'/.exec(err.message);
+  if (token) return `malformed JSON: unexpected token '${token[1]}'`;
+  return /end of JSON input/i.test(err.message) ? 'unexpected end of input' : 'malformed JSON';
 }
 
 /** Maps anything thrown while handling a request to the error a client sees. */
@@ -87,7 +92,9 @@ export function toEsError(err: unknown, request: FastifyRequest, bodyLimit: numb
 }
 
 export function sendError(reply: FastifyReply, error: EsError): FastifyReply {
-  return reply.code(error.status).headers(error.headers).type('application/json').send(error.toEnvelope());
+  // Also set here: errors raised before routing (a malformed URL) skip the onSend hook.
+  return reply
+    .header('X-Elastic-Product', 'Elasticsearch').code(error.status).headers(error.headers).type('application/json').send(error.toEnvelope());
 }
 
 /** Turns a route pattern (`/_inference/:task_type/_all`) into a matcher for the 405 check. */

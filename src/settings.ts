@@ -135,18 +135,29 @@ export class SettingsReader {
 const SECRET_KEY_NAMES = /^(api_key|apikey|token|secret|password|authorization)$/i;
 const TOKEN_LIKE = /\bhf_[A-Za-z0-9]{6,}/g;
 
+/** How deep and how long a rendered settings value may get: a hostile body must not make a huge message or overflow the stack. */
+const RENDER_MAX_DEPTH = 16;
+const RENDER_MAX_LENGTH = 2000;
+
 /**
  * Renders a map as Java's Map.toString does (`{a=1, b={c=x}}`), which is what Elasticsearch's
  * "unknown settings" message shows, except that secrets (by key name or by the shape of a
  * Hugging Face token) are replaced by `[REDACTED]`: an error message never carries a key.
+ * Deeper than 16 levels renders as `...`; the whole is cut at 2,000 characters.
  */
-export function renderSettings(value: unknown, key?: string): string {
+export function renderSettings(value: unknown): string {
+  const text = renderValue(value, undefined, 0);
+  return text.length > RENDER_MAX_LENGTH ? text.slice(0, RENDER_MAX_LENGTH) + '...' : text;
+}
+
+function renderValue(value: unknown, key: string | undefined, depth: number): string {
   if (key !== undefined && SECRET_KEY_NAMES.test(key) && value !== null && value !== undefined) return '[REDACTED]';
   if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => renderSettings(v)).join(', ')}]`;
+  if (typeof value === 'object' && depth >= RENDER_MAX_DEPTH) return '...';
+  if (Array.isArray(value)) return `[${value.map((v) => renderValue(v, undefined, depth + 1)).join(', ')}]`;
   if (typeof value === 'object') {
     return `{${Object.entries(value as SettingsMap)
-      .map(([k, v]) => `${k}=${renderSettings(v, k)}`)
+      .map(([k, v]) => `${k}=${renderValue(v, k, depth + 1)}`)
       .join(', ')}}`;
   }
   return String(value).replace(TOKEN_LIKE, '[REDACTED]');
