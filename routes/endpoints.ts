@@ -20,10 +20,13 @@ export interface EndpointRoutesOptions {
 
 const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (app, { registry }) => {
   // PUT: create. The task type comes from the path, or from the body's `task_type`.
-  const create = (pathTaskType: string | undefined, inferenceId: string, body: unknown, timeout?: string) => {
-    parseTimeValue('timeout', timeout ?? DEFAULT_TIMEOUT);
-    return registry.create({ pathTaskType, inferenceId, body: body as SettingsMap });
-  };
+  const create = (pathTaskType: string | undefined, inferenceId: string, body: unknown, timeout = DEFAULT_TIMEOUT) =>
+    registry.create({
+      pathTaskType,
+      inferenceId,
+      body: body as SettingsMap,
+      timeout: { ms: parseTimeValue('timeout', timeout), text: timeout },
+    });
   app.put(
     '/_inference/:task_type/:inference_id',
     { schema: { params: TaskTypeAndIdParams, querystring: PutQuery, body: PutEndpointBody } },

@@ -5,12 +5,16 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { DestinationStream } from 'pino';
 import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import endpointRoutes from '../routes/endpoints.js';
+import inferenceRoutes from '../routes/inference.js';
 import rootRoutes from '../routes/root.js';
 import type { Config } from './config.js';
 import { EndpointRegistry } from './endpoints.js';
 import { errors } from './errors.js';
+import { InferencePipeline } from './inference.js';
+import type { RetryPolicy } from './limiter/batch-queue.js';
 import { loggerOptions } from './logger.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
+import { HttpTransport } from './services/http-transport.js';
 import { SqliteEndpointStore } from './store/sqlite.js';
 import type { EndpointStore } from './store/types.js';
 
@@ -19,7 +23,16 @@ const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
+  /** Retry timing (tests shorten it); SPEC §3's 3 attempts, 1 s to 5 s, by default. */
+  retry?: RetryPolicy;
+  /** Waiting batches per endpoint before 429 (tests shrink it); 2000 by default. */
+  queueCapacity?: number;
 }
+
+/** Upstream requests in flight at once across all endpoints: bounds sockets and memory under overload. */
+const MAX_INFLIGHT = 64;
+/** Largest upstream answer read (64 MB): a runaway upstream cannot fill memory. */
+const MAX_UPSTREAM_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** Opens the store and checks the secrets key against it: a wrong key fails here, before any request. */
 function openStore(config: Config): { store: EndpointStore; secretBox: SecretBox } {
@@ -55,10 +68,27 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>();
 
-  app.addHook('onClose', async () => store.close());
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });
   const registry = new EndpointRegistry(store, secretBox);
+  const transport = new HttpTransport({
+    connectionsPerOrigin: MAX_INFLIGHT,
+    maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
+    connectTimeoutMs: 10_000,
+  });
+  const pipeline = new InferencePipeline(registry, {
+    deps: { transport, hfApiBase: config.hfApiBase },
+    maxInflight: MAX_INFLIGHT,
+    retry: options.retry,
+    queueCapacity: options.queueCapacity,
+  });
+  if (!config.skipValidation) registry.probe = (endpoint, timeout) => pipeline.probe(endpoint, timeout);
+  // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
+  app.addHook('onClose', async () => {
+    await pipeline.close();
+    store.close();
+  });
   await app.register(rootRoutes, { version: pkg.version });
   await app.register(endpointRoutes, { registry });
+  await app.register(inferenceRoutes, { pipeline });
   return app;
 }

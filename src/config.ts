@@ -10,6 +10,8 @@ export interface Config {
   secretsKey: Buffer | undefined;
   hfApiBase: string;
   bodyLimit: number;
+  /** Store endpoints without the create-time call to the upstream (offline set-ups). */
+  skipValidation: boolean;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -41,6 +43,13 @@ export function parseByteSize(name: string, raw: string): number {
     throw new ConfigError(`${name} must be a positive size such as 10mb, 512kb or 1048576, got [${raw}]`);
   }
   return bytes;
+}
+
+function parseBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(value)) return true;
+  if (['false', '0', 'no'].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got [${raw}]`);
 }
 
 function parsePort(raw: string): number {
@@ -90,5 +99,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretsKey: secretsKey === undefined ? undefined : parseSecretsKey(secretsKey),
     hfApiBase: parseApiBase(value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
     bodyLimit: parseByteSize('BODY_LIMIT', value('BODY_LIMIT') ?? DEFAULTS.bodyLimit),
+    skipValidation: parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'false'),
   };
 }

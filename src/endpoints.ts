@@ -3,7 +3,7 @@ import { parseChunkingSettings } from './chunking/settings.js';
 import { errors } from './errors.js';
 import type { SecretBox } from './secrets.js';
 import { findService } from './services/index.js';
-import type { InferenceService, ServiceConfig } from './services/types.js';
+import type { InferenceService, ResolvedEndpoint, ServiceConfig } from './services/types.js';
 import { renderSettings, SettingsReader } from './settings.js';
 import type { EndpointRecord, EndpointStore, SettingsMap } from './store/types.js';
 import { isChunkedTaskType, parseTaskType, type TaskType } from './task-types.js';
@@ -41,7 +41,20 @@ function throwIfProblems(problems: readonly string[]): void {
   if (problems.length > 0) throw errors.validation(problems);
 }
 
+/** The create-time call to the upstream: resolves to the length of the vector the model returns. */
+export type ModelProbe = (endpoint: ResolvedEndpoint, timeout: { ms: number; text: string }) => Promise<number>;
+
+/** Told after an endpoint changed or went away, so live state (rate limiters, queues) follows. */
+export interface RegistryListener {
+  updated(inferenceId: string): void;
+  deleted(inferenceId: string): void;
+}
+
 export class EndpointRegistry {
+  /** Unset: endpoints are stored without calling the upstream (SKIP_VALIDATION). */
+  probe: ModelProbe | undefined;
+  listener: RegistryListener | undefined;
+
   constructor(
     private readonly store: EndpointStore,
     private readonly secretBox: SecretBox,
@@ -59,8 +72,16 @@ export class EndpointRegistry {
     return view;
   }
 
-  /** PUT: validates everything, then stores the endpoint durably. */
-  async create(input: { pathTaskType?: string; inferenceId: string; body: SettingsMap }): Promise<EndpointView> {
+  /**
+   * PUT: validates everything, asks the upstream for the model's dimensions (unless probing is
+   * off), then stores the endpoint durably.
+   */
+  async create(input: {
+    pathTaskType?: string;
+    inferenceId: string;
+    body: SettingsMap;
+    timeout: { ms: number; text: string };
+  }): Promise<EndpointView> {
     const urlTaskType = input.pathTaskType === undefined ? undefined : parseTaskType(input.pathTaskType);
     validateInferenceId(input.inferenceId);
 
@@ -89,6 +110,7 @@ export class EndpointRegistry {
     throwIfProblems(problems);
     rejectUnknown(service.name, [top.leftovers(), ...parsed.unknown]);
 
+    // Checked before the upstream call so a taken id costs nothing; the insert decides races.
     if (await this.store.get(input.inferenceId)) throw errors.endpointExists(input.inferenceId);
     const record: EndpointRecord = {
       inferenceId: input.inferenceId,
@@ -99,6 +121,8 @@ export class EndpointRegistry {
       chunkingSettings: (chunking as SettingsMap | undefined) ?? null,
       sealedSecrets: this.seal(input.inferenceId, parsed.secrets),
     };
+    const dimensions = this.probe ? await this.probe({ record, secrets: parsed.secrets }, input.timeout) : undefined;
+    record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, dimensions);
     await this.store.insert(record);
     return this.view(record);
   }
@@ -162,13 +186,26 @@ export class EndpointRegistry {
       };
     });
     if (!updated) throw errors.endpointNotFound(inferenceId);
+    this.listener?.updated(inferenceId);
     return this.view(updated);
+  }
+
+  /** The endpoint with its secrets, for calling the upstream. 404 when it does not exist. */
+  async resolve(inferenceId: string): Promise<ResolvedEndpoint> {
+    const record = await this.store.get(inferenceId);
+    if (!record) throw errors.endpointNotFound(inferenceId);
+    return { record, secrets: this.unseal(record) };
+  }
+
+  serviceFor(record: EndpointRecord): InferenceService {
+    return this.serviceOf(record);
   }
 
   async delete(inferenceId: string, pathTaskType: string | undefined, opts: { dryRun: boolean }): Promise<DeleteResult> {
     await this.find(inferenceId, pathTaskType);
     if (opts.dryRun) return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
     if (!(await this.store.delete(inferenceId))) throw errors.endpointNotFound(inferenceId);
+    this.listener?.deleted(inferenceId);
     return { acknowledged: true, pipelines: [], indexes: [] };
   }
 

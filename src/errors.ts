@@ -109,5 +109,22 @@ export const errors = {
       { Allow: allowed.join(', ') },
     ),
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
+  // Inference (SPEC §1, §2, §3)
+  inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
+  inputEmpty: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be an empty array'])),
+  queueFull: (id: string) =>
+    new EsError(429, 'es_rejected_execution_exception', `Failed to execute task for inference id [${id}] because the request service queue is full`),
+  timeout: (value: string) => status(408, `Request timed out after [${value}]`),
+  streamingNotAllowed: (service: string, taskType: string) =>
+    status(405, `Streaming is not allowed for service [${service}] and task [${taskType}]`),
+  /** An upstream answer mapped by the service's error table: `<prefix> for request from inference entity id [id] status [N]. Error message: [msg]`. */
+  upstream: (code: number, reason: string) => status(code, reason),
+  upstreamUnreachable: (id: string, detail: string) =>
+    status(502, `Failed to send request from inference entity id [${id}]: ${detail}`),
+  invalidHost: (url: string) => status(400, `Invalid host [${url}], please check that the URL is correct.`),
+  badUpstreamResponse: (id: string, detail: string) =>
+    status(502, `Failed to parse the response for inference entity id [${id}]: ${detail}`),
+  creationValidationFailed: (cause: EsError) =>
+    status(400, 'Could not complete inference endpoint creation as validation call to service threw an exception.', cause.toCause()),
   internal: () => new EsError(500, 'exception', 'An internal error occurred; it has been logged'),
 };

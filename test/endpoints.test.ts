@@ -9,7 +9,7 @@ const entry = (id: string, serviceSettings: Record<string, unknown> = {}, chunki
   inference_id: id,
   task_type: 'text_embedding',
   service: 'hugging_face',
-  service_settings: { url: URL_, ...serviceSettings, rate_limit: { requests_per_minute: 3000 } },
+  service_settings: { url: URL_, similarity: 'cosine', ...serviceSettings, rate_limit: { requests_per_minute: 3000 } },
   chunking_settings: chunking,
 });
 
@@ -64,7 +64,7 @@ t.test('PUT keeps the settings a user gave: rate limit, chunking, max_input_toke
     chunking_settings: {},
   });
   t.equal(res.status, 200);
-  t.same(res.json.service_settings, { model_id: 'sentence-transformers/all-MiniLM-L6-v2', rate_limit: { requests_per_minute: 3000 } });
+  t.same(res.json.service_settings, { model_id: 'sentence-transformers/all-MiniLM-L6-v2', similarity: 'cosine', rate_limit: { requests_per_minute: 3000 } });
   t.same(res.json.chunking_settings, DEFAULT_CHUNKING, '{} chunking settings become the default');
 });
 
@@ -163,7 +163,7 @@ t.test('_update changes the api key, rate limit, task and chunking settings, in 
     service_settings: { api_key: 'hf_RotatedKey987654321', rate_limit: { requests_per_minute: 120 } },
   });
   t.equal(res.status, 200);
-  t.equal(res.body, JSON.stringify({ ...entry('up'), service_settings: { url: URL_, rate_limit: { requests_per_minute: 120 } } }));
+  t.equal(res.body, JSON.stringify({ ...entry('up'), service_settings: { url: URL_, similarity: 'cosine', rate_limit: { requests_per_minute: 120 } } }));
   t.notMatch(res.body, 'hf_RotatedKey');
 
   res = await s.request('PUT', '/_inference/text_embedding/up/_update', { chunking_settings: { strategy: 'word', max_chunk_size: 20, overlap: 5 } });

@@ -32,7 +32,7 @@ for (const { name, make, ResponseError } of clients) {
       inference_id: 'hf-emb',
       task_type: 'text_embedding',
       service: 'hugging_face',
-      service_settings: { url: URL_, rate_limit: { requests_per_minute: 3000 } },
+      service_settings: { url: URL_, similarity: 'cosine', rate_limit: { requests_per_minute: 3000 } },
       chunking_settings: { strategy: 'word', max_chunk_size: 100, overlap: 10 },
     };
     t.same(created, expected);
@@ -59,7 +59,7 @@ for (const { name, make, ResponseError } of clients) {
         service_settings: { api_key: 'hf_Rotated0123456789abcdef', rate_limit: { requests_per_minute: 600 } },
       },
     });
-    t.same(updated.service_settings, { url: URL_, rate_limit: { requests_per_minute: 600 } });
+    t.same(updated.service_settings, { url: URL_, similarity: 'cosine', rate_limit: { requests_per_minute: 600 } });
 
     t.same(await client.inference.delete({ inference_id: 'hf-emb', dry_run: true }), {
       acknowledged: false,

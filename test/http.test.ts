@@ -106,10 +106,10 @@ t.test('unknown routes answer 404 and wrong methods 405, in the envelope', async
   res = await s.request('POST', '/_inference/a/b/c/d');
   t.equal(res.status, 404);
   res = await s.request('PATCH', '/_inference/x');
-  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x] and method [PATCH], allowed: [PUT, GET, DELETE]'));
-  t.equal(res.headers.allow, 'PUT, GET, DELETE');
+  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
+  t.equal(res.headers.allow, 'PUT, GET, DELETE, POST');
   res = await s.request('PATCH', '/_inference/x/_update');
-  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x/_update] and method [PATCH], allowed: [PUT, GET, DELETE]'));
+  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x/_update] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
 });
 
 t.test('a malformed URL answers 400 in the envelope', async (t) => {

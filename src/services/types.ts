@@ -1,6 +1,20 @@
 // What every inference service (hugging_face now, others later) provides to the endpoint registry.
-import type { SettingsMap } from '../store/types.js';
+import type { EndpointRecord, SettingsMap } from '../store/types.js';
 import type { TaskType } from '../task-types.js';
+import type { HttpTransport } from './http-transport.js';
+
+/** A stored endpoint with its secrets decrypted: what a service needs to call its upstream. */
+export interface ResolvedEndpoint {
+  record: EndpointRecord;
+  secrets: SettingsMap;
+}
+
+/** What a service's calls go through. */
+export interface ServiceDeps {
+  transport: HttpTransport;
+  /** Base of Hugging Face's serverless API (hosted mode). */
+  hfApiBase: string;
+}
 
 /** A service's validated view of one endpoint's configuration. */
 export interface ServiceConfig {
@@ -29,4 +43,15 @@ export interface InferenceService {
   ): ParsedServiceConfig;
   /** The service settings as GET shows them, in Elasticsearch's field order, never with secrets. */
   viewServiceSettings(taskType: TaskType, serviceSettings: SettingsMap): SettingsMap;
+  /**
+   * Settings completed at creation: `dimensions` from the validation call when there was one,
+   * `similarity` defaulted. Throws when the model contradicts the configuration.
+   */
+  withModelDetails(taskType: TaskType, serviceSettings: SettingsMap, dimensions: number | undefined): SettingsMap;
+  /** requests_per_minute of the endpoint's rate limit. */
+  requestsPerMinute(serviceSettings: SettingsMap): number;
+  /** An input as it is sent (cut to the endpoint's input limit). */
+  prepareInput(serviceSettings: SettingsMap, text: string): string;
+  /** One upstream embedding request; throws BatchSendError (from limiter/batch-queue) on failure. */
+  embed(endpoint: ResolvedEndpoint, deps: ServiceDeps, texts: string[], signal: AbortSignal): Promise<number[][]>;
 }

@@ -1,8 +1,10 @@
 // hugging_face service and task settings: validation, defaults and the public view (SPEC §3).
+import { errors } from '../../errors.js';
 import { MAX_INT, SettingsReader } from '../../settings.js';
 import type { SettingsMap } from '../../store/types.js';
 import type { TaskType } from '../../task-types.js';
 import type { InferenceService, ParsedServiceConfig, ServiceConfig } from '../types.js';
+import { embed, truncateInput } from './embeddings.js';
 
 export const SERVICE_NAME = 'hugging_face';
 export const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
@@ -164,5 +166,41 @@ export const huggingFaceService: InferenceService = {
     if (s.max_input_tokens !== undefined) view.max_input_tokens = s.max_input_tokens;
     view.rate_limit = { requests_per_minute: s.rate_limit.requests_per_minute };
     return view;
+  },
+
+  withModelDetails(_taskType, raw, dimensions): SettingsMap {
+    const s = { ...(raw as unknown as HfServiceSettings) };
+    if (dimensions !== undefined) {
+      if (s.dimensions !== undefined && s.dimensions !== dimensions) {
+        throw errors.validation([
+          `[service_settings] The configured [dimensions] [${s.dimensions}] do not match the [${dimensions}] dimensions of the model's embeddings`,
+        ]);
+      }
+      s.dimensions = dimensions;
+    }
+    s.similarity ??= 'cosine';
+    return s as unknown as SettingsMap;
+  },
+
+  requestsPerMinute(raw): number {
+    return (raw as unknown as HfServiceSettings).rate_limit.requests_per_minute;
+  },
+
+  prepareInput(raw, text): string {
+    return truncateInput(text, raw as unknown as HfServiceSettings);
+  },
+
+  embed(endpoint, deps, texts, signal) {
+    return embed(
+      deps.transport,
+      {
+        inferenceId: endpoint.record.inferenceId,
+        settings: endpoint.record.serviceSettings as unknown as HfServiceSettings,
+        secrets: endpoint.secrets as unknown as HfSecrets,
+      },
+      deps.hfApiBase,
+      texts,
+      signal,
+    );
   },
 };

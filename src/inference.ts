@@ -1,0 +1,214 @@
+// The inference pipeline: chunk → batch → limit → call → assemble, one live runtime per endpoint.
+import PQueue from 'p-queue';
+import { chunkText, type Chunk } from './chunking/chunker.js';
+import type { ChunkingSettings } from './chunking/settings.js';
+import type { EndpointRegistry } from './endpoints.js';
+import { EsError, errors } from './errors.js';
+import { BatchQueue, BatchSendError, DEFAULT_BATCH_SIZE, DEFAULT_RETRY, type RetryPolicy } from './limiter/batch-queue.js';
+import { RateLimiter } from './limiter/rate-limiter.js';
+import { renderSettings } from './settings.js';
+import type { ResolvedEndpoint, ServiceDeps, InferenceService } from './services/types.js';
+import { parseTaskType } from './task-types.js';
+
+export interface InferenceOptions {
+  deps: ServiceDeps;
+  /** Upstream requests in flight across all endpoints. */
+  maxInflight: number;
+  retry?: RetryPolicy;
+  batchSize?: number;
+  /** Waiting batches per endpoint before 429. */
+  queueCapacity?: number;
+}
+
+export interface InferenceRequest {
+  inferenceId: string;
+  pathTaskType?: string;
+  input: unknown;
+  taskSettings?: Record<string, unknown> | null;
+  /** Aborted with the error to answer (408) when the request times out, or when its client leaves. */
+  signal: AbortSignal;
+  deadline: number;
+}
+
+interface ChunkEmbedding {
+  text: string;
+  start_offset: number;
+  end_offset: number;
+  embedding: number[];
+}
+
+export interface TextEmbeddingEntry {
+  embedding: number[];
+  chunks?: ChunkEmbedding[];
+}
+
+/** An endpoint's live state: its decrypted configuration, its rate limiter and its queue. */
+class EndpointRuntime {
+  readonly limiter: RateLimiter;
+  readonly queue: BatchQueue;
+
+  constructor(
+    public endpoint: ResolvedEndpoint,
+    readonly service: InferenceService,
+    opts: InferenceOptions,
+    inflight: PQueue,
+  ) {
+    this.limiter = new RateLimiter(service.requestsPerMinute(endpoint.record.serviceSettings));
+    this.queue = new BatchQueue({
+      inferenceId: endpoint.record.inferenceId,
+      limiter: this.limiter,
+      inflight,
+      // Reads this.endpoint at send time, so a rotated api key is used from the next request on.
+      send: (texts, signal) => this.service.embed(this.endpoint, opts.deps, texts, signal),
+      batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
+      retry: opts.retry ?? DEFAULT_RETRY,
+      capacity: opts.queueCapacity,
+    });
+  }
+
+  refresh(endpoint: ResolvedEndpoint): void {
+    this.endpoint = endpoint;
+    this.limiter.setRate(this.service.requestsPerMinute(endpoint.record.serviceSettings));
+  }
+
+  async close(error: EsError): Promise<void> {
+    this.queue.close(error);
+    await this.limiter.stop();
+  }
+}
+
+/** Word-weighted mean of chunk vectors (equal weights when no chunk has words). */
+function weightedMean(vectors: number[][], chunks: Chunk[]): number[] {
+  const total = chunks.reduce((sum, c) => sum + c.words, 0);
+  const weights = chunks.map((c) => (total > 0 ? c.words / total : 1 / chunks.length));
+  const out = new Array<number>(vectors[0]!.length).fill(0);
+  vectors.forEach((v, i) => {
+    const w = weights[i]!;
+    for (let d = 0; d < v.length; d++) out[d]! += v[d]! * w;
+  });
+  return out;
+}
+
+/** `input`: a string or a non-empty array of strings (SPEC §1). */
+function readInput(input: unknown): string[] {
+  if (input === undefined || input === null) throw errors.inputNull();
+  if (typeof input === 'string') return [input];
+  if (Array.isArray(input) && input.length === 0) throw errors.inputEmpty();
+  if (Array.isArray(input) && input.every((x) => typeof x === 'string')) return input as string[];
+  throw errors.fieldParse('input', 'expected a string or an array of strings');
+}
+
+/** Rejects with the signal's reason when it aborts. */
+function whenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export class InferencePipeline {
+  private readonly runtimes = new Map<string, EndpointRuntime>();
+  private readonly inflight: PQueue;
+
+  constructor(
+    private readonly registry: EndpointRegistry,
+    private readonly opts: InferenceOptions,
+  ) {
+    this.inflight = new PQueue({ concurrency: opts.maxInflight });
+    registry.listener = {
+      updated: (id) => void this.refresh(id),
+      deleted: (id) => void this.drop(id, errors.endpointNotFound(id)),
+    };
+  }
+
+  /** The create-time validation call: embeds ["how big"] and answers the vector's length. */
+  async probe(endpoint: ResolvedEndpoint, timeout: { ms: number; text: string }): Promise<number> {
+    const service = this.registry.serviceFor(endpoint.record);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(errors.timeout(timeout.text)), Math.min(timeout.ms, 2 ** 31 - 1));
+    try {
+      const vectors = await Promise.race([
+        service.embed(endpoint, this.opts.deps, ['how big'], controller.signal),
+        whenAborted(controller.signal),
+      ]);
+      return vectors[0]!.length;
+    } catch (err) {
+      if (err instanceof BatchSendError) throw errors.creationValidationFailed(err.failure.error);
+      if (err instanceof EsError) throw errors.creationValidationFailed(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async textEmbedding(request: InferenceRequest): Promise<{ text_embedding: TextEmbeddingEntry[] }> {
+    const requested = request.pathTaskType === undefined ? undefined : parseTaskType(request.pathTaskType);
+    const runtime = await this.runtime(request.inferenceId);
+    const { record } = runtime.endpoint;
+    if (requested && requested !== record.taskType) throw errors.taskTypeMismatchOnInference(requested, record.taskType);
+    const inputs = readInput(request.input);
+    if (request.taskSettings && Object.keys(request.taskSettings).length > 0) {
+      throw errors.unknownSettings(record.service, renderSettings(request.taskSettings));
+    }
+
+    const settings = record.chunkingSettings as unknown as ChunkingSettings;
+    const chunked = inputs.map((input) => chunkText(input, settings));
+    const texts = chunked.flatMap((chunks, i) =>
+      chunks.map((c) => runtime.service.prepareInput(record.serviceSettings, inputs[i]!.slice(c.start, c.end))),
+    );
+
+    // One controller for this request's texts: its own failure cancels the rest of its work.
+    const own = new AbortController();
+    const onAbort = () => own.abort(request.signal.reason);
+    request.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const vectors = await Promise.race([
+        Promise.all(runtime.queue.submit(texts, { signal: own.signal, deadline: request.deadline })),
+        whenAborted(own.signal),
+      ]);
+      let next = 0;
+      return {
+        text_embedding: chunked.map((chunks, i) => {
+          const mine = vectors.slice(next, (next += chunks.length));
+          if (chunks.length === 1) return { embedding: mine[0]! };
+          return {
+            embedding: weightedMean(mine, chunks),
+            chunks: chunks.map((c, k) => ({ text: inputs[i]!.slice(c.start, c.end), start_offset: c.start, end_offset: c.end, embedding: mine[k]! })),
+          };
+        }),
+      };
+    } finally {
+      request.signal.removeEventListener('abort', onAbort);
+      if (!own.signal.aborted) own.abort(errors.internal());
+    }
+  }
+
+  private async runtime(inferenceId: string): Promise<EndpointRuntime> {
+    const live = this.runtimes.get(inferenceId);
+    if (live) return live;
+    const endpoint = await this.registry.resolve(inferenceId);
+    // Another request may have made it while this one read the store.
+    let runtime = this.runtimes.get(inferenceId);
+    if (!runtime) {
+      runtime = new EndpointRuntime(endpoint, this.registry.serviceFor(endpoint.record), this.opts, this.inflight);
+      this.runtimes.set(inferenceId, runtime);
+    }
+    return runtime;
+  }
+
+  private async refresh(inferenceId: string): Promise<void> {
+    const runtime = this.runtimes.get(inferenceId);
+    if (runtime) runtime.refresh(await this.registry.resolve(inferenceId));
+  }
+
+  private async drop(inferenceId: string, error: EsError): Promise<void> {
+    const runtime = this.runtimes.get(inferenceId);
+    this.runtimes.delete(inferenceId);
+    await runtime?.close(error);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.runtimes.keys()].map((id) => this.drop(id, errors.queueFull(id))));
+    await this.opts.deps.transport.close();
+  }
+}
