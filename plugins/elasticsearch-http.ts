@@ -33,6 +33,12 @@ const fieldName = (pointer: string) =>
 /** Describes the first failing body field from the validator's issues, without echoing its value. */
 function bodyIssue(issues: readonly SchemaIssue[], body: unknown): EsError {
   if (body === undefined) return errors.requestBodyRequired();
+  const unknown = issues.find((i) => i.keyword === 'additionalProperties');
+  if (unknown) {
+    const parent = fieldName(unknown.instancePath ?? '');
+    const name = ((unknown.params?.additionalProperties as string[] | undefined) ?? [])[0] ?? '';
+    return errors.fieldParse(parent ? `${parent}.${name}` : name, 'unknown field');
+  }
   const path = issues[0]?.instancePath ?? '';
   const here = issues.filter((i) => (i.instancePath ?? '') === path);
   if (path === '') return errors.fieldParse('_body', 'the request body must be a JSON object');

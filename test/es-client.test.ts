@@ -3,6 +3,7 @@ import { Client as Client9, errors as errors9 } from '@elastic/elasticsearch';
 import { Client as Client8, errors as errors8 } from 'es8';
 import t from 'tap';
 import { API_KEY, startApp } from './helpers/app.js';
+import { FakeHuggingFace } from './helpers/fake-hf.js';
 
 const URL_ = 'https://xyz.endpoints.huggingface.cloud';
 
@@ -105,5 +106,29 @@ for (const { name, make, ResponseError } of clients) {
       (invalid?.body as { error: { reason: string } }).error.reason,
       'Validation Failed: 1: [rate_limit] Invalid value [0]. [requests_per_minute] must be a positive long;',
     );
+  });
+}
+
+for (const { name, make } of clients) {
+  t.test(`${name}: inference.textEmbedding and inference.inference`, async (t) => {
+    const hf = await new FakeHuggingFace().start();
+    t.teardown(() => hf.close());
+    const s = await startApp(t, { SKIP_VALIDATION: 'false' });
+    const node = await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const client = make(node);
+    t.teardown(() => client.close());
+    const created = await client.inference.putHuggingFace({
+      task_type: 'text_embedding',
+      huggingface_inference_id: 'live',
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, url: `${hf.url}/embed` },
+    });
+    t.same(created.service_settings, { url: `${hf.url}/embed`, similarity: 'cosine', dimensions: 16, rate_limit: { requests_per_minute: 3000 } });
+
+    const one = await client.inference.textEmbedding({ inference_id: 'live', input: 'hello' });
+    t.same(one, { text_embedding: [{ embedding: hf.vector('hello') }] });
+    const many = await client.inference.inference({ task_type: 'text_embedding', inference_id: 'live', input: ['a', 'b'] });
+    t.same(many, { text_embedding: [{ embedding: hf.vector('a') }, { embedding: hf.vector('b') }] });
+    t.same(hf.received.slice(1).map((r) => r.body), [{ inputs: ['hello'] }, { inputs: ['a', 'b'] }]);
   });
 }

@@ -182,6 +182,9 @@ export class BatchQueue {
         const batch = this.take();
         if (batch.length > 0) void this.opts.inflight.add(() => this.dispatch(batch));
       }
+    } catch {
+      // The limiter was stopped: the endpoint is gone or the service is closing, and close()
+      // has failed whatever was waiting.
     } finally {
       this.pumping = false;
     }

@@ -1,7 +1,7 @@
 // Builds the service for a test: a fresh data directory, captured log lines, and small request helpers.
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type BuildOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
 export interface Tap {
@@ -33,11 +33,16 @@ export interface TestApp {
   }>;
 }
 
-export async function startApp(t: Tap, env: Record<string, string> = {}, dataDir = t.testdir()): Promise<TestApp> {
+export async function startApp(
+  t: Tap,
+  env: Record<string, string> = {},
+  dataDir = t.testdir(),
+  build: BuildOptions = {},
+): Promise<TestApp> {
   const logs = new LogCapture();
   // Endpoints point at hosts that do not exist here: no create-time call unless a test asks for it.
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', ...env });
-  const app = await buildApp(config, { logStream: logs });
+  const app = await buildApp(config, { logStream: logs, ...build });
   t.teardown(() => app.close());
   return {
     app,
