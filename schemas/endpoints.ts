@@ -16,6 +16,7 @@ export const ServiceSettings = Type.Object(
     similarity: Nullable(Type.String()),
     dimensions: Nullable(Int()),
     max_input_tokens: Nullable(Int()),
+    batch_size: Nullable(Int()),
     rate_limit: Nullable(RateLimitSettings),
   },
   open,

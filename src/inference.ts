@@ -4,7 +4,7 @@ import { chunkText, type Chunk } from './chunking/chunker.js';
 import type { ChunkingSettings } from './chunking/settings.js';
 import type { EndpointRegistry } from './endpoints.js';
 import { EsError, errors } from './errors.js';
-import { BatchQueue, BatchSendError, DEFAULT_BATCH_SIZE, DEFAULT_RETRY, type RetryPolicy } from './limiter/batch-queue.js';
+import { BatchQueue, BatchSendError, DEFAULT_RETRY, type RetryPolicy } from './limiter/batch-queue.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
 import { renderSettings } from './settings.js';
 import type { ResolvedEndpoint, ServiceDeps, InferenceService } from './services/types.js';
@@ -15,7 +15,6 @@ export interface InferenceOptions {
   /** Upstream requests in flight across all endpoints. */
   maxInflight: number;
   retry?: RetryPolicy;
-  batchSize?: number;
   /** Waiting batches per endpoint before 429. */
   queueCapacity?: number;
 }
@@ -60,15 +59,18 @@ class EndpointRuntime {
       inflight,
       // Reads this.endpoint at send time, so a rotated api key is used from the next request on.
       send: (texts, signal) => this.service.embed(this.endpoint, opts.deps, texts, signal),
-      batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
+      batchSize: service.batchSize(endpoint.record.serviceSettings),
       retry: opts.retry ?? DEFAULT_RETRY,
       capacity: opts.queueCapacity,
     });
   }
 
   refresh(endpoint: ResolvedEndpoint): void {
+    const before = this.service.batchSize(this.endpoint.record.serviceSettings);
     this.endpoint = endpoint;
     this.limiter.setRate(this.service.requestsPerMinute(endpoint.record.serviceSettings));
+    const after = this.service.batchSize(endpoint.record.serviceSettings);
+    if (after !== before) this.queue.setBatchSize(after);
   }
 
   async close(error: EsError): Promise<void> {

@@ -32,7 +32,6 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 };
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
 export const QUEUE_CAPACITY = 2000;
-export const DEFAULT_BATCH_SIZE = 20;
 
 /** Who wants a set of texts embedded: its deadline, and the signal that says it no longer does. */
 export interface Caller {
@@ -101,6 +100,11 @@ export class BatchQueue {
   /** The largest batch sent; lowered when the upstream says a batch is too large. */
   get batchSize(): number {
     return this.opts.batchSize;
+  }
+
+  /** A new configured size (an `_update`); it also forgets a size learned from the upstream. */
+  setBatchSize(size: number): void {
+    this.opts.batchSize = size;
   }
 
   /** Texts waiting for a slot. */

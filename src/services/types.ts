@@ -50,6 +50,8 @@ export interface InferenceService {
   withModelDetails(taskType: TaskType, serviceSettings: SettingsMap, dimensions: number | undefined): SettingsMap;
   /** requests_per_minute of the endpoint's rate limit. */
   requestsPerMinute(serviceSettings: SettingsMap): number;
+  /** Most inputs in one upstream request. */
+  batchSize(serviceSettings: SettingsMap): number;
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepareInput(serviceSettings: SettingsMap, text: string): string;
   /** One upstream embedding request; throws BatchSendError (from limiter/batch-queue) on failure. */

@@ -10,6 +10,9 @@ export const SERVICE_NAME = 'hugging_face';
 export const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
 export type Similarity = (typeof SIMILARITIES)[number];
 export const DEFAULT_REQUESTS_PER_MINUTE = 3000;
+/** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
+export const DEFAULT_BATCH_SIZE = 20;
+export const MAX_BATCH_SIZE = 1024;
 
 /** Task types this build accepts; the others answer "does not support task type" until they are built. */
 export const SUPPORTED_TASK_TYPES: readonly TaskType[] = ['text_embedding'];
@@ -20,6 +23,8 @@ export interface HfServiceSettings {
   similarity?: Similarity;
   dimensions?: number;
   max_input_tokens?: number;
+  /** Most texts in one upstream request (ours); lowered at run time when the upstream says a batch is too large. */
+  batch_size?: number;
   rate_limit: { requests_per_minute: number };
 }
 
@@ -106,6 +111,7 @@ export const huggingFaceService: InferenceService = {
     const similarity = readSimilarity(reader);
     const dimensions = reader.takeInteger('dimensions', { max: MAX_INT });
     const maxInputTokens = reader.takeInteger('max_input_tokens', { max: MAX_INT });
+    const batchSize = reader.takeInteger('batch_size', { max: MAX_BATCH_SIZE });
     const rateLimit = readRateLimit(reader, problems);
 
     const secretsReader = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems);
@@ -118,6 +124,7 @@ export const huggingFaceService: InferenceService = {
     if (similarity !== undefined) settings.similarity = similarity;
     if (dimensions !== undefined) settings.dimensions = dimensions;
     if (maxInputTokens !== undefined) settings.max_input_tokens = maxInputTokens;
+    if (batchSize !== undefined) settings.batch_size = batchSize;
     return {
       serviceSettings: settings as unknown as SettingsMap,
       secrets: apiKey === undefined ? {} : { api_key: apiKey },
@@ -135,6 +142,10 @@ export const huggingFaceService: InferenceService = {
       const rateLimit = readRateLimit(reader, problems);
       serviceSettings.rate_limit = rateLimit.value;
       rateLimitUnknown = rateLimit.unknown;
+    }
+    if (reader.has('batch_size')) {
+      const batchSize = reader.takeInteger('batch_size', { max: MAX_BATCH_SIZE });
+      if (batchSize !== undefined) serviceSettings.batch_size = batchSize;
     }
     if (reader.has('api_key')) {
       const apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key');
@@ -164,6 +175,7 @@ export const huggingFaceService: InferenceService = {
     if (s.similarity !== undefined) view.similarity = s.similarity;
     if (s.dimensions !== undefined) view.dimensions = s.dimensions;
     if (s.max_input_tokens !== undefined) view.max_input_tokens = s.max_input_tokens;
+    if (s.batch_size !== undefined) view.batch_size = s.batch_size;
     view.rate_limit = { requests_per_minute: s.rate_limit.requests_per_minute };
     return view;
   },
@@ -184,6 +196,10 @@ export const huggingFaceService: InferenceService = {
 
   requestsPerMinute(raw): number {
     return (raw as unknown as HfServiceSettings).rate_limit.requests_per_minute;
+  },
+
+  batchSize(raw): number {
+    return (raw as unknown as HfServiceSettings).batch_size ?? DEFAULT_BATCH_SIZE;
   },
 
   prepareInput(raw, text): string {
