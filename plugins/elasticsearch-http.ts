@@ -122,7 +122,10 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
       return;
     }
     const text = body as string;
-    if (text.trim() === '') {
+    // An empty or all-blank body is no body (without copying the text to find out).
+    let first = 0;
+    while (first < text.length && (text[first] === ' ' || text[first] === '\n' || text[first] === '\r' || text[first] === '\t')) first++;
+    if (first === text.length) {
       done(null, undefined);
       return;
     }
@@ -133,19 +136,21 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
     }
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook, not an async one: it runs on every response and needs no promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('X-Elastic-Product', 'Elasticsearch');
     const opaqueId = request.headers['x-opaque-id'];
     if (typeof opaqueId === 'string') reply.header('X-Opaque-Id', opaqueId);
     const query = request.query as Record<string, string> | undefined;
     if (query && query.pretty !== undefined && query.pretty !== 'false' && typeof payload === 'string') {
       try {
-        return JSON.stringify(JSON.parse(payload), null, 2) + '\n';
+        done(null, JSON.stringify(JSON.parse(payload), null, 2) + '\n');
+        return;
       } catch {
-        return payload;
+        // not JSON: sent as it is
       }
     }
-    return payload;
+    done(null, payload);
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -1,8 +1,9 @@
 // Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, and _stream.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
+import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
-import type { InferencePipeline } from '../src/inference.js';
+import { textEmbeddingJson, type InferencePipeline } from '../src/inference.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
 import { parseTaskType } from '../src/task-types.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
@@ -14,25 +15,26 @@ export interface InferenceRoutesOptions {
 
 const INPUT_TYPES = ['ingest', 'search', 'classification', 'clustering', 'internal_ingest', 'internal_search'];
 
+/** Given to work whose client has gone: nobody reads it. */
+const CLIENT_GONE = { reason: 'the client closed the connection' };
+
 /**
- * The request's deadline, counted from its arrival, and a signal that aborts with the error to
- * answer: 408 when the deadline passes, or a cancellation when the client goes away first.
+ * The request's lifetime, its deadline counted from arrival: cancelled with 408 when the
+ * deadline passes, or when the client goes away first.
  */
-function deadlineFor(reply: FastifyReply, timeout: string): { signal: AbortSignal; deadline: number; clear(): void } {
+function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellation; end(): void } {
   const ms = parseTimeValue('timeout', timeout);
-  const deadline = Date.now() - reply.elapsedTime + ms;
-  const controller = new AbortController();
+  const lifetime = new Cancellation(Date.now() - reply.elapsedTime + ms);
   const timer = Number.isFinite(ms)
-    ? setTimeout(() => controller.abort(errors.timeout(timeout)), Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1)))
+    ? setTimeout(() => lifetime.cancel(errors.timeout(timeout)), Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)))
     : undefined;
   const onClose = () => {
-    if (!reply.raw.writableEnded) controller.abort(errors.internal());
+    if (!reply.raw.writableEnded) lifetime.cancel(CLIENT_GONE);
   };
   reply.raw.once('close', onClose);
   return {
-    signal: controller.signal,
-    deadline,
-    clear() {
+    lifetime,
+    end() {
       clearTimeout(timer);
       reply.raw.off('close', onClose);
     },
@@ -52,18 +54,12 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     if (body.input_type != null && !INPUT_TYPES.includes(body.input_type.toLowerCase())) {
       throw errors.validation([`Field [input_type] must be one of [${INPUT_TYPES.join(', ')}], got [${body.input_type}]`]);
     }
-    const limit = deadlineFor(reply, timeout);
+    const { lifetime, end } = lifetimeOf(reply, timeout);
     try {
-      return await pipeline.textEmbedding({
-        inferenceId,
-        pathTaskType,
-        input: body.input,
-        taskSettings: body.task_settings,
-        signal: limit.signal,
-        deadline: limit.deadline,
-      });
+      const entries = await pipeline.textEmbedding({ inferenceId, pathTaskType, input: body.input, taskSettings: body.task_settings, lifetime });
+      return reply.type('application/json; charset=utf-8').send(textEmbeddingJson(entries));
     } finally {
-      limit.clear();
+      end();
     }
   };
 

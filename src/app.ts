@@ -1,7 +1,10 @@
 // buildApp(config) → a ready-to-listen fastify instance; tests build it and use inject() or listen().
 import fs from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
 import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import endpointRoutes from '../routes/endpoints.js';
@@ -34,6 +37,16 @@ const MAX_INFLIGHT = 64;
 /** Largest upstream answer read (64 MB): a runaway upstream cannot fill memory. */
 const MAX_UPSTREAM_RESPONSE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * TypeBox checks every request part. Unlike the type provider's own compiler, values are not
+ * converted first: every path and query parameter here is a string, and conversion costs ~2%
+ * of a request.
+ */
+const typeboxValidator: FastifySchemaCompiler<TSchema> = ({ schema }) => {
+  const check = Compile(schema);
+  return (value: unknown) => (check.Check(value) ? { value } : { error: check.Errors(value) as never });
+};
+
 /** Opens the store and checks the secrets key against it: a wrong key fails here, before any request. */
 function openStore(config: Config): { store: EndpointStore; secretBox: SecretBox } {
   const store = new SqliteEndpointStore(config.dataDir);
@@ -65,7 +78,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       sendError(reply, errors.badRequest(err.message));
     },
   })
-    .setValidatorCompiler(TypeBoxValidatorCompiler)
+    .setValidatorCompiler(typeboxValidator)
     .withTypeProvider<TypeBoxTypeProvider>();
 
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });

@@ -1,5 +1,6 @@
 // The inference pipeline: chunk → batch → limit → call → assemble, one live runtime per endpoint.
 import PQueue from 'p-queue';
+import { Cancellation } from './cancellation.js';
 import { chunkText, type Chunk } from './chunking/chunker.js';
 import type { ChunkingSettings } from './chunking/settings.js';
 import type { EndpointRegistry } from './endpoints.js';
@@ -7,7 +8,7 @@ import { EsError, errors } from './errors.js';
 import { BatchQueue, BatchSendError, DEFAULT_RETRY, type RetryPolicy } from './limiter/batch-queue.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
 import { renderSettings } from './settings.js';
-import type { ResolvedEndpoint, ServiceDeps, InferenceService } from './services/types.js';
+import type { Embedding, ResolvedEndpoint, ServiceDeps, InferenceService } from './services/types.js';
 import { parseTaskType } from './task-types.js';
 
 export interface InferenceOptions {
@@ -24,27 +25,44 @@ export interface InferenceRequest {
   pathTaskType?: string;
   input: unknown;
   taskSettings?: Record<string, unknown> | null;
-  /** Aborted with the error to answer (408) when the request times out, or when its client leaves. */
-  signal: AbortSignal;
-  deadline: number;
+  /** Cancelled with the error to answer (408) when the request times out, or when its client leaves. */
+  lifetime: Cancellation;
 }
 
 interface ChunkEmbedding {
   text: string;
-  start_offset: number;
-  end_offset: number;
-  embedding: number[];
+  start: number;
+  end: number;
+  embedding: Embedding;
 }
 
+/** One input's result: its vector, and for an input of several chunks, each chunk's. */
 export interface TextEmbeddingEntry {
-  embedding: number[];
+  embedding: Embedding;
   chunks?: ChunkEmbedding[];
+}
+
+const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
+
+/**
+ * The response body (SPEC §1), built as text so that vectors the upstream sent as JSON go back
+ * exactly as they came: no float is parsed and re-formatted on the way out.
+ */
+export function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
+  const parts = entries.map((entry) => {
+    if (!entry.chunks) return `{"embedding":${vectorJson(entry.embedding)}}`;
+    const chunks = entry.chunks.map(
+      (c) => `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(c.embedding)}}`,
+    );
+    return `{"embedding":${vectorJson(entry.embedding)},"chunks":[${chunks.join(',')}]}`;
+  });
+  return `{"text_embedding":[${parts.join(',')}]}`;
 }
 
 /** An endpoint's live state: its decrypted configuration, its rate limiter and its queue. */
 class EndpointRuntime {
   readonly limiter: RateLimiter;
-  readonly queue: BatchQueue;
+  readonly queue: BatchQueue<Embedding>;
 
   constructor(
     public endpoint: ResolvedEndpoint,
@@ -80,15 +98,15 @@ class EndpointRuntime {
 }
 
 /** Word-weighted mean of chunk vectors (equal weights when no chunk has words). */
-function weightedMean(vectors: number[][], chunks: Chunk[]): number[] {
+function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
   const total = chunks.reduce((sum, c) => sum + c.words, 0);
   const weights = chunks.map((c) => (total > 0 ? c.words / total : 1 / chunks.length));
-  const out = new Array<number>(vectors[0]!.length).fill(0);
-  vectors.forEach((v, i) => {
+  const out = new Array<number>(vectors[0]!.values.length).fill(0);
+  vectors.forEach(({ values }, i) => {
     const w = weights[i]!;
-    for (let d = 0; d < v.length; d++) out[d]! += v[d]! * w;
+    for (let d = 0; d < values.length; d++) out[d]! += values[d]! * w;
   });
-  return out;
+  return { values: out };
 }
 
 /** `input`: a string or a non-empty array of strings (SPEC §1). */
@@ -100,13 +118,6 @@ function readInput(input: unknown): string[] {
   throw errors.fieldParse('input', 'expected a string or an array of strings');
 }
 
-/** Rejects with the signal's reason when it aborts. */
-function whenAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
 
 export class InferencePipeline {
   private readonly runtimes = new Map<string, EndpointRuntime>();
@@ -127,13 +138,14 @@ export class InferencePipeline {
   async probe(endpoint: ResolvedEndpoint, timeout: { ms: number; text: string }): Promise<number> {
     const service = this.registry.serviceFor(endpoint.record);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(errors.timeout(timeout.text)), Math.min(timeout.ms, 2 ** 31 - 1));
+    const timedOut = new Cancellation(Date.now() + timeout.ms);
+    const timer = setTimeout(() => {
+      controller.abort();
+      timedOut.cancel(errors.timeout(timeout.text));
+    }, Math.min(timeout.ms, 2 ** 31 - 1));
     try {
-      const vectors = await Promise.race([
-        service.embed(endpoint, this.opts.deps, ['how big'], controller.signal),
-        whenAborted(controller.signal),
-      ]);
-      return vectors[0]!.length;
+      const vectors = await Promise.race([service.embed(endpoint, this.opts.deps, ['how big'], controller.signal), timedOut.whenCancelled()]);
+      return vectors[0]!.values.length;
     } catch (err) {
       if (err instanceof BatchSendError) throw errors.creationValidationFailed(err.failure.error);
       if (err instanceof EsError) throw errors.creationValidationFailed(err);
@@ -143,7 +155,7 @@ export class InferencePipeline {
     }
   }
 
-  async textEmbedding(request: InferenceRequest): Promise<{ text_embedding: TextEmbeddingEntry[] }> {
+  async textEmbedding(request: InferenceRequest): Promise<TextEmbeddingEntry[]> {
     const requested = request.pathTaskType === undefined ? undefined : parseTaskType(request.pathTaskType);
     const runtime = await this.runtime(request.inferenceId);
     const { record } = runtime.endpoint;
@@ -159,29 +171,24 @@ export class InferencePipeline {
       chunks.map((c) => runtime.service.prepareInput(record.serviceSettings, inputs[i]!.slice(c.start, c.end))),
     );
 
-    // One controller for this request's texts: its own failure cancels the rest of its work.
-    const own = new AbortController();
-    const onAbort = () => own.abort(request.signal.reason);
-    request.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const vectors = await Promise.race([
-        Promise.all(runtime.queue.submit(texts, { signal: own.signal, deadline: request.deadline })),
-        whenAborted(own.signal),
-      ]);
+      // A cancelled request (timed out, client gone) has its queued texts rejected; the answer
+      // is then the cancellation's reason (408), not the queue's.
+      const vectors = await Promise.all(runtime.queue.submit(texts, request.lifetime));
       let next = 0;
-      return {
-        text_embedding: chunked.map((chunks, i) => {
-          const mine = vectors.slice(next, (next += chunks.length));
-          if (chunks.length === 1) return { embedding: mine[0]! };
-          return {
-            embedding: weightedMean(mine, chunks),
-            chunks: chunks.map((c, k) => ({ text: inputs[i]!.slice(c.start, c.end), start_offset: c.start, end_offset: c.end, embedding: mine[k]! })),
-          };
-        }),
-      };
-    } finally {
-      request.signal.removeEventListener('abort', onAbort);
-      if (!own.signal.aborted) own.abort(errors.internal());
+      return chunked.map((chunks, i) => {
+        const mine = vectors.slice(next, (next += chunks.length));
+        if (chunks.length === 1) return { embedding: mine[0]! };
+        return {
+          embedding: weightedMean(mine, chunks),
+          chunks: chunks.map((c, k) => ({ text: inputs[i]!.slice(c.start, c.end), start: c.start, end: c.end, embedding: mine[k]! })),
+        };
+      });
+    } catch (err) {
+      if (request.lifetime.cancelled) throw request.lifetime.reason;
+      // One text failed: the rest of this request's work is no longer wanted.
+      request.lifetime.cancel(err);
+      throw err;
     }
   }
 

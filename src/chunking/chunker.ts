@@ -6,7 +6,7 @@ export interface Chunk {
   /** [start, end) in the input, in UTF-16 code units (what String.prototype.slice takes). */
   start: number;
   end: number;
-  /** Word-like segments in the chunk: the weight of its vector in the input's mean. */
+  /** Word-like segments in the chunk: the weight of its vector in the input's mean (not counted for `none`, which makes one chunk). */
   words: number;
 }
 
@@ -180,7 +180,7 @@ function separatorRegExp(source: string): RegExp {
 
 /** Chunks of `text` by `settings`; an empty input gives one empty chunk. */
 export function chunkText(text: string, settings: ChunkingSettings): Chunk[] {
-  if (settings.strategy === 'none') return [{ start: 0, end: text.length, words: findWords(text).count }];
+  if (settings.strategy === 'none') return [{ start: 0, end: text.length, words: 0 }];
   const words = new WordIndex(findWords(text));
   switch (settings.strategy) {
     case 'word':

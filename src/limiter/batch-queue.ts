@@ -1,5 +1,6 @@
 // One endpoint's queue of texts waiting to be embedded: bounded, batched when a rate-limit slot opens, retried, cancellable.
 import type PQueue from 'p-queue';
+import type { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -20,8 +21,8 @@ export class BatchSendError extends Error {
   }
 }
 
-/** Embeds one batch of texts (one upstream request); throws BatchSendError on failure. */
-export type SendBatch = (texts: string[], signal: AbortSignal) => Promise<number[][]>;
+/** Sends one batch of texts (one upstream request), one result per text; throws BatchSendError on failure. */
+export type SendBatch<R> = (texts: string[], signal: AbortSignal) => Promise<R[]>;
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -33,20 +34,14 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, m
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
 export const QUEUE_CAPACITY = 2000;
 
-/** Who wants a set of texts embedded: its deadline, and the signal that says it no longer does. */
-export interface Caller {
-  signal: AbortSignal;
-  deadline: number;
-}
-
-interface Job {
+interface Job<R> {
   text: string;
-  caller: Caller;
+  caller: Cancellation;
   attempts: number;
   settled: boolean;
   /** In `pending`, waiting for a slot (as opposed to in flight or waiting out a back-off). */
   inQueue: boolean;
-  resolve(vector: number[]): void;
+  resolve(result: R): void;
   reject(error: EsError): void;
 }
 
@@ -76,8 +71,8 @@ class Deque<T> {
 /** Rejection given to the promises of a caller that went away; nobody reads it. */
 const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was cancelled');
 
-export class BatchQueue {
-  private readonly pending = new Deque<Job>();
+export class BatchQueue<R> {
+  private readonly pending = new Deque<Job<R>>();
   /** Jobs in `pending` that are still wanted. */
   private waiting = 0;
   private pumping = false;
@@ -89,7 +84,7 @@ export class BatchQueue {
       inferenceId: string;
       limiter: RateLimiter;
       inflight: PQueue;
-      send: SendBatch;
+      send: SendBatch<R>;
       batchSize: number;
       retry: RetryPolicy;
       /** Waiting batches before 429; QUEUE_CAPACITY unless set. */
@@ -113,16 +108,16 @@ export class BatchQueue {
   }
 
   /**
-   * Queues texts for embedding; each promise resolves to its text's vector. Throws 429 when
+   * Queues texts; each promise resolves to its text's result. Throws 429 when
    * the endpoint already holds its capacity of waiting requests.
    */
-  submit(texts: string[], caller: Caller): Promise<number[]>[] {
+  submit(texts: string[], caller: Cancellation): Promise<R>[] {
     const capacity = (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;
     if (this.closed || this.waiting + texts.length > capacity) throw errors.queueFull(this.opts.inferenceId);
-    const jobs: Job[] = [];
+    const jobs: Job<R>[] = [];
     const promises = texts.map(
       (text) =>
-        new Promise<number[]>((resolve, reject) => {
+        new Promise<R>((resolve, reject) => {
           jobs.push({ text, caller, attempts: 0, settled: false, inQueue: true, resolve, reject });
         }),
     );
@@ -130,7 +125,7 @@ export class BatchQueue {
     for (const p of promises) p.catch(() => undefined);
     for (const job of jobs) this.pending.push(job);
     this.waiting += jobs.length;
-    caller.signal.addEventListener('abort', () => this.cancel(jobs), { once: true });
+    caller.onCancel(() => this.cancel(jobs));
     void this.pump();
     return promises;
   }
@@ -140,29 +135,33 @@ export class BatchQueue {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    for (let job = this.pending.shift(); job; job = this.pending.shift()) this.settle(job, error);
+    for (let job = this.pending.shift(); job; job = this.pending.shift()) this.fail(job, error);
     this.waiting = 0;
   }
 
   /** Cancelled jobs stay in the deque until the pump reaches them, but no longer count and are never sent. */
-  private cancel(jobs: Job[]): void {
+  private cancel(jobs: Job<R>[]): void {
     for (const job of jobs) {
       if (job.settled) continue;
       if (job.inQueue) this.waiting--;
-      this.settle(job, CANCELLED);
+      this.fail(job, CANCELLED);
     }
   }
 
-  private settle(job: Job, outcome: EsError | number[]): void {
+  private settle(job: Job<R>, outcome: { error: EsError } | { result: R }): void {
     if (job.settled) return;
     job.settled = true;
-    if (outcome instanceof EsError) job.reject(outcome);
-    else job.resolve(outcome);
+    if ('error' in outcome) job.reject(outcome.error);
+    else job.resolve(outcome.result);
+  }
+
+  private fail(job: Job<R>, error: EsError): void {
+    this.settle(job, { error });
   }
 
   /** Up to batchSize wanted jobs from the front of the queue. */
-  private take(): Job[] {
-    const batch: Job[] = [];
+  private take(): Job<R>[] {
+    const batch: Job<R>[] = [];
     while (batch.length < this.opts.batchSize) {
       const job = this.pending.shift();
       if (!job) break;
@@ -194,19 +193,21 @@ export class BatchQueue {
     }
   }
 
-  private async dispatch(batch: Job[]): Promise<void> {
+  private async dispatch(batch: Job<R>[]): Promise<void> {
     const controller = new AbortController();
     // The upstream call is abandoned only when nobody in the batch still wants an answer.
-    const onAbort = () => {
+    const onCancel = () => {
       if (batch.every((j) => j.settled)) controller.abort();
     };
-    for (const job of batch) job.caller.signal.addEventListener('abort', onAbort, { once: true });
+    const callers = new Set(batch.map((j) => j.caller));
+    const offs = [...callers].map((c) => c.onCancel(onCancel));
+    this.opts.limiter.markSent();
     try {
       const vectors = await this.opts.send(
         batch.map((j) => j.text),
         controller.signal,
       );
-      batch.forEach((job, i) => this.settle(job, vectors[i]!));
+      batch.forEach((job, i) => this.settle(job, { result: vectors[i]! }));
     } catch (err) {
       if (controller.signal.aborted) return;
       const failure: SendFailure = err instanceof BatchSendError ? err.failure : { error: errors.internal(), retry: 'none' };
@@ -215,11 +216,11 @@ export class BatchQueue {
         failure,
       );
     } finally {
-      for (const job of batch) job.caller.signal.removeEventListener('abort', onAbort);
+      for (const off of offs) off();
     }
   }
 
-  private handleFailure(live: Job[], failure: SendFailure): void {
+  private handleFailure(live: Job<R>[], failure: SendFailure): void {
     if (live.length === 0) return;
     const { retry } = this.opts;
     if (failure.retry === 'split') {
@@ -235,7 +236,7 @@ export class BatchQueue {
       const job = live[0]!;
       job.attempts++;
       if (job.attempts >= retry.maxAttempts || job.text.length <= 1) {
-        this.settle(job, failure.error);
+        this.fail(job, failure.error);
         return;
       }
       job.text = job.text.slice(0, Math.ceil(job.text.length / 2));
@@ -243,18 +244,18 @@ export class BatchQueue {
       return;
     }
     if (failure.retry === 'none') {
-      for (const job of live) this.settle(job, failure.error);
+      for (const job of live) this.fail(job, failure.error);
       return;
     }
     const now = Date.now();
-    const again: Job[] = [];
+    const again: Job<R>[] = [];
     let delay = 0;
     for (const job of live) {
       job.attempts++;
       const wait = failure.waitMs ?? Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (job.attempts - 1));
       // Out of attempts, or a wait that would end past the caller's deadline: fail now.
       if (job.attempts >= retry.maxAttempts || now + wait >= job.caller.deadline) {
-        this.settle(job, failure.error);
+        this.fail(job, failure.error);
         continue;
       }
       delay = Math.max(delay, wait);
@@ -269,10 +270,10 @@ export class BatchQueue {
     this.timers.add(timer);
   }
 
-  private requeue(jobs: Job[]): void {
+  private requeue(jobs: Job<R>[]): void {
     if (jobs.length === 0) return;
     if (this.closed) {
-      for (const job of jobs) this.settle(job, errors.queueFull(this.opts.inferenceId));
+      for (const job of jobs) this.fail(job, errors.queueFull(this.opts.inferenceId));
       return;
     }
     for (const job of jobs) job.inQueue = true;

@@ -10,17 +10,13 @@ export interface UpstreamResponse {
 export interface TransportOptions {
   /** Connections kept per upstream origin. */
   connectionsPerOrigin: number;
-  /** Largest response body read; a larger one fails the call. */
+  /** Largest response body read; a larger one fails the call with RESPONSE_TOO_LARGE. */
   maxResponseBytes: number;
   connectTimeoutMs: number;
 }
 
-export class ResponseTooLargeError extends Error {
-  readonly code = 'RESPONSE_TOO_LARGE';
-  constructor(limit: number) {
-    super(`the upstream response exceeded ${limit} bytes`);
-  }
-}
+/** undici's error for an answer over maxResponseSize. */
+export const RESPONSE_TOO_LARGE = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
 
 export class HttpTransport {
   private readonly agent: Agent;
@@ -30,23 +26,14 @@ export class HttpTransport {
       connections: options.connectionsPerOrigin,
       keepAliveTimeout: 30_000,
       connect: { timeout: options.connectTimeoutMs },
+      maxResponseSize: options.maxResponseBytes,
     });
   }
 
   /** POSTs `body`; rejects on network errors and on abort. Redirects are returned, never followed. */
   async post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
-    const res = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.agent, maxRedirections: 0 } as Parameters<typeof request>[1]);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > this.options.maxResponseBytes) {
-        res.body.destroy();
-        throw new ResponseTooLargeError(this.options.maxResponseBytes);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+    const res = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.agent });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,12 @@ import type { EndpointRecord, SettingsMap } from '../store/types.js';
 import type { TaskType } from '../task-types.js';
 import type { HttpTransport } from './http-transport.js';
 
+/** One vector, with the upstream's own JSON text for it when that can be passed through unchanged. */
+export interface Embedding {
+  values: number[];
+  json?: string;
+}
+
 /** A stored endpoint with its secrets decrypted: what a service needs to call its upstream. */
 export interface ResolvedEndpoint {
   record: EndpointRecord;
@@ -55,5 +61,5 @@ export interface InferenceService {
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepareInput(serviceSettings: SettingsMap, text: string): string;
   /** One upstream embedding request; throws BatchSendError (from limiter/batch-queue) on failure. */
-  embed(endpoint: ResolvedEndpoint, deps: ServiceDeps, texts: string[], signal: AbortSignal): Promise<number[][]>;
+  embed(endpoint: ResolvedEndpoint, deps: ServiceDeps, texts: string[], signal: AbortSignal): Promise<Embedding[]>;
 }

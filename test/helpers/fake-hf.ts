@@ -6,7 +6,10 @@ export interface ReceivedRequest {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
+  /** The parsed body (null when recordBodies is off). */
   body: any;
+  /** How many texts `inputs` held. */
+  inputCount: number;
   /** Milliseconds (performance.now()) when the request arrived. */
   at: number;
 }
@@ -44,6 +47,10 @@ export class FakeHuggingFace {
   maxBatch = 32;
   /** Bodies over this get 413 (TEI's 2 MB default). */
   maxBodyBytes = 2 * 1024 * 1024;
+  /** Every normal answer waits this long (a slow upstream). */
+  delayMs = 0;
+  /** Keep request bodies in `received` (benchmarks turn it off to keep the upstream light). */
+  recordBodies = true;
   /** When set, requests must carry `Authorization: Bearer <requiredKey>`. */
   requiredKey: string | undefined;
   private readonly script: Behaviour[] = [];
@@ -100,7 +107,15 @@ export class FakeHuggingFace {
       } catch {
         body = text;
       }
-      this.received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, at: performance.now() });
+      const inputs = (body as { inputs?: unknown } | null)?.inputs;
+      this.received.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: this.recordBodies ? req.headers : {},
+        body: this.recordBodies ? body : null,
+        inputCount: Array.isArray(inputs) ? inputs.length : typeof inputs === 'string' ? 1 : 0,
+        at: performance.now(),
+      });
       if (req.method === 'GET' && req.url === '/info') {
         this.json(res, 200, { model_id: 'fake/model', max_client_batch_size: this.maxBatch, max_input_length: 512, max_batch_tokens: 16384 });
         return;
@@ -127,7 +142,8 @@ export class FakeHuggingFace {
         return;
       }
       const answer = () => this.embed(req, res, body);
-      if (behaviour && 'delayMs' in behaviour) setTimeout(answer, behaviour.delayMs);
+      const delay = behaviour && 'delayMs' in behaviour ? behaviour.delayMs : this.delayMs;
+      if (delay > 0) setTimeout(answer, delay);
       else answer();
     });
   }

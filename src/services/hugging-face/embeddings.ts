@@ -1,8 +1,9 @@
 // The text embedding call to Hugging Face: build the request, send it, map failures, parse the answer.
 import { errors, EsError } from '../../errors.js';
 import { BatchSendError } from '../../limiter/batch-queue.js';
-import { type HttpTransport, ResponseTooLargeError } from '../http-transport.js';
-import { parseEmbeddings } from './responses.js';
+import { type HttpTransport, RESPONSE_TOO_LARGE } from '../http-transport.js';
+import type { Embedding } from '../types.js';
+import { parseEmbeddingResponse } from './responses.js';
 import type { HfSecrets, HfServiceSettings } from './settings.js';
 import { mapNetworkError, mapUpstreamStatus } from './upstream-errors.js';
 
@@ -42,15 +43,15 @@ export async function embed(
   hfApiBase: string,
   inputs: string[],
   signal: AbortSignal,
-): Promise<number[][]> {
+): Promise<Embedding[]> {
   const url = embeddingUrl(endpoint.settings, hfApiBase);
   let res;
   try {
     res = await transport.post(url, requestHeaders(endpoint.secrets.api_key), JSON.stringify({ inputs }), signal);
   } catch (err) {
     if (signal.aborted) throw err;
-    if (err instanceof ResponseTooLargeError) {
-      throw new BatchSendError({ error: errors.badUpstreamResponse(endpoint.inferenceId, err.message), retry: 'none' });
+    if ((err as { code?: string }).code === RESPONSE_TOO_LARGE) {
+      throw new BatchSendError({ error: errors.badUpstreamResponse(endpoint.inferenceId, 'the answer is larger than the limit for upstream answers'), retry: 'none' });
     }
     throw new BatchSendError(mapNetworkError(err, url, endpoint.inferenceId));
   }
@@ -64,13 +65,11 @@ export async function embed(
     throw new BatchSendError({ error: errors.badUpstreamResponse(endpoint.inferenceId, 'the body is not JSON'), retry: 'none' });
   }
   try {
-    const vectors = parseEmbeddings(body, inputs.length, endpoint.inferenceId);
+    const vectors = parseEmbeddingResponse(res.text, body, inputs.length, endpoint.inferenceId);
     const dims = endpoint.settings.dimensions;
-    if (dims !== undefined && vectors[0]!.length !== dims) {
-      throw errors.badUpstreamResponse(
-        endpoint.inferenceId,
-        `received embeddings of ${vectors[0]!.length} dimensions where the endpoint has ${dims}`,
-      );
+    const got = vectors[0]!.values.length;
+    if (dims !== undefined && got !== dims) {
+      throw errors.badUpstreamResponse(endpoint.inferenceId, `received embeddings of ${got} dimensions where the endpoint has ${dims}`);
     }
     return vectors;
   } catch (err) {

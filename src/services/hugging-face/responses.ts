@@ -1,5 +1,6 @@
 // Parsing Hugging Face embedding responses: every shape the servers send, checked, never trusted (SPEC §3).
 import { errors } from '../../errors.js';
+import type { Embedding } from '../types.js';
 
 /** A short description of a JSON value's shape for error messages; never the values themselves. */
 export function describeShape(value: unknown): string {
@@ -13,7 +14,14 @@ export function describeShape(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+function isNumberArray(v: unknown): v is number[] {
+  if (!Array.isArray(v) || v.length === 0) return false;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+  }
+  return true;
+}
 
 /** Mean over token vectors, for models served without pooling: `[[tokens × dims]]` → `[dims]`. */
 function meanPool(tokens: unknown[]): number[] | undefined {
@@ -27,6 +35,34 @@ function meanPool(tokens: unknown[]): number[] | undefined {
   return out;
 }
 
+const skipSpace = (text: string, i: number) => {
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  return i;
+};
+
+/**
+ * The exact JSON text of each vector in a response already parsed and checked as `[[…], …]`
+ * or a flat `[…]`: the service sends these back as they came instead of re-formatting every
+ * float. Undefined for other shapes (their vectors are serialized from the numbers).
+ */
+export function vectorTexts(text: string, count: number): string[] | undefined {
+  let i = skipSpace(text, 0);
+  if (text[i] !== '[') return undefined;
+  i = skipSpace(text, i + 1);
+  if (text[i] !== '[') return count === 1 ? [text.trim()] : undefined;
+  const out: string[] = [];
+  while (out.length < count) {
+    if (text[i] !== '[') return undefined;
+    const end = text.indexOf(']', i);
+    // A '[' inside means token-level arrays: their vectors are pooled, not passed through.
+    if (end < 0 || text.lastIndexOf('[', end) !== i) return undefined;
+    out.push(text.slice(i, end + 1));
+    i = skipSpace(text, end + 1);
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return out;
+}
+
 /**
  * The vectors of an embedding response for `inputCount` inputs. Accepts `[[…], …]` (TEI,
  * Inference Endpoints), `{"embeddings": [[…], …]}`, a flat `[…]` for a single input, and
@@ -34,6 +70,17 @@ function meanPool(tokens: unknown[]): number[] | undefined {
  * inputs, or vectors of different lengths is a 502 naming the shape.
  */
 export function parseEmbeddings(body: unknown, inputCount: number, inferenceId: string): number[][] {
+  return checkEmbeddings(body, inputCount, inferenceId);
+}
+
+/** parseEmbeddings plus each vector's JSON text when the response's shape allows passing it through. */
+export function parseEmbeddingResponse(text: string, body: unknown, inputCount: number, inferenceId: string): Embedding[] {
+  const vectors = checkEmbeddings(body, inputCount, inferenceId);
+  const texts = Array.isArray(body) ? vectorTexts(text, inputCount) : undefined;
+  return vectors.map((values, i) => ({ values, json: texts?.[i] }));
+}
+
+function checkEmbeddings(body: unknown, inputCount: number, inferenceId: string): number[][] {
   const fail = (detail: string) => errors.badUpstreamResponse(inferenceId, detail);
   const list =
     body !== null && typeof body === 'object' && !Array.isArray(body) && Array.isArray((body as { embeddings?: unknown }).embeddings)

@@ -1,0 +1,21 @@
+// Benchmark child: the least code that does the gateway's job (fastify + undici), the baseline for overhead.
+import Fastify from 'fastify';
+import { Pool } from 'undici';
+import { serveParent } from './children.js';
+
+const pool = new Pool(process.env.UPSTREAM_URL!, { connections: 64 });
+const app = Fastify();
+app.post('/_inference/text_embedding/:id', async (req) => {
+  const { input } = req.body as { input: string | string[] };
+  const res = await pool.request({
+    path: '/embed',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [input].flat() }),
+  });
+  const vectors = (await res.body.json()) as number[][];
+  return { text_embedding: vectors.map((embedding) => ({ embedding })) };
+});
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+serveParent({});
+process.send?.({ ready: url });
