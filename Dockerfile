@@ -15,7 +15,8 @@ RUN npx tsc -p . && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=9200 DATA_DIR=/data
+# MALLOC_ARENA_MAX=2: glibc's per-thread arenas otherwise keep memory freed after a load peak (bench: drained RSS 1.47x idle -> 1.11x).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=9200 DATA_DIR=/data MALLOC_ARENA_MAX=2
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./

@@ -14,6 +14,9 @@ export interface Row {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The environment the service runs with as shipped (npm start, the Dockerfile). */
+const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
+
 async function createEndpoint(gateway: Child, upstream: Child, id: string, serviceSettings: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${gateway.url}/_inference/text_embedding/${id}`, {
     method: 'PUT',
@@ -48,7 +51,7 @@ interface Stats {
 /** The service against the least code that does its job, on the same upstream: req/s and latency. */
 export async function gatewayOverhead(upstream: Child): Promise<Row[]> {
   const passthrough = await startChild('passthrough', { UPSTREAM_URL: upstream.url });
-  const gateway = await startChild('gateway');
+  const gateway = await startChild('gateway', DEPLOYED);
   await createEndpoint(gateway, upstream, 'open', { rate_limit: { requests_per_minute: 60_000_000 } });
   const body = { input: 'a short query' };
   type Totals = { requests: number; seconds: number; p50: number[]; p99: number[]; failed: number; upstream: number };
@@ -109,7 +112,7 @@ export async function gatewayOverhead(upstream: Child): Promise<Row[]> {
 /** 200 clients with one short text each against 600/min: how many texts each upstream request carries. */
 export async function quotaEfficiency(upstream: Child): Promise<Row[]> {
   const rpm = 600;
-  const gateway = await startChild('gateway');
+  const gateway = await startChild('gateway', DEPLOYED);
   await createEndpoint(gateway, upstream, 'quota', { rate_limit: { requests_per_minute: rpm } });
   await upstream.ask('reset');
   const seconds = 15;
@@ -132,7 +135,7 @@ export async function limiterAccuracy(upstream: Child): Promise<Row[]> {
   const rpm = 600;
   const spacing = 60_000 / rpm;
   const seconds = 20;
-  const gateway = await startChild('gateway');
+  const gateway = await startChild('gateway', DEPLOYED);
   await createEndpoint(gateway, upstream, 'paced', { rate_limit: { requests_per_minute: rpm } });
   // Each client request is one full batch (20 texts), so each is one upstream request.
   const body = { input: Array.from({ length: 20 }, (_, i) => `text ${i}`) };
@@ -161,7 +164,7 @@ export async function limiterAccuracy(upstream: Child): Promise<Row[]> {
 /** A slow upstream and ten times the queue's capacity of concurrent clients: peak memory, and memory once drained. */
 export async function memoryUnderOverload(upstream: Child): Promise<Row[]> {
   const capacity = 200; // waiting upstream requests per endpoint, lowered from 2000 to keep the client count loopback-friendly
-  const gateway = await startChild('gateway', { BENCH_QUEUE_CAPACITY: String(capacity) }, ['--expose-gc']);
+  const gateway = await startChild('gateway', { ...DEPLOYED, BENCH_QUEUE_CAPACITY: String(capacity) }, ['--expose-gc']);
   await createEndpoint(gateway, upstream, 'flood', {});
   await fetch(`${gateway.url}/_inference/text_embedding/flood`, {
     method: 'POST',

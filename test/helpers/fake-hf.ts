@@ -93,6 +93,8 @@ export class FakeHuggingFace {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // Arrival is when the headers came in, not when the body finished.
+    const at = performance.now();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -114,7 +116,7 @@ export class FakeHuggingFace {
         headers: this.recordBodies ? req.headers : {},
         body: this.recordBodies ? body : null,
         inputCount: Array.isArray(inputs) ? inputs.length : typeof inputs === 'string' ? 1 : 0,
-        at: performance.now(),
+        at,
       });
       if (req.method === 'GET' && req.url === '/info') {
         this.json(res, 200, { model_id: 'fake/model', max_client_batch_size: this.maxBatch, max_input_length: 512, max_batch_tokens: 16384 });
