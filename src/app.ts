@@ -18,6 +18,7 @@ import type { RetryPolicy } from './limiter/batch-queue.js';
 import { loggerOptions } from './logger.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
 import { HttpTransport } from './services/http-transport.js';
+import { BlockedHostError, UpstreamGuard, type Resolver } from './services/upstream-guard.js';
 import { SqliteEndpointStore } from './store/sqlite.js';
 import type { EndpointStore } from './store/types.js';
 
@@ -30,12 +31,13 @@ export interface BuildOptions {
   retry?: RetryPolicy;
   /** Waiting batches per endpoint before 429 (tests shrink it); 2000 by default. */
   queueCapacity?: number;
+  /** How upstream host names resolve (tests map names to addresses); the system resolver by default. */
+  resolver?: Resolver;
 }
 
 /** Upstream requests in flight at once across all endpoints: bounds sockets and memory under overload. */
 const MAX_INFLIGHT = 64;
-/** Largest upstream answer read (64 MB): a runaway upstream cannot fill memory. */
-const MAX_UPSTREAM_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 
 /**
  * TypeBox checks every request part. Unlike the type provider's own compiler, values are not
@@ -83,11 +85,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });
   const registry = new EndpointRegistry(store, secretBox);
+  const guard = new UpstreamGuard(config.upstreamAllowedHosts, options.resolver);
   const transport = new HttpTransport({
     connectionsPerOrigin: MAX_INFLIGHT,
-    maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
+    maxResponseBytes: config.upstreamBodyLimit,
     connectTimeoutMs: 10_000,
+    callTimeoutMs: config.upstreamTimeoutMs,
+    guard,
   });
+  // At PUT too, so an endpoint that may never be called is not stored (even with SKIP_VALIDATION).
+  registry.upstreamCheck = async (record) => {
+    const url = registry.serviceFor(record).upstreamUrl(record.serviceSettings, config);
+    try {
+      await guard.checkResolved(url);
+    } catch (err) {
+      if (err instanceof BlockedHostError) throw errors.validation([`[service_settings] Invalid url [${url}] received for field [url]. Error: ${err.message}`]);
+      throw err;
+    }
+  };
   const pipeline = new InferencePipeline(registry, {
     deps: { transport, hfApiBase: config.hfApiBase },
     maxInflight: MAX_INFLIGHT,

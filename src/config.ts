@@ -12,6 +12,12 @@ export interface Config {
   bodyLimit: number;
   /** Store endpoints without the create-time call to the upstream (offline set-ups). */
   skipValidation: boolean;
+  /** Hosts the service may call (lower case; `*.example.com` for subdomains); empty: any host not blocked. */
+  upstreamAllowedHosts: string[];
+  /** Longest one upstream request may take, whatever the request's own timeout (ms). */
+  upstreamTimeoutMs: number;
+  /** Largest upstream answer read (bytes). */
+  upstreamBodyLimit: number;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -26,6 +32,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 export const DEFAULTS = {
+  upstreamTimeout: '120s',
+  upstreamBodyLimit: '64mb',
   port: 9200,
   host: '127.0.0.1',
   dataDir: './data',
@@ -50,6 +58,15 @@ function parseBoolean(name: string, raw: string): boolean {
   if (['true', '1', 'yes'].includes(value)) return true;
   if (['false', '0', 'no'].includes(value)) return false;
   throw new ConfigError(`${name} must be true or false, got [${raw}]`);
+}
+
+/** `120s`, `2m`, `500ms` → milliseconds. */
+function parseDuration(name: string, raw: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h)\s*$/i.exec(raw);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m?.[2] ?? '').toLowerCase() as 'ms'];
+  const ms = m && unit ? Number(m[1]) * unit : NaN;
+  if (!(ms > 0 && ms <= 2 ** 31 - 1)) throw new ConfigError(`${name} must be a duration such as 120s, 2m or 500ms, got [${raw}]`);
+  return ms;
 }
 
 function parsePort(raw: string): number {
@@ -100,5 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hfApiBase: parseApiBase(value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
     bodyLimit: parseByteSize('BODY_LIMIT', value('BODY_LIMIT') ?? DEFAULTS.bodyLimit),
     skipValidation: parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'false'),
+    upstreamAllowedHosts: (value('UPSTREAM_ALLOWED_HOSTS') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    upstreamTimeoutMs: parseDuration('UPSTREAM_TIMEOUT', value('UPSTREAM_TIMEOUT') ?? DEFAULTS.upstreamTimeout),
+    upstreamBodyLimit: parseByteSize('UPSTREAM_BODY_LIMIT', value('UPSTREAM_BODY_LIMIT') ?? DEFAULTS.upstreamBodyLimit),
   };
 }

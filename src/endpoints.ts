@@ -50,9 +50,13 @@ export interface RegistryListener {
   deleted(inferenceId: string): void;
 }
 
+/** Refuses an endpoint whose upstream may not be called (throws a validation error). */
+export type UpstreamCheck = (record: EndpointRecord) => Promise<void>;
+
 export class EndpointRegistry {
   /** Unset: endpoints are stored without calling the upstream (SKIP_VALIDATION). */
   probe: ModelProbe | undefined;
+  upstreamCheck: UpstreamCheck | undefined;
   listener: RegistryListener | undefined;
 
   constructor(
@@ -121,6 +125,7 @@ export class EndpointRegistry {
       chunkingSettings: (chunking as SettingsMap | undefined) ?? null,
       sealedSecrets: this.seal(input.inferenceId, parsed.secrets),
     };
+    await this.upstreamCheck?.(record);
     const dimensions = this.probe ? await this.probe({ record, secrets: parsed.secrets }, input.timeout) : undefined;
     record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, dimensions);
     await this.store.insert(record);

@@ -121,6 +121,8 @@ export const errors = {
   upstream: (code: number, reason: string) => status(code, reason),
   upstreamUnreachable: (id: string, detail: string) =>
     status(502, `Failed to send request from inference entity id [${id}]: ${detail}`),
+  upstreamRefused: (id: string, why: string) =>
+    status(400, `Refused to call the upstream of inference entity id [${id}]: ${why}`),
   invalidHost: (url: string) => status(400, `Invalid host [${url}], please check that the URL is correct.`),
   badUpstreamResponse: (id: string, detail: string) =>
     status(502, `Failed to parse the response for inference entity id [${id}]: ${detail}`),

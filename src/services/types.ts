@@ -58,6 +58,8 @@ export interface InferenceService {
   requestsPerMinute(serviceSettings: SettingsMap): number;
   /** Most inputs in one upstream request. */
   batchSize(serviceSettings: SettingsMap): number;
+  /** The URL the endpoint's requests go to. */
+  upstreamUrl(serviceSettings: SettingsMap, deps: Pick<ServiceDeps, 'hfApiBase'>): string;
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepareInput(serviceSettings: SettingsMap, text: string): string;
   /** One upstream embedding request; throws BatchSendError (from limiter/batch-queue) on failure. */

@@ -20,7 +20,8 @@ export type Behaviour =
   | { drop: true } // closes the connection without an answer
   | { hang: true } // never answers
   | { delayMs: number } // answers normally, late
-  | { resetMidBody: true }; // sends the headers and half a body, then closes
+  | { resetMidBody: true } // sends the headers and half a body, then closes
+  | { trickle: true }; // sends the headers, then one byte a second, forever
 
 export type Shape = 'tei' | 'embeddings' | 'flat' | 'tokens';
 
@@ -136,6 +137,12 @@ export class FakeHuggingFace {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
         res.write('[[0.1, 0.2,');
         setTimeout(() => req.socket.destroy(), 20);
+        return;
+      }
+      if (behaviour && 'trickle' in behaviour) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), 1000);
+        res.on('close', () => clearInterval(timer));
         return;
       }
       if (behaviour && 'status' in behaviour) {

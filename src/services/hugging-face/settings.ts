@@ -4,7 +4,7 @@ import { MAX_INT, SettingsReader } from '../../settings.js';
 import type { SettingsMap } from '../../store/types.js';
 import type { TaskType } from '../../task-types.js';
 import type { InferenceService, ParsedServiceConfig, ServiceConfig } from '../types.js';
-import { embed, truncateInput } from './embeddings.js';
+import { embed, embeddingUrl, truncateInput } from './embeddings.js';
 
 export const SERVICE_NAME = 'hugging_face';
 export const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
@@ -200,6 +200,10 @@ export const huggingFaceService: InferenceService = {
 
   batchSize(raw): number {
     return (raw as unknown as HfServiceSettings).batch_size ?? DEFAULT_BATCH_SIZE;
+  },
+
+  upstreamUrl(raw, deps): string {
+    return embeddingUrl(raw as unknown as HfServiceSettings, deps.hfApiBase);
   },
 
   prepareInput(raw, text): string {

@@ -1,5 +1,7 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up (SPEC §3).
 import { EsError, errors } from '../../errors.js';
+import { CALL_TIMED_OUT } from '../http-transport.js';
+import { BLOCKED_HOST } from '../upstream-guard.js';
 
 export type RetryPolicy = 'none' | 'backoff' | 'split';
 
@@ -72,6 +74,10 @@ export function mapUpstreamStatus(
 /** Network failures: all are retried; an unknown host ends as "Invalid host", the rest as unreachable. */
 export function mapNetworkError(err: unknown, url: string, inferenceId: string): UpstreamFailure {
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+  if (code === BLOCKED_HOST) {
+    const reason = (err as Error).message ?? (err as { cause?: Error }).cause?.message;
+    return { error: errors.upstreamRefused(inferenceId, reason), retry: 'none' };
+  }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.invalidHost(url), retry: 'backoff' };
   const descriptions: Record<string, string> = {
     ECONNREFUSED: 'the connection was refused',
@@ -81,6 +87,7 @@ export function mapNetworkError(err: unknown, url: string, inferenceId: string):
     UND_ERR_HEADERS_TIMEOUT: 'the upstream did not answer in time',
     UND_ERR_BODY_TIMEOUT: 'the upstream stopped sending its answer',
     EPIPE: 'the connection was closed while sending',
+    [CALL_TIMED_OUT]: 'the upstream did not answer within UPSTREAM_TIMEOUT',
   };
   const detail = descriptions[code] ?? `a network error occurred${code ? ` [${code}]` : ''}`;
   return { error: errors.upstreamUnreachable(inferenceId, detail), retry: 'backoff' };

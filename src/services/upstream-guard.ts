@@ -1,0 +1,96 @@
+// Which upstream hosts the service may call: never link-local or cloud-metadata addresses, and only listed hosts when a list is set.
+import dns from 'node:dns';
+import net from 'node:net';
+
+/** The error a refused host gives, as a network error code the services map. */
+export const BLOCKED_HOST = 'UPSTREAM_HOST_BLOCKED';
+
+export class BlockedHostError extends Error {
+  readonly code = BLOCKED_HOST;
+  constructor(readonly host: string, readonly why: string) {
+    super(`the host [${host}] ${why}`);
+  }
+}
+
+/** 169.254.0.0/16, fe80::/10, fd00:ec2::254 (AWS's IPv6 metadata address), and IPv4-mapped forms of the first. */
+export function isLinkLocalOrMetadata(address: string): boolean {
+  const ip = address.replace(/^\[|\]$/g, '').toLowerCase();
+  const v4 = net.isIPv4(ip) ? ip : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip)?.[1];
+  if (v4) return v4.startsWith('169.254.');
+  if (!net.isIPv6(ip)) return false;
+  if (/^fe[89ab][0-9a-f]:/.test(ip)) return true;
+  return expandIPv6(ip) === 'fd00:0ec2:0000:0000:0000:0000:0000:0254';
+}
+
+function expandIPv6(ip: string): string {
+  const [head = '', tail = ''] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+
+/** Resolves a host name to all its addresses (dns.lookup with all: true, by default). */
+export type Resolver = (hostname: string, family: number) => Promise<dns.LookupAddress[]>;
+
+const systemResolver: Resolver = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
+
+export class UpstreamGuard {
+  constructor(
+    /** Lower-case host names; `*.example.com` allows subdomains. Empty: every host not blocked. */
+    private readonly allowedHosts: readonly string[],
+    private readonly resolve: Resolver = systemResolver,
+  ) {}
+
+  private allowed(host: string): boolean {
+    if (this.allowedHosts.length === 0) return true;
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    return this.allowedHosts.some((pattern) => (pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) : h === pattern));
+  }
+
+  /** Checks a URL's host by name (the allow-list) and, for literal addresses, by address. */
+  checkHost(url: string): void {
+    const host = new URL(url).hostname;
+    if (!this.allowed(host)) throw new BlockedHostError(host, 'is not in UPSTREAM_ALLOWED_HOSTS');
+    if (isLinkLocalOrMetadata(host)) throw new BlockedHostError(host, 'is a link-local or cloud metadata address');
+  }
+
+  /** checkHost, then resolves the name and checks every address it has (at PUT). */
+  async checkResolved(url: string): Promise<void> {
+    this.checkHost(url);
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host)) return;
+    let addresses: dns.LookupAddress[];
+    try {
+      addresses = await this.resolve(host, 0);
+    } catch {
+      return; // an unknown host fails later with its own, clearer error
+    }
+    if (addresses.some((a) => isLinkLocalOrMetadata(a.address))) {
+      throw new BlockedHostError(host, 'resolves to a link-local or cloud metadata address');
+    }
+  }
+
+  /**
+   * A `lookup` for outbound connections: the address actually connected to is checked, so a
+   * name that later resolves elsewhere (DNS rebinding) is still refused.
+   */
+  readonly lookup: net.LookupFunction = (hostname, options, callback) => {
+    type Reply = (error: Error | null, address: string | dns.LookupAddress[], family?: number) => void;
+    const reply = callback as unknown as Reply;
+    this.resolve(hostname, (options as dns.LookupOptions).family === 6 ? 6 : (options as dns.LookupOptions).family === 4 ? 4 : 0).then(
+      (list) => {
+        if (list.length === 0) {
+          reply(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
+        } else if (list.some((a) => isLinkLocalOrMetadata(a.address))) {
+          reply(new BlockedHostError(hostname, 'resolves to a link-local or cloud metadata address'), '', 4);
+        } else if ((options as dns.LookupOptions).all) {
+          reply(null, list);
+        } else {
+          reply(null, list[0]!.address, list[0]!.family);
+        }
+      },
+      (err: Error) => reply(err, '', 4),
+    );
+  };
+}
