@@ -1,5 +1,6 @@
 // Routes for the endpoint registry: PUT, GET, DELETE and _update under /_inference (SPEC §1).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteAccess } from '../plugins/authentication.js';
 import type { EndpointRegistry } from '../src/endpoints.js';
 import { DEFAULT_TIMEOUT, parseBooleanParam, parseTimeValue } from '../src/request-params.js';
 import type { SettingsMap } from '../src/store/types.js';
@@ -18,6 +19,12 @@ export interface EndpointRoutesOptions {
   registry: EndpointRegistry;
 }
 
+/** Elasticsearch's action names, and the privilege each needs. */
+const PUT: RouteAccess = { action: 'cluster:admin/xpack/inference/put', privilege: 'manage_inference' };
+const GET: RouteAccess = { action: 'cluster:monitor/xpack/inference/get', privilege: 'monitor_inference' };
+const DELETE: RouteAccess = { action: 'cluster:admin/xpack/inference/delete', privilege: 'manage_inference' };
+const UPDATE: RouteAccess = { action: 'cluster:admin/xpack/inference/update', privilege: 'manage_inference' };
+
 const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (app, { registry }) => {
   // PUT: create. The task type comes from the path, or from the body's `task_type`.
   const create = (pathTaskType: string | undefined, inferenceId: string, body: unknown, timeout = DEFAULT_TIMEOUT) =>
@@ -29,26 +36,26 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     });
   app.put(
     '/_inference/:task_type/:inference_id',
-    { schema: { params: TaskTypeAndIdParams, querystring: PutQuery, body: PutEndpointBody } },
+    { config: { access: PUT }, schema: { params: TaskTypeAndIdParams, querystring: PutQuery, body: PutEndpointBody } },
     async (req) => create(req.params.task_type, req.params.inference_id, req.body, req.query.timeout),
   );
   app.put(
     '/_inference/:inference_id',
-    { schema: { params: InferenceIdParams, querystring: PutQuery, body: PutEndpointBody } },
+    { config: { access: PUT }, schema: { params: InferenceIdParams, querystring: PutQuery, body: PutEndpointBody } },
     async (req) => create(undefined, req.params.inference_id, req.body, req.query.timeout),
   );
 
   // GET: a listing answers {"endpoints": [...]}, sorted; a named id that does not exist is a 404.
   const listAll = async () => ({ endpoints: await registry.list() });
-  app.get('/_inference', { schema: { querystring: GetQuery } }, listAll);
-  app.get('/_inference/_all', { schema: { querystring: GetQuery } }, listAll);
-  app.get('/_inference/:inference_id', { schema: { params: InferenceIdParams, querystring: GetQuery } }, async (req) => ({
+  app.get('/_inference', { config: { access: GET }, schema: { querystring: GetQuery } }, listAll);
+  app.get('/_inference/_all', { config: { access: GET }, schema: { querystring: GetQuery } }, listAll);
+  app.get('/_inference/:inference_id', { config: { access: GET }, schema: { params: InferenceIdParams, querystring: GetQuery } }, async (req) => ({
     endpoints: [await registry.get(req.params.inference_id)],
   }));
-  app.get('/_inference/:task_type/_all', { schema: { params: TaskTypeParams, querystring: GetQuery } }, async (req) => ({
+  app.get('/_inference/:task_type/_all', { config: { access: GET }, schema: { params: TaskTypeParams, querystring: GetQuery } }, async (req) => ({
     endpoints: await registry.list(req.params.task_type),
   }));
-  app.get('/_inference/:task_type/:inference_id', { schema: { params: TaskTypeAndIdParams, querystring: GetQuery } }, async (req) => ({
+  app.get('/_inference/:task_type/:inference_id', { config: { access: GET }, schema: { params: TaskTypeAndIdParams, querystring: GetQuery } }, async (req) => ({
     endpoints: [await registry.get(req.params.inference_id, req.params.task_type)],
   }));
 
@@ -57,10 +64,10 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     parseBooleanParam(query.force);
     return registry.delete(inferenceId, taskType, { dryRun: parseBooleanParam(query.dry_run) });
   };
-  app.delete('/_inference/:inference_id', { schema: { params: InferenceIdParams, querystring: DeleteQuery } }, async (req) =>
+  app.delete('/_inference/:inference_id', { config: { access: DELETE }, schema: { params: InferenceIdParams, querystring: DeleteQuery } }, async (req) =>
     remove(req.params.inference_id, undefined, req.query),
   );
-  app.delete('/_inference/:task_type/:inference_id', { schema: { params: TaskTypeAndIdParams, querystring: DeleteQuery } }, async (req) =>
+  app.delete('/_inference/:task_type/:inference_id', { config: { access: DELETE }, schema: { params: TaskTypeAndIdParams, querystring: DeleteQuery } }, async (req) =>
     remove(req.params.inference_id, req.params.task_type, req.query),
   );
 
@@ -69,12 +76,12 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     registry.update(inferenceId, taskType, (body ?? {}) as SettingsMap);
   app.put(
     '/_inference/:inference_id/_update',
-    { schema: { params: InferenceIdParams, querystring: GetQuery, body: UpdateEndpointBody } },
+    { config: { access: UPDATE }, schema: { params: InferenceIdParams, querystring: GetQuery, body: UpdateEndpointBody } },
     async (req) => update(req.params.inference_id, undefined, req.body),
   );
   app.put(
     '/_inference/:task_type/:inference_id/_update',
-    { schema: { params: TaskTypeAndIdParams, querystring: GetQuery, body: UpdateEndpointBody } },
+    { config: { access: UPDATE }, schema: { params: TaskTypeAndIdParams, querystring: GetQuery, body: UpdateEndpointBody } },
     async (req) => update(req.params.inference_id, req.params.task_type, req.body),
   );
 };

@@ -1,6 +1,7 @@
 // Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, and _stream.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
+import type { RouteAccess } from '../plugins/authentication.js';
 import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
 import { textEmbeddingJson, type InferencePipeline } from '../src/inference.js';
@@ -12,6 +13,8 @@ import { InferenceBody, InferenceQuery } from '../schemas/inference.js';
 export interface InferenceRoutesOptions {
   pipeline: InferencePipeline;
 }
+
+const INFER: RouteAccess = { action: 'cluster:monitor/xpack/inference/post', privilege: 'monitor_inference' };
 
 const INPUT_TYPES = ['ingest', 'search', 'classification', 'clustering', 'internal_ingest', 'internal_search'];
 
@@ -65,19 +68,19 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
 
   app.post(
     '/_inference/:task_type/:inference_id',
-    { schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery, body: InferenceBody } },
+    { config: { access: INFER }, schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery, body: InferenceBody } },
     async (req, reply) => run(reply, req.params.inference_id, req.params.task_type, req.body, req.query.timeout),
   );
   app.post(
     '/_inference/:inference_id',
-    { schema: { params: InferenceIdParams, querystring: InferenceQuery, body: InferenceBody } },
+    { config: { access: INFER }, schema: { params: InferenceIdParams, querystring: InferenceQuery, body: InferenceBody } },
     async (req, reply) => run(reply, req.params.inference_id, undefined, req.body, req.query.timeout),
   );
 
   // Streaming exists for completion task types, which this build does not serve yet.
   app.post(
     '/_inference/:task_type/:inference_id/_stream',
-    { schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery } },
+    { config: { access: INFER }, schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery } },
     async (req) => {
       throw errors.streamingNotAllowed('hugging_face', parseTaskType(req.params.task_type));
     },

@@ -6,11 +6,13 @@ import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
+import { authentication } from '../plugins/authentication.js';
 import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import endpointRoutes from '../routes/endpoints.js';
 import inferenceRoutes from '../routes/inference.js';
 import rootRoutes from '../routes/root.js';
-import type { Config } from './config.js';
+import { ApiKeys } from './auth/api-keys.js';
+import { ConfigError, isLoopback, type Config } from './config.js';
 import { EndpointRegistry } from './endpoints.js';
 import { errors } from './errors.js';
 import { InferencePipeline } from './inference.js';
@@ -20,7 +22,6 @@ import { KEY_CHECK_META, SecretBox } from './secrets.js';
 import { HttpTransport } from './services/http-transport.js';
 import { BlockedHostError, UpstreamGuard, type Resolver } from './services/upstream-guard.js';
 import { SqliteEndpointStore } from './store/sqlite.js';
-import type { EndpointStore } from './store/types.js';
 
 const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -50,7 +51,7 @@ const typeboxValidator: FastifySchemaCompiler<TSchema> = ({ schema }) => {
 };
 
 /** Opens the store and checks the secrets key against it: a wrong key fails here, before any request. */
-function openStore(config: Config): { store: EndpointStore; secretBox: SecretBox } {
+function openStore(config: Config): { store: SqliteEndpointStore; secretBox: SecretBox } {
   const store = new SqliteEndpointStore(config.dataDir);
   try {
     const keyCheck = store.getMeta(KEY_CHECK_META);
@@ -71,6 +72,15 @@ function openStore(config: Config): { store: EndpointStore; secretBox: SecretBox
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { store, secretBox } = openStore(config);
+  const keys = new ApiKeys(store.apiKeys);
+  const loopback = isLoopback(config.host);
+  if (config.auth === 'keys' && !loopback && !keys.hasActive()) {
+    store.close();
+    throw new ConfigError(
+      `refusing to listen on HOST [${config.host}] without authentication: no API key exists. ` +
+        'Create one with `npm run keys -- create --name NAME --privilege manage_inference`, or set AUTH=none to run open on purpose',
+    );
+  }
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
     bodyLimit: config.bodyLimit,
@@ -84,6 +94,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     .withTypeProvider<TypeBoxTypeProvider>();
 
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });
+  // Open only with AUTH=none, or on loopback while no key exists; off loopback, revoking the last key closes the door.
+  authentication(app, { keys, open: () => config.auth === 'none' || (loopback && !keys.hasActive()) });
   const registry = new EndpointRegistry(store, secretBox);
   const guard = new UpstreamGuard(config.upstreamAllowedHosts, options.resolver);
   const transport = new HttpTransport({

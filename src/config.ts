@@ -18,6 +18,8 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Largest upstream answer read (bytes). */
   upstreamBodyLimit: number;
+  /** `keys`: API keys when any exist (required off loopback); `none`: no authentication, on purpose. */
+  auth: 'keys' | 'none';
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -67,6 +69,18 @@ function parseDuration(name: string, raw: string): number {
   const ms = m && unit ? Number(m[1]) * unit : NaN;
   if (!(ms > 0 && ms <= 2 ** 31 - 1)) throw new ConfigError(`${name} must be a duration such as 120s, 2m or 500ms, got [${raw}]`);
   return ms;
+}
+
+function parseAuth(raw: string | undefined): Config['auth'] {
+  if (raw === undefined || raw.toLowerCase() === 'keys') return 'keys';
+  if (raw.toLowerCase() === 'none') return 'none';
+  throw new ConfigError(`AUTH must be keys or none, got [${raw}]`);
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\./.test(h);
 }
 
 function parsePort(raw: string): number {
@@ -123,5 +137,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     upstreamTimeoutMs: parseDuration('UPSTREAM_TIMEOUT', value('UPSTREAM_TIMEOUT') ?? DEFAULTS.upstreamTimeout),
     upstreamBodyLimit: parseByteSize('UPSTREAM_BODY_LIMIT', value('UPSTREAM_BODY_LIMIT') ?? DEFAULTS.upstreamBodyLimit),
+    auth: parseAuth(value('AUTH')),
   };
 }

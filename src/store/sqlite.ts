@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
 import type { TaskType } from '../task-types.js';
-import type { EndpointRecord, EndpointStore } from './types.js';
+import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore } from './types.js';
 
 /** Forward migrations; entry i takes the schema from version i to i + 1. Never edit a released entry. */
 const MIGRATIONS: readonly string[] = [
@@ -20,6 +20,15 @@ const MIGRATIONS: readonly string[] = [
      updated_at        INTEGER NOT NULL
    ) STRICT;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
+  `CREATE TABLE api_keys (
+     id         TEXT PRIMARY KEY,
+     name       TEXT NOT NULL UNIQUE,
+     privilege  TEXT NOT NULL,
+     salt       TEXT NOT NULL,
+     hash       TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   ) STRICT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -55,8 +64,67 @@ const toParams = (r: EndpointRecord) => ({
   now: Date.now(),
 });
 
+interface KeyRow {
+  id: string;
+  name: string;
+  privilege: string;
+  salt: string;
+  hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const toKey = (r: KeyRow): ApiKeyRecord => ({
+  id: r.id,
+  name: r.name,
+  privilege: r.privilege,
+  salt: r.salt,
+  hash: r.hash,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
+
+/** API keys in the same database file as the endpoints. */
+class SqliteApiKeyStore implements ApiKeyStore {
+  private readonly stmt;
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      insert: db.prepare(
+        'INSERT INTO api_keys (id, name, privilege, salt, hash, created_at, revoked_at) VALUES (@id, @name, @privilege, @salt, @hash, @createdAt, NULL)',
+      ),
+      get: db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?'),
+      list: db.prepare<[], KeyRow>('SELECT * FROM api_keys ORDER BY created_at, name'),
+      revoke: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL'),
+      hasActive: db.prepare<[], { n: number }>('SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL) AS n'),
+    };
+  }
+
+  insert(record: ApiKeyRecord): void {
+    this.stmt.insert.run(record);
+  }
+
+  get(id: string): ApiKeyRecord | undefined {
+    const row = this.stmt.get.get(id);
+    return row && toKey(row);
+  }
+
+  list(): ApiKeyRecord[] {
+    return this.stmt.list.all().map(toKey);
+  }
+
+  revoke(idOrName: string, at: number): boolean {
+    return this.stmt.revoke.run(at, idOrName, idOrName).changes > 0;
+  }
+
+  hasActive(): boolean {
+    return this.stmt.hasActive.get()!.n === 1;
+  }
+}
+
 export class SqliteEndpointStore implements EndpointStore {
   readonly location: string;
+  readonly apiKeys: ApiKeyStore;
   private readonly db: Database.Database;
   private readonly stmt;
 
@@ -69,6 +137,7 @@ export class SqliteEndpointStore implements EndpointStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.apiKeys = new SqliteApiKeyStore(this.db);
     this.stmt = {
       insert: this.db.prepare(
         `INSERT INTO endpoints (inference_id, task_type, service, service_settings, task_settings, chunking_settings, secrets, created_at, updated_at)

@@ -34,3 +34,24 @@ export interface EndpointStore {
   /** Where the data lives, for messages. */
   readonly location: string;
 }
+
+/** An API key as stored: never the secret, only a salted scrypt hash of it. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  privilege: string;
+  salt: string;
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface ApiKeyStore {
+  /** Rejects when the name is taken. */
+  insert(record: ApiKeyRecord): void;
+  get(id: string): ApiKeyRecord | undefined;
+  list(): ApiKeyRecord[];
+  /** Marks the key with this id or name revoked; false when there is no such active key. */
+  revoke(idOrName: string, at: number): boolean;
+  hasActive(): boolean;
+}

@@ -1,0 +1,58 @@
+// Who may call what: API keys with Elasticsearch-like privileges, checked before any route runs.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiKeys, parseAuthorization, type AuthenticatedKey, type Privilege } from '../src/auth/api-keys.js';
+import { EsError } from '../src/errors.js';
+import { sendError } from './elasticsearch-http.js';
+
+/** What a route needs: its Elasticsearch action name, and the least privilege that grants it. */
+export interface RouteAccess {
+  action: string;
+  privilege: Privilege;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    apiKey?: AuthenticatedKey;
+  }
+}
+
+const CHALLENGES = ['ApiKey', 'Bearer realm="security"'];
+
+const unauthenticated = (reason: string) => new EsError(401, 'security_exception', reason, undefined, {});
+
+function grants(held: Privilege, needed: Privilege): boolean {
+  return held === 'manage_inference' || needed === 'monitor_inference';
+}
+
+export function authentication(app: FastifyInstance, opts: { keys: ApiKeys; open: () => boolean }): void {
+  app.addHook('onRequest', async (request: FastifyRequest, reply) => {
+    if (opts.open()) return;
+    const path = request.url.split('?')[0] ?? request.url;
+    const header = request.headers.authorization;
+    if (!header) {
+      reply.header('WWW-Authenticate', CHALLENGES);
+      return sendError(reply, unauthenticated(`missing authentication credentials for REST request [${path}]`));
+    }
+    const credentials = parseAuthorization(header);
+    const key = credentials && (await opts.keys.verify(credentials.id, credentials.secret));
+    if (!key) {
+      reply.header('WWW-Authenticate', CHALLENGES);
+      return sendError(reply, unauthenticated('unable to authenticate with provided credentials and anonymous access is not allowed for this request'));
+    }
+    request.apiKey = key;
+    const access = request.routeOptions.config.access;
+    if (access && !grants(key.privilege, access.privilege)) {
+      return sendError(
+        reply,
+        new EsError(
+          403,
+          'security_exception',
+          `action [${access.action}] is unauthorized for API key id [${key.id}] of user [${key.name}], this action is granted by the cluster privileges [${access.privilege}]`,
+        ),
+      );
+    }
+  });
+}

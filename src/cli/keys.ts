@@ -1,0 +1,74 @@
+// `npm run keys -- create|list|revoke`: API keys for the service, in the same database as the endpoints.
+import { parseArgs } from 'node:util';
+import { ApiKeys, PRIVILEGES, type Privilege } from '../auth/api-keys.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { SqliteEndpointStore } from '../store/sqlite.js';
+
+const USAGE = `usage:
+  npm run keys -- create --name NAME --privilege manage_inference|monitor_inference [--json]
+  npm run keys -- list [--json]
+  npm run keys -- revoke --id ID | --name NAME`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, privilege: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const command = positionals[0];
+  const store = new SqliteEndpointStore(loadConfig().dataDir);
+  const keys = new ApiKeys(store.apiKeys);
+  try {
+    switch (command) {
+      case 'create': {
+        const name = values.name?.trim();
+        if (!name) throw new UsageError('create needs --name');
+        if (!PRIVILEGES.includes(values.privilege as Privilege)) throw new UsageError(`--privilege must be one of ${PRIVILEGES.join(', ')}`);
+        if (keys.list().some((k) => k.name === name)) throw new UsageError(`a key named [${name}] exists already`);
+        const key = await keys.create(name, values.privilege as Privilege);
+        if (values.json) {
+          process.stdout.write(JSON.stringify(key) + '\n');
+        } else {
+          process.stdout.write(
+            `Created API key [${key.name}] with privilege [${key.privilege}]. The secret is shown only now.\n` +
+              `  id:      ${key.id}\n  api_key: ${key.api_key}\n  encoded: ${key.encoded}\n` +
+              `Send it as "Authorization: ApiKey ${key.encoded}", or give the Elasticsearch client auth: { apiKey: '${key.encoded}' }.\n`,
+          );
+        }
+        break;
+      }
+      case 'list': {
+        const list = keys.list();
+        if (values.json) {
+          process.stdout.write(JSON.stringify(list) + '\n');
+          break;
+        }
+        if (list.length === 0) process.stdout.write('no API keys\n');
+        for (const k of list) {
+          const state = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
+          process.stdout.write(`${k.id}  ${k.name}  ${k.privilege}  created ${new Date(k.createdAt).toISOString()}  ${state}\n`);
+        }
+        break;
+      }
+      case 'revoke': {
+        const which = values.id ?? values.name;
+        if (!which) throw new UsageError('revoke needs --id or --name');
+        if (!keys.revoke(which)) throw new UsageError(`no active key with id or name [${which}]`);
+        process.stdout.write(`revoked [${which}]\n`);
+        break;
+      }
+      default:
+        throw new UsageError(command ? `unknown command [${command}]` : 'no command given');
+    }
+  } finally {
+    store.close();
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const known = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+  process.stderr.write(`keys: ${(err as Error).message}\n${known ? USAGE + '\n' : ''}`);
+  process.exit(known ? 2 : 1);
+});
