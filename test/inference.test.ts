@@ -311,8 +311,10 @@ t.test('malformed upstream answers are 502s naming the shape, never a crash', as
     const res = await embed('e', 'text');
     t.same(res.json, envelope(502, 'status_exception', `Failed to parse the response for inference entity id [e]: ${detail}`), detail);
   }
-  hf.next({ status: 200, text: 'not json at all' });
-  t.same((await embed('e', 'x')).json.error.reason, 'Failed to parse the response for inference entity id [e]: the body is not JSON');
+  for (const text of ['not json at all', '[[0.1, NaN, 0.3]]', '[[0.1, Infinity]]', '[[0.1, 0.2]']) {
+    hf.next({ status: 200, text });
+    t.same((await embed('e', 'x')).json.error.reason, 'Failed to parse the response for inference entity id [e]: the body is not JSON', text);
+  }
   hf.next({ status: 200, json: [[1, 2], [3]] });
   t.same(
     (await embed('e', ['a', 'b'])).json.error.reason,

@@ -53,6 +53,39 @@ t.test('1200 requests against a queue of 5 batches: only 200s and 429s, then no 
   t.equal((await s.request('POST', '/_inference/text_embedding/busy', { input: 'after' })).status, 200);
 });
 
+t.test('memory stays bounded: 1000 clients of 20 texts each against a slow upstream, peak RSS under 300 MB', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  hf.delayMs = 100;
+  const server = await startServer({ DATA_DIR: t.testdir() });
+  await fetch(`${server.url}/_inference/text_embedding/e`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed` } }),
+  });
+  const client = new Agent({ connections: 1000 });
+  const answers = await Promise.all(
+    Array.from({ length: 1000 }, (_, i) =>
+      fetch(`${server.url}/_inference/text_embedding/e?timeout=5s`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: Array.from({ length: 20 }, (_, k) => `client ${i} text ${k} `.repeat(20)) }),
+        // @ts-expect-error undici's dispatcher option on Node's fetch
+        dispatcher: client,
+      }).then(async (r) => (await r.text(), r.status)),
+    ),
+  );
+  await client.close();
+  // The process's own high-water mark of resident memory, from the kernel.
+  const status = await import('node:fs').then((fs) => fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'));
+  const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  server.child.kill('SIGTERM');
+  await server.exited;
+  t.ok(answers.every((s) => s === 200 || s === 408 || s === 429), `answers ${JSON.stringify([...new Set(answers)])}`);
+  t.ok(answers.filter((s) => s === 200).length > 100, 'work got done');
+  t.ok(peakMb < 300, `peak RSS ${peakMb.toFixed(0)} MB`);
+});
+
 t.test('SIGTERM under load: in-flight requests finish, new connections are refused, exit code 0', async (t) => {
   const hf = await new FakeHuggingFace().start();
   t.teardown(() => hf.close());
