@@ -15,16 +15,3 @@ export const GlobalQueryProperties = {
   error_trace: Type.Optional(Type.String()),
   filter_path: Type.Optional(Type.String()),
 };
-
-export const ErrorEnvelope = Type.Object(
-  {
-    error: Type.Object({
-      root_cause: Type.Array(Type.Object({ type: Type.String(), reason: Type.String() })),
-      type: Type.String(),
-      reason: Type.String(),
-      caused_by: Type.Optional(Type.Object({ type: Type.String(), reason: Type.String() }, { additionalProperties: true })),
-    }),
-    status: Type.Integer(),
-  },
-  { description: 'The Elasticsearch error envelope; `status` equals the HTTP status.' },
-);

@@ -5,6 +5,16 @@ import { API_KEY, startApp } from './helpers/app.js';
 import { FakeHuggingFace } from './helpers/fake-hf.js';
 import { startServer } from './helpers/process.js';
 
+/** Creates endpoint `e` on a service started as a process, pointing at the test upstream. */
+async function createEndpoint(serverUrl: string, hf: FakeHuggingFace): Promise<void> {
+  const res = await fetch(`${serverUrl}/_inference/text_embedding/e`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed` } }),
+  });
+  if (res.status !== 200) throw new Error(`creating the endpoint: ${res.status}`);
+}
+
 const resources = () => {
   const counts: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
@@ -58,11 +68,7 @@ t.test('memory stays bounded: 1000 clients of 20 texts each against a slow upstr
   t.teardown(() => hf.close());
   hf.delayMs = 100;
   const server = await startServer({ DATA_DIR: t.testdir() });
-  await fetch(`${server.url}/_inference/text_embedding/e`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed` } }),
-  });
+  await createEndpoint(server.url, hf);
   const client = new Agent({ connections: 1000 });
   const answers = await Promise.all(
     Array.from({ length: 1000 }, (_, i) =>
@@ -91,11 +97,7 @@ t.test('SIGTERM under load: in-flight requests finish, new connections are refus
   t.teardown(() => hf.close());
   hf.delayMs = 300;
   const server = await startServer({ DATA_DIR: t.testdir() });
-  await fetch(`${server.url}/_inference/text_embedding/e`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed` } }),
-  });
+  await createEndpoint(server.url, hf);
   const client = new Agent({ connections: 100 });
   const inflight = Array.from({ length: 60 }, (_, i) =>
     fetch(`${server.url}/_inference/text_embedding/e`, {

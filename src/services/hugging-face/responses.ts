@@ -64,16 +64,12 @@ export function vectorTexts(text: string, count: number): string[] | undefined {
 }
 
 /**
- * The vectors of an embedding response for `inputCount` inputs. Accepts `[[…], …]` (TEI,
+ * The vectors of an embedding response for `inputCount` inputs, each with its own JSON text
+ * when the response's shape allows passing it through. Accepts `[[…], …]` (TEI,
  * Inference Endpoints), `{"embeddings": [[…], …]}`, a flat `[…]` for a single input, and
  * token-level `[[[…], …], …]` (mean-pooled). Anything else, a count that differs from the
  * inputs, or vectors of different lengths is a 502 naming the shape.
  */
-export function parseEmbeddings(body: unknown, inputCount: number, inferenceId: string): number[][] {
-  return checkEmbeddings(body, inputCount, inferenceId);
-}
-
-/** parseEmbeddings plus each vector's JSON text when the response's shape allows passing it through. */
 export function parseEmbeddingResponse(text: string, body: unknown, inputCount: number, inferenceId: string): Embedding[] {
   const vectors = checkEmbeddings(body, inputCount, inferenceId);
   const texts = Array.isArray(body) ? vectorTexts(text, inputCount) : undefined;
