@@ -89,6 +89,23 @@ const cases: Case[] = [
     reason: 'Validation Failed: 1: [service_settings] Invalid url [ftp://models.example/x] received for field [url]. Error: unsupported scheme [ftp]; the url must use http or https;',
   },
   {
+    name: 'url with a password in it',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ url: 'https://user:s3cret@models.example/embed' }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [https://user:[REDACTED]@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+  },
+  {
+    name: 'url with a user name in it',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ url: 'https://user@models.example/embed' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [service_settings] Invalid url [https://user@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+  },
+  {
     name: 'bad similarity',
     url: '/_inference/text_embedding/x',
     body: hfBody({ similarity: 'euclid' }),

@@ -35,6 +35,9 @@ export interface HfSecrets {
 /** A Hugging Face repository id: `owner/name` or `name`; it becomes part of a URL path. */
 const MODEL_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)?$/;
 
+/** A url as it may be echoed: a password in it becomes [REDACTED]. */
+const maskUserinfo = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:[REDACTED]@');
+
 function readUrl(reader: SettingsReader): string | undefined {
   const url = reader.takeString('url');
   if (url === undefined) return undefined;
@@ -43,12 +46,15 @@ function readUrl(reader: SettingsReader): string | undefined {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       reason = `unsupported scheme [${parsed.protocol.slice(0, -1)}]; the url must use http or https`;
+    } else if (parsed.username || parsed.password) {
+      // A credential in the url would be stored in clear and shown by GET: it belongs in api_key.
+      reason = 'credentials in the url are not allowed; put the token in [api_key]';
     }
   } catch {
     reason = 'Invalid URL';
   }
   if (reason) {
-    reader.problem(`[${reader.scope}] Invalid url [${url}] received for field [url]. Error: ${reason}`);
+    reader.problem(`[${reader.scope}] Invalid url [${maskUserinfo(url)}] received for field [url]. Error: ${reason}`);
     return undefined;
   }
   return url;
