@@ -108,7 +108,11 @@ t.test('SIGTERM under load: in-flight requests finish, new connections are refus
       dispatcher: client,
     }).then(async (r) => ({ status: r.status, body: await r.text() })),
   );
-  await new Promise((r) => setTimeout(r, 100));
+  // In flight for certain: the upstream (which answers after 300 ms) has every text. Until a
+  // request has reached the service it is not in flight, and a shutdown may close its connection.
+  const deadline = Date.now() + 10_000;
+  while (hf.texts.filter((x) => x.startsWith('request ')).length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  t.equal(hf.texts.filter((x) => x.startsWith('request ')).length, 60, 'all 60 requests are in flight');
   server.child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 50));
   const late = await fetch(`${server.url}/_inference`).then(
