@@ -1,8 +1,7 @@
 // buildApp(config) → a ready-to-listen fastify instance; tests build it and use inject() or listen().
 import fs from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
@@ -38,7 +37,6 @@ export interface BuildOptions {
 
 /** Upstream requests in flight at once across all endpoints: bounds sockets and memory under overload. */
 const MAX_INFLIGHT = 64;
-
 
 /**
  * TypeBox checks every request part. Unlike the type provider's own compiler, values are not
