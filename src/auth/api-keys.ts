@@ -41,6 +41,7 @@ export class ApiKeys {
     const salt = crypto.randomBytes(16);
     const hash = await scrypt(secret, salt, KEY_LENGTH);
     this.store.insert({ id, name, privilege, salt: salt.toString('base64'), hash: hash.toString('base64'), createdAt: Date.now(), revokedAt: null });
+    this.activeKnown = undefined;
     return { id, name, privilege, api_key: secret, encoded: encodeCredentials(id, secret) };
   }
 
@@ -49,11 +50,21 @@ export class ApiKeys {
   }
 
   revoke(idOrName: string): boolean {
+    this.activeKnown = undefined;
     return this.store.revoke(idOrName, Date.now());
   }
 
+  private activeKnown: { value: boolean; until: number } | undefined;
+
+  /**
+   * Whether any key is active, re-read at most once a second: this is asked on every request,
+   * and only decides whether a loopback service without keys runs open. Whether a presented
+   * key is revoked is read on every request (verify).
+   */
   hasActive(): boolean {
-    return this.store.hasActive();
+    const now = Date.now();
+    if (!this.activeKnown || now >= this.activeKnown.until) this.activeKnown = { value: this.store.hasActive(), until: now + 1000 };
+    return this.activeKnown.value;
   }
 
   /** The key these credentials name, if it exists, is not revoked and the secret matches. */

@@ -45,13 +45,25 @@ export class HttpTransport {
    */
   async post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
     this.options.guard.checkHost(url);
-    const timeout = AbortSignal.timeout(this.options.callTimeoutMs);
+    // One controller for this call, aborted by the caller's signal or by the call's time limit
+    // (a plain timer: AbortSignal.timeout/any cost several times more on this hot path).
+    const call = new AbortController();
+    let timedOut = false;
+    const onAbort = () => call.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      call.abort();
+    }, this.options.callTimeoutMs);
     try {
-      const res = await request(url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, timeout]), dispatcher: this.agent });
+      const res = await request(url, { method: 'POST', headers, body, signal: call.signal, dispatcher: this.agent });
       return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (err) {
-      if (timeout.aborted && !signal.aborted) throw Object.assign(new Error('the upstream call timed out'), { code: CALL_TIMED_OUT });
+      if (timedOut && !signal.aborted) throw Object.assign(new Error('the upstream call timed out'), { code: CALL_TIMED_OUT });
       throw err;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

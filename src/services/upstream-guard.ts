@@ -48,11 +48,23 @@ export class UpstreamGuard {
     return this.allowedHosts.some((pattern) => (pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) : h === pattern));
   }
 
+  /** URLs already checked by checkHost (the answer cannot change while the process runs). */
+  private readonly checked = new Map<string, BlockedHostError | null>();
+
   /** Checks a URL's host by name (the allow-list) and, for literal addresses, by address. */
   checkHost(url: string): void {
-    const host = new URL(url).hostname;
-    if (!this.allowed(host)) throw new BlockedHostError(host, 'is not in UPSTREAM_ALLOWED_HOSTS');
-    if (isLinkLocalOrMetadata(host)) throw new BlockedHostError(host, 'is a link-local or cloud metadata address');
+    let verdict = this.checked.get(url);
+    if (verdict === undefined) {
+      const host = new URL(url).hostname;
+      verdict = !this.allowed(host)
+        ? new BlockedHostError(host, 'is not in UPSTREAM_ALLOWED_HOSTS')
+        : isLinkLocalOrMetadata(host)
+          ? new BlockedHostError(host, 'is a link-local or cloud metadata address')
+          : null;
+      if (this.checked.size >= 10_000) this.checked.clear();
+      this.checked.set(url, verdict);
+    }
+    if (verdict) throw verdict;
   }
 
   /** checkHost, then resolves the name and checks every address it has (at PUT). */
