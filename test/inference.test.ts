@@ -67,6 +67,20 @@ t.test('PUT is refused, and nothing stored, when the validation call fails', asy
   t.equal((await s.request('GET', '/_inference/dims')).status, 404);
 });
 
+t.test('PUT gives up on a hanging validation call at its timeout, and stores nothing', async (t) => {
+  const { s, hf } = await setup(t);
+  hf.next({ hang: true });
+  const started = performance.now();
+  const res = await s.request('PUT', '/_inference/text_embedding/hangs?timeout=300ms', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${hf.url}/embed` },
+  });
+  t.same(res.json.error.caused_by, { type: 'status_exception', reason: 'Request timed out after [300ms]' });
+  t.equal(res.json.error.reason, 'Could not complete inference endpoint creation as validation call to service threw an exception.');
+  t.ok(performance.now() - started < 2000);
+  t.equal((await s.request('GET', '/_inference/hangs')).status, 404);
+});
+
 t.test('SKIP_VALIDATION stores without calling the upstream', async (t) => {
   const { hf, put } = await setup(t, { SKIP_VALIDATION: 'true' });
   const res = await put('offline');
