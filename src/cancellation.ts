@@ -40,17 +40,4 @@ export class Cancellation {
       if (i >= 0) this.callbacks!.splice(i, 1);
     };
   }
-
-  /** Rejects with the cancellation's reason when it is cancelled. */
-  whenCancelled(): Promise<never> {
-    return new Promise((_, reject) => this.onCancel(reject));
-  }
-
-  /** A child that is cancelled with its parent, and may also be cancelled alone. */
-  child(): Cancellation {
-    const child = new Cancellation(this.deadline);
-    const off = this.onCancel((reason) => child.cancel(reason));
-    child.onCancel(off);
-    return child;
-  }
 }

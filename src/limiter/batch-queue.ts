@@ -92,19 +92,9 @@ export class BatchQueue<R> {
     },
   ) {}
 
-  /** The largest batch sent; lowered when the upstream says a batch is too large. */
-  get batchSize(): number {
-    return this.opts.batchSize;
-  }
-
   /** A new configured size (an `_update`); it also forgets a size learned from the upstream. */
   setBatchSize(size: number): void {
     this.opts.batchSize = size;
-  }
-
-  /** Texts waiting for a slot. */
-  get size(): number {
-    return this.waiting;
   }
 
   /**

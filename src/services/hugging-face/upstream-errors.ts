@@ -1,18 +1,8 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up (SPEC §3).
-import { EsError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
+import type { SendFailure } from '../../limiter/batch-queue.js';
 import { CALL_TIMED_OUT } from '../http-transport.js';
 import { BLOCKED_HOST } from '../upstream-guard.js';
-
-export type RetryPolicy = 'none' | 'backoff' | 'split';
-
-export interface UpstreamFailure {
-  error: EsError;
-  retry: RetryPolicy;
-  /** How long the upstream asked us to wait (Retry-After, or a loading model's estimated_time). */
-  waitMs?: number;
-  /** The largest batch the upstream says it accepts (TEI's 422). */
-  maxBatchSize?: number;
-}
 
 const MAX_MESSAGE = 1000;
 
@@ -46,7 +36,7 @@ export function mapUpstreamStatus(
   bodyText: string,
   headers: Record<string, string | string[] | undefined>,
   inferenceId: string,
-): UpstreamFailure {
+): SendFailure {
   const { message, json } = upstreamMessage(bodyText);
   const reason = (prefix: string) =>
     `${prefix} for request from inference entity id [${inferenceId}] status [${status}]. Error message: [${message}]`;
@@ -72,7 +62,7 @@ export function mapUpstreamStatus(
 }
 
 /** Network failures: all are retried; an unknown host ends as "Invalid host", the rest as unreachable. */
-export function mapNetworkError(err: unknown, url: string, inferenceId: string): UpstreamFailure {
+export function mapNetworkError(err: unknown, url: string, inferenceId: string): SendFailure {
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === BLOCKED_HOST) {
     const reason = (err as Error).message ?? (err as { cause?: Error }).cause?.message;
