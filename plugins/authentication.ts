@@ -13,6 +13,8 @@ export interface RouteAccess {
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** Needs no credentials: the health check, the page's and the API document's static files. */
+    public?: boolean;
   }
   interface FastifyRequest {
     apiKey?: AuthenticatedKey;
@@ -27,7 +29,19 @@ function grants(held: Privilege, needed: Privilege): boolean {
   return held === 'manage_inference' || needed === 'monitor_inference';
 }
 
-export function authentication(app: FastifyInstance, opts: { keys: ApiKeys; open: () => boolean }): void {
+export interface AuthenticationOptions {
+  keys: ApiKeys;
+  /** Whether the service runs without authentication right now. */
+  open: () => boolean | Promise<boolean>;
+  /** Path prefixes of routes other plugins add (static files) that need no credentials. */
+  publicPrefixes?: readonly string[];
+}
+
+export function authentication(app: FastifyInstance, opts: AuthenticationOptions): void {
+  const prefixes = opts.publicPrefixes ?? [];
+  app.addHook('onRoute', (route) => {
+    if (prefixes.some((p) => route.url.startsWith(p))) route.config = { ...route.config, public: true };
+  });
   const check = async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? request.url;
     const header = request.headers.authorization;
@@ -55,13 +69,19 @@ export function authentication(app: FastifyInstance, opts: { keys: ApiKeys; open
     }
     return undefined;
   };
-  // A callback hook: an open service (the common local case) pays no promise per request.
+  // A callback hook: an open service (the common local case) pays no promise per request while the key check is cached.
   app.addHook('onRequest', (request, reply, done) => {
-    if (opts.open()) {
+    const open = opts.open();
+    if (open === true) {
       done();
       return;
     }
-    check(request, reply).then(
+    // Read after the open check: request.routeOptions builds a new object on every read.
+    if (request.routeOptions.config.public) {
+      done();
+      return;
+    }
+    (open === false ? check(request, reply) : open.then((isOpen) => (isOpen ? undefined : check(request, reply)))).then(
       (sent) => {
         if (!sent) done();
       },

@@ -1,57 +1,12 @@
 // Makes fastify speak Elasticsearch's HTTP: JSON media types, the product header, the error envelope everywhere.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { EsError, errors } from '../src/errors.js';
+import { EsError, errors, type ErrorCause } from '../src/errors.js';
+import { maskSecrets, secretValues } from '../src/redaction.js';
+import { bodyIssue, fieldName, type SchemaIssue } from '../src/request-body.js';
 
 /** Media types whose bodies are JSON: what curl, the official clients (compatible-with=8|9) and Kibana send. */
 const JSON_MEDIA_TYPES = new Set(['application/json', 'application/vnd.elasticsearch+json']);
-
-interface SchemaIssue {
-  instancePath?: string;
-  keyword?: string;
-  params?: Record<string, unknown>;
-}
-
-const TYPE_WORDS: Record<string, string> = {
-  string: 'a string',
-  integer: 'an integer',
-  number: 'a number',
-  boolean: 'a boolean',
-  object: 'an object',
-  array: 'an array',
-  null: 'null',
-};
-
-/** `/service_settings/rate_limit/requests_per_minute` → `service_settings.rate_limit.requests_per_minute`. */
-const fieldName = (pointer: string) =>
-  pointer
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('.');
-
-/** Describes the first failing body field from the validator's issues, without echoing its value. */
-function bodyIssue(issues: readonly SchemaIssue[], body: unknown): EsError {
-  if (body === undefined) return errors.requestBodyRequired();
-  const unknown = issues.find((i) => i.keyword === 'additionalProperties');
-  if (unknown) {
-    const parent = fieldName(unknown.instancePath ?? '');
-    const name = ((unknown.params?.additionalProperties as string[] | undefined) ?? [])[0] ?? '';
-    return errors.fieldParse(parent ? `${parent}.${name}` : name, 'unknown field');
-  }
-  const path = issues[0]?.instancePath ?? '';
-  const here = issues.filter((i) => (i.instancePath ?? '') === path);
-  if (path === '') return errors.fieldParse('_body', 'the request body must be a JSON object');
-  if (here.some((i) => i.keyword === 'maximum' || i.keyword === 'minimum')) {
-    return errors.fieldParse(fieldName(path), 'the number is out of range');
-  }
-  const expected = here
-    .filter((i) => i.keyword === 'type')
-    .flatMap((i) => [i.params?.type].flat())
-    .map((t) => TYPE_WORDS[String(t)] ?? String(t));
-  const detail = expected.length > 0 ? `expected ${[...new Set(expected)].join(' or ')}` : 'the value is not valid here';
-  return errors.fieldParse(fieldName(path), detail);
-}
 
 function queryIssue(issues: readonly SchemaIssue[], request: FastifyRequest): EsError {
   const path = request.url.split('?')[0] ?? request.url;
@@ -97,10 +52,32 @@ export function toEsError(err: unknown, request: FastifyRequest, bodyLimit: numb
   return errors.internal();
 }
 
+/**
+ * The error with every credential the request carried (an api key put in another field, at any
+ * depth of the body) and every Hugging Face token masked: a message never echoes a key.
+ */
+export function withoutSecrets(error: EsError, request: FastifyRequest): EsError {
+  const secrets = secretValues(request.body);
+  const mask = (text: string) => maskSecrets(text, secrets);
+  const maskCause = (cause: ErrorCause | undefined): ErrorCause | undefined =>
+    cause && { ...cause, reason: mask(cause.reason), ...(cause.caused_by ? { caused_by: maskCause(cause.caused_by) } : {}) };
+  const reason = mask(error.reason);
+  const causedBy = maskCause(error.causedBy);
+  if (reason === error.reason && JSON.stringify(causedBy) === JSON.stringify(error.causedBy)) return error;
+  return new EsError(error.status, error.type, reason, causedBy, error.headers);
+}
+
 export function sendError(reply: FastifyReply, error: EsError): FastifyReply {
-  // Also set here: errors raised before routing (a malformed URL) skip the onSend hook.
+  const safe = withoutSecrets(error, reply.request);
+  (reply.request.trace ??= {}).error = safe.type;
+  // Also set here: errors raised before routing (a malformed URL) skip the onSend hook. Sent as
+  // text: the envelope is never re-shaped by a response schema's serializer.
   return reply
-    .header('X-Elastic-Product', 'Elasticsearch').code(error.status).headers(error.headers).type('application/json').send(error.toEnvelope());
+    .header('X-Elastic-Product', 'Elasticsearch')
+    .code(safe.status)
+    .headers(safe.headers)
+    .type('application/json')
+    .send(JSON.stringify(safe.toEnvelope()));
 }
 
 /** Turns a route pattern (`/_inference/:task_type/_all`) into a matcher for the 405 check. */
@@ -154,9 +131,14 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const error = toEsError(err, request, opts.bodyLimit);
-    if (error.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ type: error.type, reason: error.reason }, 'request rejected');
+    const error = withoutSecrets(toEsError(err, request, opts.bodyLimit), request);
+    // Only the unexpected (a bug) is logged with its stack, every credential of the request masked.
+    // Upstream faults were logged at warn where they happened; every answer has its request line.
+    if (error.status >= 500 && !(err instanceof EsError)) {
+      const secrets = secretValues(request.body);
+      const e = err as Error;
+      request.log.error({ err: { type: e?.name, message: maskSecrets(String(e?.message), secrets), stack: maskSecrets(String(e?.stack), secrets) } }, 'request failed');
+    } else request.log.debug({ type: error.type, reason: error.reason }, 'request rejected');
     return sendError(reply, error);
   });
 

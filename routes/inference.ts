@@ -1,89 +1,158 @@
 // Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, and _stream.
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
+import type { SwaggerTransform } from '@fastify/swagger';
+import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import Type from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
 import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
-import { textEmbeddingJson, type InferencePipeline } from '../src/inference.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
+import { allTasks } from '../src/tasks/index.js';
+import type { InferenceRunner } from '../src/tasks/runner.js';
 import { parseTaskType } from '../src/task-types.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
-import { InferenceBody, InferenceQuery } from '../schemas/inference.js';
+import { ErrorResponses } from '../schemas/errors.js';
+import { InferenceQuery, StreamAnswer } from '../schemas/inference.js';
 
 export interface InferenceRoutesOptions {
-  pipeline: InferencePipeline;
+  runner: InferenceRunner;
 }
+
+/** Task types answered by a plain POST (chat_completion answers only on `_stream`). */
+const postable = () => allTasks().filter((t) => !t.streamOnly);
+
+/** For the document: any task's answer (POST /_inference/{task_type}/{id} answers the task's own). */
+const InferenceResult = Type.Union(
+  postable().map((t) => t.resultSchema),
+  { description: "The task type's result: text_embedding, sparse_embedding, rerank…" },
+);
+
+/** For the document: any task's request body (the route checks the body of the endpoint's task itself). */
+const InferenceRequestDoc: SwaggerTransform<FastifySchema> = ({ schema, url }) => ({
+  schema: { ...schema, body: Type.Union(postable().map((t) => t.requestSchema), { description: "The task type's request body." }) },
+  url,
+});
 
 const INFER: RouteAccess = { action: 'cluster:monitor/xpack/inference/post', privilege: 'monitor_inference' };
 
-const INPUT_TYPES = ['ingest', 'search', 'classification', 'clustering', 'internal_ingest', 'internal_search'];
-
-/** Given to work whose client has gone: nobody reads it. */
-const CLIENT_GONE = { reason: 'the client closed the connection' };
-
 /**
  * The request's lifetime, its deadline counted from arrival: cancelled with 408 when the
- * deadline passes, or when the client goes away first.
+ * deadline passes, or when the client goes away first. `started()` lifts the deadline (a stream
+ * has begun) but keeps watching the client.
  */
-function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellation; end(): void } {
+function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellation; end(): void; started(): void } {
   const ms = parseTimeValue('timeout', timeout);
   const lifetime = new Cancellation(Date.now() - reply.elapsedTime + ms);
   const timer = Number.isFinite(ms)
     ? setTimeout(() => lifetime.cancel(errors.timeout(timeout)), Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)))
     : undefined;
   const onClose = () => {
-    if (!reply.raw.writableEnded) lifetime.cancel(CLIENT_GONE);
+    if (!reply.raw.writableEnded) lifetime.cancel(errors.clientGone());
   };
   reply.raw.once('close', onClose);
+  // A client that left before the handler ran (say, while its key was checked) is gone already.
+  if (reply.raw.closed || reply.raw.destroyed) onClose();
   return {
     lifetime,
     end() {
       clearTimeout(timer);
       reply.raw.off('close', onClose);
     },
+    started() {
+      clearTimeout(timer);
+    },
   };
 }
 
-const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { pipeline }) => {
-  const run = async (
-    reply: FastifyReply,
-    inferenceId: string,
-    pathTaskType: string | undefined,
-    body: { input?: unknown; input_type?: string | null; task_settings?: Record<string, unknown> | null } | undefined,
-    timeout = DEFAULT_TIMEOUT,
-  ) => {
+const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
+  const run = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+    const query = request.query as Record<string, string | undefined>;
     if (pathTaskType !== undefined) parseTaskType(pathTaskType);
-    if (body === undefined) throw errors.requestBodyRequired();
-    if (body.input_type != null && !INPUT_TYPES.includes(body.input_type.toLowerCase())) {
-      throw errors.validation([`Field [input_type] must be one of [${INPUT_TYPES.join(', ')}], got [${body.input_type}]`]);
-    }
-    const { lifetime, end } = lifetimeOf(reply, timeout);
+    if (request.body === undefined) throw errors.requestBodyRequired();
+    const { lifetime, end } = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
+    const trace = (request.trace ??= {});
+    trace.lifetime = lifetime;
     try {
-      const entries = await pipeline.textEmbedding({ inferenceId, pathTaskType, input: body.input, taskSettings: body.task_settings, lifetime });
-      return reply.type('application/json; charset=utf-8').send(textEmbeddingJson(entries));
+      const json = await runner.infer({
+        inferenceId,
+        pathTaskType,
+        body: request.body,
+        query,
+        path: request.url.split('?')[0] ?? request.url,
+        lifetime,
+        trace,
+      });
+      return reply.type('application/json; charset=utf-8').send(json);
     } finally {
       end();
     }
   };
 
+  /** Server-sent events once the upstream's answer has begun; until then, errors are ordinary answers. */
+  const stream = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+    const query = request.query as Record<string, string | undefined>;
+    if (pathTaskType !== undefined) parseTaskType(pathTaskType);
+    if (request.body === undefined) throw errors.requestBodyRequired();
+    const { lifetime, end, started } = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
+    const trace = (request.trace ??= {});
+    trace.lifetime = lifetime;
+    let events;
+    try {
+      events = await runner.stream({
+        inferenceId,
+        pathTaskType,
+        body: request.body,
+        query,
+        path: request.url.split('?')[0] ?? request.url,
+        lifetime,
+        trace,
+      });
+      // The deadline may have passed as the stream began: it then ended the upstream request.
+      if (lifetime.cancelled) throw lifetime.reason;
+    } catch (err) {
+      end();
+      throw err;
+    }
+    // The timeout bounded the wait for the first byte; from here the client leaving is what ends the stream.
+    started();
+    // text/event-stream whatever the Accept header says (the clients ask for their JSON type);
+    // the product header is set here too, as the clients check it on streams.
+    return reply.header('X-Elastic-Product', 'Elasticsearch').header('Cache-Control', 'no-cache').type('text/event-stream').send(Readable.from(events));
+  };
+
+  // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks its own.
+  // The document shows every task's body (swaggerTransform), which fastify itself does not check here.
+  // `/_inference/{inference_id}/_stream` (Elasticsearch's stream of any task type) lands here too: `_stream` is never an id.
+  const response = { 200: InferenceResult, ...ErrorResponses };
+  const documented = { swaggerTransform: InferenceRequestDoc };
   app.post(
     '/_inference/:task_type/:inference_id',
-    { config: { access: INFER }, schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery, body: InferenceBody } },
-    async (req, reply) => run(reply, req.params.inference_id, req.params.task_type, req.body, req.query.timeout),
+    {
+      config: { access: INFER, ...documented },
+      schema: { summary: 'Run inference on an endpoint of this task type', params: TaskTypeAndIdParams, querystring: InferenceQuery, response },
+    },
+    async (req, reply) =>
+      req.params.inference_id === '_stream'
+        ? stream(req, reply, req.params.task_type, undefined)
+        : run(req, reply, req.params.inference_id, req.params.task_type),
   );
   app.post(
     '/_inference/:inference_id',
-    { config: { access: INFER }, schema: { params: InferenceIdParams, querystring: InferenceQuery, body: InferenceBody } },
-    async (req, reply) => run(reply, req.params.inference_id, undefined, req.body, req.query.timeout),
+    {
+      config: { access: INFER, ...documented },
+      schema: { summary: 'Run inference (the task type is the endpoint\'s)', params: InferenceIdParams, querystring: InferenceQuery, response },
+    },
+    async (req, reply) => run(req, reply, req.params.inference_id, undefined),
   );
 
-  // Streaming exists for completion task types, which this build does not serve yet.
   app.post(
     '/_inference/:task_type/:inference_id/_stream',
-    { config: { access: INFER }, schema: { params: TaskTypeAndIdParams, querystring: InferenceQuery } },
-    async (req) => {
-      throw errors.streamingNotAllowed('hugging_face', parseTaskType(req.params.task_type));
+    {
+      config: { access: INFER },
+      schema: { summary: 'Streamed inference (server-sent events)', params: TaskTypeAndIdParams, querystring: InferenceQuery, response: { 200: StreamAnswer, ...ErrorResponses } },
     },
+    async (req, reply) => stream(req, reply, req.params.inference_id, req.params.task_type),
   );
 };
 

@@ -1,5 +1,6 @@
 // Schema pieces shared by every route: nullable fields, Elasticsearch's global query parameters.
 import Type, { type TSchema } from 'typebox';
+import { TASK_TYPES } from '../src/task-types.js';
 
 /** Java int range, as Elasticsearch parses integer settings. */
 export const Int = () => Type.Integer({ minimum: -2147483648, maximum: 2147483647 });
@@ -15,3 +16,6 @@ export const GlobalQueryProperties = {
   error_trace: Type.Optional(Type.String()),
   filter_path: Type.Optional(Type.String()),
 };
+
+/** One of the task types of the Elasticsearch API (answers only; requests take any string and answer `Unknown task_type [X]`). */
+export const TaskTypeName = Type.Enum(TASK_TYPES);

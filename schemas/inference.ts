@@ -1,15 +1,30 @@
-// TypeBox schemas for running inference: POST /_inference/{task_type}/{inference_id} and its _stream form.
+// TypeBox schemas shared by the inference routes: the query string, the fields every task's POST body may carry, the streamed answer.
 import Type from 'typebox';
 import { GlobalQueryProperties, Nullable } from './common.js';
 
-export const InferenceBody = Type.Object(
+/** `top_n` and `return_documents` are rerank's request fields, which Elasticsearch 8 clients send in the query string. */
+export const InferenceQuery = Type.Object(
   {
-    input: Nullable(Type.Union([Type.String(), Type.Array(Type.String())])),
-    query: Nullable(Type.String()),
-    input_type: Nullable(Type.String()),
-    task_settings: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    ...GlobalQueryProperties,
+    timeout: Type.Optional(Type.String()),
+    top_n: Type.Optional(Type.String()),
+    return_documents: Type.Optional(Type.String()),
   },
-  { additionalProperties: false, description: 'Texts to run through the endpoint.' },
+  { additionalProperties: false },
 );
 
-export const InferenceQuery = Type.Object({ ...GlobalQueryProperties, timeout: Type.Optional(Type.String()) }, { additionalProperties: false });
+/** `input`: one text or a list of texts. */
+export const Input = () => Nullable(Type.Union([Type.String(), Type.Array(Type.String())]));
+
+/** Fields of Elasticsearch's inference request that every text task accepts. */
+export const CommonInferenceFields = {
+  input: Input(),
+  input_type: Nullable(Type.String()),
+  task_settings: Nullable(Type.Record(Type.String(), Type.Unknown())),
+};
+
+/** A streamed answer: `event: message` / `data: {…}` pairs, ending with `data: [DONE]` (SPEC §9). */
+export const StreamAnswer = {
+  description: 'Server-sent events: each `event: message` carries a JSON chunk in `data:`; the last data is `[DONE]`.',
+  content: { 'text/event-stream': { schema: Type.String() } },
+};

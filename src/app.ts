@@ -1,26 +1,40 @@
-// buildApp(config) → a ready-to-listen fastify instance; tests build it and use inject() or listen().
+// buildApp(config) → a ready-to-listen fastify instance; the composition root, the only file that wires parts together.
 import fs from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { TSchema } from 'typebox';
+import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
 import { authentication } from '../plugins/authentication.js';
 import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
+import { managementUi, UI_PREFIX } from '../plugins/management-ui.js';
+import { DOCS_PREFIX, openApi, OPENAPI_PATH } from '../plugins/openapi.js';
+import { requestLog } from '../plugins/request-log.js';
 import endpointRoutes from '../routes/endpoints.js';
 import inferenceRoutes from '../routes/inference.js';
+import metricsRoutes from '../routes/metrics.js';
 import rootRoutes from '../routes/root.js';
+import servicesRoutes from '../routes/services.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { ConfigError, isLoopback, type Config } from './config.js';
-import { EndpointRegistry } from './endpoints.js';
+import { localRateLimiters, type RateLimiterFactory } from './dispatch/rate-limiter.js';
+import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
+import { DEFAULT_RETRY, SendError, type RetryPolicy } from './dispatch/retry.js';
+import { EndpointChanges } from './endpoints/changes.js';
+import { followClusterChanges } from './endpoints/cluster-changes.js';
+import { EndpointRegistry } from './endpoints/registry.js';
 import { errors } from './errors.js';
-import { InferencePipeline } from './inference.js';
-import type { RetryPolicy } from './limiter/batch-queue.js';
 import { loggerOptions } from './logger.js';
+import { Metrics } from './metrics.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
-import { HttpTransport } from './services/http-transport.js';
-import { BlockedHostError, UpstreamGuard, type Resolver } from './services/upstream-guard.js';
-import { SqliteEndpointStore } from './store/sqlite.js';
+import { createHuggingFaceService } from './services/hugging-face/index.js';
+import type { InferenceService } from './services/types.js';
+import { HttpTransport } from './services/upstream/http-transport.js';
+import { BlockedHostError, UpstreamGuard, type Resolver } from './services/upstream/upstream-guard.js';
+import type { EndpointStore } from './store/types.js';
+import { connectStore } from './store/index.js';
+import { taskFor } from './tasks/index.js';
+import { InferenceRunner } from './tasks/runner.js';
 
 const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -33,9 +47,30 @@ export interface BuildOptions {
   queueCapacity?: number;
   /** How upstream host names resolve (tests map names to addresses); the system resolver by default. */
   resolver?: Resolver;
+  /** Each endpoint's rate limiter; local to this process by default. */
+  limiters?: RateLimiterFactory;
 }
 
-/** Upstream requests in flight at once across all endpoints: bounds sockets and memory under overload. */
+/** What the start-up line says about this instance. */
+export interface Deployment {
+  /** The store and where its data lives (never a password). */
+  store: string;
+  dataDir: string;
+  /** How requests are authenticated right now. */
+  auth(): Promise<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deployment: Deployment;
+  }
+}
+
+/**
+ * Batched upstream requests (embeddings, sparse, rerank) in flight at once across all endpoints, and
+ * connections per upstream origin for them: bounds sockets and memory under overload. Generations hold
+ * their connection while they stream: they are bounded per endpoint by max_concurrent_streams instead.
+ */
 const MAX_INFLIGHT = 64;
 
 /**
@@ -48,39 +83,37 @@ const typeboxValidator: FastifySchemaCompiler<TSchema> = ({ schema }) => {
   return (value: unknown) => (check.Check(value) ? { value } : { error: check.Errors(value) as never });
 };
 
-/** Opens the store and checks the secrets key against it: a wrong key fails here, before any request. */
-function openStore(config: Config): { store: SqliteEndpointStore; secretBox: SecretBox } {
-  const store = new SqliteEndpointStore(config.dataDir);
+/**
+ * Opens the store (PostgreSQL with DATABASE_URL, else SQLite in DATA_DIR) and checks the secrets
+ * key against it: a wrong key fails here, before any request.
+ */
+async function openStore(
+  config: Config,
+  onWarning?: (message: string, err?: unknown) => void,
+): Promise<{ store: EndpointStore; secretBox: SecretBox }> {
+  const store = await connectStore(config, onWarning);
   try {
-    const keyCheck = store.getMeta(KEY_CHECK_META);
+    const keyCheck = await store.getMeta(KEY_CHECK_META);
     const secretBox = SecretBox.open({
       configuredKey: config.secretsKey,
       dataDir: config.dataDir,
       storeHasSecrets: keyCheck !== undefined,
       databasePath: store.location,
     });
-    if (keyCheck === undefined) store.setMeta(KEY_CHECK_META, secretBox.sealKeyCheck());
-    else secretBox.verifyKeyCheck(keyCheck, store.location);
+    // Instances starting together on an empty database: the first check written is the one all must pass.
+    secretBox.verifyKeyCheck(keyCheck ?? (await store.initMeta(KEY_CHECK_META, secretBox.sealKeyCheck())), store.location);
     return { store, secretBox };
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const { store, secretBox } = openStore(config);
-  const keys = new ApiKeys(store.apiKeys);
-  const loopback = isLoopback(config.host);
-  if (config.auth === 'keys' && !loopback && !keys.hasActive()) {
-    store.close();
-    throw new ConfigError(
-      `refusing to listen on HOST [${config.host}] without authentication: no API key exists. ` +
-        'Create one with `npm run keys -- create --name NAME --privilege manage_inference`, or set AUTH=none to run open on purpose',
-    );
-  }
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
+    // One line per request instead of two (plugins/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65536 },
@@ -89,12 +122,46 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
   })
     .setValidatorCompiler(typeboxValidator)
+    // Response schemas document answers (and tests check real answers against them); bodies are
+    // written as before, never re-shaped, re-ordered or coerced by a schema serializer.
+    .setSerializerCompiler(() => (data) => JSON.stringify(data))
     .withTypeProvider<TypeBoxTypeProvider>();
 
+  const metrics = new Metrics(app.log);
+  const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
+  const keys = new ApiKeys(store.apiKeys);
+  const loopback = isLoopback(config.host);
+  if (config.auth === 'keys' && !loopback && !(await keys.hasActive())) {
+    await store.close();
+    throw new ConfigError(
+      `refusing to listen on HOST [${config.host}] without authentication: no API key exists. ` +
+        'Create one with `npm run keys -- create --name NAME --privilege manage_inference`, or set AUTH=none to run open on purpose',
+    );
+  }
+
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });
+  requestLog(app, { telemetry: metrics });
+  const openMode = openModeWatch(app, keys);
   // Open only with AUTH=none, or on loopback while no key exists; off loopback, revoking the last key closes the door.
-  authentication(app, { keys, open: () => config.auth === 'none' || (loopback && !keys.hasActive()) });
-  const registry = new EndpointRegistry(store, secretBox);
+  const isOpen = (): boolean | Promise<boolean> => {
+    if (config.auth === 'none') return true;
+    if (!loopback) return false;
+    const active = keys.hasActiveCached();
+    return active === undefined ? keys.hasActive().then((a) => openMode.seen(!a)) : openMode.seen(!active);
+  };
+  authentication(app, { keys, open: isOpen, publicPrefixes: ['/_health', UI_PREFIX, DOCS_PREFIX, OPENAPI_PATH] });
+  app.decorate('deployment', {
+    store: `${store.kind} ${store.location}`,
+    dataDir: config.dataDir,
+    auth: async () =>
+      config.auth === 'none'
+        ? 'none (AUTH=none: open on purpose)'
+        : (await isOpen())
+          ? 'open until an API key exists (loopback only)'
+          : 'api keys',
+  });
+  await openApi(app, { version: pkg.version });
+
   const guard = new UpstreamGuard(config.upstreamAllowedHosts, options.resolver);
   const transport = new HttpTransport({
     connectionsPerOrigin: MAX_INFLIGHT,
@@ -103,30 +170,107 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     callTimeoutMs: config.upstreamTimeoutMs,
     guard,
   });
-  // At PUT too, so an endpoint that may never be called is not stored (even with SKIP_VALIDATION).
-  registry.upstreamCheck = async (record) => {
-    const url = registry.serviceFor(record).upstreamUrl(record.serviceSettings, config);
-    try {
-      await guard.checkResolved(url);
-    } catch (err) {
-      if (err instanceof BlockedHostError) throw errors.validation([`[service_settings] Invalid url [${url}] received for field [url]. Error: ${err.message}`]);
-      throw err;
-    }
-  };
-  const pipeline = new InferencePipeline(registry, {
-    deps: { transport, hfApiBase: config.hfApiBase },
-    maxInflight: MAX_INFLIGHT,
-    retry: options.retry,
-    queueCapacity: options.queueCapacity,
+  const services = new Map<string, InferenceService>(
+    [
+      createHuggingFaceService({
+        transport,
+        hfApiBase: config.hfApiBase,
+        hfRouterBase: config.hfRouterBase,
+        upstreamTimeoutMs: config.upstreamTimeoutMs,
+        telemetry: metrics,
+      }),
+    ].map((service) => [service.name, service]),
+  );
+  const changes = new EndpointChanges();
+  const registry = new EndpointRegistry({
+    store,
+    secretBox,
+    changes,
+    findService: (name) => services.get(name),
+    isChunked: (taskType) => taskFor(taskType)?.chunked ?? false,
+    checkUpstream: async (url) => {
+      try {
+        await guard.checkResolved(url);
+      } catch (err) {
+        if (err instanceof BlockedHostError) throw errors.validation([`[service_settings] Invalid url [${url}] received for field [url]. Error: ${err.message}`]);
+        throw err;
+      }
+    },
+    validate: config.skipValidation
+      ? undefined
+      : async (endpoint, signal) => {
+          try {
+            return await taskFor(endpoint.taskType)?.validate?.(endpoint, signal);
+          } catch (err) {
+            if (err instanceof SendError) metrics.endpoint(endpoint.inferenceId, endpoint.taskType).upstreamFault(err.failure.error.reason, { during: 'creation' });
+            // The endpoint is not stored: its id gets no series.
+            metrics.forget(endpoint.inferenceId);
+            throw err;
+          }
+        },
   });
-  if (!config.skipValidation) registry.probe = (endpoint, timeout) => pipeline.probe(endpoint, timeout);
+  // With REDIS_URL every endpoint's limit is shared by all instances (a local share while Redis is away).
+  const shared = config.redisUrl
+    ? new RedisRateLimiters({ url: config.redisUrl, clusterSize: config.clusterSize, log: app.log.child({ component: 'rate-limit' }) })
+    : undefined;
+  if (shared && !(await shared.whenReady(2000))) app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
+  const runner = new InferenceRunner({
+    registry,
+    changes,
+    limiters: options.limiters ?? shared?.factory ?? localRateLimiters,
+    retry: options.retry ?? DEFAULT_RETRY,
+    queueCapacity: options.queueCapacity,
+    maxInflight: MAX_INFLIGHT,
+    telemetry: metrics,
+  });
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
-    await pipeline.close();
-    store.close();
+    await runner.close();
+    await shared?.close();
+    await transport.close();
+    await store.close();
   });
+  // Another instance's writes reach this one's live endpoints and key caches (a shared store only).
+  await followClusterChanges({ store, changes, forgetApiKeys: () => keys.forget() });
   await app.register(rootRoutes, { version: pkg.version });
-  await app.register(endpointRoutes, { registry });
-  await app.register(inferenceRoutes, { pipeline });
+  await app.register(servicesRoutes, { services: [...services.values()] });
+  await app.register(metricsRoutes, { scrape: () => metrics.scrape(), contentType: metrics.contentType });
+  const views = [...services.values()].map((service) => service.settingsView);
+  await app.register(endpointRoutes, { registry, serviceSettingsView: views.length === 1 ? views[0]! : Type.Union(views) });
+  await app.register(inferenceRoutes, { runner });
+  await managementUi(app);
   return app;
+}
+
+/**
+ * Logs when a loopback service without keys starts or stops requiring them, and why: a first
+ * key silently closing an open service is how a new user locks themselves out.
+ */
+function openModeWatch(app: FastifyInstance, keys: ApiKeys): { seen(open: boolean): boolean } {
+  let last: boolean | undefined;
+  return {
+    seen(open) {
+      if (last !== undefined && open !== last) {
+        if (open) {
+          app.log.warn('no active API key exists any more: the service runs open again (it listens on loopback only)');
+        } else {
+          const line = 'an API key now exists: requests without one get 401 from now on';
+          keys.list().then(
+            (list) => {
+              const active = list.filter((k) => k.revokedAt === null);
+              const managers = active.filter((k) => k.privilege === 'manage_inference').length;
+              app.log.warn(
+                { active_keys: active.length, manage_inference_keys: managers },
+                `${line}${managers === 0 ? '; no key has manage_inference, so no key can create, update or delete endpoints' : ''}`,
+              );
+            },
+            // The store is away (PostgreSQL down): the switch is still worth its line, without the counts.
+            () => app.log.warn(line),
+          );
+        }
+      }
+      last = open;
+      return open;
+    },
+  };
 }

@@ -6,6 +6,8 @@
 export class Cancellation {
   private callbacks: Array<(reason: unknown) => void> | undefined;
   private cancelledWith: { reason: unknown } | undefined;
+  /** Upstream requests that carried this request's work so far, retries included (for its log line). */
+  upstreamRequests = 0;
 
   constructor(
     /** Date.now() time after which the caller no longer waits; Infinity for none. */

@@ -1,5 +1,6 @@
 // The environment turned into one typed, validated configuration object.
 import path from 'node:path';
+import { hideUrlPassword } from './redaction.js';
 
 export interface Config {
   port: number;
@@ -9,6 +10,8 @@ export interface Config {
   /** 32 raw bytes from SECRETS_KEY, or undefined to use (or create) `$DATA_DIR/secret.key`. */
   secretsKey: Buffer | undefined;
   hfApiBase: string;
+  /** Base of Hugging Face's router: hosted chat goes to `{hfRouterBase}/v1/chat/completions`. */
+  hfRouterBase: string;
   bodyLimit: number;
   /** Store endpoints without the create-time call to the upstream (offline set-ups). */
   skipValidation: boolean;
@@ -20,6 +23,12 @@ export interface Config {
   upstreamBodyLimit: number;
   /** `keys`: API keys when any exist (required off loopback); `none`: no authentication, on purpose. */
   auth: 'keys' | 'none';
+  /** PostgreSQL connection URL: the shared store for several instances; undefined: embedded SQLite in DATA_DIR. */
+  databaseUrl: string | undefined;
+  /** Redis connection URL: every endpoint's rate limit shared by all instances; undefined: a limiter per process. */
+  redisUrl: string | undefined;
+  /** How many instances share the limits: each takes requests_per_minute / CLUSTER_SIZE while Redis is unreachable. */
+  clusterSize: number;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -33,6 +42,13 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
+/**
+ * Connections the kernel holds for the service before it accepts them. Node's default (511) is
+ * overrun when a few thousand clients connect while the service is busy refusing a flood; the
+ * kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export const DEFAULTS = {
   upstreamTimeout: '120s',
   upstreamBodyLimit: '64mb',
@@ -41,6 +57,7 @@ export const DEFAULTS = {
   dataDir: './data',
   logLevel: 'info',
   hfApiBase: 'https://router.huggingface.co/hf-inference',
+  hfRouterBase: 'https://router.huggingface.co',
   bodyLimit: '10mb',
 } as const;
 
@@ -99,15 +116,34 @@ function parseSecretsKey(raw: string): Buffer {
   return key;
 }
 
-function parseApiBase(raw: string): string {
+function parseServiceUrl(name: string, raw: string, protocols: readonly string[]): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !protocols.includes(url.protocol) || !url.hostname) {
+    throw new ConfigError(`${name} must be a URL such as ${protocols[0]}//host:port/…, got [${hideUrlPassword(raw)}]`);
+  }
+  return raw;
+}
+
+function parseClusterSize(raw: string): number {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new ConfigError(`CLUSTER_SIZE must be an integer from 1 to 1000, got [${raw}]`);
+  return n;
+}
+
+function parseApiBase(name: string, raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`HF_API_BASE must be an http(s) URL, got [${raw}]`);
+    throw new ConfigError(`${name} must be an http(s) URL, got [${raw}]`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`HF_API_BASE must be an http(s) URL, got [${raw}]`);
+    throw new ConfigError(`${name} must be an http(s) URL, got [${raw}]`);
   }
   return raw.replace(/\/+$/, '');
 }
@@ -122,13 +158,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got [${value('LOG_LEVEL')}]`);
   }
   const secretsKey = value('SECRETS_KEY');
+  const databaseUrl = value('DATABASE_URL');
+  // Instances sharing a database must encrypt with one key; a key file per instance would disagree.
+  if (databaseUrl !== undefined && secretsKey === undefined) {
+    throw new ConfigError('DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)');
+  }
+  const redisUrl = value('REDIS_URL');
   return {
     port: parsePort(value('PORT') ?? String(DEFAULTS.port)),
     host: value('HOST') ?? DEFAULTS.host,
     dataDir: path.resolve(value('DATA_DIR') ?? DEFAULTS.dataDir),
     logLevel: logLevel as Config['logLevel'],
     secretsKey: secretsKey === undefined ? undefined : parseSecretsKey(secretsKey),
-    hfApiBase: parseApiBase(value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
+    hfApiBase: parseApiBase('HF_API_BASE', value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
+    hfRouterBase: parseApiBase('HF_ROUTER_BASE', value('HF_ROUTER_BASE') ?? DEFAULTS.hfRouterBase),
     bodyLimit: parseByteSize('BODY_LIMIT', value('BODY_LIMIT') ?? DEFAULTS.bodyLimit),
     skipValidation: parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'false'),
     upstreamAllowedHosts: (value('UPSTREAM_ALLOWED_HOSTS') ?? '')
@@ -138,5 +181,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamTimeoutMs: parseDuration('UPSTREAM_TIMEOUT', value('UPSTREAM_TIMEOUT') ?? DEFAULTS.upstreamTimeout),
     upstreamBodyLimit: parseByteSize('UPSTREAM_BODY_LIMIT', value('UPSTREAM_BODY_LIMIT') ?? DEFAULTS.upstreamBodyLimit),
     auth: parseAuth(value('AUTH')),
+    databaseUrl: databaseUrl === undefined ? undefined : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
+    redisUrl: redisUrl === undefined ? undefined : parseServiceUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']),
+    clusterSize: parseClusterSize(value('CLUSTER_SIZE') ?? '1'),
   };
+}
+
+/** What the start-up line says of the rate limiter (the store says what it is itself). Never a password. */
+export function describeRateLimiter(config: Config): string {
+  return config.redisUrl
+    ? `redis ${hideUrlPassword(config.redisUrl)} (shared by every instance; requests_per_minute / ${config.clusterSize} each while Redis is away)`
+    : 'local (one per endpoint in this process)';
 }

@@ -20,7 +20,12 @@ export class EsError extends Error {
     readonly causedBy?: ErrorCause,
     readonly headers: Record<string, string> = {},
   ) {
+    // No stack trace: an EsError is an answer, never a bug to debug, and under a flood of
+    // refused requests capturing stacks is a large share of the work.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(reason);
+    Error.stackTraceLimit = limit;
     this.name = 'EsError';
   }
 
@@ -111,22 +116,57 @@ export const errors = {
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
   // Inference (SPEC §1, §2, §3)
   inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
+  queryNull: (taskType: string) =>
+    new EsError(400, 'action_request_validation_exception', validationReason([`Field [query] cannot be null for task type [${taskType}]`])),
   inputEmpty: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be an empty array'])),
   queueFull: (id: string) =>
     new EsError(429, 'es_rejected_execution_exception', `Failed to execute task for inference id [${id}] because the request service queue is full`),
+  requestExceedsQueue: (id: string, texts: number, limit: number, batches: number, batchSize: number) =>
+    status(
+      400,
+      `The request for inference id [${id}] makes [${texts}] texts (inputs after chunking), more than the [${limit}] the endpoint's queue can ever hold ` +
+        `([${batches}] upstream requests of [${batchSize}]); send at most [${limit}] per request`,
+    ),
   timeout: (value: string) => status(408, `Request timed out after [${value}]`),
+  /** The answer to a request whose client went away: nobody reads it, and it is no failure of the service. */
+  clientGone: () => new EsError(499, 'task_cancelled_exception', 'The client closed the connection before the answer'),
   streamingNotAllowed: (service: string, taskType: string) =>
     status(405, `Streaming is not allowed for service [${service}] and task [${taskType}]`),
+  streamingOnly: (taskType: string, id: string) =>
+    status(400, `The [${taskType}] task type only supports streaming; use POST /_inference/${taskType}/${id}/_stream`),
+  streamOneInput: (count: number) =>
+    new EsError(400, 'action_request_validation_exception', validationReason([`Field [input] must hold one text when streaming, got [${count}]`])),
+  messagesNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be null'])),
+  messagesEmpty: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be an empty array'])),
+  /** A stream whose upstream went quiet for longer than UPSTREAM_TIMEOUT after its first event. */
+  upstreamSilent: (id: string, after: string) =>
+    status(408, `The upstream of inference entity id [${id}] sent nothing for [${after}]; the stream was ended`),
   /** An upstream answer mapped by the service's error table: `<prefix> for request from inference entity id [id] status [N]. Error message: [msg]`. */
   upstream: (code: number, reason: string) => status(code, reason),
+  /**
+   * A host name that did not resolve. No such name (ENOTFOUND) is a 400, as Elasticsearch answers a
+   * DNS failure, since asking again will not help; a name server that did not answer (EAI_AGAIN) is a
+   * 502 like any other unreachable upstream. Either way the reason says what failed, not that the url is wrong.
+   */
+  hostNotResolved: (id: string, host: string, answer: 'ENOTFOUND' | 'EAI_AGAIN') =>
+    status(
+      answer === 'ENOTFOUND' ? 400 : 502,
+      `Failed to send request from inference entity id [${id}]: the host name [${host}] could not be resolved (DNS answered ${
+        answer === 'ENOTFOUND' ? 'ENOTFOUND: no such name' : 'EAI_AGAIN: temporary failure, the name server may be unreachable'
+      })`,
+    ),
   upstreamUnreachable: (id: string, detail: string) =>
     status(502, `Failed to send request from inference entity id [${id}]: ${detail}`),
   upstreamRefused: (id: string, why: string) =>
     status(400, `Refused to call the upstream of inference entity id [${id}]: ${why}`),
-  invalidHost: (url: string) => status(400, `Invalid host [${url}], please check that the URL is correct.`),
   badUpstreamResponse: (id: string, detail: string) =>
     status(502, `Failed to parse the response for inference entity id [${id}]: ${detail}`),
   creationValidationFailed: (cause: EsError) =>
     status(400, 'Could not complete inference endpoint creation as validation call to service threw an exception.', cause.toCause()),
   internal: () => new EsError(500, 'exception', 'An internal error occurred; it has been logged'),
+  /** The shared store (PostgreSQL) cannot be reached: nothing was read or written; the client may retry. */
+  storeUnavailable: () =>
+    new EsError(503, 'status_exception', 'The inference endpoint store is unavailable: PostgreSQL cannot be reached; retry later', undefined, {
+      'Retry-After': '1',
+    }),
 };

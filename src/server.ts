@@ -1,6 +1,9 @@
 // Process entry: read the configuration, build the app, listen, and close gracefully on SIGTERM/SIGINT.
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, describeRateLimiter, LISTEN_BACKLOG, loadConfig } from './config.js';
+
+/** How long in-flight requests (streams above all) have to finish once a stop is asked for. */
+const SHUTDOWN_GRACE_MS = 8000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -10,6 +13,12 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    // A stream may go on for minutes: what is still open after the grace is cut (its upstream
+    // request ends with it), so the process exits before an orchestrator's kill (10 s by default).
+    setTimeout(() => {
+      app.log.warn(`shutting down: connections still open after ${SHUTDOWN_GRACE_MS / 1000} s are closed`);
+      app.server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
     // close(): stop accepting, let in-flight requests finish, then run onClose (the database closes last).
     app.close().then(
       () => process.exit(0),
@@ -21,7 +30,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.listen({ port: config.port, host: config.host });
+  // fastify logs a bare "Server listening at" line of its own (one per interface); this start-up
+  // line replaces it and says what the instance runs with. Nothing else logs while listen() runs.
+  const level = app.log.level;
+  app.log.level = 'silent';
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  } finally {
+    app.log.level = level;
+  }
+  const { store, dataDir, auth } = app.deployment;
+  app.log.info(
+    { address, store, rate_limiter: describeRateLimiter(config), auth: await auth(), data_dir: dataDir },
+    `Server listening at ${address}`,
+  );
 }
 
 main().catch((err) => {

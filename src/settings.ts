@@ -1,4 +1,5 @@
 // Reading user settings maps: take each known key out, collect every problem, leave the unknown keys behind.
+import { SECRET_NAME } from './redaction.js';
 import type { SettingsMap } from './store/types.js';
 
 /** Java's Double.toString for the numbers a setting can hold: 60 → "60.0". */
@@ -106,6 +107,41 @@ export class SettingsReader {
     return value;
   }
 
+  /** A finite number within [min, max] (`exclusiveMin`: strictly above min). */
+  takeNumber(key: string, rule: { min: number; max: number; exclusiveMin?: boolean }): number | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be a number`);
+      return undefined;
+    }
+    if (value < rule.min || (rule.exclusiveMin && value === rule.min) || value > rule.max) {
+      const low = rule.exclusiveMin ? `greater than [${javaDouble(rule.min)}]` : `greater than or equal to [${javaDouble(rule.min)}]`;
+      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be ${low} and less than or equal to [${javaDouble(rule.max)}]`);
+      return undefined;
+    }
+    return value;
+  }
+
+  /** A list of at most `max` non-empty strings. */
+  takeStringList(key: string, rule: { max: number }): string[] | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be a list of strings`);
+      return undefined;
+    }
+    if (value.length > rule.max) {
+      this.problem(`[${this.scope}] Invalid value: [${key}] holds ${value.length} strings; it takes at most ${rule.max}`);
+      return undefined;
+    }
+    if (value.some((v) => v === '')) {
+      this.problem(`[${this.scope}] Invalid value empty string. [${key}] must hold non-empty strings`);
+      return undefined;
+    }
+    return value as string[];
+  }
+
   takeBoolean(key: string): boolean | undefined {
     const value = this.take(key);
     if (value === undefined) return undefined;
@@ -114,6 +150,11 @@ export class SettingsReader {
       return undefined;
     }
     return value;
+  }
+
+  /** A reader over the map under `key` (absent: an empty one) that reports into the same problem list. */
+  nested(key: string, scope = key): SettingsReader {
+    return new SettingsReader(this.takeMap(key), scope, this.problems);
   }
 
   takeMap(key: string): SettingsMap | undefined {
@@ -132,7 +173,7 @@ export class SettingsReader {
   }
 }
 
-const SECRET_KEY_NAMES = /^(api_key|apikey|token|secret|password|authorization)$/i;
+/** Any `hf_` word: in a settings value even a short one is masked (an id never appears there). */
 const TOKEN_LIKE = /\bhf_[A-Za-z0-9]{6,}/g;
 
 /** How deep and how long a rendered settings value may get: a hostile body must not make a huge message or overflow the stack. */
@@ -151,7 +192,7 @@ export function renderSettings(value: unknown): string {
 }
 
 function renderValue(value: unknown, key: string | undefined, depth: number): string {
-  if (key !== undefined && SECRET_KEY_NAMES.test(key) && value !== null && value !== undefined) return '[REDACTED]';
+  if (key !== undefined && SECRET_NAME.test(key) && value !== null && value !== undefined) return '[REDACTED]';
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'object' && depth >= RENDER_MAX_DEPTH) return '...';
   if (Array.isArray(value)) return `[${value.map((v) => renderValue(v, undefined, depth + 1)).join(', ')}]`;

@@ -59,15 +59,18 @@ function wordChunks(words: WordIndex, wFrom: number, wTo: number, from: number, 
 
 /**
  * The sentence strategy over [from, to): whole sentences packed while the word count stays
- * within `max`. With overlap, a new chunk starts with the previous sentence, or with as many
- * of its last words as fit (at most min(max/2, 20)). A sentence longer than `max` is split by
- * the word strategy with overlap min(20, (max-1)/2).
+ * within `max`. When a sentence does not fit, the chunk so far is emitted; with overlap the next
+ * chunk starts with the previous sentence, whole when both fit or when it has at most
+ * min(max/2, 20) words, else its last min(max/2, 20) words. A new chunk still over `max` (a long
+ * sentence, or a long carry) is split by the word strategy with overlap min(20, (max-1)/2): every
+ * piece but the last is emitted, and the last one goes on as the current chunk.
  */
 function sentenceChunks(text: string, words: WordIndex, from: number, to: number, max: number, overlap: 0 | 1): Chunk[] {
   const ends = findSentenceEnds(from === 0 && to === text.length ? text : text.slice(from, to));
+  const carryLimit = Math.min(Math.floor(max / 2), 20);
   const out: Chunk[] = [];
   let current: Chunk | undefined;
-  let prev: { start: number; end: number; firstWord: number; words: number } | undefined;
+  let prev: { start: number; firstWord: number; words: number } | undefined;
   let start = from;
   let w = words.firstAtOrAfter(from);
   for (const relEnd of ends) {
@@ -75,33 +78,28 @@ function sentenceChunks(text: string, words: WordIndex, from: number, to: number
     const firstWord = w;
     while (w < words.spans.count && words.spans.starts[w]! < end) w++;
     const count = w - firstWord;
-    if (count > max) {
-      if (current) out.push(current);
-      const parts = wordChunks(words, firstWord, w, start, end, max, Math.min(20, Math.floor((max - 1) / 2)));
-      out.push(...parts.slice(0, -1));
-      current = parts[parts.length - 1];
-    } else if (!current) {
-      current = { start, end, words: count };
-    } else if (current.words + count <= max) {
+    if (current && current.words + count <= max) {
       current.end = end;
       current.words += count;
     } else {
-      out.push(current);
+      const emitted = current;
+      if (emitted) out.push(emitted);
       current = { start, end, words: count };
-      if (overlap === 1 && prev) {
-        if (prev.words + count <= max) {
+      if (overlap === 1 && emitted && prev) {
+        if (prev.words + count <= max || prev.words <= carryLimit) {
           current = { start: prev.start, end, words: prev.words + count };
         } else {
-          const carry = Math.min(Math.floor(max / 2), 20, max - count, prev.words);
-          if (carry > 0) {
-            const firstCarried = prev.firstWord + prev.words - carry;
-            const carriedStart = firstCarried === prev.firstWord ? prev.start : words.end(firstCarried - 1);
-            current = { start: carriedStart, end, words: carry + count };
-          }
+          const firstCarried = prev.firstWord + prev.words - carryLimit;
+          current = { start: words.end(firstCarried - 1), end, words: carryLimit + count };
         }
       }
+      if (current.words > max) {
+        const parts = wordChunks(words, words.firstAtOrAfter(current.start), w, current.start, end, max, Math.min(20, Math.floor((max - 1) / 2)));
+        out.push(...parts.slice(0, -1));
+        current = parts[parts.length - 1]!;
+      }
     }
-    prev = { start, end, firstWord, words: count };
+    prev = { start, firstWord, words: count };
     start = end;
   }
   if (current) out.push(current);

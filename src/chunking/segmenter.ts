@@ -135,17 +135,34 @@ const MARGIN = 256;
 const wordSegmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
 const sentenceSegmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 
-/** Growable list of [start, end) pairs. */
+/** Spans kept in plain arrays up to this many; past it, in typed arrays. */
+const SMALL_SPANS = 512;
+
+/**
+ * Growable list of [start, end) pairs. Short inputs (the common case on the hot path) use plain
+ * arrays, which cost no backing-store allocation; long ones move to typed arrays, which keep
+ * millions of offsets off the garbage-collected heap.
+ */
 class Spans {
-  starts = new Int32Array(64);
-  ends = new Int32Array(64);
+  starts: number[] | Int32Array = [];
+  ends: number[] | Int32Array = [];
   count = 0;
   push(start: number, end: number): void {
+    if (Array.isArray(this.starts)) {
+      if (this.count < SMALL_SPANS) {
+        this.starts.push(start);
+        (this.ends as number[]).push(end);
+        this.count++;
+        return;
+      }
+      this.starts = Int32Array.from(this.starts);
+      this.ends = Int32Array.from(this.ends as number[]);
+    }
     if (this.count === this.starts.length) {
       const starts = new Int32Array(this.count * 2);
       const ends = new Int32Array(this.count * 2);
       starts.set(this.starts);
-      ends.set(this.ends);
+      ends.set(this.ends as Int32Array);
       this.starts = starts;
       this.ends = ends;
     }
@@ -156,8 +173,8 @@ class Spans {
 
 export interface WordSpans {
   /** UTF-16 offsets of each word-like segment, in order. */
-  readonly starts: Int32Array;
-  readonly ends: Int32Array;
+  readonly starts: ArrayLike<number>;
+  readonly ends: ArrayLike<number>;
   readonly count: number;
 }
 
@@ -267,7 +284,9 @@ export function findWords(text: string): WordSpans {
       pos = out.count > mark && keepEnd > a ? keepEnd : b;
     }
   }
-  return { starts: out.starts.subarray(0, out.count), ends: out.ends.subarray(0, out.count), count: out.count };
+  // Typed arrays are longer than their content: hand out views of exactly the spans found.
+  if (Array.isArray(out.starts)) return out;
+  return { starts: out.starts.subarray(0, out.count), ends: (out.ends as Int32Array).subarray(0, out.count), count: out.count };
 }
 
 /** Result of the fast sentence scanner: the breaks it is sure of, and where it had to stop. */
@@ -344,7 +363,7 @@ function intlSentences(text: string, from: number, to: number): number[] {
  * Sentence end positions of `text`, ascending, the last being `text.length` (none for ""), as
  * Intl.Segmenter would find them, in linear time.
  */
-export function findSentenceEnds(text: string): Int32Array {
+export function findSentenceEnds(text: string): number[] {
   const n = text.length;
   const ends: number[] = [];
   let pos = 0; // always the start of a sentence
@@ -369,5 +388,5 @@ export function findSentenceEnds(text: string): Int32Array {
     ends.push(...take);
     pos = take[take.length - 1]!;
   }
-  return Int32Array.from(ends);
+  return ends;
 }

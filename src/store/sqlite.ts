@@ -100,29 +100,30 @@ class SqliteApiKeyStore implements ApiKeyStore {
     };
   }
 
-  insert(record: ApiKeyRecord): void {
+  async insert(record: ApiKeyRecord): Promise<void> {
     this.stmt.insert.run(record);
   }
 
-  get(id: string): ApiKeyRecord | undefined {
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
     const row = this.stmt.get.get(id);
     return row && toKey(row);
   }
 
-  list(): ApiKeyRecord[] {
+  async list(): Promise<ApiKeyRecord[]> {
     return this.stmt.list.all().map(toKey);
   }
 
-  revoke(idOrName: string, at: number): boolean {
+  async revoke(idOrName: string, at: number): Promise<boolean> {
     return this.stmt.revoke.run(at, idOrName, idOrName).changes > 0;
   }
 
-  hasActive(): boolean {
+  async hasActive(): Promise<boolean> {
     return this.stmt.hasActive.get()!.n === 1;
   }
 }
 
 export class SqliteEndpointStore implements EndpointStore {
+  readonly kind = 'sqlite';
   readonly location: string;
   readonly apiKeys: ApiKeyStore;
   private readonly db: Database.Database;
@@ -154,6 +155,19 @@ export class SqliteEndpointStore implements EndpointStore {
       delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ?'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      initMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
+    };
+  }
+
+  /**
+   * How this connection writes, as SQLite reports it (not as it was asked): the journal mode,
+   * and the synchronous level, which is per connection and so cannot be read from another one.
+   */
+  durability(): { journalMode: string; synchronous: string } {
+    const levels = ['off', 'normal', 'full', 'extra'];
+    return {
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: levels[Number(this.db.pragma('synchronous', { simple: true }))] ?? 'unknown',
     };
   }
 
@@ -205,15 +219,20 @@ export class SqliteEndpointStore implements EndpointStore {
     return this.stmt.delete.run(inferenceId).changes > 0;
   }
 
-  getMeta(key: string): string | undefined {
+  async getMeta(key: string): Promise<string | undefined> {
     return this.stmt.getMeta.get(key)?.value;
   }
 
-  setMeta(key: string, value: string): void {
+  async setMeta(key: string, value: string): Promise<void> {
     this.stmt.setMeta.run(key, value);
   }
 
-  close(): void {
+  async initMeta(key: string, value: string): Promise<string> {
+    this.stmt.initMeta.run(key, value);
+    return this.stmt.getMeta.get(key)!.value;
+  }
+
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }

@@ -1,4 +1,4 @@
-// The endpoint registry's storage contract: what any store (SQLite now, others later) must provide.
+// The storage contract: what any store (SQLite, PostgreSQL) provides, every operation asynchronous.
 import type { TaskType } from '../task-types.js';
 
 export type SettingsMap = Record<string, unknown>;
@@ -28,11 +28,31 @@ export interface EndpointStore {
   update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined>;
   /** Resolves to false when there was nothing to delete. */
   delete(inferenceId: string): Promise<boolean>;
-  getMeta(key: string): string | undefined;
-  setMeta(key: string, value: string): void;
-  close(): void;
-  /** Where the data lives, for messages. */
+  /** Values the service keeps about itself (the secrets key check). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Sets `key` only if it has no value yet (instances starting together: the first one decides); resolves to the value kept. */
+  initMeta(key: string, value: string): Promise<string>;
+  readonly apiKeys: ApiKeyStore;
+  /**
+   * For a store other processes write too (PostgreSQL): calls `onChange` for every write another
+   * process commits, and `onResync` when writes may have been missed (after a lost connection).
+   * Resolves once changes are followed. Absent on a store only this process serves.
+   */
+  watch?(onChange: (change: StoreChange) => void, onResync: () => void): Promise<void>;
+  close(): Promise<void>;
+  /** Where the data lives, for messages (never a password). */
   readonly location: string;
+  /** The kind of store, for the start-up line: `sqlite`, `postgres`. */
+  readonly kind: string;
+}
+
+/** A write another process committed to a shared store. */
+export interface StoreChange {
+  table: 'endpoints' | 'api_keys';
+  op: 'created' | 'updated' | 'deleted';
+  /** The inference id or the API key id. */
+  id: string;
 }
 
 /** An API key as stored: never the secret, only a salted scrypt hash of it. */
@@ -48,10 +68,10 @@ export interface ApiKeyRecord {
 
 export interface ApiKeyStore {
   /** Rejects when the name is taken. */
-  insert(record: ApiKeyRecord): void;
-  get(id: string): ApiKeyRecord | undefined;
-  list(): ApiKeyRecord[];
+  insert(record: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
   /** Marks the key with this id or name revoked; false when there is no such active key. */
-  revoke(idOrName: string, at: number): boolean;
-  hasActive(): boolean;
+  revoke(idOrName: string, at: number): Promise<boolean>;
+  hasActive(): Promise<boolean>;
 }

@@ -1,8 +1,9 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up (SPEC §3).
 import { errors } from '../../errors.js';
-import type { SendFailure } from '../../limiter/batch-queue.js';
-import { CALL_TIMED_OUT } from '../http-transport.js';
-import { BLOCKED_HOST } from '../upstream-guard.js';
+import { maskSecrets } from '../../redaction.js';
+import type { SendFailure } from '../../dispatch/retry.js';
+import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
+import { BLOCKED_HOST } from '../upstream/upstream-guard.js';
 
 const MAX_MESSAGE = 1000;
 
@@ -41,7 +42,8 @@ export function mapUpstreamStatus(
   const reason = (prefix: string) =>
     `${prefix} for request from inference entity id [${inferenceId}] status [${status}]. Error message: [${message}]`;
   const waitMs = retryAfterMs(headers['retry-after']);
-  const batchLimit = status === 422 ? BATCH_LIMIT.exec(message) : null;
+  // TEI answers a batch above its maximum with 413 up to v1.8 and with 422 since v1.9, with the same message.
+  const batchLimit = status === 422 || status === 413 ? BATCH_LIMIT.exec(message) : null;
 
   if (status === 429) return { error: errors.upstream(429, reason('Received a rate limit status code')), retry: 'backoff', waitMs };
   if (status === 502 || status === 503) {
@@ -61,14 +63,27 @@ export function mapUpstreamStatus(
   return { error: errors.upstream(status, reason('Received an unsuccessful status code')), retry: 'none' };
 }
 
-/** Network failures: all are retried; an unknown host ends as "Invalid host", the rest as unreachable. */
+/** The host part of a url, for messages (never its path or query, which may carry tokens). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Network failures: all are retried. A name that does not resolve says so (Elasticsearch's
+ * "Invalid host [url], please check that the URL is correct" sends users to check a url that
+ * is right); the rest say what happened to the connection.
+ */
 export function mapNetworkError(err: unknown, url: string, inferenceId: string): SendFailure {
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === BLOCKED_HOST) {
     const reason = (err as Error).message ?? (err as { cause?: Error }).cause?.message;
     return { error: errors.upstreamRefused(inferenceId, reason), retry: 'none' };
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.invalidHost(url), retry: 'backoff' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.hostNotResolved(inferenceId, hostOf(url), code), retry: 'backoff' };
   const descriptions: Record<string, string> = {
     ECONNREFUSED: 'the connection was refused',
     ECONNRESET: 'the connection was reset',
@@ -81,4 +96,42 @@ export function mapNetworkError(err: unknown, url: string, inferenceId: string):
   };
   const detail = descriptions[code] ?? `a network error occurred${code ? ` [${code}]` : ''}`;
   return { error: errors.upstreamUnreachable(inferenceId, detail), retry: 'backoff' };
+}
+
+/** TGI's `error_type` values and the HTTP status each stands for when it arrives inside a 200 stream. */
+const ERROR_TYPE_STATUS: Record<string, number> = {
+  overloaded: 429,
+  validation: 422,
+  template_error: 422,
+  tool_error: 422,
+  missing_template_variable: 422,
+  generation: 424,
+  incomplete_generation: 500,
+  incomplete_generation_stream: 500,
+};
+
+const OVERLOADED = /overloaded/i;
+
+/**
+ * An error an upstream sent inside a 2xx answer or stream, as the HTTP status it stands for
+ * (SPEC §3's table then applies: an overload before the first token is retried like a 429).
+ * Shapes: `{"error":"…","error_type":"…"}` (TGI native, old TGI chat, serverless),
+ * `{"error":{"message":"…","http_status_code":422}}` (TGI chat ≥ 2.4.1, 422 even for an overload),
+ * `{"error":{"message","type","param","code"}}` (vLLM, OpenAI).
+ */
+export function mapInBandError(payload: Record<string, unknown>, inferenceId: string, apiKey: string): SendFailure {
+  const error = payload.error;
+  const detail = error !== null && typeof error === 'object' && !Array.isArray(error) ? (error as Record<string, unknown>) : undefined;
+  const message = typeof error === 'string' ? error : typeof detail?.message === 'string' ? detail.message : JSON.stringify(error ?? payload);
+  const errorType = typeof payload.error_type === 'string' ? payload.error_type.toLowerCase() : undefined;
+  const asStatus = (v: unknown) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{3}$/.test(v) ? Number(v) : NaN;
+    return n >= 400 && n <= 599 ? n : undefined;
+  };
+  const status =
+    errorType === 'overloaded' || OVERLOADED.test(message)
+      ? 429
+      : (asStatus(detail?.http_status_code) ?? asStatus(detail?.code) ?? (errorType ? ERROR_TYPE_STATUS[errorType] : undefined) ?? 500);
+  // The message is quoted in the reason, which reaches the client and the log: an upstream that echoes the key must not pass it on.
+  return mapUpstreamStatus(status, JSON.stringify({ error: maskSecrets(message, [apiKey]) }), {}, inferenceId);
 }

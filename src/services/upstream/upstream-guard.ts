@@ -12,22 +12,36 @@ export class BlockedHostError extends Error {
   }
 }
 
-/** 169.254.0.0/16, fe80::/10, fd00:ec2::254 (AWS's IPv6 metadata address), and IPv4-mapped forms of the first. */
+/**
+ * 169.254.0.0/16, fe80::/10, fd00:ec2::254 (AWS's IPv6 metadata address), and every IPv6 form that
+ * carries an IPv4 address of the first range: IPv4-mapped (`::ffff:169.254.1.2`, which the URL
+ * parser rewrites to `::ffff:a9fe:102`), IPv4-compatible (`::169.254.1.2`) and NAT64 (`64:ff9b::/96`).
+ */
 export function isLinkLocalOrMetadata(address: string): boolean {
   const ip = address.replace(/^\[|\]$/g, '').toLowerCase();
-  const v4 = net.isIPv4(ip) ? ip : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip)?.[1];
-  if (v4) return v4.startsWith('169.254.');
+  if (net.isIPv4(ip)) return ip.startsWith('169.254.');
   if (!net.isIPv6(ip)) return false;
-  if (/^fe[89ab][0-9a-f]:/.test(ip)) return true;
-  return expandIPv6(ip) === 'fd00:0ec2:0000:0000:0000:0000:0000:0254';
+  const groups = expandIPv6(ip);
+  if (/^fe[89ab][0-9a-f]$/.test(groups[0]!)) return true;
+  if (groups.join(':') === 'fd00:0ec2:0000:0000:0000:0000:0000:0254') return true;
+  const head = groups.slice(0, 6).join(':');
+  const carriesIPv4 =
+    head === '0000:0000:0000:0000:0000:ffff' || head === '0000:0000:0000:0000:0000:0000' || head === '0064:ff9b:0000:0000:0000:0000';
+  return carriesIPv4 && groups[6]!.startsWith('a9fe');
 }
 
-function expandIPv6(ip: string): string {
-  const [head = '', tail = ''] = ip.split('::');
+/** An IPv6 address as its eight groups of four hex digits (a dotted IPv4 tail becomes two groups). */
+function expandIPv6(ip: string): string[] {
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  const hex = dotted
+    ? ip.slice(0, dotted.index) +
+      [Number(dotted[1]) * 256 + Number(dotted[2]), Number(dotted[3]) * 256 + Number(dotted[4])].map((n) => n.toString(16)).join(':')
+    : ip;
+  const [head = '', tail = ''] = hex.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  return groups.map((g) => g.padStart(4, '0')).join(':');
+  const groups = hex.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  return groups.map((g) => g.padStart(4, '0'));
 }
 
 /** Resolves a host name to all its addresses (dns.lookup with all: true, by default). */

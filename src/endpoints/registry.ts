@@ -1,78 +1,73 @@
 // The endpoint registry: create, read, update and delete inference endpoints (SPEC §1), free of HTTP.
-import { parseChunkingSettings } from './chunking/settings.js';
-import { errors } from './errors.js';
-import type { SecretBox } from './secrets.js';
-import { findService } from './services/index.js';
-import type { InferenceService, ResolvedEndpoint, ServiceConfig } from './services/types.js';
-import { renderSettings, SettingsReader } from './settings.js';
-import type { EndpointRecord, EndpointStore, SettingsMap } from './store/types.js';
-import { isChunkedTaskType, parseTaskType, type TaskType } from './task-types.js';
+import { parseChunkingSettings, type ChunkingSettings } from '../chunking/settings.js';
+import { SendError } from '../dispatch/retry.js';
+import { EsError, errors } from '../errors.js';
+import type { SecretBox } from '../secrets.js';
+import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/types.js';
+import { renderSettings, SettingsReader } from '../settings.js';
+import type { EndpointRecord, EndpointStore, SettingsMap } from '../store/types.js';
+import { parseTaskType, type TaskType } from '../task-types.js';
+import type { Static } from 'typebox';
+import type { DeleteAnswer, EndpointView as EndpointViewSchema } from '../../schemas/endpoints.js';
+import type { EndpointChanges } from './changes.js';
 
 const INFERENCE_ID = /^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$/;
 
 /** An endpoint as PUT, GET and `_update` show it: Elasticsearch's field order, never a secret. */
-export interface EndpointView {
-  inference_id: string;
-  task_type: TaskType;
-  service: string;
-  service_settings: SettingsMap;
-  task_settings?: SettingsMap;
-  chunking_settings?: SettingsMap;
-}
+export type EndpointView = Static<typeof EndpointViewSchema>;
 
-export interface DeleteResult {
-  acknowledged: boolean;
-  pipelines: string[];
-  indexes: string[];
-  error_message?: string;
-}
+export type DeleteResult = Static<typeof DeleteAnswer>;
 
 export function validateInferenceId(id: string): void {
   if (!INFERENCE_ID.test(id)) throw errors.invalidInferenceId(id);
 }
 
-/** The first map with keys in it becomes Elasticsearch's "unknown settings" error. */
-function rejectUnknown(service: string, maps: readonly SettingsMap[]): void {
-  const unknown = maps.find((m) => Object.keys(m).length > 0);
-  if (unknown) throw errors.unknownSettings(service, renderSettings(unknown));
+/**
+ * Every problem found, and the keys nobody knew. Unknown keys alone are Elasticsearch's
+ * "unknown settings" status_exception; beside other problems they join the numbered
+ * validation_exception, so a typo (`ulr`) is shown next to the setting it left missing (`url`).
+ */
+function throwIfProblems(service: string, problems: readonly string[], unknownMaps: readonly SettingsMap[]): void {
+  const unknown = unknownMaps.filter((m) => Object.keys(m).length > 0).map((m) => renderSettings(m));
+  if (problems.length > 0) throw errors.validation([...problems, ...unknown.map((rendered) => errors.unknownSettings(service, rendered).reason)]);
+  if (unknown.length > 0) throw errors.unknownSettings(service, unknown.join(', '));
 }
 
-function throwIfProblems(problems: readonly string[]): void {
-  if (problems.length > 0) throw errors.validation(problems);
+export interface RegistryDeps {
+  store: EndpointStore;
+  secretBox: SecretBox;
+  /** The service a PUT names in `service`. */
+  findService(name: string): InferenceService | undefined;
+  /** Whether endpoints of a task type carry `chunking_settings`. */
+  isChunked(taskType: TaskType): boolean;
+  /** Told of every change, so live state (rate limiters, queues) follows. */
+  changes: EndpointChanges;
+  /** Refuses a url the service may not call (throws a validation error); checked at PUT for every upstream url. */
+  checkUpstream(url: string): Promise<void>;
+  /**
+   * The create-time call to the upstream, resolving to what it learned about the model.
+   * Undefined: endpoints are stored without calling the upstream (SKIP_VALIDATION).
+   */
+  validate: ((endpoint: BoundEndpoint, signal: AbortSignal) => Promise<ModelDetails | undefined>) | undefined;
 }
-
-/** The create-time call to the upstream: resolves to the length of the vector the model returns. */
-export type ModelProbe = (endpoint: ResolvedEndpoint, timeout: { ms: number; text: string }) => Promise<number>;
-
-/** Told after an endpoint changed or went away, so live state (rate limiters, queues) follows. */
-export interface RegistryListener {
-  updated(inferenceId: string): void;
-  deleted(inferenceId: string): void;
-}
-
-/** Refuses an endpoint whose upstream may not be called (throws a validation error). */
-export type UpstreamCheck = (record: EndpointRecord) => Promise<void>;
 
 export class EndpointRegistry {
-  /** Unset: endpoints are stored without calling the upstream (SKIP_VALIDATION). */
-  probe: ModelProbe | undefined;
-  upstreamCheck: UpstreamCheck | undefined;
-  listener: RegistryListener | undefined;
+  private readonly store: EndpointStore;
 
-  constructor(
-    private readonly store: EndpointStore,
-    private readonly secretBox: SecretBox,
-  ) {}
+  constructor(private readonly deps: RegistryDeps) {
+    this.store = deps.store;
+  }
 
   view(record: EndpointRecord): EndpointView {
     const view: EndpointView = {
       inference_id: record.inferenceId,
       task_type: record.taskType,
       service: record.service,
-      service_settings: this.serviceOf(record).viewServiceSettings(record.taskType, record.serviceSettings),
+      // Stored maps, checked when they were written: shown as they are.
+      service_settings: this.serviceOf(record).viewServiceSettings(record.taskType, record.serviceSettings) as EndpointView['service_settings'],
     };
     if (Object.keys(record.taskSettings).length > 0) view.task_settings = record.taskSettings;
-    if (record.chunkingSettings) view.chunking_settings = record.chunkingSettings;
+    if (record.chunkingSettings) view.chunking_settings = record.chunkingSettings as EndpointView['chunking_settings'];
     return view;
   }
 
@@ -99,7 +94,7 @@ export class EndpointRegistry {
 
     const serviceName = top.takeRaw('service');
     if (serviceName === undefined) throw errors.missingService();
-    const service = findService(String(serviceName));
+    const service = this.deps.findService(String(serviceName));
     if (!service) throw errors.unknownService(String(serviceName));
     if (!service.taskTypes.includes(taskType)) throw errors.unsupportedTaskType(service.name, taskType);
 
@@ -107,12 +102,12 @@ export class EndpointRegistry {
     if (serviceSettings === undefined) throw errors.missingField('service_settings');
     const parsed = service.parseCreate(taskType, serviceSettings, top.takeMap('task_settings') ?? {}, problems);
     const chunkingRaw = top.takeMap('chunking_settings');
-    const chunking = isChunkedTaskType(taskType) ? parseChunkingSettings(chunkingRaw, problems) : undefined;
-    if (!isChunkedTaskType(taskType) && chunkingRaw !== undefined) {
+    const chunked = this.deps.isChunked(taskType);
+    const chunking = chunked ? parseChunkingSettings(chunkingRaw, problems) : undefined;
+    if (!chunked && chunkingRaw !== undefined) {
       problems.push(`[chunking_settings] are not supported for task type [${taskType}]`);
     }
-    throwIfProblems(problems);
-    rejectUnknown(service.name, [top.leftovers(), ...parsed.unknown]);
+    throwIfProblems(service.name, problems, [top.leftovers(), ...parsed.unknown]);
 
     // Checked before the upstream call so a taken id costs nothing; the insert decides races.
     if (await this.store.get(input.inferenceId)) throw errors.endpointExists(input.inferenceId);
@@ -125,10 +120,13 @@ export class EndpointRegistry {
       chunkingSettings: (chunking as SettingsMap | undefined) ?? null,
       sealedSecrets: this.seal(input.inferenceId, parsed.secrets),
     };
-    await this.upstreamCheck?.(record);
-    const dimensions = this.probe ? await this.probe({ record, secrets: parsed.secrets }, input.timeout) : undefined;
-    record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, dimensions);
+    const bound = this.bind(service, record, parsed.secrets);
+    // At PUT too, so an endpoint that may never be called is not stored (even with SKIP_VALIDATION).
+    for (const url of bound.upstreamUrls) await this.deps.checkUpstream(url);
+    const details = this.deps.validate ? await this.validateModel(this.deps.validate, bound, input.timeout) : undefined;
+    record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, details);
     await this.store.insert(record);
+    this.deps.changes.publish({ kind: 'created', inferenceId: record.inferenceId });
     return this.view(record);
   }
 
@@ -159,7 +157,7 @@ export class EndpointRegistry {
         throw errors.serviceMismatchOnUpdate(String(serviceName), current.service);
       }
       const service = this.serviceOf(current);
-      const currentConfig: ServiceConfig = {
+      const currentConfig = {
         serviceSettings: current.serviceSettings,
         secrets: this.unseal(current),
         taskSettings: current.taskSettings,
@@ -174,14 +172,13 @@ export class EndpointRegistry {
       let chunking = current.chunkingSettings;
       if (top.has('chunking_settings')) {
         const raw = top.takeMap('chunking_settings');
-        if (!isChunkedTaskType(current.taskType)) {
+        if (!this.deps.isChunked(current.taskType)) {
           problems.push(`[chunking_settings] are not supported for task type [${current.taskType}]`);
         } else {
           chunking = (parseChunkingSettings(raw, problems) as SettingsMap | undefined) ?? null;
         }
       }
-      throwIfProblems(problems);
-      rejectUnknown(service.name, [top.leftovers(), ...parsed.unknown]);
+      throwIfProblems(service.name, problems, [top.leftovers(), ...parsed.unknown]);
       return {
         ...current,
         serviceSettings: parsed.serviceSettings,
@@ -191,26 +188,22 @@ export class EndpointRegistry {
       };
     });
     if (!updated) throw errors.endpointNotFound(inferenceId);
-    this.listener?.updated(inferenceId);
+    this.deps.changes.publish({ kind: 'updated', inferenceId });
     return this.view(updated);
   }
 
-  /** The endpoint with its secrets, for calling the upstream. 404 when it does not exist. */
-  async resolve(inferenceId: string): Promise<ResolvedEndpoint> {
+  /** The endpoint bound to its service, secrets decrypted, for calling the upstream. 404 when it does not exist. */
+  async resolve(inferenceId: string): Promise<BoundEndpoint> {
     const record = await this.store.get(inferenceId);
     if (!record) throw errors.endpointNotFound(inferenceId);
-    return { record, secrets: this.unseal(record) };
-  }
-
-  serviceFor(record: EndpointRecord): InferenceService {
-    return this.serviceOf(record);
+    return this.bind(this.serviceOf(record), record, this.unseal(record));
   }
 
   async delete(inferenceId: string, pathTaskType: string | undefined, opts: { dryRun: boolean }): Promise<DeleteResult> {
     await this.find(inferenceId, pathTaskType);
     if (opts.dryRun) return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
     if (!(await this.store.delete(inferenceId))) throw errors.endpointNotFound(inferenceId);
-    this.listener?.deleted(inferenceId);
+    this.deps.changes.publish({ kind: 'deleted', inferenceId });
     return { acknowledged: true, pipelines: [], indexes: [] };
   }
 
@@ -222,17 +215,48 @@ export class EndpointRegistry {
     return record;
   }
 
+  private bind(service: InferenceService, record: EndpointRecord, secrets: SettingsMap): BoundEndpoint {
+    return service.bind({
+      inferenceId: record.inferenceId,
+      taskType: record.taskType,
+      serviceSettings: record.serviceSettings,
+      secrets,
+      taskSettings: record.taskSettings,
+      chunking: record.chunkingSettings as ChunkingSettings | null,
+    });
+  }
+
+  /** The create-time call, bounded by the PUT's timeout; any failure is the creation error with its cause. */
+  private async validateModel(
+    validate: NonNullable<RegistryDeps['validate']>,
+    endpoint: BoundEndpoint,
+    timeout: { ms: number; text: string },
+  ): Promise<ModelDetails | undefined> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.min(timeout.ms, 2 ** 31 - 1));
+    try {
+      return await validate(endpoint, controller.signal);
+    } catch (err) {
+      if (controller.signal.aborted) throw errors.creationValidationFailed(errors.timeout(timeout.text));
+      if (err instanceof SendError) throw errors.creationValidationFailed(err.failure.error);
+      if (err instanceof EsError) throw errors.creationValidationFailed(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private serviceOf(record: EndpointRecord): InferenceService {
-    const service = findService(record.service);
+    const service = this.deps.findService(record.service);
     if (!service) throw new Error(`endpoint [${record.inferenceId}] names a service this build does not know [${record.service}]`);
     return service;
   }
 
   private seal(inferenceId: string, secrets: SettingsMap): string {
-    return this.secretBox.encrypt(JSON.stringify(secrets), inferenceId);
+    return this.deps.secretBox.encrypt(JSON.stringify(secrets), inferenceId);
   }
 
   private unseal(record: EndpointRecord): SettingsMap {
-    return JSON.parse(this.secretBox.decrypt(record.sealedSecrets, record.inferenceId));
+    return JSON.parse(this.deps.secretBox.decrypt(record.sealedSecrets, record.inferenceId));
   }
 }

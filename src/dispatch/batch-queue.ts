@@ -1,0 +1,334 @@
+// One endpoint's queue of upstream work: bounded, batched under load, rate-limited, retried, cancellable.
+import type PQueue from 'p-queue';
+import { Cancellation } from '../cancellation.js';
+import { EsError, errors } from '../errors.js';
+import { NO_ENDPOINT_TELEMETRY, type EndpointTelemetry } from '../telemetry.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { retryDelay, SendError, type RetryPolicy, type SendFailure } from './retry.js';
+
+/** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
+export const QUEUE_CAPACITY = 2000;
+
+/**
+ * Sends one batch (one upstream request): one result per item, in order; throws SendError on
+ * failure. Items of one batch always share their group.
+ */
+export type SendBatch<I, O, G> = (items: I[], group: G, signal: AbortSignal) => Promise<O[]>;
+
+export interface BatchQueueOptions<I, O, G> {
+  inferenceId: string;
+  limiter: RateLimiter;
+  /** The service-wide bound on upstream requests in flight, shared by every endpoint. */
+  inflight: PQueue;
+  send: SendBatch<I, O, G>;
+  /** Most items in one upstream request. */
+  batchSize: number;
+  /** Upstream requests of this endpoint in flight at once; while all are busy, waiting items gather into fuller batches. */
+  maxInFlight: number;
+  retry: RetryPolicy;
+  /** Waiting batches before 429; QUEUE_CAPACITY unless set. */
+  capacity?: number;
+  /** A smaller version of an item the upstream found too large on its own; undefined when it cannot shrink. */
+  shrink?(item: I): I | undefined;
+  /** Whether the items are texts the upstream embeds or scores (counted as texts embedded); true unless set. */
+  countsTexts?: boolean;
+  /** Keeps the request's in-flight slot busy until the promise settles (a stream that goes on after its headers). */
+  hold?(result: O): Promise<unknown>;
+  /** Where queue depth, limiter waits, batch sizes, retries and texts are reported. */
+  telemetry?: EndpointTelemetry;
+}
+
+interface Job<I, O, G> {
+  item: I;
+  group: G;
+  caller: Cancellation;
+  attempts: number;
+  settled: boolean;
+  /** In `pending`, waiting for a slot (as opposed to in flight or waiting out a back-off). */
+  inQueue: boolean;
+  resolve(result: O): void;
+  reject(error: EsError): void;
+}
+
+/** A FIFO with cheap removal at the front and re-insertion at the front (for retries). */
+class Deque<T> {
+  private items: T[] = [];
+  private head = 0;
+  push(item: T): void {
+    this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined as T;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  unshiftAll(list: T[]): void {
+    this.items = [...list, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+}
+
+/** Rejection given to the promises of a caller that went away; nobody reads it. */
+const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was cancelled');
+
+export class BatchQueue<I, O, G = undefined> {
+  private readonly pending = new Deque<Job<I, O, G>>();
+  /** Jobs in `pending` that are still wanted. */
+  private waiting = 0;
+  /** Upstream requests of this queue in flight. */
+  private active = 0;
+  private pumping = false;
+  /** Set by close(): the error every job left over gets (the endpoint is gone, or the service is closing). */
+  private closedWith: EsError | undefined;
+  /** Back-off timers, each with the jobs it will send again. */
+  private readonly timers = new Map<NodeJS.Timeout, Job<I, O, G>[]>();
+  /** Cancelled on close, so a pump waiting for the limiter stops waiting. */
+  private readonly lifetime = new Cancellation(Infinity);
+  private readonly telemetry: EndpointTelemetry;
+  private readonly unwatch: () => void;
+
+  constructor(private readonly opts: BatchQueueOptions<I, O, G>) {
+    this.telemetry = opts.telemetry ?? NO_ENDPOINT_TELEMETRY;
+    this.unwatch = this.telemetry.watchQueue(() => this.waiting);
+  }
+
+  /** A new configured size (an `_update`); it also forgets a size learned from the upstream. */
+  setBatchSize(size: number): void {
+    this.opts.batchSize = size;
+  }
+
+  setMaxInFlight(count: number): void {
+    this.opts.maxInFlight = count;
+    void this.pump();
+  }
+
+  /**
+   * Queues items of one group; each promise resolves to its item's result. Throws 429 when the
+   * endpoint already holds its capacity of waiting requests.
+   */
+  submit(items: readonly I[], caller: Cancellation, group: G): Promise<O>[] {
+    this.opts.limiter.poll?.();
+    const capacity = this.capacity();
+    // Retrying could never help a request larger than the whole queue: that is the caller's error, not a busy endpoint.
+    if (items.length > capacity) {
+      throw errors.requestExceedsQueue(this.opts.inferenceId, items.length, capacity, this.opts.capacity ?? QUEUE_CAPACITY, this.opts.batchSize);
+    }
+    if (this.closedWith || this.waiting + items.length > capacity) throw errors.queueFull(this.opts.inferenceId);
+    const jobs: Job<I, O, G>[] = [];
+    const promises = items.map(
+      (item) =>
+        new Promise<O>((resolve, reject) => {
+          jobs.push({ item, group, caller, attempts: 0, settled: false, inQueue: true, resolve, reject });
+        }),
+    );
+    // A cancelled caller's promises reject with CANCELLED; keep that from surfacing as unhandled.
+    for (const p of promises) p.catch(() => undefined);
+    for (const job of jobs) this.pending.push(job);
+    this.waiting += jobs.length;
+    caller.onCancel(() => this.cancel(jobs));
+    void this.pump();
+    return promises;
+  }
+
+  /** Items the queue holds before it refuses work: its capacity in batches times the batch size. */
+  private capacity(): number {
+    return (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;
+  }
+
+  /**
+   * Throws 429 when the queue is already full, before a request spends any work on its inputs
+   * (chunking them): under a flood, refusing must cost next to nothing.
+   */
+  checkRoom(): void {
+    this.opts.limiter.poll?.();
+    if (this.closedWith || this.waiting >= this.capacity()) throw errors.queueFull(this.opts.inferenceId);
+  }
+
+  /** Fails everything still queued (endpoint deleted, service closing). */
+  close(error: EsError): void {
+    this.closedWith = error;
+    this.unwatch();
+    this.lifetime.cancel(error);
+    // Jobs waiting out a back-off are in no queue: they fail here too, or their callers would wait for their timeouts.
+    for (const [timer, jobs] of this.timers) {
+      clearTimeout(timer);
+      for (const job of jobs) this.settle(job, error, undefined);
+    }
+    this.timers.clear();
+    for (let job = this.pending.shift(); job; job = this.pending.shift()) this.settle(job, error, undefined);
+    this.waiting = 0;
+  }
+
+  /** Cancelled jobs stay in the deque until the pump reaches them, but no longer count and are never sent. */
+  private cancel(jobs: Job<I, O, G>[]): void {
+    for (const job of jobs) {
+      if (job.settled) continue;
+      if (job.inQueue) this.waiting--;
+      this.settle(job, CANCELLED, undefined);
+    }
+  }
+
+  private settle(job: Job<I, O, G>, error: EsError | undefined, result: O | undefined): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (error) job.reject(error);
+    else job.resolve(result as O);
+  }
+
+  /** Up to batchSize wanted jobs of one group from the front of the queue. */
+  private take(): Job<I, O, G>[] {
+    const batch: Job<I, O, G>[] = [];
+    while (batch.length < this.opts.batchSize) {
+      const next = this.pending.peek();
+      if (!next) break;
+      if (batch.length > 0 && next.group !== batch[0]!.group && !next.settled) break;
+      this.pending.shift();
+      next.inQueue = false;
+      if (next.settled) continue;
+      this.waiting--;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      // A free slot first, then the service-wide bound, then the limiter: a granted request leaves at once,
+      // carrying whatever has gathered while the slots were busy.
+      while (this.waiting > 0 && !this.closedWith && this.active < this.opts.maxInFlight) {
+        await this.opts.inflight.onSizeLessThan(1);
+        const asked = performance.now();
+        await this.opts.limiter.acquire(this.lifetime);
+        const batch = this.take();
+        if (batch.length === 0) continue;
+        this.telemetry.limiterWait((performance.now() - asked) / 1000);
+        this.telemetry.batch(batch.length);
+        this.active++;
+        void this.opts.inflight.add(() => this.dispatch(batch));
+      }
+    } catch {
+      // The limiter was stopped or the queue closed: close() has failed whatever was waiting.
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async dispatch(batch: Job<I, O, G>[]): Promise<void> {
+    const controller = new AbortController();
+    // The upstream call is abandoned only when nobody in the batch still wants an answer.
+    const onCancel = () => {
+      if (batch.every((j) => j.settled)) controller.abort();
+    };
+    const offs: Array<() => void> = [];
+    // Each caller once, however its jobs are placed (retries can put another request's between them).
+    const callers = batch.length === 1 ? [batch[0]!.caller] : new Set(batch.map((j) => j.caller));
+    for (const caller of callers) {
+      offs.push(caller.onCancel(onCancel));
+      caller.upstreamRequests++;
+    }
+    this.opts.limiter.sent?.();
+    try {
+      const results = await this.opts.send(
+        batch.map((j) => j.item),
+        batch[0]!.group,
+        controller.signal,
+      );
+      batch.forEach((job, i) => this.settle(job, undefined, results[i]));
+      if (this.opts.countsTexts !== false) this.telemetry.textsEmbedded(results.length);
+      if (this.opts.hold) await Promise.allSettled(results.map((r) => this.opts.hold!(r)));
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      const live = batch.filter((j) => !j.settled);
+      // Closed while this request was out (its endpoint deleted): what it left over gets the close error, now.
+      if (this.closedWith) {
+        for (const job of live) this.settle(job, this.closedWith, undefined);
+        return;
+      }
+      if (!(err instanceof SendError)) this.telemetry.unexpected(err);
+      const failure: SendFailure = err instanceof SendError ? err.failure : { error: errors.internal(), retry: 'none' };
+      this.handleFailure(live, failure);
+    } finally {
+      for (const off of offs) off();
+      this.active--;
+      this.opts.limiter.poll?.();
+      if (this.waiting > 0) void this.pump();
+    }
+  }
+
+  private handleFailure(live: Job<I, O, G>[], failure: SendFailure): void {
+    if (live.length === 0) return;
+    this.telemetry.upstreamFault(failure.error.reason, { answer_status: failure.error.status, retry: failure.retry, texts: live.length });
+    const { retry } = this.opts;
+    if (failure.retry === 'split') {
+      if (live.length > 1) {
+        // Remember the smaller size for this endpoint and send the same items again in smaller batches.
+        const limit =
+          failure.maxBatchSize !== undefined && failure.maxBatchSize < live.length ? failure.maxBatchSize : Math.floor(live.length / 2);
+        this.opts.batchSize = Math.max(1, Math.min(this.opts.batchSize, limit));
+        this.telemetry.retry('split');
+        this.requeue(live);
+        return;
+      }
+      // One item too large on its own: make it smaller and try again, within the attempt limit.
+      const job = live[0]!;
+      job.attempts++;
+      const smaller = job.attempts < retry.maxAttempts ? this.opts.shrink?.(job.item) : undefined;
+      if (smaller === undefined) {
+        this.settle(job, failure.error, undefined);
+        return;
+      }
+      job.item = smaller;
+      this.telemetry.retry('split');
+      this.requeue([job]);
+      return;
+    }
+    if (failure.retry === 'none') {
+      for (const job of live) this.settle(job, failure.error, undefined);
+      return;
+    }
+    const now = Date.now();
+    const again: Job<I, O, G>[] = [];
+    let delay = 0;
+    for (const job of live) {
+      job.attempts++;
+      const wait = retryDelay(retry, job.attempts, failure);
+      // Out of attempts, or a wait that would end past the caller's deadline: fail now.
+      if (job.attempts >= retry.maxAttempts || now + wait >= job.caller.deadline) {
+        this.settle(job, failure.error, undefined);
+        continue;
+      }
+      delay = Math.max(delay, wait);
+      again.push(job);
+    }
+    if (again.length === 0) return;
+    this.telemetry.retry('backoff');
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.requeue(again.filter((j) => !j.settled));
+    }, delay);
+    timer.unref();
+    this.timers.set(timer, again);
+  }
+
+  private requeue(jobs: Job<I, O, G>[]): void {
+    if (jobs.length === 0) return;
+    if (this.closedWith) {
+      for (const job of jobs) this.settle(job, this.closedWith, undefined);
+      return;
+    }
+    for (const job of jobs) job.inQueue = true;
+    this.pending.unshiftAll(jobs);
+    this.waiting += jobs.length;
+    void this.pump();
+  }
+}

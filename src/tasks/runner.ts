@@ -1,0 +1,221 @@
+// Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows endpoint changes.
+import PQueue from 'p-queue';
+import type { Cancellation } from '../cancellation.js';
+import type { EndpointChanges } from '../endpoints/changes.js';
+import type { EndpointRegistry } from '../endpoints/registry.js';
+import type { RateLimiter, RateLimiterFactory } from '../dispatch/rate-limiter.js';
+import type { RetryPolicy } from '../dispatch/retry.js';
+import { EsError, errors } from '../errors.js';
+import type { BoundEndpoint } from '../services/types.js';
+import { parseTaskType, type TaskType } from '../task-types.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
+import { TASK_QUERY_PARAMETERS, taskFor } from './index.js';
+import type { AnyTask, EventStream } from './types.js';
+
+export interface RunnerDeps {
+  /** Where live endpoints are read from (the registry). */
+  registry: Pick<EndpointRegistry, 'resolve'>;
+  changes: EndpointChanges;
+  /** Makes each endpoint's rate limiter. */
+  limiters: RateLimiterFactory;
+  retry: RetryPolicy;
+  /** Waiting batches per endpoint before 429; QUEUE_CAPACITY unless set. */
+  queueCapacity: number | undefined;
+  /** Upstream requests in flight across all endpoints. */
+  maxInflight: number;
+  /** Where each endpoint's queue and dispatch figures go. */
+  telemetry?: Telemetry;
+}
+
+export interface InferenceCall {
+  inferenceId: string;
+  /** The task type the path names, if it names one. */
+  pathTaskType: string | undefined;
+  /** The parsed JSON body (the route answers a missing one). */
+  body: unknown;
+  query: Readonly<Record<string, string | undefined>>;
+  /** The request path, for messages. */
+  path: string;
+  /** Cancelled with the error to answer (408) when the request times out, or when its client leaves. */
+  lifetime: Cancellation;
+  /** Told the endpoint's task type once it is known (the one-segment route learns it from the endpoint), for the request's log line. */
+  trace?: { inferenceId?: string; taskType?: TaskType };
+}
+
+/** An endpoint in use: bound to its service, with its rate limiter and its task's dispatch state. */
+interface LiveEndpoint {
+  endpoint: BoundEndpoint;
+  task: AnyTask;
+  limiter: RateLimiter;
+  state: unknown;
+}
+
+/** Ids whose last change the runner remembers; past this many it forgets them all at once (see `changed`). */
+const REMEMBERED_CHANGES = 10_000;
+
+export class InferenceRunner {
+  private readonly live = new Map<string, LiveEndpoint>();
+  /** Endpoints being read for their first request: one read however many requests wait for it. */
+  private readonly opening = new Map<string, Promise<LiveEndpoint>>();
+  /**
+   * A clock of changes: each id's last change, and the last change that concerned every id (a
+   * reload). A read of the store is applied only if no change came while it was in flight, so a
+   * slow read can never bring back what a later change replaced or deleted.
+   */
+  private clock = 0;
+  private everyChange = 0;
+  private readonly lastChange = new Map<string, number>();
+  private readonly inflight: PQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: RunnerDeps) {
+    this.inflight = new PQueue({ concurrency: deps.maxInflight });
+    this.unsubscribe = deps.changes.subscribe((change) => {
+      this.changed(change.kind === 'reload' ? undefined : change.inferenceId);
+      if (change.kind === 'reload') for (const id of [...this.live.keys()]) void this.refresh(id);
+      else if (change.kind === 'deleted') {
+        this.drop(change.inferenceId, errors.endpointNotFound(change.inferenceId));
+        (this.deps.telemetry ?? NO_TELEMETRY).forget(change.inferenceId);
+      }
+      // 'created' too: another instance's creation may be heard after this one already serves it.
+      else void this.refresh(change.inferenceId);
+    });
+  }
+
+  /** Runs one inference request; answers the JSON text of the result. */
+  async infer(call: InferenceCall): Promise<string> {
+    const requested = call.pathTaskType === undefined ? undefined : parseTaskType(call.pathTaskType);
+    // With the task type in the path, the body is checked before the endpoint is looked up.
+    const pathTask = requested && taskFor(requested);
+    if (pathTask?.streamOnly) throw errors.streamingOnly(pathTask.taskType, call.inferenceId);
+    let body = pathTask ? checkRequest(pathTask, call) : undefined;
+    const live = await this.liveEndpoint(call.inferenceId);
+    if (call.trace) {
+      call.trace.inferenceId = call.inferenceId;
+      call.trace.taskType = live.endpoint.taskType;
+    }
+    if (requested && requested !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(requested, live.endpoint.taskType);
+    if (live.task.streamOnly) throw errors.streamingOnly(live.task.taskType, call.inferenceId);
+    body ??= checkRequest(live.task, call);
+    return live.task.run(live.state, live.endpoint, body, call.lifetime);
+  }
+
+  /**
+   * Runs one `_stream` request: resolves with its events once the upstream's answer has begun.
+   * Like Elasticsearch, a task type that cannot stream is refused (405) once the endpoint is found.
+   */
+  async stream(call: InferenceCall): Promise<EventStream> {
+    const requested = call.pathTaskType === undefined ? undefined : parseTaskType(call.pathTaskType);
+    const streaming = requested && taskFor(requested)?.streaming;
+    let body = streaming ? checkRequest(streaming, call) : undefined;
+    const live = await this.liveEndpoint(call.inferenceId);
+    if (call.trace) {
+      call.trace.inferenceId = call.inferenceId;
+      call.trace.taskType = live.endpoint.taskType;
+    }
+    if (requested && requested !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(requested, live.endpoint.taskType);
+    if (!live.task.streaming) throw errors.streamingNotAllowed(live.endpoint.service, live.endpoint.taskType);
+    body ??= checkRequest(live.task.streaming, call);
+    return live.task.streaming.run(live.state, live.endpoint, body, call.lifetime);
+  }
+
+  /** Notes a change of one endpoint, or of every endpoint (undefined). */
+  private changed(inferenceId: string | undefined): void {
+    const now = ++this.clock;
+    if (inferenceId === undefined || this.lastChange.size >= REMEMBERED_CHANGES) {
+      // Forgetting every id's own change is safe once the change of every id is this one.
+      this.everyChange = now;
+      this.lastChange.clear();
+    }
+    if (inferenceId !== undefined) this.lastChange.set(inferenceId, now);
+  }
+
+  private changeOf(inferenceId: string): number {
+    return Math.max(this.everyChange, this.lastChange.get(inferenceId) ?? 0);
+  }
+
+  /** An endpoint read from the store with no change of it while the read was in flight (read again if there was). */
+  private async resolveSettled(inferenceId: string): Promise<BoundEndpoint> {
+    for (let attempt = 1; ; attempt++) {
+      const before = this.changeOf(inferenceId);
+      const endpoint = await this.deps.registry.resolve(inferenceId);
+      // Changes faster than reads cannot keep a request waiting: the third read stands.
+      if (this.changeOf(inferenceId) === before || attempt === 3) return endpoint;
+    }
+  }
+
+  private liveEndpoint(inferenceId: string): Promise<LiveEndpoint> | LiveEndpoint {
+    const known = this.live.get(inferenceId);
+    if (known) return known;
+    let opening = this.opening.get(inferenceId);
+    if (!opening) {
+      opening = this.open(inferenceId).finally(() => this.opening.delete(inferenceId));
+      this.opening.set(inferenceId, opening);
+    }
+    return opening;
+  }
+
+  private async open(inferenceId: string): Promise<LiveEndpoint> {
+    const endpoint = await this.resolveSettled(inferenceId);
+    const task = taskFor(endpoint.taskType);
+    if (!task) throw errors.unsupportedTaskType(endpoint.service, endpoint.taskType);
+    const limiter = this.deps.limiters(inferenceId, endpoint.dispatch.requestsPerMinute);
+    const live: LiveEndpoint = { endpoint, task, limiter, state: undefined };
+    live.state = task.open({
+      inferenceId,
+      current: () => live.endpoint,
+      limiter,
+      inflight: this.inflight,
+      retry: this.deps.retry,
+      queueCapacity: this.deps.queueCapacity,
+      telemetry: (this.deps.telemetry ?? NO_TELEMETRY).endpoint(inferenceId, endpoint.taskType),
+    });
+    this.live.set(inferenceId, live);
+    return live;
+  }
+
+  private async refresh(inferenceId: string): Promise<void> {
+    const live = this.live.get(inferenceId);
+    if (!live) return;
+    const before = this.changeOf(inferenceId);
+    let next: BoundEndpoint;
+    try {
+      next = await this.deps.registry.resolve(inferenceId);
+    } catch (err) {
+      // Gone: its waiting requests fail. Unreadable (the shared store is away): it keeps serving as it was.
+      if (err instanceof EsError && err.status === 404 && this.changeOf(inferenceId) === before) this.drop(inferenceId, err);
+      return;
+    }
+    // A later change has its own refresh, which reads after it: this older read must not win.
+    if (this.live.get(inferenceId) !== live || this.changeOf(inferenceId) !== before) return;
+    // Deleted and created again elsewhere as another task type: what is held belongs to the old one.
+    if (next.taskType !== live.endpoint.taskType) {
+      this.drop(inferenceId, errors.endpointNotFound(inferenceId));
+      return;
+    }
+    const previous = live.endpoint;
+    live.endpoint = next;
+    live.limiter.setRate(next.dispatch.requestsPerMinute);
+    live.task.refresh(live.state, next, previous);
+  }
+
+  private drop(inferenceId: string, error: EsError): void {
+    const live = this.live.get(inferenceId);
+    if (!live) return;
+    this.live.delete(inferenceId);
+    live.task.close(live.state, error);
+    void live.limiter.close();
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const id of [...this.live.keys()]) this.drop(id, errors.queueFull(id));
+  }
+}
+
+/** Query parameters only some tasks read are refused by the others; then the task checks the body. */
+function checkRequest(task: Pick<AnyTask, 'checkBody' | 'queryParameters'>, call: InferenceCall): unknown {
+  const unread = TASK_QUERY_PARAMETERS.filter((name) => call.query[name] !== undefined && !task.queryParameters?.includes(name));
+  if (unread.length > 0) throw errors.unrecognizedParameters(call.path, unread);
+  return task.checkBody(call.body, call.query);
+}
