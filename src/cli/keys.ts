@@ -1,13 +1,22 @@
-// `npm run keys -- create|list|revoke`: API keys for the service, in the same database as the endpoints.
+// `npm run keys -- create|list|revoke`: API keys for the service, in the same store as the endpoints (SQLite in DATA_DIR, or DATABASE_URL).
 import { parseArgs } from 'node:util';
 import { ApiKeys, PRIVILEGES, type Privilege } from '../auth/api-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { SqliteEndpointStore } from '../store/sqlite.js';
+import { connectStore } from '../store/index.js';
 
 const USAGE = `usage:
-  npm run keys -- create --name NAME --privilege manage_inference|monitor_inference [--json]
+  npm run keys -- create --name NAME --privilege manage_inference|monitor_inference [--json] [--force]
   npm run keys -- list [--json]
-  npm run keys -- revoke --id ID | --name NAME`;
+  npm run keys -- revoke --id ID | --name NAME [--force]`;
+
+/**
+ * Why a change would leave active keys with none that has manage_inference: once any key
+ * exists the service requires one, and then nothing could create, update or delete endpoints.
+ */
+const LOCKOUT =
+  'no active key would have manage_inference: once a key exists the service asks every request for one, ' +
+  'and with only monitor_inference keys nothing can create, update or delete endpoints. ' +
+  'Create a manage_inference key first, or pass --force to do it anyway';
 
 class UsageError extends Error {}
 
@@ -15,10 +24,10 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, privilege: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' } },
+    options: { name: { type: 'string' }, privilege: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' } },
   });
   const command = positionals[0];
-  const store = new SqliteEndpointStore(loadConfig().dataDir);
+  const store = await connectStore(loadConfig());
   const keys = new ApiKeys(store.apiKeys);
   try {
     switch (command) {
@@ -26,7 +35,10 @@ async function main(argv: string[]): Promise<void> {
         const name = values.name?.trim();
         if (!name) throw new UsageError('create needs --name');
         if (!PRIVILEGES.includes(values.privilege as Privilege)) throw new UsageError(`--privilege must be one of ${PRIVILEGES.join(', ')}`);
-        if (keys.list().some((k) => k.name === name)) throw new UsageError(`a key named [${name}] exists already`);
+        const existing = await keys.list();
+        if (existing.some((k) => k.name === name)) throw new UsageError(`a key named [${name}] exists already`);
+        const managers = existing.filter((k) => k.revokedAt === null && k.privilege === 'manage_inference');
+        if (values.privilege !== 'manage_inference' && managers.length === 0 && !values.force) throw new UsageError(`refusing to create [${name}]: ${LOCKOUT}`);
         const key = await keys.create(name, values.privilege as Privilege);
         if (values.json) {
           process.stdout.write(JSON.stringify(key) + '\n');
@@ -40,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
         break;
       }
       case 'list': {
-        const list = keys.list();
+        const list = await keys.list();
         if (values.json) {
           process.stdout.write(JSON.stringify(list) + '\n');
           break;
@@ -55,7 +67,11 @@ async function main(argv: string[]): Promise<void> {
       case 'revoke': {
         const which = values.id ?? values.name;
         if (!which) throw new UsageError('revoke needs --id or --name');
-        if (!keys.revoke(which)) throw new UsageError(`no active key with id or name [${which}]`);
+        const active = (await keys.list()).filter((k) => k.revokedAt === null);
+        const remaining = active.filter((k) => k.id !== which && k.name !== which);
+        const lastManager = remaining.length > 0 && remaining.length < active.length && !remaining.some((k) => k.privilege === 'manage_inference');
+        if (lastManager && !values.force) throw new UsageError(`refusing to revoke [${which}]: ${LOCKOUT.replace('Create a manage_inference key first', 'Create another manage_inference key first')}`);
+        if (!(await keys.revoke(which))) throw new UsageError(`no active key with id or name [${which}]`);
         process.stdout.write(`revoked [${which}]\n`);
         break;
       }
@@ -63,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(command ? `unknown command [${command}]` : 'no command given');
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
