@@ -19,7 +19,7 @@ const ourWords = (s: string) => {
 };
 
 t.test('word strategy: the conformance vectors', async (t) => {
-  t.same(
+  t.strictSame(
     texts(
       'Elasticsearch is an open source, distributed, RESTful, search engine which is built on top of Lucene internally and enjoys all the features it provides.',
       word(10, 1),
@@ -30,74 +30,95 @@ t.test('word strategy: the conformance vectors', async (t) => {
       ' enjoys all the features it provides.',
     ],
   );
-  t.same(texts('Elasticsearch is a free, open-source search engine and analytics tool that stores and indexes data.', word(10, 1)), [
+  t.strictSame(texts('Elasticsearch is a free, open-source search engine and analytics tool that stores and indexes data.', word(10, 1)), [
     'Elasticsearch is a free, open-source search engine and analytics',
     ' analytics tool that stores and indexes data.',
   ]);
-  t.same(texts('Comma, separated', word(1, 0)), ['Comma', ', separated']);
-  t.same(texts("Won't you chunk", word(1, 0)), ["Won't", ' you', ' chunk']);
-  t.same(texts('Mme. Thénardier', word(1, 0)), ['Mme', '. Thénardier']);
+  t.strictSame(texts('Comma, separated', word(1, 0)), ['Comma', ', separated']);
+  t.strictSame(texts("Won't you chunk", word(1, 0)), ["Won't", ' you', ' chunk']);
+  t.strictSame(texts('Mme. Thénardier', word(1, 0)), ['Mme', '. Thénardier']);
 });
 
 t.test('word strategy: empty input, no words, and the last-chunk rule', async (t) => {
-  t.same(chunkText('', word(10, 1)), [{ start: 0, end: 0, words: 0 }]);
-  t.same(texts('... !!! ...', word(10, 1)), ['... !!! ...'], 'no words: one chunk, the whole input');
-  t.same(texts('one two three', word(10, 1)), ['one two three'], 'fewer words than the size: one chunk');
+  t.strictSame(chunkText('', word(10, 1)), [{ start: 0, end: 0, words: 0 }]);
+  t.strictSame(texts('... !!! ...', word(10, 1)), ['... !!! ...'], 'no words: one chunk, the whole input');
+  t.strictSame(texts('one two three', word(10, 1)), ['one two three'], 'fewer words than the size: one chunk');
   const ten = 'a b c d e f g h i j.';
-  t.same(texts(ten, word(10, 1)), ['a b c d e f g h i j'], 'a last chunk of only overlap words is dropped');
-  t.same(texts('a b c d e f g h i j k.', word(10, 1)), ['a b c d e f g h i j', ' j k.']);
-  t.same(chunkText('a b c d e f g h i j k.', word(10, 1)).map((c) => c.words), [10, 2]);
+  t.strictSame(texts(ten, word(10, 1)), ['a b c d e f g h i j'], 'a last chunk of only overlap words is dropped');
+  t.strictSame(texts('a b c d e f g h i j k.', word(10, 1)), ['a b c d e f g h i j', ' j k.']);
+  t.strictSame(chunkText('a b c d e f g h i j k.', word(10, 1)).map((c) => c.words), [10, 2]);
 });
 
 t.test('sentence strategy: the conformance vectors', async (t) => {
   const input = 'This is sentence one. This is sentence two. This is a third sentence that is a bit longer than the others.';
-  t.same(texts(input, sentence(20, 1)), [
+  t.strictSame(texts(input, sentence(20, 1)), [
     'This is sentence one. This is sentence two. ',
     'This is sentence two. This is a third sentence that is a bit longer than the others.',
   ]);
-  t.same(texts(input, sentence(20, 0)), [
+  t.strictSame(texts(input, sentence(20, 0)), [
     'This is sentence one. This is sentence two. ',
     'This is a third sentence that is a bit longer than the others.',
   ]);
-  t.same(chunkText('', sentence(20, 1)), [{ start: 0, end: 0, words: 0 }]);
+  t.strictSame(chunkText('', sentence(20, 1)), [{ start: 0, end: 0, words: 0 }]);
 });
 
 t.test('sentence strategy: long sentences are split by words; overlap carries only what fits', async (t) => {
   const long = Array.from({ length: 45 }, (_, i) => `w${i}`).join(' ') + '.';
   const chunks = chunkText(long, sentence(20, 0));
   // overlap min(20, (20-1)/2) = 9: chunks of 20 words advancing by 11.
-  t.same(chunks.map((c) => c.words), [20, 20, 20, 12]);
-  t.same(texts(long, sentence(20, 0))[1]!.trim().split(' ')[0], 'w11');
-  // A previous sentence too long to carry whole: only its last words come along.
+  t.strictSame(chunks.map((c) => c.words), [20, 20, 20, 12]);
+  t.strictSame(texts(long, sentence(20, 0))[1]!.trim().split(' ')[0], 'w11');
+  // A previous sentence too long to carry whole (15 > min(20/2, 20) words, and 15 + 12 > 20):
+  // only its last 10 words come along; carried + next is 22 words, over 20, so that text is
+  // split by words (overlap min(20, 19/2) = 9) and the last piece goes on as the next chunk (SPEC §4).
   // Capitalised: after "." a lower-case word continues the sentence (UAX #29 SB8).
   const prev = Array.from({ length: 15 }, (_, i) => `P${i}`).join(' ') + '. ';
   const next = Array.from({ length: 12 }, (_, i) => `N${i}`).join(' ') + '.';
   const out = texts(prev + next, sentence(20, 1));
-  t.equal(out.length, 2);
-  t.equal(out[0], prev);
-  // min(20/2, 20, 20 - 12) = 8 words of the previous sentence are carried.
-  t.equal(out[1], ' P7 P8 P9 P10 P11 P12 P13 P14. ' + next);
-  t.equal(chunkText(prev + next, sentence(20, 1))[1]!.words, 20);
+  t.strictSame(out, [
+    prev,
+    ' P5 P6 P7 P8 P9 P10 P11 P12 P13 P14. N0 N1 N2 N3 N4 N5 N6 N7 N8 N9',
+    ' N1 N2 N3 N4 N5 N6 N7 N8 N9 N10 N11.',
+  ]);
+  t.strictSame(chunkText(prev + next, sentence(20, 1)).map((c) => c.words), [15, 20, 11]);
+});
+
+t.test("sentence strategy, overlap 1 next to a long sentence: SPEC §4's example", async (t) => {
+  // Sentences of 15, 30, 20 and 5 words: "S0 1 2 … 14. S1 1 … 29. S2 … S3 1 2 3 4. ", max 40.
+  const sentenceWords = (name: string, count: number) => [name, ...Array.from({ length: count - 1 }, (_, i) => String(i + 1))];
+  const [s0, s1, s2, s3] = [sentenceWords('S0', 15), sentenceWords('S1', 30), sentenceWords('S2', 20), sentenceWords('S3', 5)];
+  const sentenceText = (ws: string[]) => ws.join(' ') + '. ';
+  const input = [s0, s1, s2, s3].map(sentenceText).join('');
+  // Expected chunks written from the words themselves, not from the chunker.
+  const expected = [
+    sentenceText(s0!), // [S0]
+    sentenceText(s0!) + s1!.slice(0, 25).join(' '), // [S0 + the first 25 words of S1]: 40 words, no full stop
+    ' ' + s1!.slice(6).join(' ') + '. ', // [S1 from its 7th word to its end]: 19 words back from the 40th
+    ' ' + s1!.slice(10).join(' ') + '. ' + sentenceText(s2!), // [the last 20 words of S1 + S2]
+    sentenceText(s2!) + sentenceText(s3!), // [S2 + S3]
+  ];
+  t.strictSame(texts(input, sentence(40, 1)), expected);
+  t.strictSame(chunkText(input, sentence(40, 1)).map((c) => c.words), [15, 40, 24, 40, 25]);
 });
 
 t.test('recursive strategy: paragraphs, lines, custom separators and the sentence fallback', async (t) => {
   const para = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ') + '.';
   const input = [para(6, 'a'), para(6, 'b'), para(12, 'c')].join('\n\n');
-  t.same(texts(input, recursive(15, SEPARATOR_GROUPS.plaintext!)), [para(6, 'a') + '\n\n' + para(6, 'b'), '\n\n' + para(12, 'c')]);
-  t.same(texts('short text', recursive(15, SEPARATOR_GROUPS.plaintext!)), ['short text'], 'within the size: one chunk');
+  t.strictSame(texts(input, recursive(15, SEPARATOR_GROUPS.plaintext!)), [para(6, 'a') + '\n\n' + para(6, 'b'), '\n\n' + para(12, 'c')]);
+  t.strictSame(texts('short text', recursive(15, SEPARATOR_GROUPS.plaintext!)), ['short text'], 'within the size: one chunk');
   const lines = [para(8, 'x'), para(8, 'y'), para(8, 'z')].join('\n');
-  t.same(texts(lines, recursive(10, SEPARATOR_GROUPS.plaintext!)), [para(8, 'x'), '\n' + para(8, 'y'), '\n' + para(8, 'z')]);
+  t.strictSame(texts(lines, recursive(10, SEPARATOR_GROUPS.plaintext!)), [para(8, 'x'), '\n' + para(8, 'y'), '\n' + para(8, 'z')]);
   const md = `# Title\nintro words here\n## Part one\n${para(8, 'o')}\n## Part two\n${para(8, 't')}`;
   const mdChunks = texts(md, recursive(12, SEPARATOR_GROUPS.markdown!));
-  t.same(mdChunks, ['# Title\nintro words here', `\n## Part one\n${para(8, 'o')}`, `\n## Part two\n${para(8, 't')}`]);
-  t.same(texts('a1 a2 a3 --- b1 b2 b3 --- c1 c2', recursive(4, [' --- '])), ['a1 a2 a3', ' --- b1 b2 b3', ' --- c1 c2']);
+  t.strictSame(mdChunks, ['# Title\nintro words here', `\n## Part one\n${para(8, 'o')}`, `\n## Part two\n${para(8, 't')}`]);
+  t.strictSame(texts('a1 a2 a3 --- b1 b2 b3 --- c1 c2', recursive(4, [' --- '])), ['a1 a2 a3', ' --- b1 b2 b3', ' --- c1 c2']);
   // No separator matches and the piece is too large: sentences, overlap 0.
   const s = 'One two three four five. Six seven eight nine ten. Eleven twelve.';
-  t.same(texts(s, recursive(10, ['\n'])), ['One two three four five. Six seven eight nine ten. ', 'Eleven twelve.']);
+  t.strictSame(texts(s, recursive(10, ['\n'])), ['One two three four five. Six seven eight nine ten. ', 'Eleven twelve.']);
 });
 
 t.test('none: the whole input is one chunk', async (t) => {
-  t.same(chunkText('Any text at all. Really.', { strategy: 'none' }), [{ start: 0, end: 24, words: 0 }]);
+  t.strictSame(chunkText('Any text at all. Really.', { strategy: 'none' }), [{ start: 0, end: 24, words: 0 }]);
 });
 
 t.test('chunks are slices of the input in order, offsets in UTF-16 code units', async (t) => {
@@ -114,7 +135,7 @@ t.test('chunks are slices of the input in order, offsets in UTF-16 code units', 
     t.equal(covered, input.length, `${settings.strategy}: the chunks reach the end`);
   }
   const emoji = chunkText('😀 x', word(1, 0));
-  t.same(emoji, [{ start: 0, end: 4, words: 1 }], 'the emoji is not a word; offsets count its two code units');
+  t.strictSame(emoji, [{ start: 0, end: 4, words: 1 }], 'the emoji is not a word; offsets count its two code units');
 });
 
 t.test('the segmenter agrees with Intl.Segmenter for every fast character in every rule context', async (t) => {
@@ -158,8 +179,8 @@ t.test('the segmenter agrees with Intl.Segmenter on random mixed-script text', a
   t.equal(mismatches, 0, 'short strings');
   for (let seed = 1; seed <= 6; seed++) {
     const s = randomText(seed * 7919, WINDOW * 3);
-    t.same(ourWords(s), icuWords(s), `mixed text of ${s.length} characters, past the window`);
-    t.same(Array.from(findSentenceEnds(s)), icuSentenceEnds(s), `sentences of ${s.length} characters, past the window`);
+    t.strictSame(ourWords(s), icuWords(s), `mixed text of ${s.length} characters, past the window`);
+    t.strictSame(Array.from(findSentenceEnds(s)), icuSentenceEnds(s), `sentences of ${s.length} characters, past the window`);
   }
 });
 

@@ -34,13 +34,14 @@ const cases: Case[] = [
     type: 'status_exception',
     reason: 'Cannot resolve conflicting task_type parameter in the request URL [text_embedding] and the request body [completion]',
   },
-  ...(['sparse_embedding', 'completion', 'chat_completion', 'rerank'] as const).map((tt) => ({
-    name: `task type ${tt} not yet supported`,
+  // completion and chat_completion are served (test/completion.test.ts); their own refusals:
+  ...(['completion', 'chat_completion'] as const).map((tt) => ({
+    name: `task type ${tt} takes no chunking settings`,
     url: `/_inference/${tt}/x`,
-    body: hfBody(),
+    body: hfBody({}, { chunking_settings: { strategy: 'none' } }),
     status: 400,
-    type: 'status_exception',
-    reason: `The [hugging_face] service does not support task type [${tt}]`,
+    type: 'validation_exception',
+    reason: `Validation Failed: 1: [chunking_settings] are not supported for task type [${tt}];`,
   })),
   // Service
   { name: 'missing service', url: '/_inference/text_embedding/x', body: { service_settings: { api_key: 'k', url: 'https://x' } }, status: 400, type: 'status_exception', reason: 'Inference endpoint configuration is missing the [service] setting' },
@@ -104,6 +105,24 @@ const cases: Case[] = [
     status: 400,
     type: 'validation_exception',
     reason: 'Validation Failed: 1: [service_settings] Invalid url [https://user@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+  },
+  {
+    name: 'url with a token in its query string',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ url: 'https://models.example/embed?model=m&access_token=s3cretValue' }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [https://models.example/embed?model=m&access_token=[REDACTED]] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+  },
+  {
+    name: 'url with a Hugging Face token in its path',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ url: 'https://models.example/hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123/embed' }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [https://models.example/[REDACTED]/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
   },
   {
     name: 'bad similarity',
@@ -318,6 +337,39 @@ const cases: Case[] = [
     reason: 'Validation Failed: 1: Invalid separator [(unclosed]: Invalid regular expression: /(unclosed/m: Unterminated group;',
   },
   {
+    name: "the README's example",
+    url: '/_inference/text_embedding/bad',
+    body: { service: 'hugging_face', service_settings: { url: 'nope', rate_limit: { requests_per_minute: 0 } } },
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [nope] received for field [url]. Error: Invalid URL;2: [rate_limit] Invalid value [0]. [requests_per_minute] must be a positive long;3: [secret_settings] does not contain the required setting [api_key];',
+  },
+  {
+    name: 'sentence max_chunk_size above 300',
+    url: '/_inference/text_embedding/x',
+    body: chunking({ strategy: 'sentence', max_chunk_size: 301 }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
+  },
+  {
+    name: 'recursive max_chunk_size below 10',
+    url: '/_inference/text_embedding/x',
+    body: chunking({ strategy: 'recursive', max_chunk_size: 9 }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [9.0]. [max_chunk_size] must be a greater than or equal to [10.0];',
+  },
+  {
+    name: 'recursive max_chunk_size above 300',
+    url: '/_inference/text_embedding/x',
+    body: chunking({ strategy: 'recursive', max_chunk_size: 301 }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
+  },
+  {
     name: 'none with a size',
     url: '/_inference/text_embedding/x',
     body: chunking({ strategy: 'none', max_chunk_size: 50 }),
@@ -332,10 +384,10 @@ t.test('each invalid PUT answers its exact error and stores nothing', async (t) 
   for (const c of cases) {
     const res = await s.request('PUT', c.url, c.body);
     t.equal(res.status, c.status, `${c.name}: status`);
-    t.same(res.json, envelope(c.status, c.type, c.reason), c.name);
+    t.strictSame(res.json, envelope(c.status, c.type, c.reason), c.name);
     t.notMatch(res.body, API_KEY, `${c.name}: no api key in the answer`);
   }
-  t.same((await s.request('GET', '/_inference')).json, { endpoints: [] }, 'nothing was stored');
+  t.strictSame((await s.request('GET', '/_inference')).json, { endpoints: [] }, 'nothing was stored');
 });
 
 t.test('the valid edges of each rule are accepted', async (t) => {
@@ -350,12 +402,14 @@ t.test('the valid edges of each rule are accepted', async (t) => {
     hfBody({ rate_limit: {} }),
     hfBody({ similarity: 'l2_norm', dimensions: 1, max_input_tokens: 1, url: 'http://127.0.0.1:8080/embed' }),
     hfBody({}, { task_settings: {}, chunking_settings: null }),
+    chunking({ strategy: 'sentence', max_chunk_size: 300, sentence_overlap: 1 }),
+    chunking({ strategy: 'recursive', max_chunk_size: 300, separator_group: 'markdown' }),
   ];
   for (const [i, body] of ok.entries()) {
     const res = await s.request('PUT', `/_inference/text_embedding/ok-${i}`, body);
     t.equal(res.status, 200, JSON.stringify(body));
   }
   const stored = (await s.request('GET', '/_inference/ok-3')).json.endpoints[0];
-  t.same(stored.chunking_settings, { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 }, 'strategy names are case-insensitive and sentence_overlap defaults to 1');
-  t.same((await s.request('GET', '/_inference/ok-6')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 3000 });
+  t.strictSame(stored.chunking_settings, { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 }, 'strategy names are case-insensitive and sentence_overlap defaults to 1');
+  t.strictSame((await s.request('GET', '/_inference/ok-6')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 3000 });
 });

@@ -1,4 +1,4 @@
-// A real HTTP server on 127.0.0.1 that plays Hugging Face (TEI, Inference Endpoints, the serverless API), failures included.
+// A real HTTP server on 127.0.0.1 that plays Hugging Face (TEI's /embed, /rerank, /embed_sparse and /decode, Inference Endpoints, the serverless API), failures included.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -16,7 +16,7 @@ export interface ReceivedRequest {
 
 /** What the server does with one request, instead of answering normally. */
 export type Behaviour =
-  | { status: number; json?: unknown; text?: string; headers?: Record<string, string> }
+  | { status: number; json?: unknown; text?: string; headers?: Record<string, string>; afterMs?: number } // this answer (late, with afterMs)
   | { drop: true } // closes the connection without an answer
   | { hang: true } // never answers
   | { delayMs: number } // answers normally, late
@@ -40,6 +40,26 @@ export function vectorFor(text: string, dims: number): number[] {
   return out;
 }
 
+/** A deterministic rerank score in [0, 1): the share of the query's words found in the text, plus a small hash of the text to break ties. */
+export function rerankScore(query: string, text: string): number {
+  const words = new Set(text.toLowerCase().split(/\W+/).filter(Boolean));
+  const asked = query.toLowerCase().split(/\W+/).filter(Boolean);
+  const hits = asked.filter((w) => words.has(w)).length;
+  let h = 7;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) % 1000;
+  return Math.round(((hits / Math.max(1, asked.length)) * 0.9 + h / 10_000) * 1e6) / 1e6;
+}
+
+/** Special token ids the fake tokenizer knows: they decode to "" (TEI's skip_special_tokens default). */
+export const SPECIAL_IDS = { cls: 101, sep: 102 } as const;
+
+/** A deterministic sparse weight for a word of a text. */
+export function sparseWeight(word: string): number {
+  let h = 3;
+  for (let i = 0; i < word.length; i++) h = (h * 17 + word.charCodeAt(i)) % 997;
+  return Math.round((0.1 + h / 1000) * 1000) / 1000;
+}
+
 export class FakeHuggingFace {
   readonly received: ReceivedRequest[] = [];
   dims = 16;
@@ -54,6 +74,15 @@ export class FakeHuggingFace {
   recordBodies = true;
   /** When set, requests must carry `Authorization: Bearer <requiredKey>`. */
   requiredKey: string | undefined;
+  /** The status TEI answers a batch above its maximum with: 422 since v1.9, 413 before. */
+  batchLimitStatus = 422;
+  /** /embed_sparse also scores the special [CLS] token (it decodes to "", which the service drops). */
+  sparseSpecialTokens = true;
+  /** Requests being answered right now, and the most there ever were at once. */
+  inFlight = 0;
+  peakInFlight = 0;
+  /** The fake tokenizer: word → id (ids from 1000 up, in order of first appearance). */
+  readonly vocabulary = new Map<string, number>();
   private readonly script: Behaviour[] = [];
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
@@ -96,6 +125,9 @@ export class FakeHuggingFace {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     // Arrival is when the headers came in, not when the body finished.
     const at = performance.now();
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -110,7 +142,7 @@ export class FakeHuggingFace {
       } catch {
         body = text;
       }
-      const inputs = (body as { inputs?: unknown } | null)?.inputs;
+      const inputs = (body as { inputs?: unknown; texts?: unknown; ids?: unknown } | null)?.inputs ?? (body as { texts?: unknown } | null)?.texts ?? (body as { ids?: unknown } | null)?.ids;
       this.received.push({
         method: req.method ?? '',
         path: req.url ?? '',
@@ -147,10 +179,22 @@ export class FakeHuggingFace {
       }
       if (behaviour && 'status' in behaviour) {
         const headers = { 'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain', ...behaviour.headers };
-        res.writeHead(behaviour.status, headers).end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
+        const send = () => res.writeHead(behaviour.status, headers).end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
+        if (behaviour.afterMs) setTimeout(send, behaviour.afterMs);
+        else send();
         return;
       }
-      const answer = () => this.embed(req, res, body);
+      const route = (req.url ?? '').split('?')[0]!;
+      const answer = () =>
+        route.endsWith('/rerank')
+          ? this.rerank(req, res, body)
+          : route.endsWith('/embed_sparse')
+            ? this.embedSparse(req, res, body)
+            : route.endsWith('/decode')
+              ? this.decode(res, body)
+              : route.endsWith('/sparse-handler')
+                ? this.tokenMaps(req, res, body)
+                : this.embed(req, res, body);
       const delay = behaviour && 'delayMs' in behaviour ? behaviour.delayMs : this.delayMs;
       if (delay > 0) setTimeout(answer, delay);
       else answer();
@@ -158,20 +202,14 @@ export class FakeHuggingFace {
   }
 
   private embed(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
-    if (this.requiredKey !== undefined && req.headers.authorization !== `Bearer ${this.requiredKey}`) {
-      this.json(res, 401, { error: 'Invalid credentials in Authorization header' });
-      return;
-    }
+    if (!this.authorized(req, res)) return;
     const inputs: unknown = body?.inputs;
     const list = typeof inputs === 'string' ? [inputs] : inputs;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
       this.json(res, 422, { error: 'Input validation error: `inputs` must be a string or a list of strings', error_type: 'Validation' });
       return;
     }
-    if (list.length > this.maxBatch) {
-      this.json(res, 422, { error: `batch size ${list.length} > maximum allowed batch size ${this.maxBatch}`, error_type: 'Validation' });
-      return;
-    }
+    if (this.tooManyInputs(res, list.length)) return;
     const vectors = list.map((t) => this.vector(t));
     switch (this.shape) {
       case 'tei':
@@ -192,6 +230,104 @@ export class FakeHuggingFace {
         );
         break;
     }
+  }
+
+  private authorized(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (this.requiredKey !== undefined && req.headers.authorization !== `Bearer ${this.requiredKey}`) {
+      this.json(res, 401, { error: 'Invalid credentials in Authorization header' });
+      return false;
+    }
+    return true;
+  }
+
+  /** TEI's answer to a batch above max_client_batch_size: 422 (413 before v1.9), the same body. */
+  private tooManyInputs(res: http.ServerResponse, count: number): boolean {
+    if (count <= this.maxBatch) return false;
+    this.json(res, this.batchLimitStatus, { error: `batch size ${count} > maximum allowed batch size ${this.maxBatch}`, error_type: 'Validation' });
+    return true;
+  }
+
+  /** The fake tokenizer's id of a word. */
+  tokenId(word: string): number {
+    let id = this.vocabulary.get(word);
+    if (id === undefined) {
+      id = 1000 + this.vocabulary.size;
+      this.vocabulary.set(word, id);
+    }
+    return id;
+  }
+
+  /** The words of a text as the fake tokenizer splits them. */
+  static words(text: string): string[] {
+    return text.toLowerCase().split(/\W+/).filter(Boolean);
+  }
+
+  /** TEI /rerank: every text scored, best first, `text` only when return_text is true. */
+  private rerank(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+    if (!this.authorized(req, res)) return;
+    const { query, texts } = body ?? {};
+    if (typeof query !== 'string' || !Array.isArray(texts) || !texts.every((x: unknown) => typeof x === 'string')) {
+      this.json(res, 422, { error: 'Input validation error: `query` and `texts` are required', error_type: 'Validation' });
+      return;
+    }
+    if (texts.length === 0) {
+      this.json(res, 400, { error: '`texts` cannot be empty', error_type: 'Empty' });
+      return;
+    }
+    if (this.tooManyInputs(res, texts.length)) return;
+    const ranks = (texts as string[]).map((text, index) => ({ index, ...(body.return_text ? { text } : {}), score: rerankScore(query, text) }));
+    ranks.sort((a, b) => b.score - a.score);
+    this.json(res, 200, ranks);
+  }
+
+  /** TEI /embed_sparse: per input, `[{"index", "value"}]` ordered by index ([CLS] first when sparseSpecialTokens). */
+  private embedSparse(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+    if (!this.authorized(req, res)) return;
+    const inputs = typeof body?.inputs === 'string' ? [body.inputs] : body?.inputs;
+    if (!Array.isArray(inputs) || !inputs.every((x: unknown) => typeof x === 'string')) {
+      this.json(res, 422, { error: 'Input validation error: `inputs` must be a string or a list of strings', error_type: 'Validation' });
+      return;
+    }
+    if (this.tooManyInputs(res, inputs.length)) return;
+    const vectors = (inputs as string[]).map((text) => {
+      const entries = new Map<number, number>();
+      if (this.sparseSpecialTokens) entries.set(SPECIAL_IDS.cls, 0.05);
+      for (const word of FakeHuggingFace.words(text)) entries.set(this.tokenId(word), sparseWeight(word));
+      return [...entries].sort((a, b) => a[0] - b[0]).map(([index, value]) => ({ index, value }));
+    });
+    this.json(res, 200, vectors);
+  }
+
+  /** TEI /decode: `{"ids": [[id], …]}` → one string per list; special ids decode to "". */
+  private decode(res: http.ServerResponse, body: any): void {
+    const ids = body?.ids;
+    if (!Array.isArray(ids) || ids.length === 0) {
+      this.json(res, 400, { error: '`ids` cannot be empty', error_type: 'Empty' });
+      return;
+    }
+    if (this.tooManyInputs(res, ids.length)) return;
+    const byId = new Map([...this.vocabulary].map(([word, id]) => [id, word]));
+    const special = new Set<number>(Object.values(SPECIAL_IDS));
+    this.json(
+      res,
+      200,
+      (ids as number[][]).map((list) => list.map((id) => (special.has(id) ? '' : (byId.get(id) ?? `[UNK${id}]`))).join(' ')),
+    );
+  }
+
+  /** An Inference Endpoint whose handler answers token maps: `[{"token": weight, …}]` per input. */
+  private tokenMaps(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+    if (!this.authorized(req, res)) return;
+    const inputs = typeof body?.inputs === 'string' ? [body.inputs] : body?.inputs;
+    if (!Array.isArray(inputs)) {
+      this.json(res, 400, { error: 'inputs is required' });
+      return;
+    }
+    this.json(
+      res,
+      200,
+      (inputs as string[]).map((text) => Object.fromEntries(FakeHuggingFace.words(text).map((word) => [word, sparseWeight(word)]))),
+    );
   }
 
   private json(res: http.ServerResponse, status: number, value: unknown): void {

@@ -1,0 +1,283 @@
+// A real HTTP server on 127.0.0.1 that plays text generation upstreams: OpenAI-compatible chat (TGI and vLLM framings), TGI's /generate and /generate_stream, text2text; failures included.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface LlmRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  /** performance.now() when the request arrived. */
+  at: number;
+  /** The client went away before the answer was complete. */
+  closedEarly: boolean;
+  /** performance.now() when the connection of the answer closed (early or not). */
+  closedAt: number | undefined;
+}
+
+/** What the server does with one request instead of answering normally. */
+export type LlmBehaviour =
+  | { status: number; json?: unknown; text?: string; headers?: Record<string, string> } // an HTTP error
+  | { hang: true } // never answers (no headers)
+  | { drop: true } // closes the connection without an answer
+  | { inBandError: unknown; afterTokens: number } // a 200 stream that reports this payload after n tokens
+  | { stallAfterTokens: number } // sends n tokens, then nothing, never ending
+  | { resetAfterTokens: number } // sends n tokens, then breaks the connection
+  | { noDone: true } // a chat stream that ends without [DONE] (TGI before 2.1)
+  | { garbageAfterTokens: number } // sends n tokens, then an event that is not JSON
+  | { toolCall: { name: string; arguments: string } } // TGI's tool-call stream: no finish_reason chunk
+  | { firstTokenDelayMs: number } // a stream's headers at once and its first token later; a whole answer later
+  | { whole: true }; // answers a stream request with a whole JSON answer
+
+/** The chat stream's framing: TGI's (`data:` without a space, id "", keep-alive comments, `data:[DONE]`) or vLLM's. */
+export type ChatStyle = 'tgi' | 'vllm';
+
+export const MODEL = 'fake/llm-7b';
+
+/** The answer to a prompt, as tokens: `You said: <the prompt's words>`. */
+export function replyTokens(prompt: string): string[] {
+  return ['You', ' said', ':', ...prompt.split(/(?=\s)/).map((w, i) => (i === 0 ? ` ${w}` : w))];
+}
+
+const promptOfChat = (messages: any[]): string => {
+  const last = [...(messages ?? [])].reverse().find((m) => m?.role === 'user');
+  const content = last?.content;
+  return typeof content === 'string' ? content : Array.isArray(content) ? content.map((p: any) => p.text).join('') : '';
+};
+
+export class FakeLlm {
+  readonly received: LlmRequest[] = [];
+  style: ChatStyle = 'tgi';
+  /** Between two tokens of a stream. */
+  tokenDelayMs = 0;
+  /** The answer's tokens for a prompt. */
+  reply: (prompt: string) => string[] = replyTokens;
+  /** Keep headers and bodies in `received` (the benchmark turns it off). */
+  record = true;
+  /**
+   * When set, each stream sends its first token, then waits until this many answers are open
+   * at once before it goes on (so that a test can be sure they all were open together).
+   */
+  openTogether: number | undefined;
+  private readonly gated: Array<() => void> = [];
+  private readonly script: LlmBehaviour[] = [];
+  private readonly server: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  url = '';
+
+  constructor() {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The next requests get these behaviours, one each, in order. */
+  next(...behaviours: LlmBehaviour[]): this {
+    this.script.push(...behaviours);
+    return this;
+  }
+
+  /** Answers in progress now (begun and not over), and the most there were at once. */
+  open = 0;
+  peakOpen = 0;
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const at = performance.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: any;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      const record: LlmRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: this.record ? req.headers : {},
+        body: this.record ? body : null,
+        at,
+        closedEarly: false,
+        closedAt: undefined,
+      };
+      this.received.push(record);
+      this.peakOpen = Math.max(this.peakOpen, ++this.open);
+      if (this.openTogether !== undefined && this.open >= this.openTogether) for (const go of this.gated.splice(0)) go();
+      res.on('close', () => {
+        this.open--;
+        record.closedEarly = !res.writableFinished;
+        record.closedAt = performance.now();
+      });
+      const behaviour = this.script.shift();
+      if (behaviour && 'drop' in behaviour) {
+        req.socket.destroy();
+        return;
+      }
+      if (behaviour && 'hang' in behaviour) return;
+      if (behaviour && 'status' in behaviour) {
+        const headers = { 'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain', ...behaviour.headers };
+        res.writeHead(behaviour.status, headers).end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
+        return;
+      }
+      const path = (req.url ?? '').split('?')[0]!;
+      if (path.endsWith('/chat/completions')) this.chat(res, body, behaviour);
+      else if (path.endsWith('/generate_stream')) this.generateStream(res, body, behaviour);
+      else if (path.endsWith('/generate')) this.json(res, 200, this.generated(body).whole);
+      else this.json(res, 200, [{ generated_text: this.reply(String(body?.inputs ?? '')).join('') }]);
+    });
+  }
+
+  private json(res: http.ServerResponse, status: number, value: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+  }
+
+  /** Tokens for a request, cut by its token limit or at a stop sequence, and why generation ended. */
+  private tokens(prompt: string, maxTokens: number | undefined, stop: string[] | undefined): { tokens: string[]; finish: 'eos_token' | 'length' | 'stop_sequence' } {
+    const all = this.reply(prompt);
+    const out: string[] = [];
+    for (const token of all) {
+      if (maxTokens !== undefined && out.length >= maxTokens) return { tokens: out, finish: 'length' };
+      out.push(token);
+      if (stop?.some((s) => token.includes(s))) return { tokens: out, finish: 'stop_sequence' };
+    }
+    return { tokens: out, finish: 'eos_token' };
+  }
+
+  private generated(body: any) {
+    const p = body?.parameters ?? {};
+    const { tokens, finish } = this.tokens(String(body?.inputs ?? ''), p.max_new_tokens, p.stop);
+    const text = tokens.join('');
+    const details = { finish_reason: finish, generated_tokens: tokens.length, seed: null };
+    return { tokens, finish, text, whole: p.details ? { generated_text: text, details } : { generated_text: text } };
+  }
+
+  /** Writes `events` one by one, `tokenDelayMs` apart (the first at once, or after `firstDelay`), then `end`. */
+  private play(res: http.ServerResponse, events: string[], end: (() => void) | undefined, firstDelay = 0): void {
+    let i = 0;
+    const step = () => {
+      if (res.destroyed) return;
+      if (i >= events.length) {
+        end?.();
+        return;
+      }
+      res.write(events[i++]!);
+      if (i === 1 && this.openTogether !== undefined && this.open < this.openTogether) {
+        // Never forever: a test that fails to open them all still ends, and says how many there were.
+        if (this.gated.length === 0) this.later(30_000, () => this.gated.splice(0).forEach((go) => go()));
+        this.gated.push(step);
+      }
+      else if (this.tokenDelayMs > 0) this.later(this.tokenDelayMs, step);
+      else step();
+    };
+    if (firstDelay > 0) this.later(firstDelay, step);
+    else step();
+  }
+
+  /** The events up to `behaviour`'s failure point, and how the answer ends. */
+  private failing(res: http.ServerResponse, events: string[], behaviour: LlmBehaviour | undefined, error: (payload: unknown) => string[]): { events: string[]; end: (() => void) | undefined } {
+    if (behaviour && 'inBandError' in behaviour) {
+      return { events: [...events.slice(0, behaviour.afterTokens), ...error(behaviour.inBandError)], end: () => res.end() };
+    }
+    if (behaviour && 'stallAfterTokens' in behaviour) return { events: events.slice(0, behaviour.stallAfterTokens), end: undefined };
+    if (behaviour && 'garbageAfterTokens' in behaviour) {
+      return { events: [...events.slice(0, behaviour.garbageAfterTokens), 'data: {"choices":[{"delta":\n\n'], end: () => res.end() };
+    }
+    if (behaviour && 'resetAfterTokens' in behaviour) {
+      return { events: events.slice(0, behaviour.resetAfterTokens), end: () => this.later(5, () => res.socket?.destroy()) };
+    }
+    return { events, end: () => res.end() };
+  }
+
+  private chat(res: http.ServerResponse, body: any, behaviour: LlmBehaviour | undefined): void {
+    const tgi = this.style === 'tgi';
+    const stop = typeof body?.stop === 'string' ? [body.stop] : body?.stop;
+    const { tokens, finish } = this.tokens(promptOfChat(body?.messages), body?.max_tokens, stop);
+    const finishReason = finish === 'eos_token' ? 'stop' : finish === 'stop_sequence' ? (tgi ? 'stop_sequence' : 'stop') : 'length';
+    const id = tgi ? '' : 'chatcmpl-fake0001';
+    const usage = { prompt_tokens: 5, completion_tokens: tokens.length, total_tokens: 5 + tokens.length };
+    if (!body?.stream || (behaviour && 'whole' in behaviour)) {
+      const answer = () => this.json(res, 200, {
+        object: 'chat.completion',
+        id,
+        created: 1741266005,
+        model: MODEL,
+        system_fingerprint: '3.1.2-native',
+        choices: [{ index: 0, message: { role: 'assistant', content: tokens.join('') }, logprobs: null, finish_reason: finishReason }],
+        usage,
+      });
+      if (behaviour && 'firstTokenDelayMs' in behaviour) this.later(behaviour.firstTokenDelayMs, answer);
+      else answer();
+      return;
+    }
+    const data = (value: unknown) => (tgi ? `data:${JSON.stringify(value)}\n\n` : `data: ${JSON.stringify(value)}\n\n`);
+    const chunk = (delta: unknown, finishReason: string | null, extra: Record<string, unknown> = {}) =>
+      tgi
+        ? { object: 'chat.completion.chunk', id, created: 1741266005, model: MODEL, system_fingerprint: '3.1.2-native', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], usage: null, ...extra }
+        : { id, object: 'chat.completion.chunk', created: 1741266005, model: MODEL, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...extra };
+    let events: string[];
+    if (behaviour && 'toolCall' in behaviour) {
+      const { name, arguments: args } = behaviour.toolCall;
+      const pieces = ['{', ...args.slice(1).match(/.{1,6}/g)!];
+      events = pieces.map((piece, i) =>
+        data(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: i === 0 ? name : null, arguments: piece } }] }, null)),
+      );
+    } else {
+      events = tokens.map((t, i) => data(chunk(tgi ? { role: 'assistant', content: t } : i === 0 ? { role: 'assistant', content: t } : { content: t }, i === tokens.length - 1 ? finishReason : null)));
+    }
+    if (body?.stream_options?.include_usage) {
+      events.push(data(tgi ? { ...chunk({}, null), choices: [], usage } : { id, object: 'chat.completion.chunk', created: 1741266005, model: MODEL, choices: [], usage }));
+    }
+    if (!(behaviour && 'noDone' in behaviour)) events.push(tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n');
+    const errorEvents = (payload: unknown) => [data(payload), tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n'];
+    const plan = this.failing(res, events, behaviour, errorEvents);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no' });
+    // TGI's keep-alive comment: readers must skip it.
+    if (tgi) res.write(': keep-alive\n\n');
+    this.play(res, plan.events, plan.end, behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0);
+  }
+
+  private generateStream(res: http.ServerResponse, body: any, behaviour: LlmBehaviour | undefined): void {
+    const { tokens, finish, text } = this.generated(body);
+    const withDetails = body?.parameters?.details === true;
+    const event = (value: unknown) => `data:${JSON.stringify(value)}\n\n`;
+    const events = tokens.map((t, i) =>
+      event({ index: i + 1, token: { id: 100 + i, text: t, logprob: -0.5, special: false }, generated_text: null, details: null }),
+    );
+    const details = withDetails ? { finish_reason: finish, generated_tokens: tokens.length, seed: null, input_length: 5 } : null;
+    if (finish === 'eos_token') {
+      events.push(event({ index: tokens.length + 1, token: { id: 2, text: '</s>', logprob: -0.1, special: true }, generated_text: text, details }));
+    } else {
+      // The last real token closes the stream when generation stopped on length or a stop sequence.
+      const last = JSON.parse(events.pop()!.slice(5));
+      events.push(event({ ...last, generated_text: text, details }));
+    }
+    const plan = this.failing(res, events, behaviour, (payload) => [event(payload)]);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    this.play(res, plan.events, plan.end, behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0);
+  }
+}
