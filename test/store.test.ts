@@ -10,7 +10,7 @@ import { buildApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { loggerOptions } from '../src/logger.js';
 import { SecretBox } from '../src/secrets.js';
-import { SCHEMA_VERSION } from '../src/store/sqlite.js';
+import { SCHEMA_VERSION, SqliteEndpointStore } from '../src/store/sqlite.js';
 import { API_KEY, envelope, hfBody, startApp } from './helpers/app.js';
 
 const ROTATED = 'hf_RotatedSecretAbcdef0123456789';
@@ -33,7 +33,7 @@ t.test('endpoints survive a restart, and their secrets still decrypt', async (t)
   await first.app.close();
 
   const second = await startApp(t, {}, dataDir);
-  t.same((await second.request('GET', '/_inference')).json, before);
+  t.strictSame((await second.request('GET', '/_inference')).json, before);
   // An update decrypts the stored secrets and seals them again: proof the key survived too.
   const res = await second.request('PUT', '/_inference/keep/_update', { service_settings: { rate_limit: { requests_per_minute: 10 } } });
   t.equal(res.status, 200);
@@ -47,14 +47,14 @@ t.test('of concurrent PUTs of one id exactly one succeeds', async (t) => {
       fetch(`${address}/_inference/text_embedding/race`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(hfBody({ url: `https://host-${i}.example` })),
+        body: JSON.stringify(hfBody({ url: `https://host-${i}.hf.test` })),
       }).then(async (r) => ({ status: r.status, json: (await r.json()) as any })),
     ),
   );
   const winners = answers.filter((a) => a.status === 200);
   t.equal(winners.length, 1);
   for (const loser of answers.filter((a) => a.status !== 200)) {
-    t.same(loser.json, envelope(400, 'resource_already_exists_exception', 'Inference endpoint [race] already exists'));
+    t.strictSame(loser.json, envelope(400, 'resource_already_exists_exception', 'Inference endpoint [race] already exists'));
   }
   const stored = (await s.request('GET', '/_inference/race')).json.endpoints[0];
   t.equal(stored.service_settings.url, winners[0]!.json.service_settings.url, 'the stored endpoint is the one acknowledged');
@@ -78,6 +78,25 @@ t.test('the database file never holds an api key in clear text', async (t) => {
   db.close();
   t.equal(rows.length, 2);
   for (const row of rows) t.match(row.secrets, /^v1\.[A-Za-z0-9+/=]+$/);
+});
+
+t.test('api keys are sealed with AES-256-GCM under the key file, bound to their endpoint id', async (t) => {
+  const s = await startApp(t);
+  await s.request('PUT', '/_inference/text_embedding/sealed', hfBody());
+  const key = Buffer.from(fs.readFileSync(path.join(s.dataDir, 'secret.key'), 'utf8').trim(), 'base64');
+  const db = new Database(path.join(s.dataDir, 'inference.db'), { readonly: true });
+  const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('sealed') as { secrets: string };
+  db.close();
+  // Opened here with node's own AES-256-GCM, not the service's code: v1.<base64 of a 12-byte IV, the ciphertext, a 16-byte tag>.
+  const raw = Buffer.from(secrets.slice('v1.'.length), 'base64');
+  const open = (aad: string) => {
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+  };
+  t.strictSame(JSON.parse(open('sealed')), { api_key: API_KEY });
+  t.throws(() => open('another-id'), 'bound to its inference id');
 });
 
 t.test('the secrets key file is created once with mode 0600 and reused', async (t) => {
@@ -158,6 +177,13 @@ t.test('a new database is migrated to the current schema version, in WAL mode', 
   db.close();
 });
 
+t.test('the store writes in WAL mode with synchronous=FULL: a write is on disk before it is acknowledged', async (t) => {
+  // The store as buildApp opens it; synchronous is a setting of the connection, read from that connection.
+  const store = new SqliteEndpointStore(t.testdir());
+  t.teardown(() => store.close());
+  t.strictSame(store.durability(), { journalMode: 'wal', synchronous: 'full' });
+});
+
 t.test('at trace level no api key or credential reaches the logs', async (t) => {
   const s = await startApp(t, { LOG_LEVEL: 'trace' });
   await s.request('PUT', '/_inference/text_embedding/a', hfBody(), { authorization: `Bearer ${API_KEY}` });
@@ -178,7 +204,7 @@ t.test('the logger configuration redacts credentials wherever a log line carries
     },
   });
   const log = pino(loggerOptions('trace'), sink);
-  log.info({ req: { headers: { authorization: `Bearer ${API_KEY}` } } }, 'request');
+  log.info({ req: { method: 'GET', url: `/_inference?api_key=${API_KEY}&pretty`, headers: { authorization: `Bearer ${API_KEY}` } } }, 'request');
   log.info({ upstream: { headers: { authorization: `Bearer ${API_KEY}` } } }, 'upstream call');
   log.info({ body: { service_settings: { api_key: API_KEY } } }, 'body');
   log.info({ endpoint: { secrets: { api_key: API_KEY } } }, 'endpoint');
@@ -186,6 +212,8 @@ t.test('the logger configuration redacts credentials wherever a log line carries
   const text = lines.join('');
   t.equal(lines.length, 5);
   t.notMatch(text, API_KEY);
+  // A request is logged as method, url (its secret query values masked) and addresses: never its headers.
+  t.strictSame(JSON.parse(lines[0]!).req, { method: 'GET', url: '/_inference?api_key=[Redacted]&pretty' });
   t.equal((text.match(/\[Redacted\]/g) ?? []).length, 5);
 });
 
