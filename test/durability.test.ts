@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { API_KEY } from './helpers/app.js';
+import { closedPort } from './helpers/network.js';
 import { startServer } from './helpers/process.js';
 
 const ROUNDS = 10;
@@ -26,9 +27,11 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
   let nextId = 0;
   let acknowledged = 0;
   let interrupted = 0;
+  // Never called (no create-time call): an address literal, so the server looks up no name either.
+  const url = `http://127.0.0.1:${await closedPort()}/embed`;
 
   for (let round = 0; round < ROUNDS; round++) {
-    const server = await startServer({ DATA_DIR: dataDir });
+    const server = await startServer(t, { DATA_DIR: dataDir });
     let stop = false;
     const send = (method: string, url: string, body?: unknown) =>
       fetch(`${server.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -55,7 +58,7 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
             op.kind === 'put'
               ? await send('PUT', `/_inference/text_embedding/${id}`, {
                   service: 'hugging_face',
-                  service_settings: { api_key: API_KEY, url: 'https://x.example/embed', rate_limit: { requests_per_minute: op.rpm } },
+                  service_settings: { api_key: API_KEY, url, rate_limit: { requests_per_minute: op.rpm } },
                 })
               : op.kind === 'update'
                 ? await send('PUT', `/_inference/${id}/_update`, { service_settings: { rate_limit: { requests_per_minute: op.rpm } } })
@@ -81,7 +84,7 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
     interrupted += [...known.values()].filter((k) => k.pending).length;
 
     // Restart and compare what is stored with what was acknowledged.
-    const after = await startServer({ DATA_DIR: dataDir });
+    const after = await startServer(t, { DATA_DIR: dataDir });
     const listed = (await (await fetch(`${after.url}/_inference`)).json()) as { endpoints: Array<{ inference_id: string; service_settings: { rate_limit: { requests_per_minute: number } } }> };
     const stored = new Map(listed.endpoints.map((e) => [e.inference_id, e.service_settings.rate_limit.requests_per_minute]));
     let mismatches = 0;
@@ -97,7 +100,7 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
     }
     const unknownIds = [...stored.keys()].filter((id) => !known.has(id));
     t.equal(mismatches, 0, `round ${round}: every endpoint matches an acknowledged (or in-flight) state`);
-    t.same(unknownIds, [], `round ${round}: nothing appeared from nowhere`);
+    t.strictSame(unknownIds, [], `round ${round}: nothing appeared from nowhere`);
     // The secrets still decrypt: an update re-seals them.
     const someone = [...stored.keys()][0];
     if (someone) {

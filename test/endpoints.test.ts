@@ -1,8 +1,6 @@
 // The endpoint registry routes through HTTP: PUT, GET, DELETE and _update, exact JSON in field order.
 import t from 'tap';
-import { API_KEY, envelope, hfBody, startApp } from './helpers/app.js';
-
-const URL_ = 'https://xyz.endpoints.huggingface.cloud';
+import { API_KEY, ENDPOINT_URL as URL_, envelope, hfBody, startApp } from './helpers/app.js';
 const DEFAULT_CHUNKING = { strategy: 'sentence', max_chunk_size: 250, sentence_overlap: 1 };
 
 const entry = (id: string, serviceSettings: Record<string, unknown> = {}, chunking: unknown = DEFAULT_CHUNKING) => ({
@@ -35,7 +33,7 @@ t.test('PUT with only the id takes the task type from the body', async (t) => {
   const s = await startApp(t);
   const res = await s.request('PUT', '/_inference/by-body', hfBody({}, { task_type: 'text_embedding' }));
   t.equal(res.status, 200);
-  t.same(res.json, entry('by-body'));
+  t.strictSame(res.json, entry('by-body'));
 });
 
 t.test('PUT keeps the settings a user gave: rate limit, chunking, max_input_tokens, hosted model_id', async (t) => {
@@ -64,15 +62,15 @@ t.test('PUT keeps the settings a user gave: rate limit, chunking, max_input_toke
     chunking_settings: {},
   });
   t.equal(res.status, 200);
-  t.same(res.json.service_settings, { model_id: 'sentence-transformers/all-MiniLM-L6-v2', similarity: 'cosine', rate_limit: { requests_per_minute: 3000 } });
-  t.same(res.json.chunking_settings, DEFAULT_CHUNKING, '{} chunking settings become the default');
+  t.strictSame(res.json.service_settings, { model_id: 'sentence-transformers/all-MiniLM-L6-v2', similarity: 'cosine', rate_limit: { requests_per_minute: 3000 } });
+  t.strictSame(res.json.chunking_settings, DEFAULT_CHUNKING, '{} chunking settings become the default');
 });
 
 t.test('PUT stores the recursive strategy with its separator list, and none', async (t) => {
   const s = await startApp(t);
   let res = await s.request('PUT', '/_inference/text_embedding/rec', hfBody({}, { chunking_settings: { strategy: 'recursive', max_chunk_size: 50 } }));
   t.equal(res.status, 200);
-  t.same(res.json.chunking_settings, { strategy: 'recursive', max_chunk_size: 50, separators: ['(?<!\\n)\\n\\n(?!\\n)', '(?<!\\n)\\n(?!\\n)'] });
+  t.strictSame(res.json.chunking_settings, { strategy: 'recursive', max_chunk_size: 50, separators: ['(?<!\\n)\\n\\n(?!\\n)', '(?<!\\n)\\n(?!\\n)'] });
   res = await s.request(
     'PUT',
     '/_inference/text_embedding/md',
@@ -81,16 +79,16 @@ t.test('PUT stores the recursive strategy with its separator list, and none', as
   t.equal(res.json.chunking_settings.separators.length, 8);
   t.equal(res.json.chunking_settings.separators[0], '\n# ');
   res = await s.request('PUT', '/_inference/text_embedding/own', hfBody({}, { chunking_settings: { strategy: 'recursive', max_chunk_size: 50, separators: ['\n---\n'] } }));
-  t.same(res.json.chunking_settings, { strategy: 'recursive', max_chunk_size: 50, separators: ['\n---\n'] });
+  t.strictSame(res.json.chunking_settings, { strategy: 'recursive', max_chunk_size: 50, separators: ['\n---\n'] });
   res = await s.request('PUT', '/_inference/text_embedding/whole', hfBody({}, { chunking_settings: { strategy: 'none' } }));
-  t.same(res.json.chunking_settings, { strategy: 'none' });
+  t.strictSame(res.json.chunking_settings, { strategy: 'none' });
 });
 
 t.test('PUT of an id that exists answers resource_already_exists_exception and keeps the first', async (t) => {
   const s = await startApp(t);
   t.equal((await s.request('PUT', '/_inference/text_embedding/dup', hfBody())).status, 200);
-  const res = await s.request('PUT', '/_inference/dup', hfBody({ url: 'https://other.example' }, { task_type: 'text_embedding' }));
-  t.same(res.json, envelope(400, 'resource_already_exists_exception', 'Inference endpoint [dup] already exists'));
+  const res = await s.request('PUT', '/_inference/dup', hfBody({ url: 'https://other.hf.test' }, { task_type: 'text_embedding' }));
+  t.strictSame(res.json, envelope(400, 'resource_already_exists_exception', 'Inference endpoint [dup] already exists'));
   t.equal((await s.request('GET', '/_inference/dup')).json.endpoints[0].service_settings.url, URL_);
 });
 
@@ -103,25 +101,25 @@ t.test('GET in all five forms; listings sorted by id; a missing id is a 404', as
   for (const url of ['/_inference', '/_inference/_all', '/_inference/text_embedding/_all', '/_inference/']) {
     const res = await s.request('GET', url);
     t.equal(res.status, 200, url);
-    t.same(res.json, { endpoints: sorted.map((id) => entry(id)) }, url);
+    t.strictSame(res.json, { endpoints: sorted.map((id) => entry(id)) }, url);
   }
-  t.same((await s.request('GET', '/_inference/alpha')).json, { endpoints: [entry('alpha')] });
-  t.same((await s.request('GET', '/_inference/text_embedding/alpha')).json, { endpoints: [entry('alpha')] });
-  t.same((await s.request('GET', '/_inference/sparse_embedding/_all')).json, { endpoints: [] });
-  t.same((await s.request('GET', '/_inference/rerank/_all')).json, { endpoints: [] });
-  t.same(
+  t.strictSame((await s.request('GET', '/_inference/alpha')).json, { endpoints: [entry('alpha')] });
+  t.strictSame((await s.request('GET', '/_inference/text_embedding/alpha')).json, { endpoints: [entry('alpha')] });
+  t.strictSame((await s.request('GET', '/_inference/sparse_embedding/_all')).json, { endpoints: [] });
+  t.strictSame((await s.request('GET', '/_inference/rerank/_all')).json, { endpoints: [] });
+  t.strictSame(
     (await s.request('GET', '/_inference/nope')).json,
     envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [nope]'),
   );
-  t.same(
+  t.strictSame(
     (await s.request('GET', '/_inference/text_embedding/nope')).json,
     envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [nope]'),
   );
-  t.same(
+  t.strictSame(
     (await s.request('GET', '/_inference/completion/alpha')).json,
     envelope(400, 'status_exception', "Requested task type [completion] does not match the inference endpoint's task type [text_embedding]"),
   );
-  t.same((await s.request('GET', '/_inference/embeddings/_all')).json, envelope(400, 'status_exception', 'Unknown task_type [embeddings]'));
+  t.strictSame((await s.request('GET', '/_inference/embeddings/_all')).json, envelope(400, 'status_exception', 'Unknown task_type [embeddings]'));
 });
 
 t.test('GET on an empty registry answers an empty list', async (t) => {
@@ -146,14 +144,14 @@ t.test('DELETE in both forms, dry_run and force', async (t) => {
   t.equal((await s.request('GET', '/_inference/a')).status, 404);
 
   res = await s.request('DELETE', '/_inference/sparse_embedding/b');
-  t.same(res.json, envelope(400, 'status_exception', "Requested task type [sparse_embedding] does not match the inference endpoint's task type [text_embedding]"));
+  t.strictSame(res.json, envelope(400, 'status_exception', "Requested task type [sparse_embedding] does not match the inference endpoint's task type [text_embedding]"));
   res = await s.request('DELETE', '/_inference/text_embedding/b?dry_run=false&force=false');
-  t.same(res.json, { acknowledged: true, pipelines: [], indexes: [] });
+  t.strictSame(res.json, { acknowledged: true, pipelines: [], indexes: [] });
 
   res = await s.request('DELETE', '/_inference/b');
-  t.same(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [b]'));
+  t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [b]'));
   res = await s.request('DELETE', '/_inference/a?dry_run=maybe');
-  t.same(res.json, envelope(400, 'illegal_argument_exception', 'Failed to parse value [maybe] as only [true] or [false] are allowed.'));
+  t.strictSame(res.json, envelope(400, 'illegal_argument_exception', 'Failed to parse value [maybe] as only [true] or [false] are allowed.'));
 });
 
 t.test('_update changes the api key, rate limit, task and chunking settings, in both path forms', async (t) => {
@@ -167,25 +165,25 @@ t.test('_update changes the api key, rate limit, task and chunking settings, in 
   t.notMatch(res.body, 'hf_RotatedKey');
 
   res = await s.request('PUT', '/_inference/text_embedding/up/_update', { chunking_settings: { strategy: 'word', max_chunk_size: 20, overlap: 5 } });
-  t.same(res.json.chunking_settings, { strategy: 'word', max_chunk_size: 20, overlap: 5 });
-  t.same(res.json.service_settings.rate_limit, { requests_per_minute: 120 }, 'earlier updates stay');
-  t.same((await s.request('GET', '/_inference/up')).json.endpoints[0], res.json, 'GET sees the update');
+  t.strictSame(res.json.chunking_settings, { strategy: 'word', max_chunk_size: 20, overlap: 5 });
+  t.strictSame(res.json.service_settings.rate_limit, { requests_per_minute: 120 }, 'earlier updates stay');
+  t.strictSame((await s.request('GET', '/_inference/up')).json.endpoints[0], res.json, 'GET sees the update');
 
   res = await s.request('PUT', '/_inference/up/_update', {});
-  t.same(res.json, (await s.request('GET', '/_inference/up')).json.endpoints[0], 'an empty update changes nothing');
+  t.strictSame(res.json, (await s.request('GET', '/_inference/up')).json.endpoints[0], 'an empty update changes nothing');
 });
 
 t.test('_update rejects what cannot change, unknown ids, wrong task types and bad values', async (t) => {
   const s = await startApp(t);
   await s.request('PUT', '/_inference/text_embedding/up', hfBody());
   let res = await s.request('PUT', '/_inference/missing/_update', { service_settings: { api_key: 'x' } });
-  t.same(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [missing]'));
+  t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [missing]'));
 
   res = await s.request('PUT', '/_inference/completion/up/_update', { service_settings: { api_key: 'x' } });
-  t.same(res.json, envelope(400, 'status_exception', "Requested task type [completion] does not match the inference endpoint's task type [text_embedding]"));
+  t.strictSame(res.json, envelope(400, 'status_exception', "Requested task type [completion] does not match the inference endpoint's task type [text_embedding]"));
 
   res = await s.request('PUT', '/_inference/up/_update', { service_settings: { url: 'https://elsewhere', rate_limit: { requests_per_minute: -5 } } });
-  t.same(
+  t.strictSame(
     res.json,
     envelope(
       400,
@@ -194,6 +192,14 @@ t.test('_update rejects what cannot change, unknown ids, wrong task types and ba
         '2: [service_settings] setting [url] cannot be updated; create a new inference endpoint to change it;',
     ),
   );
+  for (const [setting, value] of [['model_id', 'sentence-transformers/all-MiniLM-L6-v2'], ['similarity', 'dot_product'], ['dimensions', 768]] as const) {
+    res = await s.request('PUT', '/_inference/up/_update', { service_settings: { [setting]: value } });
+    t.strictSame(
+      res.json,
+      envelope(400, 'validation_exception', `Validation Failed: 1: [service_settings] setting [${setting}] cannot be updated; create a new inference endpoint to change it;`),
+      `${setting} is fixed at creation`,
+    );
+  }
   res = await s.request('PUT', '/_inference/up/_update', { chunking_settings: { strategy: 'word', max_chunk_size: 5 } });
   t.equal(res.status, 400);
   t.equal(
@@ -202,12 +208,12 @@ t.test('_update rejects what cannot change, unknown ids, wrong task types and ba
       '2: [chunking_settings] does not contain the required setting [overlap];',
   );
   res = await s.request('PUT', '/_inference/up/_update', { task_settings: { foo: 1 } });
-  t.same(res.json, envelope(400, 'status_exception', 'Model configuration contains settings [{foo=1}] unknown to the [hugging_face] service'));
+  t.strictSame(res.json, envelope(400, 'status_exception', 'Model configuration contains settings [{foo=1}] unknown to the [hugging_face] service'));
   res = await s.request('PUT', '/_inference/up/_update', { service: 'openai' });
   t.equal(res.status, 400);
   t.equal(res.json.error.type, 'status_exception');
 
-  t.same((await s.request('GET', '/_inference/up')).json.endpoints[0], entry('up'), 'failed updates changed nothing');
+  t.strictSame((await s.request('GET', '/_inference/up')).json.endpoints[0], entry('up'), 'failed updates changed nothing');
 });
 
 t.test('GET / says what the server is', async (t) => {

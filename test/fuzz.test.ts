@@ -92,5 +92,5 @@ t.test(`${RUNS} random requests: every answer is a 2xx or a 4xx in the envelope,
   t.equal(ran, RUNS);
   t.comment(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
   const after = await s.request('POST', '/_inference/text_embedding/known', { input: 'still up' });
-  t.same(after.json, { text_embedding: [{ embedding: hf.vector('still up') }] }, 'the service still answers correctly');
+  t.strictSame(after.json, { text_embedding: [{ embedding: hf.vector('still up') }] }, 'the service still answers correctly');
 });

@@ -8,12 +8,12 @@ t.test('malformed JSON answers parse_exception with a position, never quoting th
   const s = await startApp(t);
   const res = await s.request('PUT', '/_inference/text_embedding/x', `{"service":"hugging_face","api_key": ${API_KEY}}`);
   t.equal(res.status, 400);
-  t.same(res.json, envelope(400, 'parse_exception', "Failed to parse request body: malformed JSON: unexpected token 'h'"));
+  t.strictSame(res.json, envelope(400, 'parse_exception', "Failed to parse request body: malformed JSON: unexpected token 'h'"));
   t.notMatch(res.body, 'hf_');
   const positioned = await s.request('PUT', '/_inference/text_embedding/x', '{\n  "service": "hugging_face",\n  "api_key" 1}');
-  t.same(positioned.json, envelope(400, 'parse_exception', "Failed to parse request body: Unexpected number at line 3, column 13"));
+  t.strictSame(positioned.json, envelope(400, 'parse_exception', "Failed to parse request body: Unexpected number at line 3, column 13"));
   const cut = await s.request('PUT', '/_inference/text_embedding/x', '{"service":');
-  t.same(cut.json, envelope(400, 'parse_exception', 'Failed to parse request body: unexpected end of input'));
+  t.strictSame(cut.json, envelope(400, 'parse_exception', 'Failed to parse request body: unexpected end of input'));
 });
 
 t.test('wrong JSON types answer x_content_parse_exception naming the field', async (t) => {
@@ -32,7 +32,7 @@ t.test('wrong JSON types answer x_content_parse_exception naming the field', asy
   ];
   for (const [body, reason] of cases) {
     const res = await s.request('PUT', '/_inference/text_embedding/x', body);
-    t.same(res.json, envelope(400, 'x_content_parse_exception', reason), reason);
+    t.strictSame(res.json, envelope(400, 'x_content_parse_exception', reason), reason);
   }
 });
 
@@ -40,14 +40,14 @@ t.test('a PUT without a body answers "request body is required"', async (t) => {
   const s = await startApp(t);
   for (const headers of [{}, { 'content-type': 'application/json' }] as Array<Record<string, string>>) {
     const res = await s.request('PUT', '/_inference/text_embedding/x', undefined, headers);
-    t.same(res.json, envelope(400, 'parse_exception', 'request body is required'));
+    t.strictSame(res.json, envelope(400, 'parse_exception', 'request body is required'));
   }
 });
 
 t.test('prototype pollution keys are refused', async (t) => {
   const s = await startApp(t);
   const res = await s.request('PUT', '/_inference/text_embedding/x', '{"service":"hugging_face","__proto__":{"polluted":true}}');
-  t.same(res.json, envelope(400, 'parse_exception', 'Failed to parse request body: the body contains a forbidden property name [__proto__] or [constructor]'));
+  t.strictSame(res.json, envelope(400, 'parse_exception', 'Failed to parse request body: the body contains a forbidden property name [__proto__] or [constructor]'));
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -69,9 +69,9 @@ t.test('deeply nested and very long bodies get a 4xx, never a 500', async (t) =>
 
 t.test('bodies over BODY_LIMIT answer 413 in the envelope', async (t) => {
   const s = await startApp(t, { BODY_LIMIT: '1kb' });
-  const res = await s.request('PUT', '/_inference/text_embedding/x', hfBody({ url: 'https://x.example/' + 'a'.repeat(2000) }));
+  const res = await s.request('PUT', '/_inference/text_embedding/x', hfBody({ url: 'https://x.hf.test/' + 'a'.repeat(2000) }));
   t.equal(res.status, 413);
-  t.same(res.json, envelope(413, 'content_too_long_exception', 'Request body is too large: the limit is [1024] bytes'));
+  t.strictSame(res.json, envelope(413, 'content_too_long_exception', 'Request body is too large: the limit is [1024] bytes'));
   t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
 });
 
@@ -84,7 +84,7 @@ t.test('content types: JSON and the client\'s vnd.elasticsearch+json are parsed;
   const res = await s.request('PUT', '/_inference/text_embedding/form', 'service=hugging_face', {
     'content-type': 'application/x-www-form-urlencoded',
   });
-  t.same(res.json, envelope(406, 'media_type_header_exception', 'Content-Type header [application/x-www-form-urlencoded] is not supported'));
+  t.strictSame(res.json, envelope(406, 'media_type_header_exception', 'Content-Type header [application/x-www-form-urlencoded] is not supported'));
 });
 
 t.test('GET and DELETE with the client\'s content type and no body work', async (t) => {
@@ -96,26 +96,26 @@ t.test('GET and DELETE with the client\'s content type and no body work', async 
   }
   const res = await s.app.inject({ method: 'DELETE', url: '/_inference/a', headers: { 'content-type': VND(9), 'content-length': '0' } });
   t.equal(res.statusCode, 200);
-  t.same(res.json(), { acknowledged: true, pipelines: [], indexes: [] });
+  t.strictSame(res.json(), { acknowledged: true, pipelines: [], indexes: [] });
 });
 
 t.test('unknown routes answer 404 and wrong methods 405, in the envelope', async (t) => {
   const s = await startApp(t);
   let res = await s.request('GET', '/_cat/indices');
-  t.same(res.json, envelope(404, 'resource_not_found_exception', 'no handler found for uri [/_cat/indices] and method [GET]'));
+  t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'no handler found for uri [/_cat/indices] and method [GET]'));
   res = await s.request('POST', '/_inference/a/b/c/d');
   t.equal(res.status, 404);
   res = await s.request('PATCH', '/_inference/x');
-  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
+  t.strictSame(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
   t.equal(res.headers.allow, 'PUT, GET, DELETE, POST');
   res = await s.request('PATCH', '/_inference/x/_update');
-  t.same(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x/_update] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
+  t.strictSame(res.json, envelope(405, 'status_exception', 'Incorrect HTTP method for uri [/_inference/x/_update] and method [PATCH], allowed: [PUT, GET, DELETE, POST]'));
 });
 
 t.test('a malformed URL answers 400 in the envelope', async (t) => {
   const s = await startApp(t);
   const res = await s.request('GET', '/_inference/%E0%A4%A');
-  t.same(res.json, envelope(400, 'illegal_argument_exception', "'/_inference/%E0%A4%A' is not a valid url component"));
+  t.strictSame(res.json, envelope(400, 'illegal_argument_exception', "'/_inference/%E0%A4%A' is not a valid url component"));
   t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
 });
 
@@ -141,13 +141,13 @@ t.test('query parameters: pretty, unrecognized names, timeout values', async (t)
   res = await s.request('GET', '/_inference?human=true&error_trace=false&filter_path=x');
   t.equal(res.body, '{"endpoints":[]}');
   res = await s.request('GET', '/_inference?verbose=true&foo=1');
-  t.same(res.json, envelope(400, 'illegal_argument_exception', 'request [/_inference] contains unrecognized parameters: [verbose, foo]'));
+  t.strictSame(res.json, envelope(400, 'illegal_argument_exception', 'request [/_inference] contains unrecognized parameters: [verbose, foo]'));
   for (const timeout of ['30s', '500ms', '2m', '1h', '-1', '1d']) {
     res = await s.request('PUT', `/_inference/text_embedding/t-${timeout.replace(/\W/g, '')}?timeout=${timeout}`, hfBody());
     t.equal(res.status, 200, timeout);
   }
   res = await s.request('PUT', '/_inference/text_embedding/t?timeout=abc', hfBody());
-  t.same(res.json, envelope(400, 'parse_exception', 'failed to parse setting [timeout] with value [abc] as a time value: unit is missing or unrecognized'));
+  t.strictSame(res.json, envelope(400, 'parse_exception', 'failed to parse setting [timeout] with value [abc] as a time value: unit is missing or unrecognized'));
   res = await s.request('PUT', '/_inference/text_embedding/t?timeout=-5s', hfBody());
-  t.same(res.json, envelope(400, 'parse_exception', 'failed to parse setting [timeout] with value [-5s] as a time value: negative durations are not supported'));
+  t.strictSame(res.json, envelope(400, 'parse_exception', 'failed to parse setting [timeout] with value [-5s] as a time value: negative durations are not supported'));
 });

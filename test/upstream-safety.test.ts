@@ -1,8 +1,8 @@
 // Upstream safety: no link-local or metadata hosts (at PUT and at call time), an allow-list, size and time limits, no redirects.
 import type dns from 'node:dns';
 import t from 'tap';
-import type { Resolver } from '../src/services/upstream-guard.js';
-import { isLinkLocalOrMetadata } from '../src/services/upstream-guard.js';
+import type { Resolver } from '../src/services/upstream/upstream-guard.js';
+import { isLinkLocalOrMetadata } from '../src/services/upstream/upstream-guard.js';
 import { API_KEY, envelope, startApp } from './helpers/app.js';
 import { FakeHuggingFace } from './helpers/fake-hf.js';
 
@@ -33,10 +33,13 @@ const invalidUrl = (url: string, why: string) =>
   envelope(400, 'validation_exception', `Validation Failed: 1: [service_settings] Invalid url [${url}] received for field [url]. Error: the host [${why};`);
 
 t.test('the blocked address ranges', async (t) => {
-  for (const a of ['169.254.169.254', '169.254.0.1', 'fe80::1', 'FE80::abcd', 'febf::1', 'fd00:ec2::254', 'fd00:0ec2:0:0:0:0:0:254', '::ffff:169.254.1.2', '[fe80::1]']) {
+  const blocked = ['169.254.169.254', '169.254.0.1', 'fe80::1', 'FE80::abcd', 'febf::1', 'fd00:ec2::254', 'fd00:0ec2:0:0:0:0:0:254', '::ffff:169.254.1.2', '[fe80::1]'];
+  // IPv6 forms that carry 169.254.169.254: mapped (as the URL parser writes it, and in full), compatible, NAT64.
+  blocked.push('[::ffff:a9fe:a9fe]', '0:0:0:0:0:ffff:a9fe:a9fe', '::a9fe:a9fe', '::169.254.169.254', '64:ff9b::a9fe:a9fe', '64:ff9b::169.254.169.254');
+  for (const a of blocked) {
     t.ok(isLinkLocalOrMetadata(a), a);
   }
-  for (const a of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '169.255.0.1', '::1', 'fec0::1', 'fd00:ec2::253', 'example.com']) {
+  for (const a of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '169.255.0.1', '::1', 'fec0::1', 'fd00:ec2::253', 'example.com', '::ffff:a9ff:1', '::ffff:7f00:1', '2001:db8::a9fe:a9fe']) {
     t.notOk(isLinkLocalOrMetadata(a), a);
   }
 });
@@ -48,13 +51,15 @@ t.test('PUT refuses link-local and metadata hosts, literal or resolved', async (
     ['http://169.254.169.254/latest/meta-data', '169.254.169.254] is a link-local or cloud metadata address'],
     ['http://[fe80::1]:8080/embed', '[fe80::1]] is a link-local or cloud metadata address'],
     ['http://[fd00:ec2::254]/', '[fd00:ec2::254]] is a link-local or cloud metadata address'],
+    // The URL parser rewrites this to [::ffff:a9fe:a9fe]: still the metadata address.
+    ['http://[::ffff:169.254.169.254]/latest/meta-data', '[::ffff:a9fe:a9fe]] is a link-local or cloud metadata address'],
     ['http://metadata.test/embed', 'metadata.test] resolves to a link-local or cloud metadata address'],
     ['https://v6meta.test/embed', 'v6meta.test] resolves to a link-local or cloud metadata address'],
   ];
   for (const [i, [url, why]] of cases.entries()) {
-    t.same((await put(`m${i}`, url)).json, invalidUrl(url, why), url);
+    t.strictSame((await put(`m${i}`, url)).json, invalidUrl(url, why), url);
   }
-  t.same((await s.request('GET', '/_inference')).json, { endpoints: [] }, 'none stored');
+  t.strictSame((await s.request('GET', '/_inference')).json, { endpoints: [] }, 'none stored');
 });
 
 t.test('at call time the address actually connected to is checked (DNS rebinding)', async (t) => {
@@ -66,7 +71,7 @@ t.test('at call time the address actually connected to is checked (DNS rebinding
   resolver.map['rebind.test'] = '169.254.169.254';
   const before = hf.received.length;
   const res = await embed('r');
-  t.same(
+  t.strictSame(
     res.json,
     envelope(400, 'status_exception', 'Refused to call the upstream of inference entity id [r]: the host [rebind.test] resolves to a link-local or cloud metadata address'),
   );
@@ -80,8 +85,8 @@ t.test('UPSTREAM_ALLOWED_HOSTS restricts which hosts are called', async (t) => {
   const { port, put, embed } = await setup(t, { UPSTREAM_ALLOWED_HOSTS: 'Allowed.test, *.corp.test' }, resolver);
   t.equal((await put('a', `http://allowed.test:${port}/embed`)).status, 200);
   t.equal((await put('b', `http://api.corp.test:${port}/embed`)).status, 200);
-  t.same((await put('c', `http://other.test:${port}/embed`)).json, invalidUrl(`http://other.test:${port}/embed`, 'other.test] is not in UPSTREAM_ALLOWED_HOSTS'));
-  t.same((await put('d', `http://127.0.0.1:${port}/embed`)).json, invalidUrl(`http://127.0.0.1:${port}/embed`, '127.0.0.1] is not in UPSTREAM_ALLOWED_HOSTS'));
+  t.strictSame((await put('c', `http://other.test:${port}/embed`)).json, invalidUrl(`http://other.test:${port}/embed`, 'other.test] is not in UPSTREAM_ALLOWED_HOSTS'));
+  t.strictSame((await put('d', `http://127.0.0.1:${port}/embed`)).json, invalidUrl(`http://127.0.0.1:${port}/embed`, '127.0.0.1] is not in UPSTREAM_ALLOWED_HOSTS'));
   t.equal((await embed('a')).status, 200);
   t.equal((await embed('b')).status, 200);
 });
@@ -95,7 +100,7 @@ t.test('an endpoint stored under an older allow-list is refused at call time', a
   await open.app.close();
   const strict = await startApp(t, { SKIP_VALIDATION: 'true', UPSTREAM_ALLOWED_HOSTS: 'only.test' }, dataDir);
   const res = await strict.request('POST', '/_inference/text_embedding/old', { input: 'x' });
-  t.same(res.json, envelope(400, 'status_exception', 'Refused to call the upstream of inference entity id [old]: the host [127.0.0.1] is not in UPSTREAM_ALLOWED_HOSTS'));
+  t.strictSame(res.json, envelope(400, 'status_exception', 'Refused to call the upstream of inference entity id [old]: the host [127.0.0.1] is not in UPSTREAM_ALLOWED_HOSTS'));
   t.equal(hf.received.length, 0);
 });
 
@@ -104,7 +109,7 @@ t.test('an answer larger than UPSTREAM_BODY_LIMIT is refused, and the service go
   hf.dims = 384;
   await put('big', `${hf.url}/embed`);
   const res = await embed('big');
-  t.same(res.json, envelope(502, 'status_exception', 'Failed to parse the response for inference entity id [big]: the answer is larger than the limit for upstream answers'));
+  t.strictSame(res.json, envelope(502, 'status_exception', 'Failed to parse the response for inference entity id [big]: the answer is larger than the limit for upstream answers'));
   hf.dims = 8;
   t.equal((await embed('big')).status, 200);
 });
@@ -116,9 +121,11 @@ t.test('a hanging or trickling upstream is cut off at UPSTREAM_TIMEOUT, even wit
     hf.next(behaviour, behaviour, behaviour);
     const started = performance.now();
     const res = await embed('slow', '?timeout=-1');
-    t.same(res.json, envelope(502, 'status_exception', 'Failed to send request from inference entity id [slow]: the upstream did not answer within UPSTREAM_TIMEOUT'));
+    t.strictSame(res.json, envelope(502, 'status_exception', 'Failed to send request from inference entity id [slow]: the upstream did not answer within UPSTREAM_TIMEOUT'));
     const took = performance.now() - started;
-    t.ok(took >= 900 && took < 5000, `three attempts of 300 ms took ${took.toFixed(0)} ms`);
+    // At least three full attempts (timers do not fire early); the upper bound only says it did not
+    // hang, with room for a loaded machine.
+    t.ok(took >= 900 && took < 15_000, `three attempts of 300 ms took ${took.toFixed(0)} ms`);
     t.equal((await embed('slow')).status, 200, 'the next request succeeds');
   }
 });
@@ -129,5 +136,5 @@ t.test('redirects are not followed', async (t) => {
   hf.next({ status: 307, text: '', headers: { location: `${hf.url}/elsewhere` } });
   const res = await embed('r');
   t.equal(res.status, 307);
-  t.same(hf.received.map((r) => r.path), ['/embed']);
+  t.strictSame(hf.received.map((r) => r.path), ['/embed']);
 });

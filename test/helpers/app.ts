@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp, type BuildOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { offlineResolver } from './network.js';
 
 export interface Tap {
   testdir(fixture?: unknown): string;
@@ -40,9 +41,16 @@ export async function startApp(
   build: BuildOptions = {},
 ): Promise<TestApp> {
   const logs = new LogCapture();
-  // Endpoints point at hosts that do not exist here: no create-time call unless a test asks for it.
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', ...env });
-  const app = await buildApp(config, { logStream: logs, ...build });
+  // Endpoints point at hosts that do not exist here: no create-time call unless a test asks for
+  // it, the serverless API at a reserved name, and no name looked up on a real DNS server.
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    SKIP_VALIDATION: 'true',
+    HF_API_BASE: 'https://router.huggingface.test/hf-inference',
+    ...env,
+  });
+  const app = await buildApp(config, { logStream: logs, ...build, resolver: build.resolver ?? offlineResolver });
   t.teardown(() => app.close());
   return {
     app,
@@ -73,11 +81,14 @@ export function envelope(status: number, type: string, reason: string) {
 
 export const API_KEY = 'hf_TestKeyDoNotLeak0123456789';
 
+/** The url of hfBody's endpoint: shaped like an Inference Endpoint, under the reserved `.test` name (RFC 6761). */
+export const ENDPOINT_URL = 'https://xyz.endpoints.huggingface.test';
+
 /** A valid PUT body for a text_embedding endpoint, with parts replaced or added. */
 export function hfBody(serviceSettings: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   return {
     service: 'hugging_face',
-    service_settings: { api_key: API_KEY, url: 'https://xyz.endpoints.huggingface.cloud', ...serviceSettings },
+    service_settings: { api_key: API_KEY, url: ENDPOINT_URL, ...serviceSettings },
     ...extra,
   };
 }

@@ -1,6 +1,8 @@
-// Runs the real service as a child process (node dist/src/server.js) for kill -9 and shutdown tests.
+// Runs the real service as a child process (node dist/src/server.js) for kill -9 and shutdown tests; every child is killed when its test ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onExit } from 'signal-exit';
+import type { Tap } from './app.js';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
@@ -12,12 +14,58 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the service on a free port and resolves once it logs where it listens. */
-export function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** Children still running; killed when this test process ends, however it ends. */
+const running = new Set<ChildProcess>();
+
+// A test file that throws, times out (tap ends it with SIGALRM) or is interrupted must not
+// leave a server behind: signal-exit runs this on exit and on every fatal signal, then lets the
+// signal do its work.
+onExit(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * The environment of a child: PATH, and NODE_OPTIONS so that a hook the test run was started
+ * with (npm run test:offline) watches the child too. Nothing else leaks in from the test's environment.
+ */
+const baseEnv = (): Record<string, string> => ({
+  PATH: process.env.PATH ?? '',
+  ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
+});
+
+/** Who ends a child process: a test (its teardown), or a benchmark that stops its children itself. */
+export type Owner = Pick<Tap, 'teardown'>;
+
+/**
+ * Spawns a node script and registers its end with the test at once, so the child is killed
+ * in teardown even when an assertion fails or the test throws before it stops the child itself.
+ */
+export function spawnTracked(t: Owner, args: string[], env: Record<string, string>, stdio: Array<'ignore' | 'pipe'>): ChildProcess {
+  const child = spawn(process.execPath, args, { env: { ...baseEnv(), ...env }, stdio: stdio as ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const gone = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await gone;
+    }
   });
+  return child;
+}
+
+/** Starts the service on a free port and resolves once it logs where it listens. */
+export function startServer(t: Owner, env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawnTracked(
+    t,
+    [SERVER_ENTRY],
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', ...env },
+    ['ignore', 'pipe', 'pipe'],
+  );
   const stdout: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -25,7 +73,10 @@ export function startServer(env: Record<string, string>): Promise<ServerProcess>
   );
   child.stderr!.on('data', (d: Buffer) => stderr.push(...d.toString().split('\n').filter(Boolean)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // not left running after the test gave up on it
+      reject(new Error(`server did not start: ${stderr.join('\n')}`));
+    }, 20_000);
     let pending = '';
     child.stdout!.on('data', (d: Buffer) => {
       pending += d.toString();
@@ -48,12 +99,9 @@ export function startServer(env: Record<string, string>): Promise<ServerProcess>
 }
 
 /** Runs the service expecting it to exit by itself (a start-up failure). */
-export function runServerToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+export function runServerToExit(t: Owner, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY], {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawnTracked(t, [SERVER_ENTRY], { PORT: '0', ...env }, ['ignore', 'ignore', 'pipe']);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code, stderr }));

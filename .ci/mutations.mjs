@@ -1,0 +1,83 @@
+// Mutation checks: each entry breaks one promise with one small change; its guarding test must then fail.
+// `node .ci/mutations.mjs` runs them all (about 10 minutes), `node .ci/mutations.mjs SIGINT redaction` those whose name contains a word.
+// Each change is reverted whatever happens; the tree is rebuilt at the end.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** [name, file, code as it is, code broken, test file, --grep of the guarding test] */
+const MUTATIONS = [
+  ["retry: 4 attempts", "src/dispatch/retry.ts", "maxAttempts: 3, baseDelayMs: 1000", "maxAttempts: 4, baseDelayMs: 1000", "defaults", "retry policy"],
+  ["retry: back-off from 0.5 s", "src/dispatch/retry.ts", "maxAttempts: 3, baseDelayMs: 1000", "maxAttempts: 3, baseDelayMs: 500", "defaults", "retry policy"],
+  ["queue: 2001 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 2001;", "defaults", "queue bound"],
+  ["queue: 1999 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 1999;", "defaults", "queue bound"],
+  ["queue: capacity ignores the batch size", "src/dispatch/batch-queue.ts", "const capacity = (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;", "const capacity = (this.opts.capacity ?? QUEUE_CAPACITY) * 20;", "defaults", "queue bound"],
+  ["request timeout default 60s", "src/request-params.ts", "export const DEFAULT_TIMEOUT = '30s';", "export const DEFAULT_TIMEOUT = '60s';", "defaults", "request timeout"],
+  ["request timeout counted from the handler, +2 s late", "routes/inference.ts", "new Cancellation(Date.now() - reply.elapsedTime + ms)", "new Cancellation(Date.now() - reply.elapsedTime + ms + 2000)", "defaults", "request timeout"],
+  ["upstream timeout default 60s", "src/config.ts", "upstreamTimeout: '120s'", "upstreamTimeout: '60s'", "defaults", "configuration table"],
+  ["upstream body limit default 32mb", "src/config.ts", "upstreamBodyLimit: '64mb'", "upstreamBodyLimit: '32mb'", "defaults", "configuration table"],
+  ["SKIP_VALIDATION default true", "src/config.ts", "parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'false')", "parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'true')", "defaults", "configuration table"],
+  ["body limit default 20mb", "src/config.ts", "bodyLimit: '10mb',", "bodyLimit: '20mb',", "defaults", "BODY_LIMIT"],
+  ["rate limit default 6000/min", "src/services/hugging-face/settings.ts", "export const DEFAULT_REQUESTS_PER_MINUTE = 3000;", "export const DEFAULT_REQUESTS_PER_MINUTE = 6000;", "defaults", "rate limit as shipped"],
+  ["token cache 65,535", "src/services/hugging-face/sparse-embedding.ts", "export const TOKEN_CACHE_SIZE = 65_536;", "export const TOKEN_CACHE_SIZE = 65_535;", "defaults", "token cache"],
+  ["key presence trusted 5 s", "src/auth/api-keys.ts", "export const ACTIVE_KEYS_RECHECK_MS = 1000;", "export const ACTIVE_KEYS_RECHECK_MS = 5000;", "auth", "first new key"],
+  ["client gone: close not watched", "routes/inference.ts", "  reply.raw.once('close', onClose);\n", "", "inference", "client that leaves"],
+  ["client gone: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "inference", "client that leaves"],
+  ["client gone: logged as an error again", "src/errors.ts", "clientGone: () => new EsError(499,", "clientGone: () => new EsError(500,", "inference", "client that leaves"],
+  ["timed out: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "inference", "timeouts: 408"],
+  ["synchronous=NORMAL", "src/store/sqlite.ts", "this.db.pragma('synchronous = FULL');", "this.db.pragma('synchronous = NORMAL');", "store", "synchronous=FULL"],
+  ["journal_mode=DELETE", "src/store/sqlite.ts", "this.db.pragma('journal_mode = WAL');", "this.db.pragma('journal_mode = DELETE');", "store", "synchronous=FULL"],
+  ["SIGINT not handled", "src/server.ts", "  process.on('SIGINT', () => shutdown('SIGINT'));\n", "", "process", "SIGINT"],
+  ["SIGINT exits at once", "src/server.ts", "process.on('SIGINT', () => shutdown('SIGINT'));", "process.on('SIGINT', () => process.exit(0));", "process", "SIGINT"],
+  ["database not closed on shutdown", "src/app.ts", "    await store.close();\n  });", "  });", "process", "SIGTERM lets"],
+  ["mean: equal weights", "src/tasks/text-embedding.ts", "const weights = chunks.map((c) => (total > 0 ? c.words / total : 1 / chunks.length));", "const weights = chunks.map(() => 1 / chunks.length);", "inference", "weighted by each chunk"],
+  ["mean: last chunk left out", "src/tasks/text-embedding.ts", "vectors.forEach(({ values }, i) => {", "vectors.slice(0, -1).forEach(({ values }, i) => {", "inference", "weighted by each chunk"],
+  ["chunker: word overlap one word short", "src/chunking/chunker.ts", "const step = Math.max(1, max - overlap);", "const step = Math.max(1, max - overlap + 1);", "inference", "each chunking strategy"],
+  ["redaction: URL logged as it came", "src/logger.ts", "url: redactUrl(req.url ?? ''),", "url: req.url ?? '',", "secret-hygiene", "anywhere a request"],
+  ["redaction: error messages not masked", "plugins/elasticsearch-http.ts", "  const safe = withoutSecrets(error, reply.request);", "  const safe = error;", "secret-hygiene", "anywhere a request"],
+  ["redaction: body secrets not collected", "src/redaction.ts", "found.add(inner);", "void inner;", "secret-hygiene", "anywhere a request"],
+  ["redaction: token shapes not masked", "src/redaction.ts", "return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;", "return out;", "secret-hygiene", "anywhere a request"],
+  ["redaction: upstream echo not masked", "src/services/hugging-face/call.ts", "maskSecrets(res.text, [call.apiKey])", "res.text", "secret-hygiene", "anywhere a request"],
+  ["back-off jobs forgotten on close", "src/dispatch/batch-queue.ts", "      for (const job of jobs) this.settle(job, error, undefined);\n", "", "inference", "back-off"],
+];
+
+const only = process.argv.slice(2);
+const build = () => spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, encoding: 'utf8' });
+let escaped = 0;
+for (const [name, file, from, to, test, grep] of MUTATIONS) {
+  if (only.length > 0 && !only.some((word) => name.includes(word))) continue;
+  const full = path.join(root, file);
+  const original = fs.readFileSync(full, 'utf8');
+  if (original.split(from).length !== 2) {
+    console.log(`SKIPPED  ${name}: the code to break is no longer in ${file} exactly once; update this entry`);
+    escaped++;
+    continue;
+  }
+  fs.writeFileSync(full, original.replace(from, to));
+  try {
+    const built = build();
+    if (built.status !== 0) {
+      console.log(`SKIPPED  ${name}: the broken code does not compile\n${built.stdout}`);
+      escaped++;
+      continue;
+    }
+    const escapedGrep = grep.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const started = Date.now();
+    const run = spawnSync('npx', ['tap', `dist/test/${test}.test.js`, `--grep=${escapedGrep}`, '--timeout=240'], { cwd: root, encoding: 'utf8' });
+    const failures = run.stdout.split('\n').filter((l) => /^\s+not ok \d+ - /.test(l) && !l.includes(' # time=')).map((l) => l.trim());
+    const seconds = ((Date.now() - started) / 1000).toFixed(0);
+    if (run.status !== 0) console.log(`caught   ${name}: ${test}.test "${grep}" failed in ${seconds} s (${failures.slice(0, 2).join('; ')})`);
+    else {
+      console.log(`ESCAPED  ${name}: ${test}.test "${grep}" still passes`);
+      escaped++;
+    }
+  } finally {
+    fs.writeFileSync(full, original);
+  }
+}
+build();
+console.log(escaped === 0 ? 'every mutation was caught' : `${escaped} mutation(s) not caught or not applied`);
+process.exitCode = escaped === 0 ? 0 : 1;
