@@ -1,7 +1,7 @@
-// Chunking throughput: MB/s of each strategy at 100 KB, 1 MB and 10 MB of English text, in one run.
+// Chunking throughput: MB/s of each strategy at 100 KB, 1 MB and 10 MB of English text, and on CJK and mixed-script text (the slow path).
 import { chunkText } from '../src/chunking/chunker.js';
 import { SEPARATOR_GROUPS, type ChunkingSettings } from '../src/chunking/settings.js';
-import { englishText } from './corpus.js';
+import { cjkText, englishText, mixedText } from './corpus.js';
 
 export const STRATEGIES: Record<string, ChunkingSettings> = {
   word: { strategy: 'word', max_chunk_size: 250, overlap: 100 },
@@ -14,49 +14,65 @@ export const SIZES = [100_000, 1_000_000, 10_000_000];
 
 export interface ChunkingResult {
   strategy: string;
+  /** english, cjk or mixed. */
+  text: string;
   bytes: number;
-  mbPerSecond: number;
+  /** MB/s of each run (UTF-16 code units count as bytes, as for the sizes). */
+  mbPerSecond: number[];
   chunks: number;
 }
 
-/** Repeats each measurement until it has run for at least `minMs` (after one warm-up pass). */
-export function measureChunking(minMs = 400): ChunkingResult[] {
+const TEXTS: Record<string, (chars: number) => string> = { english: englishText, cjk: cjkText, mixed: mixedText };
+
+/** Sizes per text: CJK and mixed text stop at 1 MB to keep the run short. */
+const SIZES_OF: Record<string, number[]> = { english: SIZES, cjk: [100_000, 1_000_000], mixed: [100_000, 1_000_000] };
+
+/** Each measurement `runs` times, each run repeating until it has taken at least `minMs` (after one warm-up pass). */
+export function measureChunking(runs = 3, minMs = 300): ChunkingResult[] {
   const results: ChunkingResult[] = [];
-  for (const size of SIZES) {
-    const text = englishText(size);
-    for (const [name, settings] of Object.entries(STRATEGIES)) {
-      chunkText(text.slice(0, 100_000), settings);
-      let runs = 0;
-      let chunks = 0;
-      const start = performance.now();
-      do {
-        chunks = chunkText(text, settings).length;
-        runs++;
-      } while (performance.now() - start < minMs);
-      const seconds = (performance.now() - start) / 1000;
-      results.push({ strategy: name, bytes: size, mbPerSecond: (size * runs) / seconds / 1e6, chunks });
+  for (const [kind, make] of Object.entries(TEXTS)) {
+    for (const size of SIZES_OF[kind]!) {
+      const text = make(size);
+      for (const [name, settings] of Object.entries(STRATEGIES)) {
+        chunkText(text.slice(0, 100_000), settings);
+        const speeds: number[] = [];
+        let chunks = 0;
+        for (let r = 0; r < runs; r++) {
+          let passes = 0;
+          const start = performance.now();
+          do {
+            chunks = chunkText(text, settings).length;
+            passes++;
+          } while (performance.now() - start < minMs);
+          speeds.push((size * passes) / ((performance.now() - start) / 1000) / 1e6);
+        }
+        results.push({ strategy: name, text: kind, bytes: size, mbPerSecond: speeds, chunks });
+      }
     }
   }
   return results;
 }
 
-/** The same text through @langchain/textsplitters' RecursiveCharacterTextSplitter (about 250 words a chunk). */
-export async function measureLangchain(minMs = 400): Promise<ChunkingResult[]> {
+/** The same English text through @langchain/textsplitters' RecursiveCharacterTextSplitter (about 250 words a chunk). */
+export async function measureLangchain(runs = 3, minMs = 300): Promise<ChunkingResult[]> {
   const { RecursiveCharacterTextSplitter } = await import('@langchain/textsplitters');
   const splitter = new RecursiveCharacterTextSplitter({ chunkSize: 1500, chunkOverlap: 0 });
   const results: ChunkingResult[] = [];
   for (const size of SIZES) {
     const text = englishText(size);
     await splitter.splitText(text.slice(0, 100_000));
-    let runs = 0;
+    const speeds: number[] = [];
     let chunks = 0;
-    const start = performance.now();
-    do {
-      chunks = (await splitter.splitText(text)).length;
-      runs++;
-    } while (performance.now() - start < minMs);
-    const seconds = (performance.now() - start) / 1000;
-    results.push({ strategy: 'langchain recursive', bytes: size, mbPerSecond: (size * runs) / seconds / 1e6, chunks });
+    for (let r = 0; r < runs; r++) {
+      let passes = 0;
+      const start = performance.now();
+      do {
+        chunks = (await splitter.splitText(text)).length;
+        passes++;
+      } while (performance.now() - start < minMs);
+      speeds.push((size * passes) / ((performance.now() - start) / 1000) / 1e6);
+    }
+    results.push({ strategy: 'langchain recursive', text: 'english', bytes: size, mbPerSecond: speeds, chunks });
   }
   return results;
 }

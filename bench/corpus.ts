@@ -45,3 +45,50 @@ export function englishText(chars: number, seed = 42): string {
   }
   return parts.join('').slice(0, chars);
 }
+
+/**
+ * Chinese-like text: runs of CJK ideographs with ideographic punctuation and no spaces, the
+ * script whose words the segmenter finds through ICU in bounded windows (the slow path).
+ */
+export function cjkText(chars: number, seed = 7): string {
+  const rnd = random(seed);
+  const out: string[] = [];
+  let length = 0;
+  while (length < chars) {
+    const n = 8 + Math.floor(rnd() * 30);
+    let sentence = '';
+    for (let i = 0; i < n; i++) sentence += String.fromCharCode(0x4e00 + Math.floor(rnd() * 2000));
+    sentence += rnd() < 0.8 ? '。' : '，';
+    out.push(sentence);
+    length += sentence.length;
+  }
+  return out.join('').slice(0, chars);
+}
+
+/** English sentences interleaved with CJK, Cyrillic, Arabic and emoji: scripts switching inside paragraphs. */
+export function mixedText(chars: number, seed = 11): string {
+  const rnd = random(seed);
+  const english = englishText(chars, seed);
+  const cjk = cjkText(chars, seed);
+  const others = ['Привет мир, это тест. ', 'مرحبا بالعالم، هذا اختبار. ', 'Emoji 😀👍🏽 inside text. ', 'Ünïcödé ñ ç ß. '];
+  const out: string[] = [];
+  let length = 0;
+  let e = 0;
+  let c = 0;
+  while (length < chars) {
+    const r = rnd();
+    let piece: string;
+    if (r < 0.5) {
+      piece = english.slice(e, e + 120);
+      e = (e + 120) % Math.max(1, english.length - 120);
+    } else if (r < 0.8) {
+      piece = cjk.slice(c, c + 40);
+      c = (c + 40) % Math.max(1, cjk.length - 40);
+    } else {
+      piece = others[Math.floor(rnd() * others.length)]!;
+    }
+    out.push(piece);
+    length += piece.length;
+  }
+  return out.join('').slice(0, chars);
+}

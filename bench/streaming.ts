@@ -1,0 +1,143 @@
+// Streaming benchmarks: time to the first event through the service against the upstream called directly, and streams/s at 500 concurrent streams.
+import { Agent, request } from 'undici';
+import { startChild, type Child } from './children.js';
+import { row, type Row } from './stats.js';
+
+const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
+const CONCURRENT = 500;
+const TOKENS = 20;
+
+const UPSTREAM_BODY = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], n: 1, stream: true, stream_options: { include_usage: true } });
+const GATEWAY_BODY = JSON.stringify({ input: 'hi' });
+
+interface Target {
+  url: string;
+  body: string;
+  agent: Agent;
+}
+
+/** One stream read to its end: ms until the first event's bytes arrived, and whether it ended with [DONE]. */
+async function oneStream(target: Target): Promise<{ firstEventMs: number; ok: boolean }> {
+  const started = performance.now();
+  const res = await request(target.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: target.body, dispatcher: target.agent });
+  let firstEventMs = -1;
+  let tail = '';
+  for await (const chunk of res.body) {
+    const text = (chunk as Buffer).toString('utf8');
+    if (firstEventMs < 0 && text.includes('data:')) firstEventMs = performance.now() - started;
+    tail = (tail + text).slice(-32);
+  }
+  return { firstEventMs, ok: res.statusCode === 200 && /data: ?\[DONE\]\n\n$/.test(tail) };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+/** Streams/s with `concurrency` clients each opening stream after stream for `seconds`. */
+async function throughput(target: Target, concurrency: number, seconds: number): Promise<{ perSecond: number; failed: number }> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  let failed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const r = await oneStream(target).catch(() => ({ ok: false }));
+        if (r.ok) done++;
+        else failed++;
+      }
+    }),
+  );
+  return { perSecond: done / ((performance.now() - started) / 1000), failed };
+}
+
+export async function streamingRows(): Promise<Row[]> {
+  const upstream = await startChild('llm-upstream');
+  const gateway = await startChild('gateway', DEPLOYED);
+  try {
+    const put = await fetch(`${gateway.url}/_inference/completion/bench`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        service: 'hugging_face',
+        service_settings: {
+          api_key: 'hf_bench',
+          url: `${upstream.url}/v1/chat/completions`,
+          max_concurrent_streams: CONCURRENT,
+          rate_limit: { requests_per_minute: 60_000_000 },
+        },
+      }),
+    });
+    if (put.status !== 200) throw new Error(`creating the endpoint: ${put.status} ${await put.text()}`);
+    const direct: Target = { url: `${upstream.url}/v1/chat/completions`, body: UPSTREAM_BODY, agent: new Agent({ connections: CONCURRENT }) };
+    const ours: Target = { url: `${gateway.url}/_inference/completion/bench/_stream`, body: GATEWAY_BODY, agent: new Agent({ connections: CONCURRENT }) };
+
+    // Time to the first event, one stream at a time, alternating so that drift in the machine's speed falls on both alike.
+    await upstream.ask('shape', { tokenDelayMs: 0, count: TOKENS });
+    for (let i = 0; i < 200; i++) {
+      await oneStream(direct);
+      await oneStream(ours);
+    }
+    // Five rounds of 200 alternating pairs; each round gives its own p50 and p99 difference.
+    const added50: number[] = [];
+    const added99: number[] = [];
+    const direct50: number[] = [];
+    const ours50: number[] = [];
+    let ttfbFailures = 0;
+    for (let round = 0; round < 5; round++) {
+      const directTimes: number[] = [];
+      const ourTimes: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const a = await oneStream(direct);
+        const b = await oneStream(ours);
+        directTimes.push(a.firstEventMs);
+        ourTimes.push(b.firstEventMs);
+        if (!a.ok || !b.ok) ttfbFailures++;
+      }
+      direct50.push(percentile(directTimes, 50));
+      ours50.push(percentile(ourTimes, 50));
+      added50.push(percentile(ourTimes, 50) - percentile(directTimes, 50));
+      added99.push(percentile(ourTimes, 99) - percentile(directTimes, 99));
+    }
+
+    // 500 concurrent streams of 20 tokens 5 ms apart (about 100 ms each at best), in rounds that
+    // alternate direct and through the service: drift in the machine's speed falls on both alike.
+    await upstream.ask('shape', { tokenDelayMs: 5, count: TOKENS });
+    await throughput(ours, CONCURRENT, 2);
+    const bare: number[] = [];
+    const gated: number[] = [];
+    const ratios: number[] = [];
+    let failed = 0;
+    let peakOpen = 0;
+    for (let i = 0; i < 5; i++) {
+      const b = await throughput(direct, CONCURRENT, 4);
+      await upstream.ask('reset');
+      const g = await throughput(ours, CONCURRENT, 4);
+      peakOpen = Math.max(peakOpen, (await upstream.ask<{ requests: number; peakOpen: number }>('stats')).peakOpen);
+      failed += g.failed;
+      bare.push(b.perSecond);
+      gated.push(g.perSecond);
+      ratios.push(g.perSecond / b.perSecond);
+    }
+    await direct.agent.close();
+    await ours.agent.close();
+    const c = `${CONCURRENT} concurrent`;
+    return [
+      row('streaming', 'first event, upstream direct', 'p50 ms', direct50),
+      row('streaming', 'first event, through the service', 'p50 ms', ours50),
+      row('streaming', 'first event, service - direct', 'added p50 ms', added50, { text: '<= 1', met: (v) => v <= 1 }),
+      row('streaming', 'first event, service - direct', 'added p99 ms', added99),
+      row('streaming', 'first event, 2 x 1000 streams', 'failed streams', [ttfbFailures], { text: '= 0', met: (v) => v === 0 }),
+      row('streaming', `${c}, upstream direct`, 'streams/s', bare),
+      row('streaming', `${c}, through the service`, 'streams/s', gated),
+      row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),
+      row('streaming', `${c}, through the service`, 'failed streams', [failed], { text: '= 0', met: (v) => v === 0 }),
+      row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios),
+    ];
+  } finally {
+    await gateway.stop();
+    await upstream.stop();
+  }
+}
