@@ -42,12 +42,31 @@ export class LimiterStoppedError extends Error {
   }
 }
 
-const intervalMs = (requestsPerMinute: number) => 60_000 / requestsPerMinute;
+export const intervalMs = (requestsPerMinute: number) => 60_000 / requestsPerMinute;
 
-interface Waiter {
+/** A request waiting for a grant; `off` detaches it from its cancellation. */
+export interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
   off?: () => void;
+}
+
+/**
+ * A promise of a grant, its waiter added to `waiters`; when `cancel` fires first, the waiter
+ * leaves the list and the promise rejects with the cancellation's reason.
+ */
+export function waitInLine(waiters: Waiter[], cancel: Cancellation | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const waiter: Waiter = { resolve, reject };
+    if (cancel) {
+      waiter.off = cancel.onCancel((reason) => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(reason);
+      });
+    }
+    waiters.push(waiter);
+  });
 }
 
 export class LocalRateLimiter implements RateLimiter {
@@ -82,18 +101,9 @@ export class LocalRateLimiter implements RateLimiter {
       this.lastGrant = performance.now();
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
-      if (cancel) {
-        waiter.off = cancel.onCancel((reason) => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(reason);
-        });
-      }
-      this.waiters.push(waiter);
-      if (!this.timer) this.grant();
-    });
+    const granted = waitInLine(this.waiters, cancel);
+    if (!this.timer) this.grant();
+    return granted;
   }
 
   sent(): void {

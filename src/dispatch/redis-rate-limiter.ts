@@ -17,7 +17,7 @@
 import { Redis, type Result } from 'ioredis';
 import type { Cancellation } from '../cancellation.js';
 import { hideUrlPassword } from '../redaction.js';
-import { LimiterStoppedError, type RateLimiter, type RateLimiterFactory } from './rate-limiter.js';
+import { intervalMs, LimiterStoppedError, waitInLine, type RateLimiter, type RateLimiterFactory, type Waiter } from './rate-limiter.js';
 
 /**
  * How far ahead a reservation may be. Short, so that reservations are made just in time: it
@@ -191,13 +191,6 @@ export class RedisRateLimiters {
   }
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(error: unknown): void;
-  off?: () => void;
-}
-
-const intervalMs = (requestsPerMinute: number) => 60_000 / requestsPerMinute;
 
 /** One endpoint's limiter, shared through Redis with every instance; local at rate / CLUSTER_SIZE while Redis is away. */
 export class SharedRateLimiter implements RateLimiter {
@@ -226,18 +219,9 @@ export class SharedRateLimiter implements RateLimiter {
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
     if (cancel?.cancelled) return Promise.reject(cancel.reason);
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
-      if (cancel) {
-        waiter.off = cancel.onCancel((reason) => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(reason);
-        });
-      }
-      this.waiters.push(waiter);
-      if (!this.pumping) void this.pump();
-    });
+    const granted = waitInLine(this.waiters, cancel);
+    if (!this.pumping) void this.pump();
+    return granted;
   }
 
   /**

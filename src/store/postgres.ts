@@ -4,6 +4,7 @@ import pg from 'pg';
 import { hideUrlPassword } from '../redaction.js';
 import { EsError, errors } from '../errors.js';
 import type { TaskType } from '../task-types.js';
+import { endpointFromRow, keyFromRow, type EndpointRow, type KeyRow } from './rows.js';
 import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore, StoreChange } from './types.js';
 
 /**
@@ -66,26 +67,6 @@ async function reachable<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-interface Row {
-  inference_id: string;
-  task_type: string;
-  service: string;
-  service_settings: string;
-  task_settings: string;
-  chunking_settings: string | null;
-  secrets: string;
-}
-
-const toRecord = (row: Row): EndpointRecord => ({
-  inferenceId: row.inference_id,
-  taskType: row.task_type as TaskType,
-  service: row.service,
-  serviceSettings: JSON.parse(row.service_settings),
-  taskSettings: JSON.parse(row.task_settings),
-  chunkingSettings: row.chunking_settings === null ? null : JSON.parse(row.chunking_settings),
-  sealedSecrets: row.secrets,
-});
-
 /** $2…$8 of the INSERT and UPDATE statements, in column order. */
 const columns = (r: EndpointRecord) => [
   r.taskType,
@@ -96,26 +77,6 @@ const columns = (r: EndpointRecord) => [
   r.sealedSecrets,
   Date.now(),
 ];
-
-interface KeyRow {
-  id: string;
-  name: string;
-  privilege: string;
-  salt: string;
-  hash: string;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-const toKey = (r: KeyRow): ApiKeyRecord => ({
-  id: r.id,
-  name: r.name,
-  privilege: r.privilege,
-  salt: r.salt,
-  hash: r.hash,
-  createdAt: Number(r.created_at),
-  revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-});
 
 /** What goes out on the channel: who wrote (so a process ignores its own writes), what and which. */
 interface ChangeMessage {
@@ -155,12 +116,12 @@ class PostgresApiKeyStore implements ApiKeyStore {
   get(id: string): Promise<ApiKeyRecord | undefined> {
     return reachable(async () => {
       const { rows } = await this.pool.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1', [id]);
-      return rows[0] && toKey(rows[0]);
+      return rows[0] && keyFromRow(rows[0]);
     });
   }
 
   list(): Promise<ApiKeyRecord[]> {
-    return reachable(async () => (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, name')).rows.map(toKey));
+    return reachable(async () => (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, name')).rows.map(keyFromRow));
   }
 
   revoke(idOrName: string, at: number): Promise<boolean> {
@@ -277,8 +238,8 @@ export class PostgresEndpointStore implements EndpointStore {
 
   get(inferenceId: string): Promise<EndpointRecord | undefined> {
     return reachable(async () => {
-      const { rows } = await this.pool.query<Row>('SELECT * FROM endpoints WHERE inference_id = $1', [inferenceId]);
-      return rows[0] && toRecord(rows[0]);
+      const { rows } = await this.pool.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1', [inferenceId]);
+      return rows[0] && endpointFromRow(rows[0]);
     });
   }
 
@@ -286,9 +247,9 @@ export class PostgresEndpointStore implements EndpointStore {
     return reachable(async () => {
       // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
       const { rows } = taskType
-        ? await this.pool.query<Row>('SELECT * FROM endpoints WHERE task_type = $1 ORDER BY inference_id COLLATE "C"', [taskType])
-        : await this.pool.query<Row>('SELECT * FROM endpoints ORDER BY inference_id COLLATE "C"');
-      return rows.map(toRecord);
+        ? await this.pool.query<EndpointRow>('SELECT * FROM endpoints WHERE task_type = $1 ORDER BY inference_id COLLATE "C"', [taskType])
+        : await this.pool.query<EndpointRow>('SELECT * FROM endpoints ORDER BY inference_id COLLATE "C"');
+      return rows.map(endpointFromRow);
     });
   }
 
@@ -299,12 +260,12 @@ export class PostgresEndpointStore implements EndpointStore {
       try {
         await client.query('BEGIN');
         // FOR UPDATE: a concurrent update of this endpoint waits here, so neither change is lost.
-        const { rows } = await client.query<Row>('SELECT * FROM endpoints WHERE inference_id = $1 FOR UPDATE', [inferenceId]);
+        const { rows } = await client.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1 FOR UPDATE', [inferenceId]);
         if (!rows[0]) {
           await client.query('ROLLBACK');
           return undefined;
         }
-        const next = change(toRecord(rows[0]));
+        const next = change(endpointFromRow(rows[0]));
         await client.query(
           `UPDATE endpoints SET task_type = $2, service = $3, service_settings = $4, task_settings = $5, chunking_settings = $6,
              secrets = $7, updated_at = $8 WHERE inference_id = $1`,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
 import type { TaskType } from '../task-types.js';
+import { endpointFromRow, keyFromRow, type EndpointRow, type KeyRow } from './rows.js';
 import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore } from './types.js';
 
 /** Forward migrations; entry i takes the schema from version i to i + 1. Never edit a released entry. */
@@ -33,26 +34,6 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface Row {
-  inference_id: string;
-  task_type: string;
-  service: string;
-  service_settings: string;
-  task_settings: string;
-  chunking_settings: string | null;
-  secrets: string;
-}
-
-const toRecord = (row: Row): EndpointRecord => ({
-  inferenceId: row.inference_id,
-  taskType: row.task_type as TaskType,
-  service: row.service,
-  serviceSettings: JSON.parse(row.service_settings),
-  taskSettings: JSON.parse(row.task_settings),
-  chunkingSettings: row.chunking_settings === null ? null : JSON.parse(row.chunking_settings),
-  sealedSecrets: row.secrets,
-});
-
 const toParams = (r: EndpointRecord) => ({
   inference_id: r.inferenceId,
   task_type: r.taskType,
@@ -62,26 +43,6 @@ const toParams = (r: EndpointRecord) => ({
   chunking_settings: r.chunkingSettings === null ? null : JSON.stringify(r.chunkingSettings),
   secrets: r.sealedSecrets,
   now: Date.now(),
-});
-
-interface KeyRow {
-  id: string;
-  name: string;
-  privilege: string;
-  salt: string;
-  hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const toKey = (r: KeyRow): ApiKeyRecord => ({
-  id: r.id,
-  name: r.name,
-  privilege: r.privilege,
-  salt: r.salt,
-  hash: r.hash,
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
 });
 
 /** API keys in the same database file as the endpoints. */
@@ -106,11 +67,11 @@ class SqliteApiKeyStore implements ApiKeyStore {
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
     const row = this.stmt.get.get(id);
-    return row && toKey(row);
+    return row && keyFromRow(row);
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    return this.stmt.list.all().map(toKey);
+    return this.stmt.list.all().map(keyFromRow);
   }
 
   async revoke(idOrName: string, at: number): Promise<boolean> {
@@ -144,9 +105,9 @@ export class SqliteEndpointStore implements EndpointStore {
         `INSERT INTO endpoints (inference_id, task_type, service, service_settings, task_settings, chunking_settings, secrets, created_at, updated_at)
          VALUES (@inference_id, @task_type, @service, @service_settings, @task_settings, @chunking_settings, @secrets, @now, @now)`,
       ),
-      get: this.db.prepare<[string], Row>('SELECT * FROM endpoints WHERE inference_id = ?'),
-      listAll: this.db.prepare<[], Row>('SELECT * FROM endpoints ORDER BY inference_id'),
-      listByTask: this.db.prepare<[string], Row>('SELECT * FROM endpoints WHERE task_type = ? ORDER BY inference_id'),
+      get: this.db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE inference_id = ?'),
+      listAll: this.db.prepare<[], EndpointRow>('SELECT * FROM endpoints ORDER BY inference_id'),
+      listByTask: this.db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE task_type = ? ORDER BY inference_id'),
       update: this.db.prepare(
         `UPDATE endpoints SET task_type = @task_type, service = @service, service_settings = @service_settings,
            task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
@@ -197,19 +158,19 @@ export class SqliteEndpointStore implements EndpointStore {
 
   async get(inferenceId: string): Promise<EndpointRecord | undefined> {
     const row = this.stmt.get.get(inferenceId);
-    return row && toRecord(row);
+    return row && endpointFromRow(row);
   }
 
   async list(taskType?: TaskType): Promise<EndpointRecord[]> {
     const rows = taskType ? this.stmt.listByTask.all(taskType) : this.stmt.listAll.all();
-    return rows.map(toRecord);
+    return rows.map(endpointFromRow);
   }
 
   async update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined> {
     return this.db.transaction(() => {
       const row = this.stmt.get.get(inferenceId);
       if (!row) return undefined;
-      const next = change(toRecord(row));
+      const next = change(endpointFromRow(row));
       this.stmt.update.run(toParams({ ...next, inferenceId }));
       return next;
     }).immediate();

@@ -2,8 +2,11 @@
 import type { Cancellation } from '../cancellation.js';
 import { chunkText, type Chunk } from '../chunking/chunker.js';
 import type { ChunkingSettings } from '../chunking/settings.js';
-import type { BatchQueue } from '../dispatch/batch-queue.js';
-import type { DispatchSettings } from '../services/types.js';
+import { BatchQueue, type SendBatch } from '../dispatch/batch-queue.js';
+import type { EsError } from '../errors.js';
+import type { BoundEndpoint, DispatchSettings } from '../services/types.js';
+import type { TaskType } from '../task-types.js';
+import type { DispatchContext } from './types.js';
 
 /** Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input order. */
 export interface ChunkedInputs {
@@ -54,10 +57,46 @@ export async function submitAll<I, O, G>(queue: BatchQueue<I, O, G>, items: read
 export const halve = (text: string): string | undefined => (text.length <= 1 ? undefined : text.slice(0, Math.ceil(text.length / 2)));
 
 /**
+ * The live state of a batched task type's endpoint, one `BatchQueue` set from its dispatch
+ * settings: what `open`, `refresh` and `close` of such a task are. `send` makes the endpoint's
+ * upstream call for one batch; `shrink` cuts an item the upstream found too large.
+ */
+export function batchedLifecycle<T extends TaskType, I, O, G>(
+  defaultBatchSize: number,
+  send: (context: DispatchContext<T>) => SendBatch<I, O, G>,
+  shrink: (item: I) => I | undefined,
+) {
+  return {
+    open(context: DispatchContext<T>): { queue: BatchQueue<I, O, G> } {
+      const { dispatch } = context.current();
+      const queue = new BatchQueue<I, O, G>({
+        inferenceId: context.inferenceId,
+        limiter: context.limiter,
+        inflight: context.inflight,
+        send: send(context),
+        batchSize: dispatch.batchSize ?? defaultBatchSize,
+        maxInFlight: dispatch.maxConcurrentRequests,
+        retry: context.retry,
+        capacity: context.queueCapacity,
+        telemetry: context.telemetry,
+        shrink,
+      });
+      return { queue };
+    },
+    refresh(state: { queue: BatchQueue<I, O, G> }, endpoint: BoundEndpoint<T>, previous: BoundEndpoint<T>): void {
+      applyDispatch(state.queue, endpoint.dispatch, previous.dispatch, defaultBatchSize);
+    },
+    close(state: { queue: BatchQueue<I, O, G> }, error: EsError): void {
+      state.queue.close(error);
+    },
+  };
+}
+
+/**
  * An `_update`'s dispatch settings applied to a live queue. The batch size is set only when the
  * configured one changed, so a size learned from the upstream survives other updates.
  */
-export function applyDispatch<I, O, G>(queue: BatchQueue<I, O, G>, next: DispatchSettings, previous: DispatchSettings, defaultBatchSize: number): void {
+function applyDispatch<I, O, G>(queue: BatchQueue<I, O, G>, next: DispatchSettings, previous: DispatchSettings, defaultBatchSize: number): void {
   if (next.batchSize !== previous.batchSize) queue.setBatchSize(next.batchSize ?? defaultBatchSize);
   if (next.maxConcurrentRequests !== previous.maxConcurrentRequests) queue.setMaxInFlight(next.maxConcurrentRequests);
 }

@@ -1,10 +1,10 @@
 // rerank: documents scored against a query, split into upstream requests of at most batch_size, merged back, sorted, cut to top_n.
 import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
-import { BatchQueue } from '../dispatch/batch-queue.js';
+import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { errors } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
 import { parseBooleanParam } from '../request-params.js';
-import { applyDispatch, halve, submitAll } from './batched.js';
+import { batchedLifecycle, halve, submitAll } from './batched.js';
 import { checkInputType, readInputs } from './input.js';
 import type { Task } from './types.js';
 
@@ -61,30 +61,11 @@ export const rerankTask: Task<'rerank', RerankRequest, { queue: Queue }> = {
     return { ...request, top_n: request.top_n ?? extra.top_n, return_documents: request.return_documents ?? extra.return_documents };
   },
 
-  open(context) {
-    const { dispatch } = context.current();
-    const queue: Queue = new BatchQueue({
-      inferenceId: context.inferenceId,
-      limiter: context.limiter,
-      inflight: context.inflight,
-      send: (texts, group, signal) => context.current().operations.score(group.query, texts, group.returnText, signal),
-      batchSize: dispatch.batchSize ?? DEFAULT_BATCH_SIZE,
-      maxInFlight: dispatch.maxConcurrentRequests,
-      retry: context.retry,
-      capacity: context.queueCapacity,
-      telemetry: context.telemetry,
-      shrink: halve,
-    });
-    return { queue };
-  },
-
-  refresh(state, endpoint, previous) {
-    applyDispatch(state.queue, endpoint.dispatch, previous.dispatch, DEFAULT_BATCH_SIZE);
-  },
-
-  close(state, error) {
-    state.queue.close(error);
-  },
+  ...batchedLifecycle<'rerank', string, number, RerankGroup>(
+    DEFAULT_BATCH_SIZE,
+    (context) => (texts, group, signal) => context.current().operations.score(group.query, texts, group.returnText, signal),
+    halve,
+  ),
 
   async run(state, endpoint, body, lifetime) {
     checkInputType(body.input_type);

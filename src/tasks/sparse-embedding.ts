@@ -1,11 +1,11 @@
 // sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
 import { DEFAULT_CHUNKING_SETTINGS } from '../chunking/settings.js';
-import { BatchQueue } from '../dispatch/batch-queue.js';
+import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/types.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding.js';
-import { applyDispatch, chunkInputs, halve, perInput, submitAll } from './batched.js';
+import { batchedLifecycle, chunkInputs, halve, perInput, submitAll } from './batched.js';
 import { checkInputType, readInputs } from './input.js';
 import type { Task } from './types.js';
 
@@ -48,41 +48,22 @@ export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingReques
   chunked: true,
   checkBody: bodyChecker(SparseEmbeddingRequest),
 
-  open(context) {
-    const { dispatch } = context.current();
-    const queue: Queue = new BatchQueue({
-      inferenceId: context.inferenceId,
-      limiter: context.limiter,
-      inflight: context.inflight,
-      send: async (items, _group, signal) => {
-        const vectors = await context.current().operations.embed(
-          items.map((i) => i.text),
-          signal,
-          // A decode call is an upstream request too: its own grant, and the limiter told when it leaves.
-          () => context.limiter.acquire().then(() => context.limiter.sent?.()),
-        );
-        return vectors.map((vector, i) => ({ vector, truncated: items[i]!.truncated }));
-      },
-      batchSize: dispatch.batchSize ?? DEFAULT_BATCH_SIZE,
-      maxInFlight: dispatch.maxConcurrentRequests,
-      retry: context.retry,
-      capacity: context.queueCapacity,
-      telemetry: context.telemetry,
-      shrink: (item) => {
-        const text = halve(item.text);
-        return text === undefined ? undefined : { text, truncated: true };
-      },
-    });
-    return { queue };
-  },
-
-  refresh(state, endpoint, previous) {
-    applyDispatch(state.queue, endpoint.dispatch, previous.dispatch, DEFAULT_BATCH_SIZE);
-  },
-
-  close(state, error) {
-    state.queue.close(error);
-  },
+  ...batchedLifecycle<'sparse_embedding', SparseItem, SparseResult, undefined>(
+    DEFAULT_BATCH_SIZE,
+    (context) => async (items, _group, signal) => {
+      const vectors = await context.current().operations.embed(
+        items.map((i) => i.text),
+        signal,
+        // A decode call is an upstream request too: its own grant, and the limiter told when it leaves.
+        () => context.limiter.acquire().then(() => context.limiter.sent?.()),
+      );
+      return vectors.map((vector, i) => ({ vector, truncated: items[i]!.truncated }));
+    },
+    (item) => {
+      const text = halve(item.text);
+      return text === undefined ? undefined : { text, truncated: true };
+    },
+  ),
 
   async run(state, endpoint, body, lifetime) {
     checkInputType(body.input_type);

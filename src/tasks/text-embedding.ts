@@ -1,11 +1,11 @@
 // text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there are several).
-import { BatchQueue } from '../dispatch/batch-queue.js';
+import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
 import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/types.js';
 import type { Chunk } from '../chunking/chunker.js';
 import { DEFAULT_CHUNKING_SETTINGS } from '../chunking/settings.js';
-import { applyDispatch, chunkInputs, halve, perInput, submitAll } from './batched.js';
+import { batchedLifecycle, chunkInputs, halve, perInput, submitAll } from './batched.js';
 import { checkInputType, readInputs } from './input.js';
 import type { Task } from './types.js';
 
@@ -66,30 +66,11 @@ export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, { q
   chunked: true,
   checkBody: bodyChecker(TextEmbeddingRequest),
 
-  open(context) {
-    const { dispatch } = context.current();
-    const queue: Queue = new BatchQueue({
-      inferenceId: context.inferenceId,
-      limiter: context.limiter,
-      inflight: context.inflight,
-      send: (texts, _group, signal) => context.current().operations.embed(texts, signal),
-      batchSize: dispatch.batchSize ?? DEFAULT_BATCH_SIZE,
-      maxInFlight: dispatch.maxConcurrentRequests,
-      retry: context.retry,
-      capacity: context.queueCapacity,
-      telemetry: context.telemetry,
-      shrink: halve,
-    });
-    return { queue };
-  },
-
-  refresh(state, endpoint, previous) {
-    applyDispatch(state.queue, endpoint.dispatch, previous.dispatch, DEFAULT_BATCH_SIZE);
-  },
-
-  close(state, error) {
-    state.queue.close(error);
-  },
+  ...batchedLifecycle<'text_embedding', string, Embedding, undefined>(
+    DEFAULT_BATCH_SIZE,
+    (context) => (texts, _group, signal) => context.current().operations.embed(texts, signal),
+    halve,
+  ),
 
   async run(state, endpoint, body, lifetime) {
     checkInputType(body.input_type);
