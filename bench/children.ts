@@ -9,11 +9,15 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Forks dist/bench/<name>.js and resolves once it reports the URL it listens on. */
+/**
+ * Forks dist/bench/<name>.js and resolves once it reports the URL it listens on. With
+ * BENCH_CPU_PROF=<dir>, each child writes a V8 CPU profile under <dir>/<name>/ when it stops.
+ */
 export function startChild(name: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Child> {
+  const profileDir = process.env.BENCH_CPU_PROF;
   const child = fork(fileURLToPath(new URL(`./${name}.js`, import.meta.url)), [], {
     env: { ...process.env, ...env },
-    execArgv,
+    execArgv: profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let seq = 0;

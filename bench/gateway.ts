@@ -8,7 +8,7 @@ import { LISTEN_BACKLOG, loadConfig } from '../src/config.js';
 import { serveParent } from './children.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gateway-'));
-// The log level a user gets (info: two lines per request, formatted in full); the lines are
+// The log level a user gets (info: one line per request, formatted in full); the lines are
 // dropped rather than written, so that a terminal's speed is not measured.
 const app = await buildApp(loadConfig({ DATA_DIR: dataDir, SKIP_VALIDATION: 'true' }), {
   queueCapacity: process.env.BENCH_QUEUE_CAPACITY ? Number(process.env.BENCH_QUEUE_CAPACITY) : undefined,
