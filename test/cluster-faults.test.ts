@@ -134,7 +134,7 @@ t.test('Redis absent: requests_per_minute / CLUSTER_SIZE locally, logged once; s
 
 t.test('PostgreSQL stopped: clear 503 answers, live endpoints still served, no crash, and back when it returns', async (t) => {
   if (!canRunOwnPostgres()) {
-    t.pass('PostgreSQL server programs are not installed here', { skip: 'no initdb' });
+    t.pass('PostgreSQL server programs cannot run here (not installed, or no switching to the postgres user)', { skip: 'no initdb to run' });
     return;
   }
   const own = await OwnPostgres.start(t);

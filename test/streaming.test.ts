@@ -420,6 +420,22 @@ t.test('at most max_concurrent_streams run at once; the rest wait under the time
   second.disconnect();
 });
 
+t.test('max_concurrent_streams as shipped: 64 streams of an endpoint at once, the 65th waits for a slot', async (t) => {
+  const { s, llm, put } = await setup(t);
+  // The rate limit out of the way, so that only the stream cap holds streams back.
+  await put('completion', 'default-cap', { url: `${llm.url}/v1/chat/completions`, rate_limit: { requests_per_minute: 6_000_000 } });
+  const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `${base}/_inference/completion/default-cap/_stream`;
+  llm.next(...Array.from({ length: 65 }, () => ({ stallAfterTokens: 1 })));
+  const open = await Promise.all(Array.from({ length: 64 }, (_, i) => openStream(url, { input: `s${i}` })));
+  t.equal(llm.open, 64, '64 upstream streams open');
+  const waiting = await s.request('POST', '/_inference/completion/default-cap/_stream?timeout=300ms', { input: 'one more' });
+  t.same(waiting.json, envelope(408, 'status_exception', 'Request timed out after [300ms]'), 'the 65th waited for a slot until its timeout');
+  t.equal(llm.received.length, 64, 'it never reached the upstream');
+  for (const o of open) o.disconnect();
+  await waitFor(() => llm.open === 0);
+});
+
 t.test('each stream takes one rate-limit token', async (t) => {
   const { llm, put, stream } = await setup(t);
   await put('completion', 'paced', { url: `${llm.url}/v1/chat/completions`, rate_limit: { requests_per_minute: 600 } });

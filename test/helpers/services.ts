@@ -227,7 +227,22 @@ export class OwnPostgres {
 }
 
 /** Whether PostgreSQL's server programs are installed here (fault tests run their own cluster). */
-export const canRunOwnPostgres = () => PG_BIN !== '' && fs.existsSync(path.join(PG_BIN, 'initdb'));
+let switchesUser: boolean | undefined;
+/** As root, PostgreSQL's programs run as `postgres` through runuser, which a user namespace (the offline run's) cannot do. */
+const canRunAsPostgres = () => {
+  if (process.getuid?.() !== 0) return true;
+  if (switchesUser === undefined) {
+    try {
+      execFileSync('runuser', ['-u', 'postgres', '--', 'true'], { stdio: 'ignore' });
+      switchesUser = true;
+    } catch {
+      switchesUser = false;
+    }
+  }
+  return switchesUser;
+};
+
+export const canRunOwnPostgres = () => PG_BIN !== '' && fs.existsSync(path.join(PG_BIN, 'initdb')) && canRunAsPostgres();
 
 /**
  * Runs the rest of a test file alone among files that also ask (tap runs two files at once):
