@@ -9,7 +9,7 @@ import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
 import { allTasks } from '../src/tasks/index.js';
-import type { InferenceRunner } from '../src/tasks/runner.js';
+import type { InferenceCall, InferenceRunner } from '../src/tasks/runner.js';
 import { parseTaskType } from '../src/task-types.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/errors.js';
@@ -66,23 +66,30 @@ function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellat
 }
 
 const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
-  const run = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+  /** The runner's call for this request (its task type named in the path checked, a body required), and the request's lifetime. */
+  const callOf = (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
     const query = request.query as Record<string, string | undefined>;
     if (pathTaskType !== undefined) parseTaskType(pathTaskType);
     if (request.body === undefined) throw errors.requestBodyRequired();
-    const { lifetime, end } = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
+    const life = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
     const trace = (request.trace ??= {});
-    trace.lifetime = lifetime;
+    trace.lifetime = life.lifetime;
+    const call: InferenceCall = {
+      inferenceId,
+      pathTaskType,
+      body: request.body,
+      query,
+      path: request.url.split('?')[0] ?? request.url,
+      lifetime: life.lifetime,
+      trace,
+    };
+    return { call, ...life };
+  };
+
+  const run = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+    const { call, end } = callOf(request, reply, inferenceId, pathTaskType);
     try {
-      const json = await runner.infer({
-        inferenceId,
-        pathTaskType,
-        body: request.body,
-        query,
-        path: request.url.split('?')[0] ?? request.url,
-        lifetime,
-        trace,
-      });
+      const json = await runner.infer(call);
       return reply.type('application/json; charset=utf-8').send(json);
     } finally {
       end();
@@ -91,23 +98,10 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
 
   /** Server-sent events once the upstream's answer has begun; until then, errors are ordinary answers. */
   const stream = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
-    const query = request.query as Record<string, string | undefined>;
-    if (pathTaskType !== undefined) parseTaskType(pathTaskType);
-    if (request.body === undefined) throw errors.requestBodyRequired();
-    const { lifetime, end, started } = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
-    const trace = (request.trace ??= {});
-    trace.lifetime = lifetime;
+    const { call, lifetime, end, started } = callOf(request, reply, inferenceId, pathTaskType);
     let events;
     try {
-      events = await runner.stream({
-        inferenceId,
-        pathTaskType,
-        body: request.body,
-        query,
-        path: request.url.split('?')[0] ?? request.url,
-        lifetime,
-        trace,
-      });
+      events = await runner.stream(call);
       // The deadline may have passed as the stream began: it then ended the upstream request.
       if (lifetime.cancelled) throw lifetime.reason;
     } catch (err) {

@@ -122,6 +122,20 @@ t.test('PUT refuses bad text generation settings, every problem at once', async 
   t.equal(llm.received.length, 0);
 });
 
+t.test('each whole completion takes one rate-limit grant', async (t) => {
+  const { llm, put, complete } = await setup(t);
+  await put('completion', 'paced', { url: `${llm.url}/v1/chat/completions`, rate_limit: { requests_per_minute: 600 } });
+  await new Promise((r) => setTimeout(r, 150));
+  const res = await complete('paced', { input: ['a', 'b', 'c', 'd'] });
+  t.equal(res.status, 200);
+  const times = llm.received.map((r) => r.at).sort((a, b) => a - b);
+  t.equal(times.length, 4, 'one upstream request per input');
+  // 100 ms apart at the limiter; measured on arrival. Without a grant each, the four would arrive within a few milliseconds.
+  const gaps = times.slice(1).map((x, i) => x - times[i]!);
+  t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms at 100 ms spacing`);
+  t.ok(times[3]! - times[0]! >= 250, `four requests span ${(times[3]! - times[0]!).toFixed(0)} ms`);
+});
+
 t.test('completion over OpenAI chat: one upstream request per input, answers in input order', async (t) => {
   const { llm, put, complete } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
