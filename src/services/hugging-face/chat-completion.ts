@@ -1,7 +1,7 @@
 // OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router): request body, answer, stream chunks.
 import type { GenerationChoice, GenerationChunk, GenerationRequest, TokenUsage } from '../types.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation.js';
+import { eventObject, normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation.js';
 import { isDone } from '../upstream/sse.js';
 
 const CHAT_PATH = '/v1/chat/completions';
@@ -83,13 +83,7 @@ function readChoice(value: unknown, position: number): GenerationChoice | undefi
  */
 export function readChatEvent(data: string, inferenceId: string): StreamReading {
   if (isDone(data)) return { done: true };
-  let payload: unknown;
-  try {
-    payload = JSON.parse(data);
-  } catch {
-    throw badAnswer(inferenceId, 'an event of the stream is not JSON');
-  }
-  if (!isJsonObject(payload)) throw badAnswer(inferenceId, `expected a chat completion chunk, got ${describeShape(payload)}`);
+  const payload = eventObject(data, inferenceId, 'a chat completion chunk');
   if ('error' in payload) return { error: payload };
   const choices = Array.isArray(payload.choices) ? payload.choices.map(readChoice).filter((c): c is GenerationChoice => c !== undefined) : [];
   const usage = readUsage(payload.usage);

@@ -5,7 +5,7 @@ import type { ChatMessage, GenerationChunk, GenerationOperations, GenerationRequ
 import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';
 import { SseParser, SseTooLargeError } from '../upstream/sse.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
-import { answerOf, badAnswer, noStatus, requestHeaders, type JsonAnswer } from './call.js';
+import { answerOf, badAnswer, describeShape, isJsonObject, noStatus, requestHeaders, type JsonAnswer } from './call.js';
 import { mapInBandError, mapNetworkError } from './errors.js';
 
 /** What one SSE event of a protocol's stream means. */
@@ -251,4 +251,16 @@ export function generationOperations(call: GenerationCall): GenerationOperations
       };
     },
   };
+}
+
+/** One stream event's data as a JSON object; anything else is a bad answer naming what was `expected`. */
+export function eventObject(data: string, inferenceId: string, expected: string): Record<string, unknown> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    throw badAnswer(inferenceId, 'an event of the stream is not JSON');
+  }
+  if (!isJsonObject(payload)) throw badAnswer(inferenceId, `expected ${expected}, got ${describeShape(payload)}`);
+  return payload;
 }

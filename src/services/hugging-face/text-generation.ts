@@ -1,7 +1,7 @@
 // TGI's native protocol on the wire: POST /generate and /generate_stream with {"inputs","parameters"}, the answer, and the stream's token events.
 import type { GenerationChunk, GenerationRequest } from '../types.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { normaliseFinishReason, promptOf, type GenerationProtocol, type StreamReading } from './generation.js';
+import { eventObject, normaliseFinishReason, promptOf, type GenerationProtocol, type StreamReading } from './generation.js';
 import { isDone } from '../upstream/sse.js';
 
 /** `/generate` and `/generate_stream` of the server a url names (its base, or either route itself). */
@@ -59,13 +59,7 @@ export function parseGeneratedText(answer: JsonAnswer, inferenceId: string): str
  */
 export function readGenerateEvent(data: string, inferenceId: string): StreamReading {
   if (isDone(data)) return { done: true };
-  let payload: unknown;
-  try {
-    payload = JSON.parse(data);
-  } catch {
-    throw badAnswer(inferenceId, 'an event of the stream is not JSON');
-  }
-  if (!isJsonObject(payload)) throw badAnswer(inferenceId, `expected a token event, got ${describeShape(payload)}`);
+  const payload = eventObject(data, inferenceId, 'a token event');
   if ('error' in payload) return { error: payload };
   const token = isJsonObject(payload.token) ? payload.token : undefined;
   const text = token && token.special !== true && typeof token.text === 'string' && token.text !== '' ? token.text : undefined;
