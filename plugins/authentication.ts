@@ -78,6 +78,8 @@ export function authentication(app: FastifyInstance, opts: AuthenticationOptions
     }
     // Read after the open check: request.routeOptions builds a new object on every read.
     if (request.routeOptions.config.public) {
+      // A public route does not wait for the open check; should that check fail (the store away), the next request meets it.
+      if (open !== false) open.catch(() => undefined);
       done();
       return;
     }

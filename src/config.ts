@@ -136,14 +136,14 @@ function parseClusterSize(raw: string): number {
 }
 
 function parseApiBase(name: string, raw: string): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got [${raw}]`);
+    url = undefined;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} must be an http(s) URL, got [${raw}]`);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`${name} must be an http(s) URL, got [${hideUrlPassword(raw)}]`);
   }
   return raw.replace(/\/+$/, '');
 }

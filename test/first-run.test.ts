@@ -86,7 +86,9 @@ t.test('a request whose texts can never fit the queue is a 400 naming the limit,
 });
 
 t.test('a name that does not resolve says so, naming the host', async (t) => {
+  const lookups = new Map<string, number>();
   const resolver = (async (hostname: string) => {
+    lookups.set(hostname, (lookups.get(hostname) ?? 0) + 1);
     if (hostname === 'flaky.test') throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   }) as unknown as Resolver;
@@ -97,6 +99,7 @@ t.test('a name that does not resolve says so, naming the host', async (t) => {
     ['flaky', 'flaky.test', 'EAI_AGAIN: temporary failure, the name server may be unreachable', 502],
   ] as const) {
     t.equal((await s.request('PUT', `/_inference/text_embedding/${id}`, hfBody({ url: `https://${host}/embed?v=1` }))).status, 200);
+    lookups.delete(host); // counted from the POST on
     const res = await s.request('POST', `/_inference/text_embedding/${id}`, { input: 'x' });
     t.strictSame(
       res.json,
@@ -106,7 +109,11 @@ t.test('a name that does not resolve says so, naming the host', async (t) => {
   // The mapping itself, for errors as undici wraps them (the code on the cause).
   const wrapped = Object.assign(new Error('fetch failed'), { cause: { code: 'ENOTFOUND' } });
   t.strictSame(mapNetworkError(wrapped, 'http://h.example:81/x', 'i').error.reason, 'Failed to send request from inference entity id [i]: the host name [h.example:81] could not be resolved (DNS answered ENOTFOUND: no such name)');
-  t.equal(mapNetworkError(wrapped, 'http://h.example/x', 'i').retry, 'backoff');
+  // Asking again cannot make a name exist: no retry. A name server that did not answer may answer the next time (FAST_RETRY: 3 attempts).
+  t.equal(lookups.get('no-such-model.test'), 1, 'no such name: asked once');
+  t.equal(lookups.get('flaky.test'), 3, 'no answer: asked on each of the 3 attempts');
+  t.equal(mapNetworkError(wrapped, 'http://h.example/x', 'i').retry, 'none');
+  t.equal(mapNetworkError({ code: 'EAI_AGAIN' }, 'http://h.example/x', 'i').retry, 'backoff');
 });
 
 t.test('unknown keys are reported with the other problems, numbered in one validation_exception', async (t) => {

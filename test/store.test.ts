@@ -236,6 +236,7 @@ t.test('configuration: defaults, and a clear error for each bad value', async (t
     [{ BODY_LIMIT: 'lots' }, 'BODY_LIMIT must be a positive size such as 10mb, 512kb or 1048576, got [lots]'],
     [{ BODY_LIMIT: '0' }, 'BODY_LIMIT must be a positive size such as 10mb, 512kb or 1048576, got [0]'],
     [{ HF_API_BASE: 'ftp://x' }, 'HF_API_BASE must be an http(s) URL, got [ftp://x]'],
+    [{ HF_ROUTER_BASE: 'ftp://u:pw@router' }, 'HF_ROUTER_BASE must be an http(s) URL, got [ftp://u:***@router]'],
     [{ SECRETS_KEY: 'c2hvcnQ=' }, 'SECRETS_KEY must be 32 bytes encoded as base64 (44 characters, e.g. from `openssl rand -base64 32`), got 5 bytes'],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);

@@ -104,7 +104,7 @@ const cases: Case[] = [
     body: hfBody({ url: 'https://user@models.example/embed' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid url [https://user@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+    reason: 'Validation Failed: 1: [service_settings] Invalid url [https://[REDACTED]@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
   },
   {
     name: 'url with a token in its query string',

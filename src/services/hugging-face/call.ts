@@ -15,7 +15,7 @@ export function requestHeaders(apiKey: string, accept = 'application/json'): Rec
 }
 
 /** A parsed JSON value that is an object (not null, not an array). */
-export const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export { isJsonObject } from './json.js';
 
 /** A short description of a JSON value's shape for error messages; never the values themselves. */
 export function describeShape(value: unknown): string {

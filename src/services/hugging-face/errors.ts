@@ -4,6 +4,7 @@ import { maskSecrets } from '../../redaction.js';
 import type { SendFailure } from '../../dispatch/retry.js';
 import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
 import { BLOCKED_HOST } from '../upstream/upstream-guard.js';
+import { isJsonObject } from './json.js';
 
 const MAX_MESSAGE = 1000;
 
@@ -12,7 +13,7 @@ export function upstreamMessage(text: string): { message: string; json: Record<s
   let json: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    if (isJsonObject(parsed)) json = parsed;
   } catch {
     json = undefined;
   }
@@ -83,7 +84,8 @@ export function mapNetworkError(err: unknown, url: string, inferenceId: string):
     const reason = (err as Error).message ?? (err as { cause?: Error }).cause?.message;
     return { error: errors.upstreamRefused(inferenceId, reason), retry: 'none' };
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.hostNotResolved(inferenceId, hostOf(url), code), retry: 'backoff' };
+  // A name that does not exist will not exist a second later; a failed lookup (EAI_AGAIN) may succeed.
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.hostNotResolved(inferenceId, hostOf(url), code), retry: code === 'ENOTFOUND' ? 'none' : 'backoff' };
   const descriptions: Record<string, string> = {
     ECONNREFUSED: 'the connection was refused',
     ECONNRESET: 'the connection was reset',
@@ -121,7 +123,7 @@ const OVERLOADED = /overloaded/i;
  */
 export function mapInBandError(payload: Record<string, unknown>, inferenceId: string, apiKey: string): SendFailure {
   const error = payload.error;
-  const detail = error !== null && typeof error === 'object' && !Array.isArray(error) ? (error as Record<string, unknown>) : undefined;
+  const detail = isJsonObject(error) ? error : undefined;
   const message = typeof error === 'string' ? error : typeof detail?.message === 'string' ? detail.message : JSON.stringify(error ?? payload);
   const errorType = typeof payload.error_type === 'string' ? payload.error_type.toLowerCase() : undefined;
   const asStatus = (v: unknown) => {

@@ -60,8 +60,11 @@ const MODEL_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\/[A-Za-z0-9](?:
 /** HF_TOKEN without its global flag, for a plain test. */
 const HF_TOKEN_SHAPE = new RegExp(HF_TOKEN.source);
 
-/** A url as it may be echoed: a password in it becomes [REDACTED]. */
-const maskUserinfo = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:[REDACTED]@');
+/** A url as it may be echoed: a password in it becomes [REDACTED], and so does a user name alone (a token is often put there). */
+const maskUserinfo = (url: string) =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/:@]*)(:[^/@]*)?@/i, (_m, scheme: string, user: string, password?: string) =>
+    password === undefined ? `${scheme}[REDACTED]@` : `${scheme}${user}:[REDACTED]@`,
+  );
 
 const GENERATION = ['completion', 'chat_completion'] as const;
 
