@@ -14,7 +14,7 @@ const MUTATIONS = [
   ["retry: back-off from 0.5 s", "src/dispatch/retry.ts", "maxAttempts: 3, baseDelayMs: 1000", "maxAttempts: 3, baseDelayMs: 500", "defaults", "retry policy"],
   ["queue: 2001 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 2001;", "defaults", "queue bound"],
   ["queue: 1999 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 1999;", "defaults", "queue bound"],
-  ["queue: capacity ignores the batch size", "src/dispatch/batch-queue.ts", "const capacity = (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;", "const capacity = (this.opts.capacity ?? QUEUE_CAPACITY) * 20;", "defaults", "queue bound"],
+  ["queue: capacity ignores the batch size", "src/dispatch/batch-queue.ts", "return (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;", "return (this.opts.capacity ?? QUEUE_CAPACITY) * 20;", "defaults", "queue bound"],
   ["request timeout default 60s", "src/request-params.ts", "export const DEFAULT_TIMEOUT = '30s';", "export const DEFAULT_TIMEOUT = '60s';", "defaults", "request timeout"],
   ["request timeout counted from the handler, +2 s late", "routes/inference.ts", "new Cancellation(Date.now() - reply.elapsedTime + ms)", "new Cancellation(Date.now() - reply.elapsedTime + ms + 2000)", "defaults", "request timeout"],
   ["upstream timeout default 60s", "src/config.ts", "upstreamTimeout: '120s'", "upstreamTimeout: '60s'", "defaults", "configuration table"],
@@ -37,10 +37,10 @@ const MUTATIONS = [
   ["mean: last chunk left out", "src/tasks/text-embedding.ts", "vectors.forEach(({ values }, i) => {", "vectors.slice(0, -1).forEach(({ values }, i) => {", "inference", "weighted by each chunk"],
   ["chunker: word overlap one word short", "src/chunking/chunker.ts", "const step = Math.max(1, max - overlap);", "const step = Math.max(1, max - overlap + 1);", "inference", "each chunking strategy"],
   ["redaction: URL logged as it came", "src/logger.ts", "url: redactUrl(req.url ?? ''),", "url: req.url ?? '',", "secret-hygiene", "anywhere a request"],
-  ["redaction: error messages not masked", "plugins/elasticsearch-http.ts", "  const safe = withoutSecrets(error, reply.request);", "  const safe = error;", "secret-hygiene", "anywhere a request"],
+  ["redaction: error messages not masked", "plugins/elasticsearch-http.ts", "const error = withoutSecrets(toEsError(err, request, opts.bodyLimit), request);", "const error = toEsError(err, request, opts.bodyLimit);", "secret-hygiene", "anywhere a request"],
   ["redaction: body secrets not collected", "src/redaction.ts", "found.add(inner);", "void inner;", "secret-hygiene", "anywhere a request"],
   ["redaction: token shapes not masked", "src/redaction.ts", "return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;", "return out;", "secret-hygiene", "anywhere a request"],
-  ["redaction: upstream echo not masked", "src/services/hugging-face/call.ts", "maskSecrets(res.text, [call.apiKey])", "res.text", "secret-hygiene", "anywhere a request"],
+  ["redaction: upstream echo not masked", "src/services/hugging-face/call.ts", "maskSecrets(res.text, [apiKey])", "res.text", "secret-hygiene", "anywhere a request"],
   ["back-off jobs forgotten on close", "src/dispatch/batch-queue.ts", "      for (const job of jobs) this.settle(job, error, undefined);\n", "", "inference", "back-off"],
 ];
 

@@ -68,7 +68,11 @@ export function withoutSecrets(error: EsError, request: FastifyRequest): EsError
 }
 
 export function sendError(reply: FastifyReply, error: EsError): FastifyReply {
-  const safe = withoutSecrets(error, reply.request);
+  return sendMasked(reply, withoutSecrets(error, reply.request));
+}
+
+/** Sends an error already passed through withoutSecrets. */
+function sendMasked(reply: FastifyReply, safe: EsError): FastifyReply {
   (reply.request.trace ??= {}).error = safe.type;
   // Also set here: errors raised before routing (a malformed URL) skip the onSend hook. Sent as
   // text: the envelope is never re-shaped by a response schema's serializer.
@@ -139,7 +143,7 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
       const e = err as Error;
       request.log.error({ err: { type: e?.name, message: maskSecrets(String(e?.message), secrets), stack: maskSecrets(String(e?.stack), secrets) } }, 'request failed');
     } else request.log.debug({ type: error.type, reason: error.reason }, 'request rejected');
-    return sendError(reply, error);
+    return sendMasked(reply, error);
   });
 
   app.setNotFoundHandler((request, reply) => {

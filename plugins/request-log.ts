@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cancellation } from '../src/cancellation.js';
-import { HF_TOKEN, redactUrl } from '../src/redaction.js';
+import { maskSecrets, redactUrl } from '../src/redaction.js';
 import type { TaskType } from '../src/task-types.js';
 import type { Telemetry } from '../src/telemetry.js';
 
@@ -24,7 +24,7 @@ declare module 'fastify' {
 }
 
 /** A path part as it may be logged: one shaped like a Hugging Face token is masked (ids and task types come from anyone). */
-const safe = (value: string | undefined) => value?.replace(HF_TOKEN, '[Redacted]');
+const safe = (value: string | undefined) => (value === undefined ? undefined : maskSecrets(value, [], '[Redacted]'));
 
 export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry }): void {
   app.decorateRequest('trace', null);

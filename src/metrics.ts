@@ -197,32 +197,35 @@ export class Metrics implements Telemetry {
   }
 
   endpoint(inferenceId: string, taskType: TaskType): EndpointTelemetry {
-    const f = this.figuresOf(inferenceId, taskType);
-    const { labels } = f;
+    // The endpoint's figures are made on its first record: binding an endpoint that is then not
+    // stored (a PUT refused after it was bound) leaves no series behind.
+    let figures: EndpointFigures | undefined;
+    const f = () => (figures ??= this.figuresOf(inferenceId, taskType));
+    const labels = { inference_id: inferenceId, task_type: taskType };
     const log = this.log;
     return {
       upstreamRequest: (status, seconds) => {
-        add(f.upstream, status);
+        add(f().upstream, status);
         this.upstreamSeconds.observe(labels, seconds);
       },
       upstreamFault: (reason, detail) => log.warn({ ...labels, ...detail, reason }, 'upstream request failed'),
-      retry: (kind) => void f.retries[kind]++,
+      retry: (kind) => void f().retries[kind]++,
       limiterWait: (seconds) => this.limiterWait.observe(labels, seconds),
       batch: (size) => this.batchSize.observe(labels, size),
-      textsEmbedded: (count) => void (f.texts += count),
+      textsEmbedded: (count) => void (f().texts += count),
       watchQueue: (depth) => {
-        f.queues.add(depth);
-        return () => f.queues.delete(depth);
+        f().queues.add(depth);
+        return () => f().queues.delete(depth);
       },
       streamOpened: () => {
-        f.streams++;
+        f().streams++;
         let open = true;
         return () => {
-          if (open) f.streams--;
+          if (open) f().streams--;
           open = false;
         };
       },
-      tokensStreamed: (count) => void (f.tokens += count),
+      tokensStreamed: (count) => void (f().tokens += count),
       unexpected: (err) => log.error({ ...labels, err }, 'unexpected failure while calling the upstream'),
     };
   }

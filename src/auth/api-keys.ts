@@ -61,6 +61,7 @@ export class ApiKeys {
   }
 
   private activeKnown: { value: boolean; until: number } | undefined;
+  private activeRead: Promise<boolean> | undefined;
 
   /** Drops what is cached about keys: another process created or revoked one. */
   forget(): void {
@@ -79,7 +80,14 @@ export class ApiKeys {
     return known && Date.now() < known.until ? known.value : undefined;
   }
 
-  async hasActive(): Promise<boolean> {
+  /** Whether any key is active, read from the store; concurrent callers share one read. */
+  hasActive(): Promise<boolean> {
+    return (this.activeRead ??= this.readActive().finally(() => {
+      this.activeRead = undefined;
+    }));
+  }
+
+  private async readActive(): Promise<boolean> {
     let value: boolean;
     try {
       value = await this.store.hasActive();

@@ -200,8 +200,8 @@ export function generationOperations(call: GenerationCall): GenerationOperations
     }
     const answer = answerOf({ status: res.status, text, headers: res.headers }, inferenceId, apiKey);
     // Some servers answer 200 with an error in the body.
-    const body = answer.body as Record<string, unknown> | null;
-    if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'error' in body) throw new SendError(mapInBandError(body, inferenceId, apiKey));
+    const body = answer.body;
+    if (isJsonObject(body) && 'error' in body) throw new SendError(mapInBandError(body, inferenceId, apiKey));
     return answer;
   };
 

@@ -1,6 +1,6 @@
 // text_embedding on the wire (SPEC §3): where the request goes, its body, and every answer shape the servers send, checked.
 import type { Embedding } from '../types.js';
-import { badAnswer, describeShape, type JsonAnswer } from './call.js';
+import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 import type { ServiceSettingsOf } from './settings.js';
 
 type Settings = ServiceSettingsOf<'text_embedding'>;
@@ -49,12 +49,12 @@ const VECTOR = new RegExp(`\\[[ \\t\\n\\r]*${NUMBER}(?:[ \\t\\n\\r]*,[ \\t\\n\\r
  */
 export function scanVectorList(text: string): { vectors: string[]; dims: number } | undefined {
   let i = 0;
-  while (SPACE(text.charCodeAt(i))) i++;
+  i = skipSpace(text, i);
   if (text.charCodeAt(i++) !== 0x5b) return undefined;
   const vectors: string[] = [];
   let dims = -1;
   for (;;) {
-    while (SPACE(text.charCodeAt(i))) i++;
+    i = skipSpace(text, i);
     VECTOR.lastIndex = i;
     if (!VECTOR.test(text)) return undefined;
     const end = VECTOR.lastIndex;
@@ -64,11 +64,11 @@ export function scanVectorList(text: string): { vectors: string[]; dims: number 
     else if (count !== dims) return undefined;
     vectors.push(text.slice(i, end));
     i = end;
-    while (SPACE(text.charCodeAt(i))) i++;
+    i = skipSpace(text, i);
     const c = text.charCodeAt(i++);
     if (c === 0x2c) continue;
     if (c !== 0x5d) return undefined;
-    while (SPACE(text.charCodeAt(i))) i++;
+    i = skipSpace(text, i);
     return i === text.length ? { vectors, dims } : undefined;
   }
 }
@@ -95,7 +95,7 @@ function meanPool(tokens: unknown[]): number[] | undefined {
 }
 
 const skipSpace = (text: string, i: number) => {
-  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  while (SPACE(text.charCodeAt(i))) i++;
   return i;
 };
 
@@ -147,10 +147,7 @@ export function parseEmbeddings(answer: JsonAnswer, inputCount: number, inferenc
 
 function checkEmbeddings(body: unknown, inputCount: number, inferenceId: string): number[][] {
   const fail = (detail: string) => badAnswer(inferenceId, detail);
-  const list =
-    body !== null && typeof body === 'object' && !Array.isArray(body) && Array.isArray((body as { embeddings?: unknown }).embeddings)
-      ? ((body as { embeddings: unknown[] }).embeddings as unknown[])
-      : body;
+  const list = isJsonObject(body) && Array.isArray(body.embeddings) ? (body.embeddings as unknown[]) : body;
   if (!Array.isArray(list) || list.length === 0) {
     throw fail(`expected an array of ${inputCount} embeddings, got ${describeShape(body)}`);
   }
