@@ -26,7 +26,7 @@ const MUTATIONS = [
   ["key presence trusted 5 s", "src/auth/api-keys.ts", "export const ACTIVE_KEYS_RECHECK_MS = 1000;", "export const ACTIVE_KEYS_RECHECK_MS = 5000;", "auth", "first new key"],
   ["client gone: close not watched", "routes/inference.ts", "  reply.raw.once('close', onClose);\n", "", "inference", "client that leaves"],
   ["client gone: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "inference", "client that leaves"],
-  ["client gone: logged as an error again", "src/errors.ts", "clientGone: () => new EsError(499,", "clientGone: () => new EsError(500,", "inference", "client that leaves"],
+  ["client gone: a 500 instead of 499", "src/errors.ts", "clientGone: () => new EsError(499,", "clientGone: () => new EsError(500,", "inference", "client that leaves"],
   ["timed out: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "inference", "timeouts: 408"],
   ["synchronous=NORMAL", "src/store/sqlite.ts", "this.db.pragma('synchronous = FULL');", "this.db.pragma('synchronous = NORMAL');", "store", "synchronous=FULL"],
   ["journal_mode=DELETE", "src/store/sqlite.ts", "this.db.pragma('journal_mode = WAL');", "this.db.pragma('journal_mode = DELETE');", "store", "synchronous=FULL"],

@@ -1,10 +1,13 @@
 // One log line per request (instead of fastify's two): route, inference id, task type, status, duration, upstream requests; and the per-endpoint request metrics.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cancellation } from '../src/cancellation.js';
 import { maskSecrets, redactUrl } from '../src/redaction.js';
 import type { TaskType } from '../src/task-types.js';
 import type { Telemetry } from '../src/telemetry.js';
+
+/** The status logged for a request whose client closed the connection before anything was sent (nginx's). */
+const CLIENT_CLOSED = 499;
 
 /** What a request learns on its way that its log line reports. */
 export interface RequestTrace {
@@ -39,13 +42,14 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
   // The request line's fields are all known and safe (ids and paths masked below), so it is written
   // by a logger without the redaction pass, which would otherwise cost a tenth of a request's CPU.
   const lines = (app.log as Logger).child({}, { redact: [] });
-  // A callback hook: it runs on every response and needs no promise.
-  app.addHook('onResponse', (request, reply, done) => {
+  /** The request's line and its metrics. `clientClosed`: the connection closed before the answer was complete. */
+  const finished = (request: FastifyRequest, reply: FastifyReply, clientClosed: boolean) => {
     const trace = request.trace;
     const params = request.params as { inference_id?: string; task_type?: string } | undefined;
     // The runner names the endpoint it served (`/_inference/{id}/_stream` puts the id where a task type goes).
     const inferenceId = trace?.inferenceId ?? params?.inference_id;
-    const status = reply.statusCode;
+    // Nothing sent: 499, as nginx logs a client that closed the connection; a stream cut short keeps the status it began with.
+    const status = clientClosed && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode;
     const ms = reply.elapsedTime;
     // Only endpoints that exist get series: ids in requests are anyone's to choose, and one deleted
     // while its request was out (answered 404) must not come back after its series were dropped.
@@ -66,10 +70,23 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
           duration_ms: Math.round(ms * 10) / 10,
           upstream_requests: trace?.lifetime?.upstreamRequests,
           error: trace?.error,
+          client_closed: clientClosed || undefined,
         },
         'request completed',
       );
     }
+  };
+  // Callback hooks: they run on every request and need no promise. fastify's onResponse follows
+  // an answer that was written to its end; a connection that closed before the answer was ended
+  // (a client that left while its request waited, a stream cut short) gets its line here.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableEnded) finished(request, reply, true);
+    });
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    finished(request, reply, false);
     done();
   });
 }

@@ -513,6 +513,8 @@ t.test('a client that leaves while its texts wait in the queue: they are dropped
   while (!seen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.ok(seen(), 'the service noticed the client leave');
   t.notOk(s.logs.lines.some((l) => JSON.parse(l).level >= 50), 'and logged no error for it');
+  const requestLines = s.logs.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request completed' && l.method === 'POST');
+  t.strictSame(requestLines.map((l) => l.status), [200, 499], "its request line says 499, nginx's status for a client that closed the connection");
   // Grants now come at once: anything still queued goes out now.
   await s.request('PUT', '/_inference/rpm1/_update', { service_settings: { rate_limit: { requests_per_minute: 6_000_000 } } });
   t.equal((await embed('rpm1', 'after')).status, 200);

@@ -375,6 +375,12 @@ t.test('a client that disconnects mid-stream aborts the upstream request within 
   // The slots are free again: a new stream is served.
   const res = await s.request('POST', '/_inference/completion/c/_stream', { input: 'again' });
   t.equal(res.body, completionStream(['You', ' said', ':', ' again']));
+  // Each stream cut short has its one request line: the status it began with, and that the client closed it.
+  const streamLines = s.logs.lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === 'request completed' && l.method === 'POST')
+    .map((l) => [l.status, l.client_closed ?? false]);
+  t.strictSame(streamLines, [...Array.from({ length: 3 }, () => [200, true]), [200, false]], 'one line per stream; the three cut short say so');
 });
 
 /** Opens a stream with a raw HTTP request; resolves with its first event and a way to drop the connection. */
