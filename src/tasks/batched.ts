@@ -1,11 +1,13 @@
 // What the batched task types share: inputs cut into chunks, every chunk submitted to the endpoint's queue, results regrouped per input.
 import type { Cancellation } from '../cancellation.js';
 import { chunkText, type Chunk } from '../chunking/chunker.js';
-import type { ChunkingSettings } from '../chunking/settings.js';
+import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/settings.js';
 import { BatchQueue, type SendBatch } from '../dispatch/batch-queue.js';
 import type { EsError } from '../errors.js';
 import type { BoundEndpoint, DispatchSettings } from '../services/types.js';
+import type { SettingsMap } from '../store/types.js';
 import type { TaskType } from '../task-types.js';
+import { checkInputType, readInputs } from './input.js';
 import type { DispatchContext } from './types.js';
 
 /** Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input order. */
@@ -30,6 +32,22 @@ export function chunkInputs(inputs: string[], settings: ChunkingSettings, prepar
     }
   });
   return { inputs, chunks, texts, truncated };
+}
+
+/**
+ * An embedding request's inputs, checked and chunked: its input_type and task_settings checked,
+ * room in the endpoint's queue checked before any chunking work, then each input cut into chunks.
+ */
+export function chunkRequest(
+  queue: { checkRoom(): void },
+  endpoint: BoundEndpoint<'text_embedding' | 'sparse_embedding'>,
+  body: { input?: string | string[] | null; input_type?: string | null; task_settings?: SettingsMap | null },
+): ChunkedInputs {
+  checkInputType(body.input_type);
+  const inputs = readInputs(body.input);
+  endpoint.taskSettings(body.task_settings);
+  queue.checkRoom();
+  return chunkInputs(inputs, endpoint.chunking ?? DEFAULT_CHUNKING_SETTINGS, endpoint.operations.prepare);
 }
 
 /** Results of the flattened chunks, handed back per input. */

@@ -89,12 +89,7 @@ export class InferenceRunner {
     const pathTask = requested && taskFor(requested);
     if (pathTask?.streamOnly) throw errors.streamingOnly(pathTask.taskType, call.inferenceId);
     let body = pathTask ? checkRequest(pathTask, call) : undefined;
-    const live = await this.liveEndpoint(call.inferenceId);
-    if (call.trace) {
-      call.trace.inferenceId = call.inferenceId;
-      call.trace.taskType = live.endpoint.taskType;
-    }
-    if (requested && requested !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(requested, live.endpoint.taskType);
+    const live = await this.served(call, requested);
     if (live.task.streamOnly) throw errors.streamingOnly(live.task.taskType, call.inferenceId);
     body ??= checkRequest(live.task, call);
     return live.task.run(live.state, live.endpoint, body, call.lifetime);
@@ -108,15 +103,21 @@ export class InferenceRunner {
     const requested = call.pathTaskType === undefined ? undefined : parseTaskType(call.pathTaskType);
     const streaming = requested && taskFor(requested)?.streaming;
     let body = streaming ? checkRequest(streaming, call) : undefined;
+    const live = await this.served(call, requested);
+    if (!live.task.streaming) throw errors.streamingNotAllowed(live.endpoint.service, live.endpoint.taskType);
+    body ??= checkRequest(live.task.streaming, call);
+    return live.task.streaming.run(live.state, live.endpoint, body, call.lifetime);
+  }
+
+  /** The live endpoint a request names, recorded in its trace; 400 when the path names another task type. */
+  private async served(call: InferenceCall, requested: TaskType | undefined) {
     const live = await this.liveEndpoint(call.inferenceId);
     if (call.trace) {
       call.trace.inferenceId = call.inferenceId;
       call.trace.taskType = live.endpoint.taskType;
     }
     if (requested && requested !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(requested, live.endpoint.taskType);
-    if (!live.task.streaming) throw errors.streamingNotAllowed(live.endpoint.service, live.endpoint.taskType);
-    body ??= checkRequest(live.task.streaming, call);
-    return live.task.streaming.run(live.state, live.endpoint, body, call.lifetime);
+    return live;
   }
 
   /** Notes a change of one endpoint, or of every endpoint (undefined). */

@@ -1,12 +1,10 @@
 // sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
-import { DEFAULT_CHUNKING_SETTINGS } from '../chunking/settings.js';
 import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/types.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding.js';
-import { batchedLifecycle, chunkInputs, halve, perInput, submitAll } from './batched.js';
-import { checkInputType, readInputs } from './input.js';
+import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
 import type { Task } from './types.js';
 
 
@@ -66,11 +64,7 @@ export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingReques
   ),
 
   async run(state, endpoint, body, lifetime) {
-    checkInputType(body.input_type);
-    const inputs = readInputs(body.input);
-    endpoint.taskSettings(body.task_settings);
-    state.queue.checkRoom();
-    const chunked = chunkInputs(inputs, endpoint.chunking ?? DEFAULT_CHUNKING_SETTINGS, endpoint.operations.prepare);
+    const chunked = chunkRequest(state.queue, endpoint, body);
     const items = chunked.texts.map((text, i) => ({ text, truncated: chunked.truncated[i]! }));
     const results = await submitAll(state.queue, items, lifetime, undefined);
     const entries = perInput(chunked, results).map((mine, i) => {
@@ -79,7 +73,7 @@ export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingReques
       if (chunks.length === 1) return `{"is_truncated":${truncated},"embedding":${vectorJson(mine[0]!.vector)}}`;
       const parts = chunks.map(
         (c, k) =>
-          `{"text":${JSON.stringify(inputs[i]!.slice(c.start, c.end))},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(mine[k]!.vector)}}`,
+          `{"text":${JSON.stringify(chunked.inputs[i]!.slice(c.start, c.end))},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(mine[k]!.vector)}}`,
       );
       return `{"is_truncated":${truncated},"embedding":${vectorJson(maxMerge(mine.map((r) => r.vector)))},"chunks":[${parts.join(',')}]}`;
     });

@@ -4,9 +4,7 @@ import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-em
 import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/types.js';
 import type { Chunk } from '../chunking/chunker.js';
-import { DEFAULT_CHUNKING_SETTINGS } from '../chunking/settings.js';
-import { batchedLifecycle, chunkInputs, halve, perInput, submitAll } from './batched.js';
-import { checkInputType, readInputs } from './input.js';
+import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
 import type { Task } from './types.js';
 
 /** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
@@ -73,18 +71,14 @@ export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, { q
   ),
 
   async run(state, endpoint, body, lifetime) {
-    checkInputType(body.input_type);
-    const inputs = readInputs(body.input);
-    endpoint.taskSettings(body.task_settings);
-    state.queue.checkRoom();
-    const chunked = chunkInputs(inputs, endpoint.chunking ?? DEFAULT_CHUNKING_SETTINGS, endpoint.operations.prepare);
+    const chunked = chunkRequest(state.queue, endpoint, body);
     const vectors = await submitAll(state.queue, chunked.texts, lifetime, undefined);
     const entries = perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
       const chunks = chunked.chunks[i]!;
       if (chunks.length === 1) return { embedding: mine[0]! };
       return {
         embedding: weightedMean(mine, chunks),
-        chunks: chunks.map((c, k) => ({ text: inputs[i]!.slice(c.start, c.end), start: c.start, end: c.end, embedding: mine[k]! })),
+        chunks: chunks.map((c, k) => ({ text: chunked.inputs[i]!.slice(c.start, c.end), start: c.start, end: c.end, embedding: mine[k]! })),
       };
     });
     return textEmbeddingJson(entries);
