@@ -1,5 +1,5 @@
 # The service image: compiled TypeScript on Node 20, data on /data. Tests and benchmarks stay out of it
-# (test/container.test.ts compiles exactly what this file copies, and checks what the runtime stage holds).
+# (test/deploy/container.test.ts compiles exactly what this file copies, and checks what the runtime stage holds).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary is reachable.

@@ -5,7 +5,7 @@ import { measureChunking, measureLangchain } from './chunking.js';
 import { startChild, type Child } from './children.js';
 import { gatewayOverhead, limiterAccuracy, memoryUnderOverload, quotaEfficiency } from './load.js';
 import { row, watchLoad, type Load, type Row } from './stats.js';
-import { clusterFigures } from './cluster.js';
+import { clusterFigures } from './cluster-bench.js';
 import { streamingRows } from './streaming.js';
 
 const label = (bytes: number) => (bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`);

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cancellation } from '../src/cancellation.js';
 import { maskSecrets, redactUrl } from '../src/redaction.js';
-import type { TaskType } from '../src/task-types.js';
+import type { TaskType } from '../src/inference-task-type.js';
 import type { Telemetry } from '../src/telemetry.js';
 
 /** The status logged for a request whose client closed the connection before anything was sent (nginx's). */

@@ -4,8 +4,8 @@ import type { TSchema } from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
 import type { EndpointRegistry } from '../src/endpoints/registry.js';
 import { DEFAULT_TIMEOUT, parseBooleanParam, parseTimeValue } from '../src/request-params.js';
-import type { SettingsMap } from '../src/store/types.js';
-import { ErrorResponses } from '../schemas/errors.js';
+import type { SettingsMap } from '../src/store/endpoint-store.js';
+import { ErrorResponses } from '../schemas/error-envelope.js';
 import {
   DeleteAnswer,
   DeleteQuery,

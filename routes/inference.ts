@@ -8,11 +8,11 @@ import type { RouteAccess } from '../plugins/authentication.js';
 import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
-import { allTasks } from '../src/tasks/index.js';
+import { allTasks } from '../src/tasks/task-catalog.js';
 import type { InferenceCall, InferenceRunner } from '../src/tasks/runner.js';
-import { parseTaskType } from '../src/task-types.js';
+import { parseTaskType } from '../src/inference-task-type.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
-import { ErrorResponses } from '../schemas/errors.js';
+import { ErrorResponses } from '../schemas/error-envelope.js';
 import { InferenceQuery, StreamAnswer } from '../schemas/inference.js';
 
 export interface InferenceRoutesOptions {

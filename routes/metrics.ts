@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
 import { GetQuery } from '../schemas/endpoints.js';
-import { ErrorResponses } from '../schemas/errors.js';
+import { ErrorResponses } from '../schemas/error-envelope.js';
 
 export interface MetricsRoutesOptions {
   scrape(): Promise<string>;

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { GetQuery } from '../schemas/endpoints.js';
-import { ErrorResponses } from '../schemas/errors.js';
+import { ErrorResponses } from '../schemas/error-envelope.js';
 
 export interface RootRoutesOptions {
   version: string;

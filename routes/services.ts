@@ -1,10 +1,10 @@
 // GET /_inference/_services (Elasticsearch 8.16+): the services this build serves, their task types and the settings each reads.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
-import type { InferenceService } from '../src/services/types.js';
-import { parseTaskType } from '../src/task-types.js';
+import type { InferenceService } from '../src/services/inference-service.js';
+import { parseTaskType } from '../src/inference-task-type.js';
 import { GetQuery, TaskTypeParams } from '../schemas/endpoints.js';
-import { ErrorResponses } from '../schemas/errors.js';
+import { ErrorResponses } from '../schemas/error-envelope.js';
 import { ServicesList } from '../schemas/services.js';
 
 export interface ServicesRoutesOptions {

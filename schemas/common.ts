@@ -1,6 +1,6 @@
 // Schema pieces shared by every route: nullable fields, Elasticsearch's global query parameters.
 import Type, { type TSchema } from 'typebox';
-import { TASK_TYPES } from '../src/task-types.js';
+import { TASK_TYPES } from '../src/inference-task-type.js';
 
 /** Java int range, as Elasticsearch parses integer settings. */
 export const Int = () => Type.Integer({ minimum: -2147483648, maximum: 2147483647 });

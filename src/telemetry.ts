@@ -1,5 +1,5 @@
 // The Telemetry seam: what the dispatch and provider code report as it happens (metrics, upstream faults), and a no-op for code that reports nothing.
-import type { TaskType } from './task-types.js';
+import type { TaskType } from './inference-task-type.js';
 
 /**
  * One endpoint's instruments, already labelled with its inference id and task type, so each

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import { EsError } from '../errors.js';
-import type { ApiKeyRecord, ApiKeyStore } from '../store/types.js';
+import type { ApiKeyRecord, ApiKeyStore } from '../store/endpoint-store.js';
 
 export const PRIVILEGES = ['manage_inference', 'monitor_inference'] as const;
 export type Privilege = (typeof PRIVILEGES)[number];

@@ -1,6 +1,6 @@
 // Splitting one input into chunks by an endpoint's chunking settings (SPEC §4); offsets are UTF-16 positions.
 import { findSentenceEnds, findWords, type WordSpans } from './segmenter.js';
-import type { ChunkingSettings } from './settings.js';
+import type { ChunkingSettings } from './chunking-settings.js';
 
 export interface Chunk {
   /** [start, end) in the input, in UTF-16 code units (what String.prototype.slice takes). */

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ApiKeys, PRIVILEGES, type Privilege } from '../auth/api-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { connectStore } from '../store/index.js';
+import { connectStore } from '../store/open-store.js';
 
 const USAGE = `usage:
   npm run keys -- create --name NAME --privilege manage_inference|monitor_inference [--json] [--force]

@@ -3,7 +3,7 @@
 // The shared store announces every write in the write's own transaction (PostgreSQL NOTIFY), so
 // an acknowledged change cannot commit unannounced, and this instance's own writes come back
 // filtered out by the store: a change is published locally once, never looped back.
-import type { EndpointStore } from '../store/types.js';
+import type { EndpointStore } from '../store/endpoint-store.js';
 import type { EndpointChanges } from './changes.js';
 
 export interface ClusterChangesDeps {

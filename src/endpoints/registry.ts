@@ -1,12 +1,12 @@
 // The endpoint registry: create, read, update and delete inference endpoints (SPEC §1), free of HTTP.
-import { parseChunkingSettings, type ChunkingSettings } from '../chunking/settings.js';
+import { parseChunkingSettings, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import { SendError } from '../dispatch/retry.js';
 import { EsError, errors } from '../errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/types.js';
-import { renderSettings, SettingsReader } from '../settings.js';
-import type { EndpointRecord, EndpointStore, SettingsMap } from '../store/types.js';
-import { parseTaskType, type TaskType } from '../task-types.js';
+import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/inference-service.js';
+import { renderSettings, SettingsReader } from '../settings-reader.js';
+import type { EndpointRecord, EndpointStore, SettingsMap } from '../store/endpoint-store.js';
+import { parseTaskType, type TaskType } from '../inference-task-type.js';
 import type { Static } from 'typebox';
 import type { DeleteAnswer, EndpointView as EndpointViewSchema } from '../../schemas/endpoints.js';
 import type { EndpointChanges } from './changes.js';

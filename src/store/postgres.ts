@@ -3,9 +3,9 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { hideUrlPassword } from '../redaction.js';
 import { EsError, errors } from '../errors.js';
-import type { TaskType } from '../task-types.js';
+import type { TaskType } from '../inference-task-type.js';
 import { endpointFromRow, keyFromRow, type EndpointRow, type KeyRow } from './rows.js';
-import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore, StoreChange } from './types.js';
+import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore, StoreChange } from './endpoint-store.js';
 
 /**
  * Forward migrations; entry i takes the schema from version i to i + 1. Never edit a released

@@ -1,6 +1,6 @@
 // Rows as both SQL stores hold them (the same columns in SQLite and PostgreSQL), read back into records.
-import type { TaskType } from '../task-types.js';
-import type { ApiKeyRecord, EndpointRecord } from './types.js';
+import type { TaskType } from '../inference-task-type.js';
+import type { ApiKeyRecord, EndpointRecord } from './endpoint-store.js';
 
 export interface EndpointRow {
   inference_id: string;

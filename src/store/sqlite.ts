@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
-import type { TaskType } from '../task-types.js';
+import type { TaskType } from '../inference-task-type.js';
 import { endpointFromRow, keyFromRow, type EndpointRow, type KeyRow } from './rows.js';
-import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore } from './types.js';
+import type { ApiKeyRecord, ApiKeyStore, EndpointRecord, EndpointStore } from './endpoint-store.js';
 
 /** Forward migrations; entry i takes the schema from version i to i + 1. Never edit a released entry. */
 const MIGRATIONS: readonly string[] = [

@@ -1,14 +1,14 @@
 // What the batched task types share: inputs cut into chunks, every chunk submitted to the endpoint's queue, results regrouped per input.
 import type { Cancellation } from '../cancellation.js';
 import { chunkText, type Chunk } from '../chunking/chunker.js';
-import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/settings.js';
+import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import { BatchQueue, type SendBatch } from '../dispatch/batch-queue.js';
 import type { EsError } from '../errors.js';
-import type { BoundEndpoint, DispatchSettings } from '../services/types.js';
-import type { SettingsMap } from '../store/types.js';
-import type { TaskType } from '../task-types.js';
+import type { BoundEndpoint, DispatchSettings } from '../services/inference-service.js';
+import type { SettingsMap } from '../store/endpoint-store.js';
+import type { TaskType } from '../inference-task-type.js';
 import { checkInputType, readInputs } from './input.js';
-import type { DispatchContext } from './types.js';
+import type { DispatchContext } from './task-module.js';
 
 /** Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input order. */
 export interface ChunkedInputs {

@@ -6,11 +6,11 @@ import type { EndpointRegistry } from '../endpoints/registry.js';
 import type { RateLimiter, RateLimiterFactory } from '../dispatch/rate-limiter.js';
 import type { RetryPolicy } from '../dispatch/retry.js';
 import { EsError, errors } from '../errors.js';
-import type { BoundEndpoint } from '../services/types.js';
-import { parseTaskType, type TaskType } from '../task-types.js';
+import type { BoundEndpoint } from '../services/inference-service.js';
+import { parseTaskType, type TaskType } from '../inference-task-type.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
-import { TASK_QUERY_PARAMETERS, taskFor } from './index.js';
-import type { AnyTask, EventStream } from './types.js';
+import { TASK_QUERY_PARAMETERS, taskFor } from './task-catalog.js';
+import type { AnyTask, EventStream } from './task-module.js';
 
 export interface RunnerDeps {
   /** Where live endpoints are read from (the registry). */

@@ -4,7 +4,7 @@ import { errors } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { CALL_TIMED_OUT, RESPONSE_TOO_LARGE, type HttpTransport } from '../upstream/http-transport.js';
-import { mapNetworkError, mapUpstreamStatus } from './errors.js';
+import { mapNetworkError, mapUpstreamStatus } from './hugging-face-errors.js';
 
 export function requestHeaders(apiKey: string, accept = 'application/json'): Record<string, string> {
   return {

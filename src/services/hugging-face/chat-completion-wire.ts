@@ -1,0 +1,106 @@
+// OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router): request body, answer, stream chunks.
+import type { GenerationChoice, GenerationChunk, GenerationRequest, TokenUsage } from '../inference-service.js';
+import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
+import { eventObject, normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation-wire.js';
+import { isDone } from '../upstream/sse.js';
+
+const CHAT_PATH = '/v1/chat/completions';
+
+/**
+ * Where chat requests go: the router for a hosted model; a url that already ends in
+ * `/chat/completions` as it is; `…/v1` + `/chat/completions`; any other url is a server's base
+ * (an Inference Endpoint or TGI url as Dify takes it) + `/v1/chat/completions`.
+ */
+export function chatUrl(url: string | undefined, routerBase: string): string {
+  if (url === undefined) return `${routerBase}${CHAT_PATH}`;
+  const parsed = new URL(url);
+  const path = parsed.pathname.replace(/\/+$/, '');
+  if (/\/chat\/completions$/.test(path)) return url;
+  parsed.pathname = /\/v1$/.test(path) ? `${path}/chat/completions` : `${path}${CHAT_PATH}`;
+  return parsed.toString();
+}
+
+/**
+ * The request body, in OpenAI's field order. `max_tokens` (not `max_completion_tokens`: TGI
+ * ignores that one); `top_p` of 1 is not sent (it means no filtering, every server's default,
+ * and TGI refuses it); usage is asked for on streams.
+ */
+export function chatRequest(request: GenerationRequest, model: string | undefined, stream: boolean): string {
+  const body: Record<string, unknown> = {};
+  const name = request.model ?? model;
+  if (name !== undefined) body.model = name;
+  body.messages = request.messages;
+  body.n = 1;
+  body.stream = stream;
+  if (stream) body.stream_options = { include_usage: true };
+  if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined && request.topP < 1) body.top_p = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
+  if (request.tools !== undefined) body.tools = request.tools;
+  if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice;
+  return JSON.stringify(body);
+}
+
+
+/** `choices[0].message.content` of a whole answer (empty when the model answered with tool calls only). */
+export function parseChatAnswer(answer: JsonAnswer, inferenceId: string): string {
+  const body = answer.body;
+  const choice = isJsonObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
+  const message = isJsonObject(choice) ? choice.message : undefined;
+  if (!isJsonObject(message)) throw badAnswer(inferenceId, `expected {"choices":[{"message":{…}}]}, got ${describeShape(body)}`);
+  const content = message.content;
+  if (content === undefined || content === null) return '';
+  if (typeof content !== 'string') throw badAnswer(inferenceId, `expected the message content to be a string, got ${describeShape(content)}`);
+  return content;
+}
+
+function readUsage(value: unknown): TokenUsage | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const { completion_tokens, prompt_tokens, total_tokens } = value;
+  if (typeof completion_tokens !== 'number' || typeof prompt_tokens !== 'number' || typeof total_tokens !== 'number') return undefined;
+  return { completion_tokens, prompt_tokens, total_tokens };
+}
+
+function readChoice(value: unknown, position: number): GenerationChoice | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const delta = isJsonObject(value.delta) ? value.delta : {};
+  const out: GenerationChoice = { index: typeof value.index === 'number' ? value.index : position, delta: {} };
+  if (typeof delta.content === 'string') out.delta.content = delta.content;
+  if (typeof delta.refusal === 'string') out.delta.refusal = delta.refusal;
+  if (typeof delta.role === 'string') out.delta.role = delta.role;
+  // Tool calls go on exactly as the upstream sent them.
+  if (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) out.delta.tool_calls = delta.tool_calls;
+  const finish = normaliseFinishReason(value.finish_reason);
+  if (finish !== undefined) out.finish_reason = finish;
+  return out;
+}
+
+/**
+ * One event of a chat stream: `[DONE]`, an error (any payload with an `error` key: TGI, vLLM and
+ * OpenAI all differ), or a chunk reduced to what Elasticsearch sends (`created`,
+ * `system_fingerprint`, `logprobs` and null usage are dropped).
+ */
+export function readChatEvent(data: string, inferenceId: string): StreamReading {
+  if (isDone(data)) return { done: true };
+  const payload = eventObject(data, inferenceId, 'a chat completion chunk');
+  if ('error' in payload) return { error: payload };
+  const choices = Array.isArray(payload.choices) ? payload.choices.map(readChoice).filter((c): c is GenerationChoice => c !== undefined) : [];
+  const usage = readUsage(payload.usage);
+  if (choices.length === 0 && usage === undefined) return undefined;
+  const chunk: GenerationChunk = { choices };
+  if (typeof payload.id === 'string' && payload.id !== '') chunk.id = payload.id;
+  if (typeof payload.model === 'string') chunk.model = payload.model;
+  if (usage) chunk.usage = usage;
+  return { chunk };
+}
+
+/** OpenAI-compatible chat, to `url` (already resolved by chatUrl), with `model` when the endpoint names one. */
+export function openAiChatProtocol(url: string, model: string | undefined): GenerationProtocol {
+  return {
+    streams: true,
+    request: (request, stream) => ({ url, body: chatRequest(request, model, stream) }),
+    parseAnswer: parseChatAnswer,
+    readEvent: readChatEvent,
+  };
+}

@@ -1,0 +1,266 @@
+// Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the first event read before anything is committed.
+import { SendError } from '../../dispatch/retry.js';
+import { errors, type EsError } from '../../errors.js';
+import type { ChatMessage, GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
+import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';
+import { SseParser, SseTooLargeError } from '../upstream/sse.js';
+import type { EndpointTelemetry } from '../../telemetry.js';
+import { answerOf, badAnswer, describeShape, isJsonObject, noStatus, requestHeaders, type JsonAnswer } from './call.js';
+import { mapInBandError, mapNetworkError } from './hugging-face-errors.js';
+
+/** What one SSE event of a protocol's stream means. */
+export type StreamReading = { chunk: GenerationChunk } | { error: Record<string, unknown> } | { done: true } | undefined;
+
+/** One upstream protocol (SPEC §9): its requests, its answers, its stream events. Pure functions. */
+export interface GenerationProtocol {
+  /** Where a request goes and its body. */
+  request(request: GenerationRequest, stream: boolean): { url: string; body: string };
+  /** The generated text of a whole answer; throws SendError for a shape it does not know. */
+  parseAnswer(answer: JsonAnswer, inferenceId: string): string;
+  /** One event's data; throws SendError when it is not JSON. Undefined for events that carry nothing. */
+  readEvent(data: string, inferenceId: string): StreamReading;
+  /** Whether the upstream streams at all (text2text does not: a stream of it is one whole answer). */
+  readonly streams: boolean;
+}
+
+/**
+ * OpenAI's finish reasons. TGI's native `eos_token` and both its protocols' `stop_sequence`
+ * are OpenAI's `stop`; OpenAI clients know no others.
+ */
+export function normaliseFinishReason(reason: unknown): string | undefined {
+  if (typeof reason !== 'string' || reason === '') return undefined;
+  return reason === 'eos_token' || reason === 'stop_sequence' ? 'stop' : reason;
+}
+
+/** The text a prompt-only protocol sends: the messages' texts, one per line (a completion has exactly one). */
+export function promptOf(messages: readonly ChatMessage[]): string {
+  return messages
+    .map((m) => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('')))
+    .join('\n');
+}
+
+/** A whole answer as a stream of one chunk (text2text, or a server that answered a stream request at once). */
+function wholeAnswerStream(text: string): GenerationStream {
+  const chunk: GenerationChunk = { choices: [{ index: 0, delta: { role: 'assistant', content: text } }] };
+  return {
+    done: Promise.resolve(),
+    async *[Symbol.asyncIterator]() {
+      yield [chunk];
+    },
+  };
+}
+
+/** Reads a stream's events into chunks, a batch per network read; every failure is a SendError. */
+class EventReader {
+  private readonly parser = new SseParser();
+  private readonly body: AsyncIterator<Uint8Array>;
+  private finished = false;
+  /** The body was read to its end (not only to its [DONE]). */
+  private ended = false;
+  /** An error met after chunks of the same read: thrown once those have been delivered. */
+  private pending: SendError | undefined;
+  /** The first event has been delivered: silence is now the stream's own failure, not a retryable one. */
+  started = false;
+  /** The stream said [DONE] and ended well. */
+  doneSeen = false;
+
+  constructor(
+    res: UpstreamStream,
+    private readonly protocol: GenerationProtocol,
+    private readonly call: { url: string; inferenceId: string; apiKey: string; silenceLimit: string },
+  ) {
+    this.body = res.body[Symbol.asyncIterator]();
+  }
+
+  /** The chunks of the next read that carries any; null once the stream has ended. */
+  async next(): Promise<GenerationChunk[] | null> {
+    if (this.pending) throw this.pending;
+    const chunks: GenerationChunk[] = [];
+    while (!this.finished) {
+      let events;
+      try {
+        const read = await this.body.next();
+        if (read.done) {
+          this.finished = true;
+          this.ended = true;
+          events = this.parser.end();
+        } else {
+          events = this.parser.push(read.value);
+        }
+      } catch (err) {
+        this.finished = true;
+        throw this.failure(err);
+      }
+      for (const event of events) {
+        let reading: StreamReading;
+        let error: SendError | undefined;
+        try {
+          reading = this.protocol.readEvent(event.data, this.call.inferenceId);
+          if (reading !== undefined && 'error' in reading) error = new SendError(mapInBandError(reading.error, this.call.inferenceId, this.call.apiKey));
+        } catch (err) {
+          error = this.failure(err);
+        }
+        if (error) {
+          // The chunks before it in the same read are delivered first.
+          this.finished = true;
+          if (chunks.length === 0) throw error;
+          this.pending = error;
+          break;
+        }
+        if (reading === undefined) continue;
+        if ('done' in reading) {
+          // Anything after [DONE] (TGI chat sends it after an error too) is not read.
+          this.finished = true;
+          this.doneSeen = true;
+          break;
+        }
+        chunks.push((reading as { chunk: GenerationChunk }).chunk);
+      }
+      if (chunks.length > 0) return chunks;
+    }
+    return null;
+  }
+
+  /**
+   * After [DONE] the body's end is usually a moment away: read it (ignoring what it says) for at
+   * most `ms`, so that the connection goes back to the pool instead of being cut. Settles true
+   * when the body ended.
+   */
+  async drain(ms: number): Promise<boolean> {
+    if (this.ended) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const read = async () => {
+      for (let r = await this.body.next(); !r.done; r = await this.body.next());
+      return true;
+    };
+    try {
+      return (this.ended = await Promise.race([read(), late]));
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failure(err: unknown): SendError {
+    if (err instanceof SendError) return err;
+    if (err instanceof SseTooLargeError) return badAnswer(this.call.inferenceId, err.message);
+    const code = (err as { code?: string }).code;
+    if (code === BODY_TIMEOUT && this.started) {
+      return new SendError({ error: errors.upstreamSilent(this.call.inferenceId, this.call.silenceLimit), retry: 'none' });
+    }
+    return new SendError(mapNetworkError(err, this.call.url, this.call.inferenceId));
+  }
+}
+
+/** How long the end of a body may take to come after its [DONE] before the connection is cut. */
+const DRAIN_MS = 1000;
+
+const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
+
+export interface GenerationCall {
+  transport: HttpTransport;
+  inferenceId: string;
+  apiKey: string;
+  protocol: GenerationProtocol;
+  /** UPSTREAM_TIMEOUT as a user reads it, for the message of a stream that went silent. */
+  silenceLimit: string;
+  /** Where each upstream request is counted and timed (to its headers). */
+  telemetry?: EndpointTelemetry;
+}
+
+/** One endpoint's generation operations over its protocol. */
+export function generationOperations(call: GenerationCall): GenerationOperations {
+  const { transport, inferenceId, apiKey, protocol } = call;
+
+  /** POSTs and opens the answer; network failures become SendErrors, an abort is rethrown as it is. */
+  const open = async (url: string, body: string, accept: string, signal: AbortSignal): Promise<UpstreamStream> => {
+    const started = performance.now();
+    try {
+      const res = await transport.open(url, requestHeaders(apiKey, accept), body, signal);
+      call.telemetry?.upstreamRequest(res.status, (performance.now() - started) / 1000);
+      return res;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      call.telemetry?.upstreamRequest(noStatus((err as { code?: string }).code), (performance.now() - started) / 1000);
+      throw new SendError(mapNetworkError(err, url, inferenceId));
+    }
+  };
+
+  /** The whole body of an opened answer, as SPEC §3 maps it. */
+  const whole = async (res: UpstreamStream, url: string, signal: AbortSignal): Promise<JsonAnswer> => {
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if ((err as { code?: string }).code === RESPONSE_TOO_LARGE) throw badAnswer(inferenceId, 'the answer is larger than the limit for upstream answers');
+      throw new SendError(mapNetworkError(err, url, inferenceId));
+    }
+    const answer = answerOf({ status: res.status, text, headers: res.headers }, inferenceId, apiKey);
+    // Some servers answer 200 with an error in the body.
+    const body = answer.body;
+    if (isJsonObject(body) && 'error' in body) throw new SendError(mapInBandError(body, inferenceId, apiKey));
+    return answer;
+  };
+
+  const generate = async (request: GenerationRequest, signal: AbortSignal): Promise<string> => {
+    const { url, body } = protocol.request(request, false);
+    const res = await open(url, body, 'application/json', signal);
+    return protocol.parseAnswer(await whole(res, url, signal), inferenceId);
+  };
+
+  return {
+    generate,
+    async stream(request, signal) {
+      if (!protocol.streams) return wholeAnswerStream(await generate(request, signal));
+      const { url, body } = protocol.request(request, true);
+      const res = await open(url, body, 'text/event-stream', signal);
+      if (res.status < 200 || res.status >= 300 || !/event-stream/i.test(header(res.headers['content-type']))) {
+        // An error status, or a server that answered the stream request whole.
+        return wholeAnswerStream(protocol.parseAnswer(await whole(res, url, signal), inferenceId));
+      }
+      const reader = new EventReader(res, protocol, { url, inferenceId, apiKey, silenceLimit: call.silenceLimit });
+      // The first event decides whether the stream starts: an error in it is an ordinary failure,
+      // retried like the HTTP status it stands for (TGI reports overload and validation this way).
+      let first: GenerationChunk[] | null;
+      try {
+        first = await reader.next();
+      } catch (err) {
+        res.abort();
+        throw err;
+      }
+      reader.started = true;
+      return {
+        done: res.closed,
+        async *[Symbol.asyncIterator]() {
+          try {
+            if (first) yield first;
+            first = null;
+            for (let batch = await reader.next(); batch; batch = await reader.next()) yield batch;
+          } catch (err) {
+            throw err instanceof SendError ? err.failure.error : (errors.internal() as EsError);
+          } finally {
+            // The body ended; or it only said [DONE] (its end follows); or the stream ended early
+            // (an error, the client gone): then the request is cut off.
+            if (reader.doneSeen) void reader.drain(DRAIN_MS).then((ended) => ended || res.abort());
+            else res.abort();
+          }
+        },
+      };
+    },
+  };
+}
+
+/** One stream event's data as a JSON object; anything else is a bad answer naming what was `expected`. */
+export function eventObject(data: string, inferenceId: string, expected: string): Record<string, unknown> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    throw badAnswer(inferenceId, 'an event of the stream is not JSON');
+  }
+  if (!isJsonObject(payload)) throw badAnswer(inferenceId, `expected ${expected}, got ${describeShape(payload)}`);
+  return payload;
+}

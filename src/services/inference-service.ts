@@ -1,0 +1,212 @@
+// What an inference service (hugging_face now, others later) gives the registry and the tasks: settings handling and, per endpoint, its upstream operations.
+import type { ServiceDescription } from '../../schemas/services.js';
+import type { TSchema } from 'typebox';
+import type { ChunkingSettings } from '../chunking/chunking-settings.js';
+import type { SettingsMap } from '../store/endpoint-store.js';
+import type { TaskType } from '../inference-task-type.js';
+
+/** One dense vector, with the upstream's own JSON text for it when that can be passed through unchanged. */
+export interface Embedding {
+  values: number[];
+  json?: string;
+}
+
+/** One sparse vector: token → weight, in the upstream's order. */
+export type SparseVector = Map<string, number>;
+
+
+/** text_embedding: one upstream request embeds a batch of texts. Failures throw SendError (dispatch/retry). */
+export interface TextEmbeddingOperations {
+  embed(texts: string[], signal: AbortSignal): Promise<Embedding[]>;
+  /** An input as it is sent (cut to the endpoint's input limit). */
+  prepare(text: string): string;
+}
+
+/** sparse_embedding: one upstream request embeds a batch of texts into token weights. */
+export interface SparseEmbeddingOperations {
+  /** `acquire` takes a rate-limit grant for any further upstream request the embedding needs (decoding token ids). */
+  embed(texts: string[], signal: AbortSignal, acquire: () => Promise<void>): Promise<SparseVector[]>;
+  prepare(text: string): string;
+}
+
+/**
+ * rerank: one upstream request scores a batch of texts against one query; one score per text, in
+ * the order sent. `returnText` asks the upstream for the texts too (Elasticsearch's wire), though
+ * the answer gives back the caller's own documents.
+ */
+export interface RerankOperations {
+  score(query: string, texts: string[], returnText: boolean, signal: AbortSignal): Promise<number[]>;
+}
+
+/** One message of a conversation, as Elasticsearch's unified chat body carries it. */
+export interface ChatMessage {
+  role: string;
+  content?: string | Array<{ type: string; text: string }>;
+  tool_call_id?: string;
+  tool_calls?: unknown[];
+}
+
+/** What to generate: a conversation (a completion is one user message) and how to sample it. */
+export interface GenerationRequest {
+  messages: ChatMessage[];
+  /** The model the request names; the endpoint's model_id otherwise. */
+  model?: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  /** OpenAI-style tool definitions and choice, passed to the upstream as they came. */
+  tools?: unknown[];
+  toolChoice?: unknown;
+}
+
+/** Token counts of a generation, as OpenAI-compatible servers report them. */
+export interface TokenUsage {
+  completion_tokens: number;
+  prompt_tokens: number;
+  total_tokens: number;
+}
+
+export interface GenerationChoice {
+  index: number;
+  delta: { content?: string; refusal?: string; role?: string; tool_calls?: unknown[] };
+  /** Normalised to OpenAI's values (`stop`, `length`, `tool_calls`, …). */
+  finish_reason?: string;
+}
+
+/** One streamed piece of an answer in OpenAI's chunk shape: every protocol's stream events are read into it. */
+export interface GenerationChunk {
+  /** Absent or empty when the upstream gives none (TGI sends ""). */
+  id?: string;
+  model?: string;
+  choices: GenerationChoice[];
+  usage?: TokenUsage;
+}
+
+/**
+ * A streamed answer whose upstream has answered 2xx and sent its first event. Iterating yields
+ * the chunks of each network read as they arrive; a failure after the first event throws the
+ * EsError to report in the stream.
+ */
+export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
+  /** Settles once the upstream request is over: ended, failed or aborted. */
+  readonly done: Promise<void>;
+}
+
+/** completion and chat_completion: one upstream request generates one answer, whole or streamed. Failures throw SendError. */
+export interface GenerationOperations {
+  /** One answer, not streamed: the generated text. */
+  generate(request: GenerationRequest, signal: AbortSignal): Promise<string>;
+  /** A streamed answer: resolves once the upstream has answered 2xx and sent its first event (an error in it throws SendError, like an error status). */
+  stream(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream>;
+}
+
+/** The operations a service offers for each task type. */
+export interface TaskOperations {
+  text_embedding: TextEmbeddingOperations;
+  sparse_embedding: SparseEmbeddingOperations;
+  rerank: RerankOperations;
+  completion: GenerationOperations;
+  chat_completion: GenerationOperations;
+}
+
+/** The values sampling settings take, wherever they are given (stored task settings, a chat request). */
+export const SAMPLING_LIMITS = {
+  temperature: { min: 0, max: 100 },
+  top_p: { min: 0, max: 1, exclusiveMin: true },
+  /** OpenAI's limit, and TGI's default `--max-stop-sequences`. */
+  stopSequences: 4,
+} as const;
+
+/** Sampling settings stored with a text generation endpoint, overridable per request (ours). */
+export interface GenerationSettings {
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+}
+
+/** Task settings every service reads the same way, per task type (Elasticsearch's names). */
+export interface TaskSettingsByType {
+  text_embedding: Record<string, never>;
+  sparse_embedding: Record<string, never>;
+  rerank: { top_n?: number; return_documents?: boolean };
+  completion: GenerationSettings;
+  chat_completion: GenerationSettings;
+}
+
+/** How an endpoint's upstream work is dispatched: read once from its service settings, for every task type. */
+export interface DispatchSettings {
+  requestsPerMinute: number;
+  /** Items per upstream request when the endpoint sets one; otherwise the task's default. */
+  batchSize: number | undefined;
+  /** Upstream requests in flight at once (for completion and chat_completion: `max_concurrent_streams`). */
+  maxConcurrentRequests: number;
+}
+
+/** One stored endpoint, decrypted and bound to its service: everything a task needs to run it. */
+export interface BoundEndpoint<T extends TaskType = TaskType> {
+  readonly inferenceId: string;
+  readonly taskType: T;
+  readonly service: string;
+  readonly dispatch: DispatchSettings;
+  /** null for task types that are not chunked. */
+  readonly chunking: ChunkingSettings | null;
+  /** Every URL the endpoint's requests go to (checked against the upstream rules at PUT). */
+  readonly upstreamUrls: readonly string[];
+  readonly operations: TaskOperations[T];
+  /**
+   * The stored task settings with a request's `task_settings` applied over them. Throws the
+   * service's validation or unknown-settings error for a bad override.
+   */
+  taskSettings(overrides: SettingsMap | null | undefined): TaskSettingsByType[T];
+}
+
+/** A parsed configuration: what is stored (settings, task settings), what is sealed (secrets), and the keys nobody knew. */
+export interface ParsedServiceConfig {
+  serviceSettings: SettingsMap;
+  secrets: SettingsMap;
+  taskSettings: SettingsMap;
+  /** Maps of unknown keys, in the order they are reported. */
+  unknown: SettingsMap[];
+}
+
+/** What a create-time validation call learned about the model. */
+export interface ModelDetails {
+  dimensions?: number;
+}
+
+export interface InferenceService {
+  readonly name: string;
+  readonly taskTypes: readonly TaskType[];
+  /** The service settings as GET shows them, as a schema for the API document. */
+  readonly settingsView: TSchema;
+  /** What `GET /_inference/_services` shows of this service: its task types and every setting it reads. */
+  describe(): ServiceDescription;
+  /** Validates a PUT's `service_settings` and `task_settings`; appends every problem to `problems`. */
+  parseCreate(taskType: TaskType, serviceSettings: SettingsMap, taskSettings: SettingsMap, problems: string[]): ParsedServiceConfig;
+  /** Applies an `_update` to a stored configuration; appends every problem to `problems`. */
+  parseUpdate(
+    taskType: TaskType,
+    current: { serviceSettings: SettingsMap; secrets: SettingsMap; taskSettings: SettingsMap },
+    serviceSettings: SettingsMap | undefined,
+    taskSettings: SettingsMap | undefined,
+    problems: string[],
+  ): ParsedServiceConfig;
+  /** The service settings as GET shows them, in Elasticsearch's field order, never with secrets. */
+  viewServiceSettings(taskType: TaskType, serviceSettings: SettingsMap): SettingsMap;
+  /**
+   * Settings completed at creation from what the validation call learned (when there was one),
+   * and defaults filled in.
+   */
+  withModelDetails(taskType: TaskType, serviceSettings: SettingsMap, details: ModelDetails | undefined): SettingsMap;
+  /** Binds a stored endpoint (secrets decrypted) to this service's upstream operations. */
+  bind(endpoint: {
+    inferenceId: string;
+    taskType: TaskType;
+    serviceSettings: SettingsMap;
+    secrets: SettingsMap;
+    taskSettings: SettingsMap;
+    chunking: ChunkingSettings | null;
+  }): BoundEndpoint;
+}

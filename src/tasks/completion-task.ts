@@ -1,0 +1,80 @@
+// completion: each input sent as one user message, answered whole (`{"completion":[{"result"}]}`) or streamed as deltas.
+import { CompletionRequest, CompletionResult } from '../../schemas/completion.js';
+import { errors } from '../errors.js';
+import { bodyChecker } from '../request-body.js';
+import type { GenerationChunk, GenerationRequest, GenerationSettings } from '../services/inference-service.js';
+import {
+  DONE_EVENT,
+  errorEvent,
+  generateAll,
+  generationTaskState,
+  messageEvent,
+  openGeneration,
+  samplingOf,
+  startStream,
+  streamEvents,
+  type GenerationState,
+} from './generation-task.js';
+import { checkInputType, readInputs } from './input.js';
+import type { Task } from './task-module.js';
+
+const checkBody = bodyChecker(CompletionRequest);
+
+const asRequest = (input: string, settings: GenerationSettings): GenerationRequest => ({
+  messages: [{ role: 'user', content: input }],
+  ...samplingOf(settings),
+});
+
+/** `{"completion":[{"result":"…"},…]}`, one entry per input, in input order. */
+export function completionJson(results: readonly string[]): string {
+  return `{"completion":[${results.map((r) => `{"result":${JSON.stringify(r)}}`).join(',')}]}`;
+}
+
+/** The events of one network read: each chunk's text as `{"completion":[{"delta":"…"}]}` (chunks without text send nothing). */
+export function completionDeltas(chunks: readonly GenerationChunk[]): string {
+  let out = '';
+  for (const chunk of chunks) {
+    const text = chunk.choices[0]?.delta.content;
+    if (text) out += messageEvent(`{"completion":[{"delta":${JSON.stringify(text)}}]}`);
+  }
+  return out;
+}
+
+export const completionTask: Task<'completion', CompletionRequest, GenerationState> = {
+  taskType: 'completion',
+  chunked: false,
+  requestSchema: CompletionRequest,
+  resultSchema: CompletionResult,
+  checkBody,
+  open: openGeneration,
+  refresh: generationTaskState.refresh,
+  close: generationTaskState.close,
+
+  async run(state, endpoint, body, lifetime) {
+    checkInputType(body.input_type);
+    const inputs = readInputs(body.input);
+    const settings = endpoint.taskSettings(body.task_settings);
+    return completionJson(
+      await generateAll(
+        state,
+        inputs.map((input) => asRequest(input, settings)),
+        lifetime,
+      ),
+    );
+  },
+
+  streaming: {
+    checkBody,
+    async run(state, endpoint, body, lifetime) {
+      checkInputType(body.input_type);
+      const inputs = readInputs(body.input);
+      if (inputs.length !== 1) throw errors.streamOneInput(inputs.length);
+      const stream = await startStream(state, asRequest(inputs[0]!, endpoint.taskSettings(body.task_settings)), lifetime);
+      return streamEvents(state, stream, {
+        chunks: completionDeltas,
+        end: () => DONE_EVENT,
+        failed: (error) => errorEvent(JSON.stringify({ error: { type: error.type, reason: error.reason }, status: error.status })),
+      });
+    },
+  },
+};

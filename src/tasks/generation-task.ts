@@ -1,0 +1,124 @@
+// What completion and chat_completion share: one upstream request per answer through the endpoint's queue, streams holding their slot, and the SSE framing.
+import PQueue from 'p-queue';
+import type { Cancellation } from '../cancellation.js';
+import { BatchQueue } from '../dispatch/batch-queue.js';
+import { EsError, errors } from '../errors.js';
+import type { GenerationRequest, GenerationSettings, GenerationStream } from '../services/inference-service.js';
+import { submitAll } from './batched.js';
+import type { EndpointTelemetry } from '../telemetry.js';
+import type { DispatchContext } from './task-module.js';
+
+/** One generation to send: whole or streamed. */
+export interface GenerationWork {
+  request: GenerationRequest;
+  stream: boolean;
+}
+
+/** A whole answer's text, or a stream that has begun. */
+export type GenerationResult = string | GenerationStream;
+
+type Queue = BatchQueue<GenerationWork, GenerationResult, undefined>;
+
+export interface GenerationState {
+  queue: Queue;
+  /** Where streams opened and tokens streamed are reported. */
+  readonly telemetry: EndpointTelemetry;
+}
+
+/**
+ * Generations are bounded per endpoint by max_concurrent_streams, not by the service-wide slots
+ * of batched work: a stream holds its slot for minutes, and its memory is bounded per stream.
+ */
+const GENERATIONS = new PQueue();
+
+export function openGeneration(context: DispatchContext<'completion' | 'chat_completion'>): GenerationState {
+  const queue: Queue = new BatchQueue({
+    inferenceId: context.inferenceId,
+    limiter: context.limiter,
+    inflight: GENERATIONS,
+    // Batches of one: each generation is one upstream request, one rate-limit grant.
+    batchSize: 1,
+    send: async ([work], _group, signal) => {
+      const operations = context.current().operations;
+      return [work!.stream ? await operations.stream(work!.request, signal) : await operations.generate(work!.request, signal)];
+    },
+    maxInFlight: context.current().dispatch.maxConcurrentRequests,
+    retry: context.retry,
+    capacity: context.queueCapacity,
+    // A stream keeps its slot until its upstream request is over.
+    hold: (result) => (typeof result === 'string' ? Promise.resolve() : result.done),
+    telemetry: context.telemetry,
+    countsTexts: false,
+  });
+  return { queue, telemetry: context.telemetry };
+}
+
+export const generationTaskState = {
+  refresh(state: GenerationState, next: { dispatch: { maxConcurrentRequests: number } }, previous: { dispatch: { maxConcurrentRequests: number } }): void {
+    if (next.dispatch.maxConcurrentRequests !== previous.dispatch.maxConcurrentRequests) state.queue.setMaxInFlight(next.dispatch.maxConcurrentRequests);
+  },
+  close(state: GenerationState, error: EsError): void {
+    state.queue.close(error);
+  },
+};
+
+/** Whole answers, one upstream request each (all queued at once, answered in input order). */
+export function generateAll(state: GenerationState, requests: GenerationRequest[], lifetime: Cancellation): Promise<string[]> {
+  return submitAll(
+    state.queue,
+    requests.map((request) => ({ request, stream: false })),
+    lifetime,
+    undefined,
+  ) as Promise<string[]>;
+}
+
+/** A stream, once its upstream has answered and sent its first event. */
+export async function startStream(state: GenerationState, request: GenerationRequest, lifetime: Cancellation): Promise<GenerationStream> {
+  const [stream] = await submitAll(state.queue, [{ request, stream: true }], lifetime, undefined);
+  return stream as GenerationStream;
+}
+
+/** The sampling settings of a request, from the endpoint's task settings with the request's own over them. */
+export function samplingOf(settings: GenerationSettings): Omit<GenerationRequest, 'messages'> {
+  const out: Omit<GenerationRequest, 'messages'> = {};
+  if (settings.max_tokens !== undefined) out.maxTokens = settings.max_tokens;
+  if (settings.temperature !== undefined) out.temperature = settings.temperature;
+  if (settings.top_p !== undefined) out.topP = settings.top_p;
+  if (settings.stop !== undefined) out.stop = settings.stop;
+  return out;
+}
+
+/** `event: message` + `data:`; one blank line ends the event. */
+export const messageEvent = (data: string) => `event: message\ndata: ${data}\n\n`;
+export const errorEvent = (data: string) => `event: error\ndata: ${data}\n\n`;
+export const DONE_EVENT = messageEvent('[DONE]');
+
+/** What failed a stream, as an EsError (anything else is an internal error). */
+export const streamFailure = (err: unknown): EsError => (err instanceof EsError ? err : errors.internal());
+
+/**
+ * Streams `stream` as server-sent events: `format` turns each network read's chunks into event
+ * text, `end` writes what closes a stream that ended well, `failed` the error event. The
+ * upstream request ends with the iteration, however it ends (the client gone, an error).
+ */
+export async function* streamEvents(
+  state: GenerationState,
+  stream: GenerationStream,
+  format: { chunks(batch: GenerationStream extends AsyncIterable<infer B> ? B : never): string; end(): string; failed(error: EsError): string },
+): AsyncGenerator<string> {
+  const closed = state.telemetry.streamOpened();
+  try {
+    for await (const batch of stream) {
+      state.telemetry.tokensStreamed(batch.length);
+      const text = format.chunks(batch);
+      if (text !== '') yield text;
+    }
+    yield format.end();
+  } catch (err) {
+    // After an error nothing else is sent: not even an upstream [DONE].
+    yield format.failed(streamFailure(err));
+  } finally {
+    // Leaving the loop above, however it is left, ended the stream's own iteration (and its upstream request).
+    closed();
+  }
+}

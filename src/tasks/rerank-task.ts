@@ -1,0 +1,83 @@
+// rerank: documents scored against a query, split into upstream requests of at most batch_size, merged back, sorted, cut to top_n.
+import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
+import type { BatchQueue } from '../dispatch/batch-queue.js';
+import { errors } from '../errors.js';
+import { bodyChecker } from '../request-body.js';
+import { parseBooleanParam } from '../request-params.js';
+import { batchedLifecycle, halve, submitAll } from './batched.js';
+import { checkInputType, readInputs } from './input.js';
+import type { Task } from './task-module.js';
+
+/** Documents per upstream request unless the endpoint sets `batch_size`: TEI's max_client_batch_size. */
+export const DEFAULT_BATCH_SIZE = 32;
+
+/** One request's query: its documents batch only with each other. */
+interface RerankGroup {
+  query: string;
+  returnText: boolean;
+}
+
+type Queue = BatchQueue<string, number, RerankGroup>;
+
+const checkStructure = bodyChecker(RerankRequest);
+
+/** `?top_n=2&return_documents=true`, as Elasticsearch 8 clients send them, read like the body fields. */
+function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial<RerankRequest> {
+  const out: Partial<RerankRequest> = {};
+  if (query.top_n !== undefined) {
+    const n = /^-?\d+$/.test(query.top_n) ? Number(query.top_n) : NaN;
+    if (!Number.isSafeInteger(n)) throw errors.badRequest(`Failed to parse value [${query.top_n}] of parameter [top_n] as an integer`);
+    out.top_n = n;
+  }
+  if (query.return_documents !== undefined) out.return_documents = parseBooleanParam(query.return_documents);
+  return out;
+}
+
+/**
+ * `{"rerank":[{"index":…,"relevance_score":…,"text"?:…}]}`: best first (ties keep input order), at
+ * most `topN`. `text` is the caller's own document as sent: the upstream's copy may be cut (TEI
+ * truncates long texts, and a document refused as too large is halved before it is sent again).
+ */
+export function rerankJson(scores: readonly number[], inputs: readonly string[], topN: number | undefined, returnDocuments: boolean): string {
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const kept = topN === undefined ? order : order.slice(0, topN);
+  const entries = kept.map((i) => {
+    const head = `{"index":${i},"relevance_score":${JSON.stringify(scores[i]!)}`;
+    return returnDocuments ? `${head},"text":${JSON.stringify(inputs[i]!)}}` : `${head}}`;
+  });
+  return `{"rerank":[${entries.join(',')}]}`;
+}
+
+export const rerankTask: Task<'rerank', RerankRequest, { queue: Queue }> = {
+  taskType: 'rerank',
+  requestSchema: RerankRequest,
+  resultSchema: RerankResult,
+  chunked: false,
+  queryParameters: ['top_n', 'return_documents'],
+
+  checkBody(body, query) {
+    const request = checkStructure(body);
+    const extra = fromQuery(query);
+    return { ...request, top_n: request.top_n ?? extra.top_n, return_documents: request.return_documents ?? extra.return_documents };
+  },
+
+  ...batchedLifecycle<'rerank', string, number, RerankGroup>(
+    DEFAULT_BATCH_SIZE,
+    (context) => (texts, group, signal) => context.current().operations.score(group.query, texts, group.returnText, signal),
+    halve,
+  ),
+
+  async run(state, endpoint, body, lifetime) {
+    checkInputType(body.input_type);
+    if (body.query === undefined || body.query === null) throw errors.queryNull('rerank');
+    const inputs = readInputs(body.input);
+    // Top-level fields override the request's task_settings, which override the stored ones.
+    const settings = endpoint.taskSettings(body.task_settings);
+    const topN = body.top_n ?? settings.top_n;
+    if (topN !== undefined && topN !== null && topN <= 0) throw errors.validation([`[top_n] Invalid value [${topN}]. [top_n] must be a positive integer`]);
+    const returnDocuments = body.return_documents ?? settings.return_documents ?? false;
+    state.queue.checkRoom();
+    const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, returnText: returnDocuments });
+    return rerankJson(scores, inputs, topN ?? undefined, returnDocuments);
+  },
+};

@@ -1,0 +1,82 @@
+// sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum over its chunks).
+import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
+import type { BatchQueue } from '../dispatch/batch-queue.js';
+import { bodyChecker } from '../request-body.js';
+import type { SparseVector } from '../services/inference-service.js';
+import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
+import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
+import type { Task } from './task-module.js';
+
+
+interface SparseItem {
+  text: string;
+  /** Cut before it was sent (the input limit, or halved after the upstream found it too large). */
+  truncated: boolean;
+}
+
+interface SparseResult {
+  vector: SparseVector;
+  truncated: boolean;
+}
+
+type Queue = BatchQueue<SparseItem, SparseResult, undefined>;
+
+const vectorJson = (vector: SparseVector) => {
+  let out = '{';
+  for (const [token, weight] of vector) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(token)}:${JSON.stringify(weight)}`;
+  return out + '}';
+};
+
+/** The SPLADE convention for several chunks: each token keeps its largest weight. */
+export function maxMerge(vectors: readonly SparseVector[]): SparseVector {
+  const out: SparseVector = new Map();
+  for (const vector of vectors) {
+    for (const [token, weight] of vector) {
+      const had = out.get(token);
+      if (had === undefined || weight > had) out.set(token, weight);
+    }
+  }
+  return out;
+}
+
+export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingRequest, { queue: Queue }> = {
+  taskType: 'sparse_embedding',
+  requestSchema: SparseEmbeddingRequest,
+  resultSchema: SparseEmbeddingResult,
+  chunked: true,
+  checkBody: bodyChecker(SparseEmbeddingRequest),
+
+  ...batchedLifecycle<'sparse_embedding', SparseItem, SparseResult, undefined>(
+    DEFAULT_BATCH_SIZE,
+    (context) => async (items, _group, signal) => {
+      const vectors = await context.current().operations.embed(
+        items.map((i) => i.text),
+        signal,
+        // A decode call is an upstream request too: its own grant, and the limiter told when it leaves.
+        () => context.limiter.acquire().then(() => context.limiter.sent?.()),
+      );
+      return vectors.map((vector, i) => ({ vector, truncated: items[i]!.truncated }));
+    },
+    (item) => {
+      const text = halve(item.text);
+      return text === undefined ? undefined : { text, truncated: true };
+    },
+  ),
+
+  async run(state, endpoint, body, lifetime) {
+    const chunked = chunkRequest(state.queue, endpoint, body);
+    const items = chunked.texts.map((text, i) => ({ text, truncated: chunked.truncated[i]! }));
+    const results = await submitAll(state.queue, items, lifetime, undefined);
+    const entries = perInput(chunked, results).map((mine, i) => {
+      const truncated = mine.some((r) => r.truncated);
+      const chunks = chunked.chunks[i]!;
+      if (chunks.length === 1) return `{"is_truncated":${truncated},"embedding":${vectorJson(mine[0]!.vector)}}`;
+      const parts = chunks.map(
+        (c, k) =>
+          `{"text":${JSON.stringify(chunked.inputs[i]!.slice(c.start, c.end))},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(mine[k]!.vector)}}`,
+      );
+      return `{"is_truncated":${truncated},"embedding":${vectorJson(maxMerge(mine.map((r) => r.vector)))},"chunks":[${parts.join(',')}]}`;
+    });
+    return `{"sparse_embedding":[${entries.join(',')}]}`;
+  },
+};

@@ -1,0 +1,79 @@
+// What a task type is to the rest of the service: how its request is read, how its work is dispatched, how its answer is written.
+import type PQueue from 'p-queue';
+import type { Cancellation } from '../cancellation.js';
+import type { RateLimiter } from '../dispatch/rate-limiter.js';
+import type { RetryPolicy } from '../dispatch/retry.js';
+import type { EsError } from '../errors.js';
+import type { EndpointTelemetry } from '../telemetry.js';
+import type { TSchema } from 'typebox';
+import type { BoundEndpoint, ModelDetails } from '../services/inference-service.js';
+import type { TaskType } from '../inference-task-type.js';
+
+/** What a task's dispatch state is made from, once per live endpoint. */
+export interface DispatchContext<T extends TaskType> {
+  inferenceId: string;
+  /** The endpoint as it is now: read at send time, so a rotated api key is used from the next request on. */
+  current(): BoundEndpoint<T>;
+  /** The endpoint's rate limiter: every upstream request takes one grant. */
+  limiter: RateLimiter;
+  /** The service-wide bound on batched upstream requests in flight (generations use their own). */
+  inflight: PQueue;
+  retry: RetryPolicy;
+  /** Waiting batches per endpoint before 429 (QUEUE_CAPACITY unless set). */
+  queueCapacity: number | undefined;
+  /** The endpoint's instruments (queue depth, batches, retries…). */
+  telemetry: EndpointTelemetry;
+}
+
+/**
+ * A streamed answer's server-sent events as text, ready to write, ending with the task's
+ * terminator or an `event: error`. Breaking off the iteration ends the upstream request.
+ */
+export type EventStream = AsyncIterable<string>;
+
+/** Streamed inference (`POST …/_stream`), for task types that stream. */
+export interface StreamingOperation<T extends TaskType, Body, State> {
+  /** The `_stream` POST body, structure only (as `Task.checkBody`). */
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): Body;
+  /**
+   * Resolves once the upstream has answered and its first event is in, with the events to send;
+   * a failure before that throws EsError like any request.
+   */
+  run(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<EventStream>;
+}
+
+/**
+ * One task type. `State` is what an endpoint of this type keeps while it is live (its queue);
+ * `Body` is its POST body once its structure has been checked, `StreamBody` its `_stream` body.
+ */
+export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
+  readonly taskType: T;
+  /** Inputs are chunked: `chunking_settings` apply to endpoints of this type. */
+  readonly chunked: boolean;
+  /** Query parameters of the POST this task reads besides `timeout` (Elasticsearch 8 clients send some request fields there). */
+  readonly queryParameters?: readonly string[];
+  /** The POST body's schema (checkBody applies it) and the answer's: both go into the OpenAPI document. */
+  readonly requestSchema: TSchema;
+  readonly resultSchema: TSchema;
+  /**
+   * The POST body, structure only (types, unknown fields), with the task's query parameters
+   * folded in; throws x_content_parse_exception.
+   */
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): Body;
+  /** The live state of one endpoint. */
+  open(context: DispatchContext<T>): State;
+  /** The endpoint changed (`_update`): apply what can change while live. */
+  refresh(state: State, endpoint: BoundEndpoint<T>, previous: BoundEndpoint<T>): void;
+  /** The endpoint went away or the service is closing: fail what waits with `error`. */
+  close(state: State, error: EsError): void;
+  /** Runs one request and answers its JSON text; throws EsError. */
+  run(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<string>;
+  /** The create-time call to the upstream, for task types that make one. */
+  validate?(endpoint: BoundEndpoint<T>, signal: AbortSignal): Promise<ModelDetails>;
+  /** Streamed inference; `_stream` on a task type without it answers 405. */
+  readonly streaming?: StreamingOperation<T, StreamBody, State>;
+  /** Answers only through `_stream` (chat_completion): the plain POST is refused before its body is read. */
+  readonly streamOnly?: boolean;
+}
+
+export type AnyTask = Task<TaskType, any, any, any>;

@@ -1,0 +1,91 @@
+// text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there are several).
+import type { BatchQueue } from '../dispatch/batch-queue.js';
+import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
+import { bodyChecker } from '../request-body.js';
+import type { Embedding } from '../services/inference-service.js';
+import type { Chunk } from '../chunking/chunker.js';
+import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
+import type { Task } from './task-module.js';
+
+/** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
+export const DEFAULT_BATCH_SIZE = 20;
+
+/** The text every create-time validation call embeds. */
+export const PROBE_TEXT = 'how big';
+
+interface ChunkEmbedding {
+  text: string;
+  start: number;
+  end: number;
+  embedding: Embedding;
+}
+
+/** One input's result: its vector, and for an input of several chunks, each chunk's. */
+export interface TextEmbeddingEntry {
+  embedding: Embedding;
+  chunks?: ChunkEmbedding[];
+}
+
+const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
+
+/**
+ * The response body (SPEC §1), built as text so that vectors the upstream sent as JSON go back
+ * exactly as they came: no float is parsed and re-formatted on the way out.
+ */
+export function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
+  const parts = entries.map((entry) => {
+    if (!entry.chunks) return `{"embedding":${vectorJson(entry.embedding)}}`;
+    const chunks = entry.chunks.map(
+      (c) => `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(c.embedding)}}`,
+    );
+    return `{"embedding":${vectorJson(entry.embedding)},"chunks":[${chunks.join(',')}]}`;
+  });
+  return `{"text_embedding":[${parts.join(',')}]}`;
+}
+
+/** Word-weighted mean of chunk vectors (equal weights when no chunk has words). */
+export function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
+  const total = chunks.reduce((sum, c) => sum + c.words, 0);
+  const weights = chunks.map((c) => (total > 0 ? c.words / total : 1 / chunks.length));
+  const out = new Array<number>(vectors[0]!.values.length).fill(0);
+  vectors.forEach(({ values }, i) => {
+    const w = weights[i]!;
+    for (let d = 0; d < values.length; d++) out[d]! += values[d]! * w;
+  });
+  return { values: out };
+}
+
+type Queue = BatchQueue<string, Embedding, undefined>;
+
+export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, { queue: Queue }> = {
+  taskType: 'text_embedding',
+  requestSchema: TextEmbeddingRequest,
+  resultSchema: TextEmbeddingResult,
+  chunked: true,
+  checkBody: bodyChecker(TextEmbeddingRequest),
+
+  ...batchedLifecycle<'text_embedding', string, Embedding, undefined>(
+    DEFAULT_BATCH_SIZE,
+    (context) => (texts, _group, signal) => context.current().operations.embed(texts, signal),
+    halve,
+  ),
+
+  async run(state, endpoint, body, lifetime) {
+    const chunked = chunkRequest(state.queue, endpoint, body);
+    const vectors = await submitAll(state.queue, chunked.texts, lifetime, undefined);
+    const entries = perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
+      const chunks = chunked.chunks[i]!;
+      if (chunks.length === 1) return { embedding: mine[0]! };
+      return {
+        embedding: weightedMean(mine, chunks),
+        chunks: chunks.map((c, k) => ({ text: chunked.inputs[i]!.slice(c.start, c.end), start: c.start, end: c.end, embedding: mine[k]! })),
+      };
+    });
+    return textEmbeddingJson(entries);
+  },
+
+  async validate(endpoint, signal) {
+    const [vector] = await endpoint.operations.embed([PROBE_TEXT], signal);
+    return { dimensions: vector!.values.length };
+  },
+};

@@ -1,0 +1,64 @@
+// DATABASE_URL, REDIS_URL and CLUSTER_SIZE: defaults, one-line errors naming the variable, never a password in a message.
+import t from 'tap';
+import { ConfigError, describeRateLimiter, loadConfig } from '../../src/config.js';
+import { hideUrlPassword } from '../../src/redaction.js';
+import { closedPort } from '../helpers/network.js';
+import { runServerToExit } from '../helpers/process.js';
+
+const KEY = 'q7Jm0VbJ9bS1mCkqvqz0o3sVw1x9y8ZlRk5XqYcYh3A=';
+
+t.test('defaults: embedded SQLite, local rate limiters, a cluster of one', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.databaseUrl, undefined);
+  t.equal(c.redisUrl, undefined);
+  t.equal(c.clusterSize, 1);
+  t.equal(describeRateLimiter(loadConfig({ DATA_DIR: '/srv/data' })), 'local (one per endpoint in this process)');
+});
+
+t.test('the shared set-up, described without its passwords', async (t) => {
+  const c = loadConfig({
+    DATABASE_URL: 'postgres://gw:s3cret@db.internal:5432/gateway',
+    REDIS_URL: 'redis://:r3dis@cache:6379/2',
+    CLUSTER_SIZE: '3',
+    SECRETS_KEY: KEY,
+  });
+  t.equal(c.databaseUrl, 'postgres://gw:s3cret@db.internal:5432/gateway');
+  t.equal(c.redisUrl, 'redis://:r3dis@cache:6379/2');
+  t.equal(c.clusterSize, 3);
+  const limiter = describeRateLimiter(c);
+  t.equal(limiter, 'redis redis://:***@cache:6379/2 (shared by every instance; requests_per_minute / 3 each while Redis is away)');
+  t.equal(hideUrlPassword(c.databaseUrl!), 'postgres://gw:***@db.internal:5432/gateway', 'the store names itself the same way');
+  t.notMatch(limiter, /r3dis/);
+  t.equal(loadConfig({ DATABASE_URL: 'postgresql://db/x', SECRETS_KEY: KEY }).databaseUrl, 'postgresql://db/x');
+  t.equal(loadConfig({ REDIS_URL: 'rediss://cache:6380' }).redisUrl, 'rediss://cache:6380');
+});
+
+t.test('a bad value is one line naming the variable, and never shows a password', async (t) => {
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ CLUSTER_SIZE: '0' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [0]'],
+    [{ CLUSTER_SIZE: 'three' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [three]'],
+    [{ CLUSTER_SIZE: '2.5' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [2.5]'],
+    [{ CLUSTER_SIZE: '1001' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [1001]'],
+    [{ DATABASE_URL: 'mysql://u:pw@db/x', SECRETS_KEY: KEY }, 'DATABASE_URL must be a URL such as postgres://host:port/…, got [mysql://u:***@db/x]'],
+    [{ DATABASE_URL: 'not a url', SECRETS_KEY: KEY }, 'DATABASE_URL must be a URL such as postgres://host:port/…, got [not a url]'],
+    [{ DATABASE_URL: 'postgres://u:pw@db/x' }, 'DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)'],
+    [{ REDIS_URL: 'http://u:pw@cache:6379' }, 'REDIS_URL must be a URL such as redis://host:port/…, got [http://u:***@cache:6379]'],
+  ];
+  for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);
+  t.equal(hideUrlPassword('postgres://user:pa:ss@host/db'), 'postgres://user:***@host/db');
+  t.equal(hideUrlPassword('garbage user:secret@host'), 'garbage user:***@host');
+});
+
+t.test('the process refuses to start on a bad DATABASE_URL with one line, password hidden', async (t) => {
+  const { code, stderr } = await runServerToExit(t, { DATABASE_URL: 'postgres://u:hunter2@/x', SECRETS_KEY: KEY, DATA_DIR: t.testdir() });
+  t.equal(code, 1);
+  t.equal(stderr, 'configuration error: DATABASE_URL must be a URL such as postgres://host:port/…, got [postgres://u:***@/x]\n');
+});
+
+t.test('PostgreSQL unreachable at start-up: one line naming the server, without its password', async (t) => {
+  const port = await closedPort();
+  const { code, stderr } = await runServerToExit(t, { DATABASE_URL: `postgres://u:hunter2@127.0.0.1:${port}/x`, SECRETS_KEY: KEY, DATA_DIR: t.testdir() });
+  t.equal(code, 1);
+  t.equal(stderr, `failed to start: cannot reach PostgreSQL at postgres://u:***@127.0.0.1:${port}/x: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+  t.notMatch(stderr, 'hunter2');
+});

@@ -1,0 +1,65 @@
+// The server-sent events parser: every framing upstreams use, split anywhere across reads.
+import t from 'tap';
+import { isDone, SseParser, type SseEvent } from '../../../../src/services/upstream/sse.js';
+
+const ev = (data: string, event?: string, id?: string): SseEvent => ({ event, data, id });
+
+/** Parses `bytes` fed in pieces cut at `cuts` (byte offsets), then ends the stream. */
+function parse(bytes: Buffer, cuts: number[] = []): SseEvent[] {
+  const parser = new SseParser();
+  const out: SseEvent[] = [];
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    out.push(...parser.push(bytes.subarray(from, cut)));
+    from = cut;
+  }
+  out.push(...parser.end());
+  return out;
+}
+
+t.test('data with and without the space after the colon, TGI keep-alive comments, [DONE] either way', async (t) => {
+  const text = ': keep-alive\n\ndata:{"a":1}\n\ndata: {"b":2}\n\n:\n\ndata:[DONE]\n\n';
+  t.strictSame(parse(Buffer.from(text)), [ev('{"a":1}'), ev('{"b":2}'), ev('[DONE]')]);
+  t.ok(isDone('[DONE]'));
+  t.ok(isDone(' [DONE]'));
+  t.notOk(isDone('"[DONE]"'));
+});
+
+t.test('LF, CRLF and CR line ends, multi-line data joined by LF, event names and ids', async (t) => {
+  const expected = [ev('line one\nline two', 'message', '7'), ev('{"x":true}', 'error', '7')];
+  for (const nl of ['\n', '\r\n', '\r']) {
+    const text = `event: message${nl}id: 7${nl}data: line one${nl}data: line two${nl}${nl}event: error${nl}data: {"x":true}${nl}${nl}`;
+    t.strictSame(parse(Buffer.from(text)), expected, JSON.stringify(nl));
+  }
+});
+
+t.test('the same events whatever the reads are cut at, UTF-8 characters included', async (t) => {
+  const text = 'data: héllo 🙂\r\n\r\n: c\r\nevent: message\r\ndata: a\r\ndata: b\r\n\r\ndata:[DONE]\r\n\r\n';
+  const bytes = Buffer.from(text, 'utf8');
+  const expected = [ev('héllo 🙂'), ev('a\nb', 'message'), ev('[DONE]')];
+  for (let i = 1; i < bytes.length; i++) t.strictSame(parse(bytes, [i]), expected, `cut at ${i}`);
+  // One byte per read.
+  t.strictSame(
+    parse(
+      bytes,
+      Array.from({ length: bytes.length - 1 }, (_, i) => i + 1),
+    ),
+    expected,
+  );
+});
+
+t.test('an event without data is not delivered; the last event is delivered even without its blank line', async (t) => {
+  t.strictSame(parse(Buffer.from('event: ping\n\ndata: x\n\nretry: 10\nfoo: bar\n\ndata: [DONE]')), [ev('x'), ev('[DONE]')]);
+  t.strictSame(parse(Buffer.from('data')), [ev('')], 'a field name without a colon has an empty value');
+});
+
+t.test('an event larger than the limit fails instead of growing without bound', async (t) => {
+  const parser = new SseParser(100);
+  t.throws(() => parser.push('data: ' + 'x'.repeat(200)), { code: 'SSE_EVENT_TOO_LARGE', message: 'an event of the upstream stream is larger than 100 characters' }, 'one long line');
+  const lines = new SseParser(100);
+  t.throws(() => {
+    for (let i = 0; i < 20; i++) lines.push('data: 0123456789\n');
+  }, { code: 'SSE_EVENT_TOO_LARGE' }, 'many data lines of one event');
+  const fine = new SseParser(100);
+  for (let i = 0; i < 50; i++) t.strictSame(fine.push('data: 0123456789\n\n'), [ev('0123456789')]);
+});
