@@ -1,4 +1,4 @@
-// docker-compose.yml read as data (no Docker engine here): the default set-up unchanged, and the "cluster" profile wired as the README says.
+// docker-compose.yml read as data (no Docker engine here): the default set-up unchanged, and the "cluster" profile wired as docs/scale-out.md says.
 import fs from 'node:fs';
 import t from 'tap';
 import { parse } from 'yaml';

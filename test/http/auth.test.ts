@@ -120,7 +120,7 @@ t.test('a first new key is enforced within a second by a service running open on
   const s = await startApp(t, {}, dataDir);
   t.equal((await s.request('GET', '/_inference')).status, 200, 'no key yet: open on loopback');
   const key = createKey(dataDir, 'first', 'manage_inference');
-  // The README promises a second. Waiting exactly that (and the clock's rounding) is enough:
+  // docs/operations.md promises a second. Waiting exactly that (and the clock's rounding) is enough:
   // the open state read before the key existed is not trusted for longer.
   await new Promise((r) => setTimeout(r, 1000 + 20));
   const res = await s.request('GET', '/_inference');

@@ -1,4 +1,4 @@
-// The defaults a user gets, as shipped: the README's configuration table, the retry policy, the queue bound, the request timeout, the rate limit and the token cache.
+// The defaults a user gets, as shipped: the configuration table of docs/configuration.md, the retry policy, the queue bound, the request timeout, the rate limit and the token cache.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -12,7 +12,7 @@ import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { countingLimiters } from '../helpers/limiter.js';
 
 const ROOT = new URL('../../../', import.meta.url);
-const README = fs.readFileSync(new URL('README.md', ROOT), 'utf8');
+const CONFIGURATION = fs.readFileSync(new URL('docs/configuration.md', ROOT), 'utf8');
 
 /** The service as a user starts it: no retry, queue or limiter option replaced. */
 async function shipped(t: Tap, build: BuildOptions = {}) {
@@ -30,11 +30,11 @@ async function shipped(t: Tap, build: BuildOptions = {}) {
 const upstreamReason = (prefix: string, status: number, message: string) =>
   `${prefix} for request from inference entity id [e] status [${status}]. Error message: [${message}]`;
 
-t.test("the README's configuration table: each default is what loadConfig gives with nothing set", async (t) => {
+t.test("docs/configuration.md's table: each default is what loadConfig gives with nothing set", async (t) => {
   const config = loadConfig({});
   const pkg = JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
   const dockerfile = fs.readFileSync(new URL('Dockerfile', ROOT), 'utf8');
-  // variable → [the default cell as the README writes it, a check of the shipped value]
+  // variable → [the default cell as docs/configuration.md writes it, a check of the shipped value]
   const expected: Record<string, [string, () => void]> = {
     PORT: ['`9200`', () => t.strictSame(config.port, 9200)],
     HOST: ['`127.0.0.1`', () => t.strictSame(config.host, '127.0.0.1')],
@@ -60,26 +60,26 @@ t.test("the README's configuration table: each default is what loadConfig gives 
       },
     ],
   };
-  const table = README.slice(README.indexOf('## Configuration'));
+  const table = CONFIGURATION.slice(CONFIGURATION.indexOf('## Variables'));
   const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (.*?) \| .* \|$/gm)].map((m) => [m[1]!, m[2]!] as const);
-  t.ok(rows.length >= 13, `${rows.length} rows read from the README`);
+  t.ok(rows.length >= 13, `${rows.length} rows read from docs/configuration.md`);
   for (const [variable, cell] of rows) {
     const check = expected[variable];
     if (!check) {
-      t.fail(`the README's configuration row ${variable} has no test of its default here`);
+      t.fail(`docs/configuration.md's row ${variable} has no test of its default here`);
       continue;
     }
-    t.equal(cell, check[0], `${variable}: the README says ${check[0]}`);
+    t.equal(cell, check[0], `${variable}: docs/configuration.md says ${check[0]}`);
     check[1]();
   }
   t.strictSame(
     Object.keys(expected).filter((v) => !rows.some(([r]) => r === v)),
     [],
-    'every default checked here is in the README',
+    'every default checked here is in docs/configuration.md',
   );
 });
 
-t.test('the set-up the README promises: npm start builds first; the compose file runs open on loopback only', async (t) => {
+t.test('the set-up the README and docs/operations.md promise: npm start builds first; the compose file runs open on loopback only', async (t) => {
   const pkg = JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
   t.equal(pkg.scripts.prestart, 'npm run build', 'npm start builds first');
   t.match(pkg.scripts.start, /node dist\/src\/server\.js$/);
@@ -105,7 +105,7 @@ t.test('BODY_LIMIT as shipped: a body over 10 MB is refused with 413, one under 
 });
 
 t.test('the retry policy as shipped: 3 attempts, 1 s then 2 s apart, capped at 5 s', async (t) => {
-  // The policy a service gets by default, asserted as the README states it.
+  // The policy a service gets by default, asserted as docs/rate-limiting.md states it.
   t.strictSame({ ...DEFAULT_RETRY }, { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 });
   t.strictSame(
     [1, 2, 3, 4, 5].map((attempts) => retryDelay(DEFAULT_RETRY, attempts, { error: undefined as never, retry: 'backoff' })),

@@ -337,7 +337,7 @@ const cases: Case[] = [
     reason: 'Validation Failed: 1: Invalid separator [(unclosed]: Invalid regular expression: /(unclosed/m: Unterminated group;',
   },
   {
-    name: "the README's example",
+    name: "docs/api.md's example",
     url: '/_inference/text_embedding/bad',
     body: { service: 'hugging_face', service_settings: { url: 'nope', rate_limit: { requests_per_minute: 0 } } },
     status: 400,
