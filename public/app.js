@@ -357,7 +357,7 @@ $('try-chat').addEventListener('submit', async (event) => {
   const reply = line($('chat-log'), '', 'assistant');
   let text = '';
   try {
-    // SPEC §9: each event's data is a bare OpenAI-style chunk; the last is [DONE].
+    // docs/api.md#streaming: each event's data is a bare OpenAI-style chunk; the last is [DONE].
     const res = await api('POST', `/_inference/chat_completion/${encodeURIComponent(tried.inference_id)}/_stream`, { messages: chat }, { raw: true });
     await readEvents(res, (name, data) => {
       if (data === '[DONE]') return false;

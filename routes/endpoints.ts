@@ -1,4 +1,4 @@
-// Routes for the endpoint registry: PUT, GET, DELETE and _update under /_inference (SPEC §1).
+// Routes for the endpoint registry: PUT, GET, DELETE and _update under /_inference (docs/api.md#routes).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';

@@ -1,4 +1,4 @@
-// TypeBox schema of Elasticsearch's error envelope (SPEC §2), the answer of every failed request.
+// TypeBox schema of Elasticsearch's error envelope (docs/api.md#errors), the answer of every failed request.
 import Type from 'typebox';
 
 /** `caused_by` nests the same shape; written out to a fixed depth (the service nests at most twice). */

@@ -23,7 +23,7 @@ export const CommonInferenceFields = {
   task_settings: Nullable(Type.Record(Type.String(), Type.Unknown())),
 };
 
-/** A streamed answer: `event: message` / `data: {…}` pairs, ending with `data: [DONE]` (SPEC §9). */
+/** A streamed answer: `event: message` / `data: {…}` pairs, ending with `data: [DONE]` (docs/api.md#streaming). */
 export const StreamAnswer = {
   description: 'Server-sent events: each `event: message` carries a JSON chunk in `data:`; the last data is `[DONE]`.',
   content: { 'text/event-stream': { schema: Type.String() } },

@@ -41,7 +41,7 @@ const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
-  /** Retry timing (tests shorten it); SPEC §3's 3 attempts, 1 s to 5 s, by default. */
+  /** Retry timing (tests shorten it); 3 attempts, as docs/rate-limiting.md#retries says, 1 s to 5 s apart by default. */
   retry?: RetryPolicy;
   /** Waiting batches per endpoint before 429 (tests shrink it); 2000 by default. */
   queueCapacity?: number;

@@ -1,4 +1,4 @@
-// The Elasticsearch error envelope and every named error the service raises (SPEC §2).
+// The Elasticsearch error envelope and every named error the service raises (docs/api.md#errors).
 
 export interface ErrorCause {
   type: string;
@@ -114,7 +114,7 @@ export const errors = {
       { Allow: allowed.join(', ') },
     ),
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
-  // Inference (SPEC §1, §2, §3)
+  // Inference (docs/api.md#errors and docs/hugging-face-protocols.md#upstream-errors)
   inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
   queryNull: (taskType: string) =>
     new EsError(400, 'action_request_validation_exception', validationReason([`Field [query] cannot be null for task type [${taskType}]`])),

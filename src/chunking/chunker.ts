@@ -1,4 +1,4 @@
-// Splitting one input into chunks by an endpoint's chunking settings (SPEC §4); offsets are UTF-16 positions.
+// Splitting one input into chunks by an endpoint's chunking settings (docs/chunking.md); offsets are UTF-16 positions.
 import { findSentenceEnds, findWords, type WordSpans } from './segmenter.js';
 import type { ChunkingSettings } from './chunking-settings.js';
 

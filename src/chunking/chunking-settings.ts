@@ -1,4 +1,4 @@
-// chunking_settings: the four strategies, their validation (SPEC §4) and the default.
+// chunking_settings: the four strategies, their validation (docs/chunking.md) and the default.
 import { SettingsReader } from '../settings-reader.js';
 import type { SettingsMap } from '../store/endpoint-store.js';
 

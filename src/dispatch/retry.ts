@@ -1,4 +1,4 @@
-// Why an upstream request failed and what may be tried next: the retry policy of SPEC §3 and the failure every provider reports.
+// Why an upstream request failed and what may be tried next: the retry policy of docs/rate-limiting.md#retries and the failure every provider reports.
 import type { EsError } from '../errors.js';
 
 /** How a failed upstream request may be tried again. */
@@ -25,7 +25,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-/** SPEC §3: at most 3 attempts, back-off from 1 s doubling to at most 5 s. */
+/** docs/rate-limiting.md#retries: at most 3 attempts, back-off from 1 s doubling to at most 5 s. */
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 });
 
 /** The wait before attempt `attempts + 1`: what the upstream asked for, else exponential back-off. */

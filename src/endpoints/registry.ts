@@ -1,4 +1,4 @@
-// The endpoint registry: create, read, update and delete inference endpoints (SPEC §1), free of HTTP.
+// The endpoint registry: create, read, update and delete inference endpoints (docs/api.md#routes), free of HTTP.
 import { parseChunkingSettings, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import { SendError } from '../dispatch/retry.js';
 import { EsError, errors } from '../errors.js';

@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 
 const INPUT_TYPES = ['ingest', 'search', 'classification', 'clustering', 'internal_ingest', 'internal_search'];
 
-/** `input`: a string or a non-empty array of strings (SPEC §1). */
+/** `input`: a string or a non-empty array of strings (docs/api.md#text_embedding). */
 export function readInputs(input: string | string[] | null | undefined): string[] {
   if (input === undefined || input === null) throw errors.inputNull();
   if (typeof input === 'string') return [input];

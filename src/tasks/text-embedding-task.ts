@@ -29,7 +29,7 @@ export interface TextEmbeddingEntry {
 const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
 
 /**
- * The response body (SPEC §1), built as text so that vectors the upstream sent as JSON go back
+ * The response body (docs/api.md#text_embedding), built as text so that vectors the upstream sent as JSON go back
  * exactly as they came: no float is parsed and re-formatted on the way out.
  */
 export function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {

@@ -204,7 +204,7 @@ t.test('hosted completion goes to the router with the model id', async (t) => {
   ]);
 });
 
-t.test('upstream failures of a whole completion: mapped as SPEC §3 says, retried when they may be', async (t) => {
+t.test('upstream failures of a whole completion: mapped as docs/hugging-face-protocols.md#upstream-errors says, retried when they may be', async (t) => {
   const { llm, put, complete } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
   llm.next({ status: 429, json: { error: 'Too many requests' } }, { status: 503, json: { error: 'Model is loading', estimated_time: 0.01 } });

@@ -158,7 +158,7 @@ t.test('bad input answers 400 and sends nothing', async (t) => {
   t.equal(hf.received.length, before + 1, 'only the valid requests reached the upstream');
 });
 
-// Chunk expectations are written out here (SPEC §4's conformance vectors and hand-checked
+// Chunk expectations are written out here (docs/chunking.md's conformance vectors and hand-checked
 // cases), never computed by the chunker under test.
 const SPEC_WORDS =
   'Elasticsearch is an open source, distributed, RESTful, search engine which is built on top of Lucene internally and enjoys all the features it provides.';
@@ -235,7 +235,7 @@ t.test("an input of several chunks gets the mean of its chunk vectors weighted b
   const res = await embed('w', SPEC_WORDS);
   t.equal(res.status, 200);
   const [entry] = res.json.text_embedding;
-  // SPEC §4's vector: chunks of 10, 10 and 6 words (Intl.Segmenter's word-like segments).
+  // docs/chunking.md's vector: chunks of 10, 10 and 6 words (Intl.Segmenter's word-like segments).
   const chunks: Array<[string, number]> = [
     ['Elasticsearch is an open source, distributed, RESTful, search engine which', 10],
     [' which is built on top of Lucene internally and enjoys', 10],

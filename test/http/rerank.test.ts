@@ -1,4 +1,4 @@
-// rerank through HTTP against a real test upstream playing TEI's /rerank: settings, precedence, splitting, wire and errors (SPEC §8).
+// rerank through HTTP against a real test upstream playing TEI's /rerank: settings, precedence, splitting, wire and errors (docs/api.md#rerank).
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
 import { FakeHuggingFace, rerankScore } from '../helpers/fake-hf.js';

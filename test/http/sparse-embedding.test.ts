@@ -1,4 +1,4 @@
-// sparse_embedding through HTTP against a real test upstream: TEI's /embed_sparse + /decode, a token-map handler, chunking (SPEC §10).
+// sparse_embedding through HTTP against a real test upstream: TEI's /embed_sparse + /decode, a token-map handler, chunking (docs/api.md#sparse_embedding).
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
 import { TokenCache } from '../../src/services/hugging-face/sparse-embedding-wire.js';
@@ -120,7 +120,7 @@ t.test('an Inference Endpoint handler answering token maps needs no decoding', a
 t.test('several chunks: the per-token maximum over the chunks, and each chunk with its offsets', async (t) => {
   const { hf, put, embed } = await setup(t);
   await put('chunky', {}, { chunking_settings: { strategy: 'word', max_chunk_size: 10, overlap: 1 } });
-  // SPEC §4's conformance vector for the word strategy (max 10, overlap 1).
+  // docs/chunking.md's conformance vector for the word strategy (max 10, overlap 1).
   const input =
     'Elasticsearch is an open source, distributed, RESTful, search engine which is built on top of Lucene internally and enjoys all the features it provides.';
   const chunks = [

@@ -45,7 +45,7 @@ async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-t.test('completion _stream over OpenAI chat (TGI framing): the events of SPEC §9, headers whatever Accept says', async (t) => {
+t.test('completion _stream over OpenAI chat (TGI framing): the events of docs/api.md#streaming, headers whatever Accept says', async (t) => {
   const { s, llm, put, stream } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` }, { task_settings: { max_tokens: 100 } });
   const res = await stream('completion', 'c', { input: 'What is Elastic?' });
@@ -195,7 +195,7 @@ t.test('chat_completion _stream: tool calls go through intact and the stream get
   t.equal(llm.received[0]!.body.tool_choice, 'required');
 });
 
-t.test('before the first byte: error statuses and errors inside the first event are ordinary answers, retried as SPEC §3 says', async (t) => {
+t.test('before the first byte: error statuses and errors inside the first event are ordinary answers, retried as docs/rate-limiting.md#retries says', async (t) => {
   const { llm, put, stream } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
   await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
@@ -231,7 +231,7 @@ t.test('before the first byte: error statuses and errors inside the first event 
   t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
 });
 
-t.test('after the first byte: failures become an error event in the shapes of SPEC §9, and nothing follows', async (t) => {
+t.test('after the first byte: failures become an error event in the shapes of docs/api.md#streaming, and nothing follows', async (t) => {
   const { llm, put, stream } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
   await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });

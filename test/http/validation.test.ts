@@ -1,4 +1,4 @@
-// Every validation error of SPEC §1, §2 and §4 through HTTP, with its exact status, type and reason.
+// Every validation error of docs/api.md#errors and docs/chunking.md through HTTP, with its exact status, type and reason.
 import t from 'tap';
 import { API_KEY, envelope, hfBody, startApp } from '../helpers/app-harness.js';
 

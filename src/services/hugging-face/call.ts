@@ -68,7 +68,7 @@ export class JsonAnswer {
 
 /**
  * POSTs `payload` (already JSON) to `url` and answers the 2xx body, parsed. Throws SendError
- * carrying the mapped error and its retry policy (SPEC §3); an abort is rethrown as it is.
+ * carrying the mapped error and its retry policy (docs/hugging-face-protocols.md#upstream-errors); an abort is rethrown as it is.
  */
 export async function postJson(
   transport: HttpTransport,
@@ -92,7 +92,7 @@ export async function postJson(
   return answerOf(res, call.inferenceId, call.apiKey);
 }
 
-/** A whole upstream answer: a 2xx JSON body parsed, anything else the SendError of SPEC §3. */
+/** A whole upstream answer: a 2xx JSON body parsed, anything else the SendError of docs/hugging-face-protocols.md#upstream-errors. */
 export function answerOf(
   res: { status: number; text: string; headers: Record<string, string | string[] | undefined> },
   inferenceId: string,

@@ -11,7 +11,7 @@ import { mapInBandError, mapNetworkError } from './hugging-face-errors.js';
 /** What one SSE event of a protocol's stream means. */
 export type StreamReading = { chunk: GenerationChunk } | { error: Record<string, unknown> } | { done: true } | undefined;
 
-/** One upstream protocol (SPEC §9): its requests, its answers, its stream events. Pure functions. */
+/** One upstream protocol (docs/hugging-face-protocols.md#text-generation): its requests, its answers, its stream events. Pure functions. */
 export interface GenerationProtocol {
   /** Where a request goes and its body. */
   request(request: GenerationRequest, stream: boolean): { url: string; body: string };
@@ -188,7 +188,7 @@ export function generationOperations(call: GenerationCall): GenerationOperations
     }
   };
 
-  /** The whole body of an opened answer, as SPEC §3 maps it. */
+  /** The whole body of an opened answer, as docs/hugging-face-protocols.md#upstream-errors maps it. */
   const whole = async (res: UpstreamStream, url: string, signal: AbortSignal): Promise<JsonAnswer> => {
     let text: string;
     try {

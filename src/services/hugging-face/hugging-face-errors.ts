@@ -1,4 +1,4 @@
-// Hugging Face upstream failures → service errors, and whether to retry, split or give up (SPEC §3).
+// Hugging Face upstream failures → service errors, and whether to retry, split or give up (docs/hugging-face-protocols.md#upstream-errors).
 import { errors } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
 import type { SendFailure } from '../../dispatch/retry.js';
@@ -116,7 +116,7 @@ const OVERLOADED = /overloaded/i;
 
 /**
  * An error an upstream sent inside a 2xx answer or stream, as the HTTP status it stands for
- * (SPEC §3's table then applies: an overload before the first token is retried like a 429).
+ * (the table in docs/hugging-face-protocols.md#upstream-errors then applies: an overload before the first token is retried like a 429).
  * Shapes: `{"error":"…","error_type":"…"}` (TGI native, old TGI chat, serverless),
  * `{"error":{"message":"…","http_status_code":422}}` (TGI chat ≥ 2.4.1, 422 even for an overload),
  * `{"error":{"message","type","param","code"}}` (vLLM, OpenAI).

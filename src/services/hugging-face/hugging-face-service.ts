@@ -71,7 +71,7 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
   const { transport, hfApiBase, hfRouterBase } = deps;
   const telemetry = deps.telemetry ?? NO_TELEMETRY;
 
-  /** The protocol an endpoint's generations use (SPEC §9's table), bound to its urls. */
+  /** The protocol an endpoint's generations use (the table in docs/hugging-face-protocols.md#text-generation), bound to its urls. */
   const protocolFor = (settings: GenerationSettings): GenerationProtocol => {
     switch (protocolOf(settings)) {
       case 'text_generation':

@@ -13,10 +13,10 @@ export const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
 export type Similarity = (typeof SIMILARITIES)[number];
 export const DEFAULT_REQUESTS_PER_MINUTE = 3000;
 export const MAX_BATCH_SIZE = 1024;
-/** Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours, SPEC §5). */
+/** Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours, docs/rate-limiting.md#batching-under-load-ours). */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 export const MAX_CONCURRENT_REQUESTS = 1024;
-/** Streams (and unstreamed generations) in flight per endpoint unless it sets `max_concurrent_streams` (ours, SPEC §9). */
+/** Streams (and unstreamed generations) in flight per endpoint unless it sets `max_concurrent_streams` (ours, docs/api.md#streaming). */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 64;
 export const MAX_CONCURRENT_STREAMS = 4096;
 /** What Elasticsearch shows (and we apply) as the input limit of a sparse embedding endpoint. */
@@ -72,7 +72,7 @@ const GENERATION = ['completion', 'chat_completion'] as const;
 const HOSTED_TASKS: readonly TaskType[] = ['text_embedding', ...GENERATION];
 
 /**
- * How a text generation endpoint talks to its upstream (SPEC §9, ours):
+ * How a text generation endpoint talks to its upstream (docs/hugging-face-protocols.md#text-generation, ours):
  * - `openai_chat`: OpenAI-compatible chat completions (TGI ≥ 1.4, vLLM, Inference Endpoints, the router);
  * - `text_generation`: TGI's native `/generate` and `/generate_stream`;
  * - `text2text_generation`: the transformers text2text-generation pipeline (one answer, not streamed).

@@ -1,4 +1,4 @@
-// rerank on the wire (SPEC §8): TEI's /rerank and Inference Endpoints' sentence-ranking body, and every spelling of the answer.
+// rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking body, and every spelling of the answer.
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 
 /** `return_text` is sent only when documents are wanted; TEI has no `top_n` (the answer is cut locally). */

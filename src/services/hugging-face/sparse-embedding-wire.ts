@@ -1,4 +1,4 @@
-// sparse_embedding on the wire (SPEC §10): token-weight maps from an Inference Endpoint handler, or TEI's /embed_sparse indices decoded through /decode.
+// sparse_embedding on the wire (docs/hugging-face-protocols.md#sparse_embedding): token-weight maps from an Inference Endpoint handler, or TEI's /embed_sparse indices decoded through /decode.
 import type { SparseVector } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 

@@ -1,4 +1,4 @@
-// text_embedding on the wire (SPEC §3): where the request goes, its body, and every answer shape the servers send, checked.
+// text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, and every answer shape the servers send, checked.
 import type { Embedding } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 import type { ServiceSettingsOf } from './hugging-face-settings.js';

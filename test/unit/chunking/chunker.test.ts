@@ -1,4 +1,4 @@
-// Chunking: SPEC §4's conformance vectors, and the linear-time segmenter checked against Intl.Segmenter.
+// Chunking: docs/chunking.md's conformance vectors, and the linear-time segmenter checked against Intl.Segmenter.
 import t from 'tap';
 import { chunkText, type Chunk } from '../../../src/chunking/chunker.js';
 import { findSentenceEnds, findWords, WINDOW } from '../../../src/chunking/segmenter.js';
@@ -70,7 +70,7 @@ t.test('sentence strategy: long sentences are split by words; overlap carries on
   t.strictSame(texts(long, sentence(20, 0))[1]!.trim().split(' ')[0], 'w11');
   // A previous sentence too long to carry whole (15 > min(20/2, 20) words, and 15 + 12 > 20):
   // only its last 10 words come along; carried + next is 22 words, over 20, so that text is
-  // split by words (overlap min(20, 19/2) = 9) and the last piece goes on as the next chunk (SPEC §4).
+  // split by words (overlap min(20, 19/2) = 9) and the last piece goes on as the next chunk (docs/chunking.md).
   // Capitalised: after "." a lower-case word continues the sentence (UAX #29 SB8).
   const prev = Array.from({ length: 15 }, (_, i) => `P${i}`).join(' ') + '. ';
   const next = Array.from({ length: 12 }, (_, i) => `N${i}`).join(' ') + '.';
@@ -83,7 +83,7 @@ t.test('sentence strategy: long sentences are split by words; overlap carries on
   t.strictSame(chunkText(prev + next, sentence(20, 1)).map((c) => c.words), [15, 20, 11]);
 });
 
-t.test("sentence strategy, overlap 1 next to a long sentence: SPEC §4's example", async (t) => {
+t.test("sentence strategy, overlap 1 next to a long sentence: docs/chunking.md's example", async (t) => {
   // Sentences of 15, 30, 20 and 5 words: "S0 1 2 … 14. S1 1 … 29. S2 … S3 1 2 3 4. ", max 40.
   const sentenceWords = (name: string, count: number) => [name, ...Array.from({ length: count - 1 }, (_, i) => String(i + 1))];
   const [s0, s1, s2, s3] = [sentenceWords('S0', 15), sentenceWords('S1', 30), sentenceWords('S2', 20), sentenceWords('S3', 5)];
