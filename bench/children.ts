@@ -54,10 +54,11 @@ export function startChild(name: string, env: Record<string, string> = {}, execA
 
 /** In a child: answers the parent's questions with `handlers`. */
 export function serveParent(handlers: Record<string, (arg: unknown) => unknown>): void {
-  process.on('message', async (raw) => {
+  process.on('message', (raw) => void answer(raw));
+  async function answer(raw: unknown): Promise<void> {
     const msg = raw as { id: number; cmd: string; arg?: unknown };
     const value = await handlers[msg.cmd]?.(msg.arg);
     process.send?.({ id: msg.id, value });
-  });
+  }
   process.on('SIGTERM', () => process.exit(0));
 }

@@ -54,7 +54,7 @@ export interface Load {
 function cpuTimes(): { busy: number; total: number } {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
     const busy = user! + nice! + system! + irq! + softirq! + steal!;
     return { busy, total: busy + idle! + iowait! };
   } catch {

@@ -1,6 +1,6 @@
 // Streaming benchmarks: time to the first event through the service against the upstream called directly, and streams/s at 500 concurrent streams.
 import { Agent, request } from 'undici';
-import { startChild, type Child } from './children.js';
+import { startChild } from './children.js';
 import { row, type Row } from './stats.js';
 
 const DEPLOYED = { MALLOC_ARENA_MAX: '2' };

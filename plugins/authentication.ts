@@ -1,6 +1,6 @@
 // Who may call what: API keys with Elasticsearch-like privileges, checked before any route runs.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiKeys, parseAuthorization, type AuthenticatedKey, type Privilege } from '../src/auth/api-keys.js';
+import { type ApiKeys, parseAuthorization, type AuthenticatedKey, type Privilege } from '../src/auth/api-keys.js';
 import { EsError } from '../src/errors.js';
 import { sendError } from './elasticsearch-http.js';
 

@@ -54,7 +54,7 @@ export function bodyIssue(issues: readonly SchemaIssue[], body: unknown): EsErro
 export function bodyChecker<T extends TSchema>(schema: T): (body: unknown) => Static<T> {
   const check = Compile(schema);
   return (body) => {
-    if (check.Check(body)) return body as Static<T>;
+    if (check.Check(body)) return body;
     throw bodyIssue([...check.Errors(body)] as SchemaIssue[], body);
   };
 }

@@ -50,7 +50,7 @@ export class SecretBox {
 
   /** Throws a ConfigError naming the cause when `sealed` was made with another key. */
   verifyKeyCheck(sealed: string, databasePath: string): void {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = this.decrypt(sealed, CHECK_CONTEXT) === CHECK_PLAINTEXT;
     } catch {

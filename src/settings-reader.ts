@@ -139,7 +139,7 @@ export class SettingsReader {
       this.problem(`[${this.scope}] Invalid value empty string. [${key}] must hold non-empty strings`);
       return undefined;
     }
-    return value as string[];
+    return value;
   }
 
   takeBoolean(key: string): boolean | undefined {
@@ -201,5 +201,6 @@ function renderValue(value: unknown, key: string | undefined, depth: number): st
       .map(([k, v]) => `${k}=${renderValue(v, k, depth + 1)}`)
       .join(', ')}}`;
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were rendered above; the rest print as given
   return String(value).replace(TOKEN_LIKE, '[REDACTED]');
 }

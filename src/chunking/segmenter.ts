@@ -162,7 +162,7 @@ class Spans {
       const starts = new Int32Array(this.count * 2);
       const ends = new Int32Array(this.count * 2);
       starts.set(this.starts);
-      ends.set(this.ends as Int32Array);
+      ends.set(this.ends);
       this.starts = starts;
       this.ends = ends;
     }

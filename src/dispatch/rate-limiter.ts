@@ -62,6 +62,7 @@ export function waitInLine(waiters: Waiter[], cancel: Cancellation | undefined):
       waiter.off = cancel.onCancel((reason) => {
         const i = waiters.indexOf(waiter);
         if (i >= 0) waiters.splice(i, 1);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
         reject(reason);
       });
     }
@@ -96,6 +97,7 @@ export class LocalRateLimiter implements RateLimiter {
    */
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
     if (cancel?.cancelled) return Promise.reject(cancel.reason);
     if (this.waiters.length === 0 && performance.now() >= this.lastGrant + this.interval) {
       this.lastGrant = performance.now();

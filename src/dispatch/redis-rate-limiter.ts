@@ -218,6 +218,7 @@ export class SharedRateLimiter implements RateLimiter {
 
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
     if (cancel?.cancelled) return Promise.reject(cancel.reason);
     const granted = waitInLine(this.waiters, cancel);
     if (!this.pumping) void this.pump();

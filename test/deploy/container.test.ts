@@ -140,7 +140,7 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
   });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    server.stdout!.on('data', (d: Buffer) => {
+    server.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('Server listening at')) resolve();
     });

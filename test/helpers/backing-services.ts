@@ -257,7 +257,7 @@ export async function runAlone(t: Tap, name: string): Promise<void> {
       break;
     } catch {
       const holder = Number(fs.readFileSync(file, 'utf8') || 0);
-      let alive = false;
+      let alive: boolean;
       try {
         alive = holder > 0 && process.kill(holder, 0);
       } catch {

@@ -60,7 +60,7 @@ export class Cluster {
   /** Replaces instance i by a new process (after a kill). */
   async restart(i: number): Promise<ServerProcess> {
     this.instances[i] = prioritise(await startServer(this.opts.owner, this.env(i)));
-    return this.instances[i]!;
+    return this.instances[i];
   }
 
   async close(): Promise<void> {

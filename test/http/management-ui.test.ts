@@ -196,7 +196,8 @@ async function startChatUpstream(tokens: string[]) {
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', async () => {
+    req.on('end', () => void answer());
+    async function answer(): Promise<void> {
       received.push(JSON.parse(body) as { messages: unknown });
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const [i, token] of tokens.entries()) {
@@ -205,7 +206,7 @@ async function startChatUpstream(tokens: string[]) {
         await new Promise<void>((resolve) => (releaseNext = resolve));
       }
       res.end('data: [DONE]\n\n');
-    });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -1,5 +1,4 @@
 // Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects; streamed answers for text generation.
-import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
 import type { UpstreamGuard } from './upstream-guard.js';
 
@@ -59,7 +58,7 @@ export class HttpTransport {
   private readonly longAgent: Agent;
 
   constructor(private readonly options: TransportOptions) {
-    const connect = { timeout: options.connectTimeoutMs, lookup: options.guard.lookup as LookupFunction };
+    const connect = { timeout: options.connectTimeoutMs, lookup: options.guard.lookup };
     this.agent = new Agent({
       connections: options.connectionsPerOrigin,
       keepAliveTimeout: 30_000,

@@ -40,7 +40,7 @@ function expandIPv6(ip: string): string[] {
   const [head = '', tail = ''] = hex.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
-  const groups = hex.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const groups = hex.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
   return groups.map((g) => g.padStart(4, '0'));
 }
 
@@ -102,15 +102,14 @@ export class UpstreamGuard {
    * name that later resolves elsewhere (DNS rebinding) is still refused.
    */
   readonly lookup: net.LookupFunction = (hostname, options, callback) => {
-    type Reply = (error: Error | null, address: string | dns.LookupAddress[], family?: number) => void;
-    const reply = callback as unknown as Reply;
-    this.resolve(hostname, (options as dns.LookupOptions).family === 6 ? 6 : (options as dns.LookupOptions).family === 4 ? 4 : 0).then(
+    const reply = callback;
+    this.resolve(hostname, options.family === 6 ? 6 : options.family === 4 ? 4 : 0).then(
       (list) => {
         if (list.length === 0) {
           reply(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
         } else if (list.some((a) => isLinkLocalOrMetadata(a.address))) {
           reply(new BlockedHostError(hostname, 'resolves to a link-local or cloud metadata address'), '', 4);
-        } else if ((options as dns.LookupOptions).all) {
+        } else if (options.all) {
           reply(null, list);
         } else {
           reply(null, list[0]!.address, list[0]!.family);

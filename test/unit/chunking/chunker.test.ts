@@ -91,11 +91,11 @@ t.test("sentence strategy, overlap 1 next to a long sentence: docs/chunking.md's
   const input = [s0, s1, s2, s3].map(sentenceText).join('');
   // Expected chunks written from the words themselves, not from the chunker.
   const expected = [
-    sentenceText(s0!), // [S0]
-    sentenceText(s0!) + s1!.slice(0, 25).join(' '), // [S0 + the first 25 words of S1]: 40 words, no full stop
-    ' ' + s1!.slice(6).join(' ') + '. ', // [S1 from its 7th word to its end]: 19 words back from the 40th
-    ' ' + s1!.slice(10).join(' ') + '. ' + sentenceText(s2!), // [the last 20 words of S1 + S2]
-    sentenceText(s2!) + sentenceText(s3!), // [S2 + S3]
+    sentenceText(s0), // [S0]
+    sentenceText(s0) + s1.slice(0, 25).join(' '), // [S0 + the first 25 words of S1]: 40 words, no full stop
+    ' ' + s1.slice(6).join(' ') + '. ', // [S1 from its 7th word to its end]: 19 words back from the 40th
+    ' ' + s1.slice(10).join(' ') + '. ' + sentenceText(s2), // [the last 20 words of S1 + S2]
+    sentenceText(s2) + sentenceText(s3), // [S2 + S3]
   ];
   t.strictSame(texts(input, sentence(40, 1)), expected);
   t.strictSame(chunkText(input, sentence(40, 1)).map((c) => c.words), [15, 40, 24, 40, 25]);
