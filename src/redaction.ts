@@ -9,8 +9,11 @@ export const SECRET_NAME = /^(api[_-]?key|token|access[_-]?token|secret|password
  */
 export const HF_TOKEN = /\bhf_[A-Za-z0-9]{20,}/g;
 
-/** Shorter values are not treated as secrets: masking `x` would mangle every message. */
-const MIN_SECRET_LENGTH = 8;
+/**
+ * Shorter values are not treated as secrets: masking `x` would mangle every message. An api key
+ * this short is refused when it is set, so every key the service holds is long enough to mask.
+ */
+export const MIN_SECRET_LENGTH = 8;
 
 /** How deep and how many values of a request body are searched for secrets (a hostile body may be huge). */
 const MAX_DEPTH = 64;
