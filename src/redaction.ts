@@ -9,8 +9,11 @@ export const SECRET_NAME = /^(api[_-]?key|token|access[_-]?token|secret|password
  */
 export const HF_TOKEN = /\bhf_[A-Za-z0-9]{20,}/g;
 
-/** Shorter values are not treated as secrets: masking `x` would mangle every message. */
-const MIN_SECRET_LENGTH = 8;
+/**
+ * Shorter values are not treated as secrets: masking `x` would mangle every message. An api key
+ * this short is refused when it is set, so every key the service holds is long enough to mask.
+ */
+export const MIN_SECRET_LENGTH = 8;
 
 /** How deep and how many values of a request body are searched for secrets (a hostile body may be huge). */
 const MAX_DEPTH = 64;
@@ -37,10 +40,57 @@ export function secretValues(body: unknown): string[] {
   return [...found];
 }
 
-/** `text` with every given secret (of 8 characters or more) and every Hugging Face token replaced by `mask`. */
-export function maskSecrets(text: string, secrets: readonly string[], mask = '[REDACTED]'): string {
+/** JSON's two-character escapes (RFC 8259 §7): `\/` is one of them, allowed though never needed. */
+const JSON_SHORT_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
+
+const hex4 = (unit: number) => unit.toString(16).padStart(4, '0');
+/** One hex digit in either case: `\u00e9` and `\u00E9`, `%c3` and `%C3` are the same text. */
+const anyCaseHex = (digits: string) => [...digits].map((d) => (/[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d)).join('');
+
+/**
+ * Every way one character of a secret can be written in text an upstream sends back: as itself,
+ * JSON-escaped (`\uXXXX` in either case, per UTF-16 unit, so an astral character may be two
+ * escapes, or its short escape such as `\"`, `\\`, `\/`), or percent-encoded (its UTF-8 bytes
+ * as `%XX`; a space also as `+`). A secret's characters may each be written differently.
+ */
+function characterPattern(char: string): string {
+  const units = [...Array(char.length).keys()].map((i) => {
+    const unit = char.charCodeAt(i);
+    // Escapes first: `\\` is one escaped backslash, not a backslash and the start of the next escape.
+    const ways = [`\\\\u${anyCaseHex(hex4(unit))}`];
+    const short = JSON_SHORT_ESCAPES[char];
+    if (short !== undefined) ways.push(`\\\\\\u${hex4(short.charCodeAt(0))}`);
+    ways.push(`\\u${hex4(unit)}`);
+    return `(?:${ways.join('|')})`;
+  });
+  const bytes = [...new TextEncoder().encode(char)].map((b) => `%${anyCaseHex(b.toString(16).padStart(2, '0'))}`).join('');
+  // Longest first, though any order finds the key: `%25` is a percent sign, not `%` followed by `25`.
+  return `(?:${bytes}|${units.join('')}${char === ' ' ? '|\\+' : ''})`;
+}
+
+/** The patterns of the secrets masked lately: an endpoint's key is masked again at each of its failures. */
+const patterns = new Map<string, RegExp>();
+const MAX_PATTERNS = 256;
+
+function encodedPattern(secret: string): RegExp {
+  let pattern = patterns.get(secret);
+  if (!pattern) {
+    if (patterns.size >= MAX_PATTERNS) patterns.clear();
+    // By code point: the units of an astral character are escaped one by one, its bytes encoded together.
+    pattern = new RegExp([...secret].map(characterPattern).join(''), 'g');
+    patterns.set(secret, pattern);
+  }
+  return pattern;
+}
+
+/**
+ * `text` with every given secret (of 8 characters or more, or `minLength`) and every Hugging Face
+ * token replaced by `mask`: the secret as itself and in every encoding characterPattern lists, so
+ * that text which is decoded later (a JSON body parsed, a URL's query read) cannot give it back.
+ */
+export function maskSecrets(text: string, secrets: readonly string[], mask = '[REDACTED]', minLength = MIN_SECRET_LENGTH): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= MIN_SECRET_LENGTH && out.includes(secret)) out = out.split(secret).join(mask);
+  for (const secret of secrets) if (secret.length >= Math.max(1, minLength)) out = out.replace(encodedPattern(secret), () => mask);
   return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;
 }
 

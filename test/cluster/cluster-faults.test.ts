@@ -102,7 +102,7 @@ t.test('Redis absent: requests_per_minute / CLUSTER_SIZE locally, logged once; s
   const created = await send(server.url, 'PUT', `/_inference/text_embedding/${id}`, {
     service: 'hugging_face',
     // 1200/min: 50 ms apart when shared, 200 ms apart as one instance of four. batch_size 1: one request, one upstream call.
-    service_settings: { api_key: 'hf_x', url: `${upstream.url}/embed`, dimensions: upstream.dims, batch_size: 1, rate_limit: { requests_per_minute: 1200 } },
+    service_settings: { api_key: 'hf_cluster_key_x', url: `${upstream.url}/embed`, dimensions: upstream.dims, batch_size: 1, rate_limit: { requests_per_minute: 1200 } },
     chunking_settings: { strategy: 'none' },
   });
   t.equal(created.status, 200);
@@ -146,7 +146,7 @@ t.test('PostgreSQL stopped: clear 503 answers, live endpoints still served, no c
   });
   const body = {
     service: 'hugging_face',
-    service_settings: { api_key: 'hf_x', url: `${upstream.url}/embed`, dimensions: upstream.dims },
+    service_settings: { api_key: 'hf_cluster_key_x', url: `${upstream.url}/embed`, dimensions: upstream.dims },
     chunking_settings: { strategy: 'none' },
   };
   t.equal((await send(server.url, 'PUT', '/_inference/text_embedding/live', body)).status, 200);
@@ -165,7 +165,7 @@ t.test('PostgreSQL stopped: clear 503 answers, live endpoints still served, no c
     ['GET', '/_inference', undefined],
     ['GET', '/_inference/live', undefined],
     ['PUT', '/_inference/text_embedding/other', body],
-    ['PUT', '/_inference/live/_update', { service_settings: { api_key: 'hf_y' } }],
+    ['PUT', '/_inference/live/_update', { service_settings: { api_key: 'hf_cluster_key_y' } }],
     ['DELETE', '/_inference/live', undefined],
     ['POST', '/_inference/text_embedding/unknown', { input: 'x' }],
   ] as const) {

@@ -17,6 +17,7 @@ export interface ReceivedRequest {
 /** What the server does with one request, instead of answering normally. */
 export type Behaviour =
   | { status: number; json?: unknown; text?: string; headers?: Record<string, string>; afterMs?: number } // this answer (late, with afterMs)
+  | { status: number; echo: (authorization: string) => string } // a body made of the Authorization header received (an upstream that echoes the key)
   | { drop: true } // closes the connection without an answer
   | { hang: true } // never answers
   | { delayMs: number } // answers normally, late
@@ -175,6 +176,10 @@ export class FakeHuggingFace {
         res.writeHead(200, { 'content-type': 'application/json' });
         const timer = setInterval(() => res.write(' '), 1000);
         res.on('close', () => clearInterval(timer));
+        return;
+      }
+      if (behaviour && 'echo' in behaviour) {
+        res.writeHead(behaviour.status, { 'content-type': 'application/json' }).end(behaviour.echo(req.headers.authorization ?? ''));
         return;
       }
       if (behaviour && 'status' in behaviour) {

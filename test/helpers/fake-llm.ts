@@ -21,6 +21,7 @@ export type LlmBehaviour =
   | { hang: true } // never answers (no headers)
   | { drop: true } // closes the connection without an answer
   | { inBandError: unknown; afterTokens: number } // a 200 stream that reports this payload after n tokens
+  | { echo: (authorization: string) => { tokens?: string[]; error: string } } // a 200 stream of these tokens, then this event data (raw, written in two pieces): made of the Authorization header received
   | { stallAfterTokens: number } // sends n tokens, then nothing, never ending
   | { resetAfterTokens: number } // sends n tokens, then breaks the connection
   | { noDone: true } // a chat stream that ends without [DONE] (TGI before 2.1)
@@ -60,6 +61,8 @@ export class FakeLlm {
    */
   openTogether: number | undefined;
   private readonly gated: Array<() => void> = [];
+  /** The Authorization header of the request being answered (for the echo behaviour). */
+  private lastAuthorization: string | undefined;
   private readonly script: LlmBehaviour[] = [];
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
@@ -134,6 +137,7 @@ export class FakeLlm {
         record.closedAt = performance.now();
       });
       const behaviour = this.script.shift();
+      this.lastAuthorization = req.headers.authorization;
       if (behaviour && 'drop' in behaviour) {
         req.socket.destroy();
         return;
@@ -254,7 +258,13 @@ export class FakeLlm {
     }
     if (!(behaviour && 'noDone' in behaviour)) events.push(tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n');
     const errorEvents = (payload: unknown) => [data(payload), tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n'];
-    const plan = this.failing(res, events, behaviour, errorEvents);
+    let plan = this.failing(res, events, behaviour, errorEvents);
+    if (behaviour && 'echo' in behaviour) {
+      const { tokens: echoed = [], error } = behaviour.echo(String(this.lastAuthorization));
+      // The error event is written in two pieces, split inside its data: the reader sees them in two reads.
+      const half = Math.floor(error.length / 2);
+      plan = { events: [...echoed.map((t) => data(chunk({ role: 'assistant', content: t }, null))), `data:${error.slice(0, half)}`, `${error.slice(half)}\n\n`], end: () => res.end() };
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no' });
     // TGI's keep-alive comment: readers must skip it.
     if (tgi) res.write(': keep-alive\n\n');

@@ -182,6 +182,12 @@ t.test('_update rejects what cannot change, unknown ids, wrong task types and ba
   res = await s.request('PUT', '/_inference/completion/up/_update', { service_settings: { api_key: 'x' } });
   t.strictSame(res.json, envelope(400, 'status_exception', "Requested task type [completion] does not match the inference endpoint's task type [text_embedding]"));
 
+  // A key too short to be masked is refused, unquoted, and the stored key stays.
+  res = await s.request('PUT', '/_inference/up/_update', { service_settings: { api_key: 'short7!' } });
+  t.strictSame(res.json, envelope(400, 'validation_exception', 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must be at least 8 characters long;'));
+  res = await s.request('PUT', '/_inference/up/_update', { service_settings: { api_key: '8chars!!' } });
+  t.equal(res.status, 200, 'eight characters are enough');
+
   res = await s.request('PUT', '/_inference/up/_update', { service_settings: { url: 'https://elsewhere', rate_limit: { requests_per_minute: -5 } } });
   t.strictSame(
     res.json,

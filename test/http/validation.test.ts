@@ -66,6 +66,15 @@ const cases: Case[] = [
     reason: 'Validation Failed: 1: [secret_settings] Invalid value empty string. [api_key] must be a non-empty string;',
   },
   {
+    // Too short to be masked if an upstream echoed it (a Hugging Face token has 37 characters); never quoted.
+    name: 'api_key under 8 characters',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_1234' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must be at least 8 characters long;',
+  },
+  {
     name: 'missing url without model_id',
     url: '/_inference/text_embedding/x',
     body: { service: 'hugging_face', service_settings: { api_key: API_KEY } },

@@ -1,7 +1,6 @@
 // One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers become SendErrors.
 import { SendError } from '../../dispatch/retry.js';
 import { errors } from '../../errors.js';
-import { maskSecrets } from '../../redaction.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { CALL_TIMED_OUT, RESPONSE_TOO_LARGE, type HttpTransport } from '../upstream/http-transport.js';
 import { mapNetworkError, mapUpstreamStatus } from './hugging-face-errors.js';
@@ -99,8 +98,7 @@ export function answerOf(
   apiKey: string,
 ): JsonAnswer {
   if (res.status < 200 || res.status >= 300) {
-    // The upstream's message is quoted in the reason: an upstream that echoes the key it was sent must not pass it on.
-    throw new SendError(mapUpstreamStatus(res.status, maskSecrets(res.text, [apiKey]), res.headers, inferenceId));
+    throw new SendError(mapUpstreamStatus(res.status, res.text, res.headers, inferenceId, apiKey));
   }
   return new JsonAnswer(res.text, inferenceId);
 }

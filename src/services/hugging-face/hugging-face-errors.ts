@@ -8,8 +8,12 @@ import { isJsonObject } from './json.js';
 
 const MAX_MESSAGE = 1000;
 
-/** The upstream's own message: `{"error": "…"}` (serverless, TEI, TGI), else the body's text. */
-export function upstreamMessage(text: string): { message: string; json: Record<string, unknown> | undefined } {
+/**
+ * The upstream's own message: `{"error": "…"}` (serverless, TEI, TGI), else the body's text. The
+ * key is masked in the message as it will be shown, after the JSON is decoded (a key echoed as
+ * `sec\"ret` is `sec"ret` only then) and before it is cut short (which could keep half a key).
+ */
+export function upstreamMessage(text: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
   let json: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -18,7 +22,9 @@ export function upstreamMessage(text: string): { message: string; json: Record<s
     json = undefined;
   }
   const error = json?.error;
-  const message = typeof error === 'string' ? error : Array.isArray(error) ? error.map(String).join('; ') : text.trim();
+  const raw = typeof error === 'string' ? error : Array.isArray(error) ? error.map(String).join('; ') : text.trim();
+  // Any length: a key stored before short keys were refused is still masked in its own upstream's words.
+  const message = maskSecrets(raw, [apiKey], '[REDACTED]', 1);
   return { message: message.length > MAX_MESSAGE ? message.slice(0, MAX_MESSAGE) + '...' : message, json };
 }
 
@@ -33,13 +39,19 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
 
 const BATCH_LIMIT = /batch size \d+ > maximum allowed batch size (\d+)/i;
 
+/**
+ * An upstream's error answer as the service's error. Its message is quoted in the reason, which
+ * reaches the caller and the warn line: an upstream that echoes the key it was sent (in any
+ * encoding) gets it masked here, the one place every upstream failure passes.
+ */
 export function mapUpstreamStatus(
   status: number,
   bodyText: string,
   headers: Record<string, string | string[] | undefined>,
   inferenceId: string,
+  apiKey: string,
 ): SendFailure {
-  const { message, json } = upstreamMessage(bodyText);
+  const { message, json } = upstreamMessage(bodyText, apiKey);
   const reason = (prefix: string) =>
     `${prefix} for request from inference entity id [${inferenceId}] status [${status}]. Error message: [${message}]`;
   const waitMs = retryAfterMs(headers['retry-after']);
@@ -134,6 +146,5 @@ export function mapInBandError(payload: Record<string, unknown>, inferenceId: st
     errorType === 'overloaded' || OVERLOADED.test(message)
       ? 429
       : (asStatus(detail?.http_status_code) ?? asStatus(detail?.code) ?? (errorType ? ERROR_TYPE_STATUS[errorType] : undefined) ?? 500);
-  // The message is quoted in the reason, which reaches the client and the log: an upstream that echoes the key must not pass it on.
-  return mapUpstreamStatus(status, JSON.stringify({ error: maskSecrets(message, [apiKey]) }), {}, inferenceId);
+  return mapUpstreamStatus(status, JSON.stringify({ error: message }), {}, inferenceId, apiKey);
 }

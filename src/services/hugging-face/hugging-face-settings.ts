@@ -1,7 +1,7 @@
 // hugging_face settings: one definition per setting (which task types have it, how it is read and validated,
 // whether it can change), and the TypeScript type of each task type's settings derived from those definitions.
 import Type from 'typebox';
-import { HF_TOKEN, redactUrl, SECRET_NAME } from '../../redaction.js';
+import { HF_TOKEN, MIN_SECRET_LENGTH, redactUrl, SECRET_NAME } from '../../redaction.js';
 import { MAX_INT, SettingsReader } from '../../settings-reader.js';
 import type { SettingsMap } from '../../store/endpoint-store.js';
 import { SAMPLING_LIMITS } from '../inference-service.js';
@@ -359,6 +359,19 @@ export interface ReadServiceSettings<T extends TaskType> {
 }
 
 /**
+ * The api key of a PUT or `_update`, reported under `secret_settings` as Elasticsearch does. A key
+ * shorter than the masking minimum is refused: an upstream that echoed it would get it back to the
+ * caller, since text that short cannot be masked without mangling every message (a Hugging Face
+ * token is 37 characters). The message never quotes the key.
+ */
+function readApiKey(reader: SettingsReader, problems: string[], required: boolean): string | undefined {
+  const apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key', { required });
+  if (apiKey === undefined || apiKey.length >= MIN_SECRET_LENGTH) return apiKey;
+  problems.push(`[secret_settings] Invalid value: [api_key] must be at least ${MIN_SECRET_LENGTH} characters long`);
+  return undefined;
+}
+
+/**
  * Reads a task type's service settings (a PUT's, or stored ones read back) into their typed
  * form; every problem is appended to `problems`.
  */
@@ -372,10 +385,7 @@ export function readServiceSettings<T extends TaskType>(
   const context: ReadContext = { taskType, nestedUnknown: [] };
   const all = readAll(SERVICE_SETTINGS, reader, context, (key) => key !== 'api_key');
   // A request carries the api key among its settings; the store keeps it apart, encrypted.
-  const apiKey =
-    from === 'request'
-      ? new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key', { required: true })
-      : undefined;
+  const apiKey = from === 'request' ? readApiKey(reader, problems, true) : undefined;
   if (taskType === 'sparse_embedding') all.max_input_tokens ??= SPARSE_MAX_INPUT_TOKENS;
   if (taskType === 'completion' || taskType === 'chat_completion') checkGeneration(taskType, all, problems);
   return {
@@ -412,9 +422,7 @@ export function updateServiceSettings(
   const updatable = (key: string) => key !== 'api_key' && SERVICE_SETTINGS[key as keyof typeof SERVICE_SETTINGS].updatable && reader.has(key);
   const changed = readAll(SERVICE_SETTINGS, reader, context, updatable);
   let apiKey: string | undefined;
-  if (reader.has('api_key')) {
-    apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key');
-  }
+  if (reader.has('api_key')) apiKey = readApiKey(reader, problems, false);
   for (const [key, definition] of Object.entries(SERVICE_SETTINGS)) {
     if (!definition.updatable && has(definition, taskType) && reader.has(key)) {
       reader.drop(key);

@@ -1,0 +1,119 @@
+// An upstream that echoes the key it was sent, in any encoding: the key reaches neither the caller nor any log line, at any level.
+import fc from 'fast-check';
+import t from 'tap';
+import { startApp } from '../helpers/app-harness.js';
+import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
+import { ENCODINGS } from '../helpers/key-encodings.js';
+
+/**
+ * Keys an Authorization header can carry (undici refuses control characters and anything above
+ * U+00FF): printable ASCII with `"` `\` `/` `%` `+` made likely, and Latin-1. Astral keys are
+ * covered where no header is needed (test/unit/redaction.test.ts).
+ */
+const headerKey = fc
+  .array(fc.oneof(fc.constantFrom('"', '\\', '/', '%', '+', 'é', 'ü'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }).filter((c) => c >= ' ' && c <= '~' && c !== ' ')), {
+    minLength: 8,
+    maxLength: 40,
+  })
+  .map((chars) => chars.join(''));
+
+/** The forms of `key` a reader of `text` could recover it from: as itself, JSON-escaped, percent-encoded, and after decoding the text. */
+function leaks(text: string, key: string): boolean {
+  const forms = [key, JSON.stringify(key).slice(1, -1), JSON.stringify(key).slice(1, -1).replace(/\//g, '\\/'), encodeURIComponent(key)];
+  const decoded = [text];
+  try {
+    decoded.push(JSON.stringify(JSON.parse(text), (_k, v: unknown) => v), String(JSON.parse(text)?.error?.reason ?? ''));
+  } catch {
+    // not JSON
+  }
+  return decoded.some((d) => forms.some((f) => d.includes(f)));
+}
+
+const bearer = (authorization: string) => authorization.replace(/^Bearer /, '');
+
+t.test('an error answer that echoes the key, in every encoding: not in the answer, not in any log line at trace', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(headerKey, fc.constantFrom(...Object.keys(ENCODINGS)), fc.constantFrom(400, 401, 403, 422, 500), async (key, encoding, status) => {
+      const id = `e${n++}`;
+      const put = await s.request('PUT', `/_inference/text_embedding/${id}`, { service: 'hugging_face', service_settings: { api_key: key, url: `${hf.url}/embed`, dimensions: 16 } });
+      if (put.status !== 200) throw new Error(put.body);
+      hf.next({ status, echo: (authorization) => `{"error":"bad token Bearer ${ENCODINGS[encoding]!(bearer(authorization))}"}` });
+      const logsBefore = s.logs.lines.length;
+      const res = await s.request('POST', `/_inference/text_embedding/${id}`, { input: 'x' });
+      const lines = s.logs.lines.slice(logsBefore);
+      const echoed = hf.received.at(-1)!.headers.authorization === `Bearer ${key}`;
+      return (
+        echoed &&
+        res.status >= 400 &&
+        res.status < 500 &&
+        // Raw, a key with `"` makes the body no JSON: then the whole body is the message.
+        /Error message: \[.*bad token Bearer \[REDACTED\]/.test(res.json.error.reason) &&
+        !leaks(res.body, key) &&
+        lines.length >= 1 &&
+        lines.every((l) => !leaks(l, key))
+      );
+    }),
+    { numRuns: 60 },
+  );
+  t.ok(s.logs.lines.some((l) => l.includes('"level":10') || l.includes('"level":20')), 'lines at trace and debug were written');
+  t.ok(s.logs.lines.some((l) => l.includes('"level":40') && l.includes('upstream request failed')), 'and the warn lines of upstream faults');
+});
+
+t.test('the exact answer to the echo of a key with " \\ and /', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  const key = 'sec"ret/va\\lue99';
+  await s.request('PUT', '/_inference/text_embedding/e', { service: 'hugging_face', service_settings: { api_key: key, url: `${hf.url}/embed`, dimensions: 16 } });
+  hf.next({ status: 401, echo: (authorization) => JSON.stringify({ error: `bad token ${authorization}` }) });
+  const res = await s.request('POST', '/_inference/text_embedding/e', { input: 'x' });
+  t.equal(res.status, 401);
+  t.equal(res.json.error.reason, 'Received an authentication error status code for request from inference entity id [e] status [401]. Error message: [bad token Bearer [REDACTED]]');
+  const warn = s.logs.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'upstream request failed');
+  t.equal(warn?.reason, res.json.error.reason, 'the warn line says the same, masked');
+  t.strictSame(s.logs.lines.filter((l) => leaks(l, key)), []);
+});
+
+t.test('a stream whose error event echoes the key, split across two reads: not in the events, not in any log line', async (t) => {
+  const llm = await new FakeLlm().start();
+  llm.tokenDelayMs = 5;
+  t.teardown(() => llm.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(headerKey, fc.constantFrom(...Object.keys(ENCODINGS)), fc.boolean(), async (key, encoding, afterTokens) => {
+      const id = `c${n++}`;
+      const put = await s.request('PUT', `/_inference/chat_completion/${id}`, { service: 'hugging_face', service_settings: { api_key: key, url: `${llm.url}/v1/chat/completions` } });
+      if (put.status !== 200) throw new Error(put.body);
+      let json = true;
+      llm.next({
+        echo: (authorization) => {
+          const error = `{"error":{"message":"token ${ENCODINGS[encoding]!(bearer(authorization))} is not allowed","http_status_code":403}}`;
+          try {
+            JSON.parse(error);
+          } catch {
+            json = false;
+          }
+          return { tokens: afterTokens ? ['Hello', ' there'] : [], error };
+        },
+      });
+      const logsBefore = s.logs.lines.length;
+      const res = await s.request('POST', `/_inference/chat_completion/${id}/_stream`, { messages: [{ role: 'user', content: 'hi' }] });
+      const lines = s.logs.lines.slice(logsBefore);
+      // An event that is not JSON (a raw key with `"`) is a bad answer, which quotes nothing of it.
+      const reason = json ? 'Error message: [token [REDACTED] is not allowed]' : 'an event of the stream is not JSON';
+      // Before the first token the error is the answer; after it, the stream's error event.
+      const told = afterTokens
+        ? res.status === 200 && res.body.includes('event: error') && res.body.includes(reason)
+        : res.status === (json ? 401 : 502) && res.json.error.reason.includes(reason);
+      return told && !leaks(res.body, key) && res.body.split('\n').every((l) => !leaks(l.replace(/^data: /, ''), key)) && lines.every((l) => !leaks(l, key));
+    }),
+    { numRuns: 40 },
+  );
+  t.pass('40 generated keys');
+});

@@ -1,0 +1,112 @@
+// maskSecrets: a key in any encoding an upstream may echo it in, and the upstream error mapping that masks it after decoding.
+import fc from 'fast-check';
+import t from 'tap';
+import { maskSecrets } from '../../src/redaction.js';
+import { mapInBandError, mapUpstreamStatus } from '../../src/services/hugging-face/hugging-face-errors.js';
+import { ENCODINGS } from '../helpers/key-encodings.js';
+
+/** Keys over the whole character range: printable ASCII (with `"` `\` `/` `%` `+` made likely), Latin-1, any Unicode incl. astral. */
+export const anyKey = fc
+  .array(fc.oneof(fc.constantFrom('"', '\\', '/', '%', '+', ' ', 'é', '😀'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), {
+    minLength: 8,
+    maxLength: 40,
+  })
+  .map((chars) => chars.join(''));
+
+/** What a reader of `text` can make of it: the text, its JSON string decoded, its percent-encoding decoded. */
+function decodings(text: string): string[] {
+  const out = [text];
+  try {
+    out.push(JSON.parse(`"${text}"`) as string);
+  } catch {
+    // not a JSON string's content
+  }
+  try {
+    out.push(decodeURIComponent(text.replace(/\+/g, ' ')));
+  } catch {
+    // not percent-encoded
+  }
+  return out;
+}
+
+t.test('a key is masked in every encoding, whatever its characters', async (t) => {
+  for (const [name, encode] of Object.entries(ENCODINGS)) {
+    fc.assert(
+      fc.property(anyKey, fc.constantFrom('', 'x ', 'é', '%'), (key, around) => {
+        const text = `${around}bad token Bearer ${encode(key)}!${around}`;
+        const masked = maskSecrets(text, [key]);
+        return masked.includes('Bearer [REDACTED]!') && decodings(masked).every((d) => !d.includes(key));
+      }),
+      { numRuns: 200 },
+    );
+    t.pass(`${name}: 200 generated keys masked`);
+  }
+});
+
+t.test('the exact text of masked echoes', async (t) => {
+  const key = 'sec"ret/va\\lue99';
+  t.equal(maskSecrets('{"error":"bad token Bearer sec\\"ret/va\\\\lue99"}', [key]), '{"error":"bad token Bearer [REDACTED]"}');
+  t.equal(maskSecrets('{"error":"bad token Bearer sec\\"ret\\/va\\\\lue99"}', [key]), '{"error":"bad token Bearer [REDACTED]"}');
+  t.equal(maskSecrets('{"error":"Bearer \\u0073ec\\u0022ret\\u002Fva\\u005clue99"}', [key]), '{"error":"Bearer [REDACTED]"}');
+  t.equal(maskSecrets('?token=sec%22ret%2Fva%5Clue99&x=1', [key]), '?token=[REDACTED]&x=1');
+  t.equal(maskSecrets('astral \\ud83d\\ude00key-1234 and 😀key-1234', ['😀key-1234']), 'astral [REDACTED] and [REDACTED]');
+  t.equal(maskSecrets('a short key abc', ['abc']), 'a short key abc', 'shorter than 8: left alone by default');
+  t.equal(maskSecrets('a short key abc', ['abc'], '[REDACTED]', 1), 'a short key [REDACTED]', 'unless asked');
+  t.equal(maskSecrets('nothing here', ['']), 'nothing here');
+});
+
+const upstreamReason = (status: number, body: string, key: string) => mapUpstreamStatus(status, body, {}, 'e', key).error.reason;
+
+t.test('an upstream error answer never quotes the key, decoded or not, at any length or cut', async (t) => {
+  const key = 'sec"ret/va\\lue99';
+  t.equal(
+    upstreamReason(401, '{"error":"bad token Bearer sec\\"ret/va\\\\lue99"}', key),
+    'Received an authentication error status code for request from inference entity id [e] status [401]. Error message: [bad token Bearer [REDACTED]]',
+  );
+  t.equal(
+    upstreamReason(500, 'plain text: sec"ret/va\\lue99', key),
+    'Received a server error status code for request from inference entity id [e] status [500]. Error message: [plain text: [REDACTED]]',
+  );
+  // The key sent twice encoded: JSON inside JSON decodes once to an encoded key.
+  t.equal(
+    upstreamReason(400, JSON.stringify({ error: JSON.stringify({ detail: `Bearer ${key}` }) }), key),
+    'Received an unsuccessful status code for request from inference entity id [e] status [400]. Error message: [{"detail":"Bearer [REDACTED]"}]',
+  );
+  // A key across the 1000-character cut: masked before the message is cut.
+  const cut = upstreamReason(400, JSON.stringify({ error: 'x'.repeat(990) + key }), key);
+  t.notMatch(cut, 'sec"r', 'no start of the key before the cut');
+  t.match(cut, /x\[REDACTED\]\]$/, 'masked, then short enough not to be cut');
+  // A key of fewer than 8 characters stored before they were refused is masked in its upstream's words.
+  t.equal(upstreamReason(403, '{"error":"key abc refused"}', 'abc'), 'Received an authentication error status code for request from inference entity id [e] status [403]. Error message: [key [REDACTED] refused]');
+
+  fc.assert(
+    fc.property(anyKey, fc.constantFrom(...Object.values(ENCODINGS)), fc.constantFrom(400, 401, 413, 429, 500, 503), (key, encode, status) => {
+      const reason = upstreamReason(status, `{"error":"token ${encode(key)} refused","estimated_time":2}`, key);
+      return !reason.includes(key) && decodings(reason).every((d) => !d.includes(key));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+t.test('an error inside a 2xx answer or stream never quotes the key, whatever its shape', async (t) => {
+  fc.assert(
+    fc.property(anyKey, (key) => {
+      const shapes = [
+        { error: `Bearer ${key}`, error_type: 'validation' },
+        { error: { message: `invalid token ${key}`, http_status_code: 401 } },
+        // No message: the error object is shown as JSON, where the key is JSON-escaped.
+        { error: { detail: `Bearer ${key}`, code: 'x' } },
+        { error: [`a ${key}`, 'b'] },
+      ];
+      return shapes.every((payload) => {
+        const reason = mapInBandError(payload, 'g', key).error.reason;
+        return decodings(reason).every((d) => !d.includes(key));
+      });
+    }),
+    { numRuns: 300 },
+  );
+  t.equal(
+    mapInBandError({ error: { detail: 'Bearer sec"ret/va\\lue99' } }, 'g', 'sec"ret/va\\lue99').error.reason,
+    'Received a server error status code for request from inference entity id [g] status [500]. Error message: [{"detail":"Bearer [REDACTED]"}]',
+  );
+});
