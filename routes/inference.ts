@@ -20,7 +20,7 @@ export interface InferenceRoutesOptions {
 }
 
 /** Task types answered by a plain POST (chat_completion answers only on `_stream`). */
-const postable = () => allTasks().filter((t) => !t.streamOnly);
+const postable = () => allTasks().filter((t) => t.run !== undefined);
 
 /** For the document: any task's answer (POST /_inference/{task_type}/{id} answers the task's own). */
 const InferenceResult = Type.Union(
@@ -66,17 +66,17 @@ function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellat
 }
 
 const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
-  /** The runner's call for this request (its task type named in the path checked, a body required), and the request's lifetime. */
+  /** The runner's call for this request (the task type the path names parsed, a body required), and the request's lifetime. */
   const callOf = (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
     const query = request.query as Record<string, string | undefined>;
-    if (pathTaskType !== undefined) parseTaskType(pathTaskType);
+    const taskType = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
     if (request.body === undefined) throw errors.requestBodyRequired();
     const life = lifetimeOf(reply, query.timeout ?? DEFAULT_TIMEOUT);
     const trace = (request.trace ??= {});
     trace.lifetime = life.lifetime;
     const call: InferenceCall = {
       inferenceId,
-      pathTaskType,
+      taskType,
       body: request.body,
       query,
       path: request.url.split('?')[0] ?? request.url,

@@ -299,12 +299,6 @@ export class PostgresEndpointStore implements EndpointStore {
     return reachable(async () => (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value);
   }
 
-  setMeta(key: string, value: string): Promise<void> {
-    return reachable(async () => {
-      await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
-    });
-  }
-
   initMeta(key: string, value: string): Promise<string> {
     return reachable(async () => {
       await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);

@@ -115,7 +115,6 @@ export class SqliteEndpointStore implements EndpointStore {
       ),
       delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ?'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       initMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
     };
   }
@@ -182,10 +181,6 @@ export class SqliteEndpointStore implements EndpointStore {
 
   async getMeta(key: string): Promise<string | undefined> {
     return this.stmt.getMeta.get(key)?.value;
-  }
-
-  async setMeta(key: string, value: string): Promise<void> {
-    this.stmt.setMeta.run(key, value);
   }
 
   async initMeta(key: string, value: string): Promise<string> {

@@ -123,7 +123,6 @@ export function chatFormatter(requestModel: string | undefined) {
 export const chatCompletionTask: Task<'chat_completion', unknown, GenerationState, ChatCompletionRequest> = {
   taskType: 'chat_completion',
   chunked: false,
-  streamOnly: true,
   // Answers only on _stream: the document shows its body there, never as a plain POST's result.
   requestSchema: ChatCompletionRequest,
   resultSchema: Type.Never(),
@@ -131,10 +130,6 @@ export const chatCompletionTask: Task<'chat_completion', unknown, GenerationStat
   open: openGeneration,
   refresh: generationTaskState.refresh,
   close: generationTaskState.close,
-
-  async run(_state, endpoint) {
-    throw errors.streamingOnly('chat_completion', endpoint.inferenceId);
-  },
 
   streaming: {
     checkBody,

@@ -7,7 +7,7 @@ import type { RateLimiter, RateLimiterFactory } from '../dispatch/rate-limiter.j
 import type { RetryPolicy } from '../dispatch/retry.js';
 import { EsError, errors } from '../errors.js';
 import type { BoundEndpoint } from '../services/inference-service.js';
-import { parseTaskType, type TaskType } from '../inference-task-type.js';
+import type { TaskType } from '../inference-task-type.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { TASK_QUERY_PARAMETERS, taskFor } from './task-catalog.js';
 import type { AnyTask, EventStream } from './task-module.js';
@@ -29,8 +29,8 @@ export interface RunnerDeps {
 
 export interface InferenceCall {
   inferenceId: string;
-  /** The task type the path names, if it names one. */
-  pathTaskType: string | undefined;
+  /** The task type the path names, if it names one (the route has parsed it). */
+  taskType: TaskType | undefined;
   /** The parsed JSON body (the route answers a missing one). */
   body: unknown;
   query: Readonly<Record<string, string | undefined>>;
@@ -84,39 +84,52 @@ export class InferenceRunner {
 
   /** Runs one inference request; answers the JSON text of the result. */
   async infer(call: InferenceCall): Promise<string> {
-    const requested = call.pathTaskType === undefined ? undefined : parseTaskType(call.pathTaskType);
-    // With the task type in the path, the body is checked before the endpoint is looked up.
-    const pathTask = requested && taskFor(requested);
-    if (pathTask?.streamOnly) throw errors.streamingOnly(pathTask.taskType, call.inferenceId);
-    let body = pathTask ? checkRequest(pathTask, call) : undefined;
-    const live = await this.served(call, requested);
-    if (live.task.streamOnly) throw errors.streamingOnly(live.task.taskType, call.inferenceId);
-    body ??= checkRequest(live.task, call);
-    return live.task.run(live.state, live.endpoint, body, call.lifetime);
+    // A task that answers only on `_stream` is refused before its body is read, endpoint or not.
+    const pathTask = call.taskType && taskFor(call.taskType);
+    if (pathTask && !pathTask.run) throw errors.streamingOnly(pathTask.taskType, call.inferenceId);
+    return this.start(
+      call,
+      (task) => (answersPost(task) ? task : undefined),
+      (live) => errors.streamingOnly(live.task.taskType, call.inferenceId),
+    );
   }
 
   /**
    * Runs one `_stream` request: resolves with its events once the upstream's answer has begun.
    * Like Elasticsearch, a task type that cannot stream is refused (405) once the endpoint is found.
    */
-  async stream(call: InferenceCall): Promise<EventStream> {
-    const requested = call.pathTaskType === undefined ? undefined : parseTaskType(call.pathTaskType);
-    const streaming = requested && taskFor(requested)?.streaming;
-    let body = streaming ? checkRequest(streaming, call) : undefined;
-    const live = await this.served(call, requested);
-    if (!live.task.streaming) throw errors.streamingNotAllowed(live.endpoint.service, live.endpoint.taskType);
-    body ??= checkRequest(live.task.streaming, call);
-    return live.task.streaming.run(live.state, live.endpoint, body, call.lifetime);
+  stream(call: InferenceCall): Promise<EventStream> {
+    return this.start(
+      call,
+      (task) => task.streaming,
+      (live) => errors.streamingNotAllowed(live.endpoint.service, live.endpoint.taskType),
+    );
+  }
+
+  /**
+   * Runs one request through `operationOf` its endpoint's task (`refused` when the task has no
+   * such operation). With the task type in the path, the body is checked before the endpoint is
+   * looked up; otherwise once the endpoint says which task reads it.
+   */
+  private async start<R>(call: InferenceCall, operationOf: (task: AnyTask) => Operation<R> | undefined, refused: (live: LiveEndpoint) => EsError): Promise<R> {
+    const pathTask = call.taskType && taskFor(call.taskType);
+    const early = pathTask ? operationOf(pathTask) : undefined;
+    let body = early ? checkRequest(early, call) : undefined;
+    const live = await this.served(call);
+    const operation = operationOf(live.task);
+    if (!operation) throw refused(live);
+    body ??= checkRequest(operation, call);
+    return operation.run(live.state, live.endpoint, body, call.lifetime);
   }
 
   /** The live endpoint a request names, recorded in its trace; 400 when the path names another task type. */
-  private async served(call: InferenceCall, requested: TaskType | undefined) {
+  private async served(call: InferenceCall) {
     const live = await this.liveEndpoint(call.inferenceId);
     if (call.trace) {
       call.trace.inferenceId = call.inferenceId;
       call.trace.taskType = live.endpoint.taskType;
     }
-    if (requested && requested !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(requested, live.endpoint.taskType);
+    if (call.taskType && call.taskType !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(call.taskType, live.endpoint.taskType);
     return live;
   }
 
@@ -214,8 +227,19 @@ export class InferenceRunner {
   }
 }
 
+/** A task with a plain POST: every one but those that answer only on `_stream`. */
+const answersPost = (task: AnyTask): task is AnyTask & Pick<Required<AnyTask>, 'run'> => task.run !== undefined;
+
+/** What a request runs of its task: the plain POST's reading and run, or the `_stream` ones. */
+interface Operation<R> {
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): unknown;
+  /** Query parameters it reads besides `timeout`. */
+  readonly queryParameters?: readonly string[];
+  run(state: unknown, endpoint: BoundEndpoint, body: unknown, lifetime: Cancellation): Promise<R>;
+}
+
 /** Query parameters only some tasks read are refused by the others; then the task checks the body. */
-function checkRequest(task: Pick<AnyTask, 'checkBody' | 'queryParameters'>, call: InferenceCall): unknown {
+function checkRequest(task: Pick<Operation<unknown>, 'checkBody' | 'queryParameters'>, call: InferenceCall): unknown {
   const unread = TASK_QUERY_PARAMETERS.filter((name) => call.query[name] !== undefined && !task.queryParameters?.includes(name));
   if (unread.length > 0) throw errors.unrecognizedParameters(call.path, unread);
   return task.checkBody(call.body, call.query);

@@ -66,14 +66,15 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
   refresh(state: State, endpoint: BoundEndpoint<T>, previous: BoundEndpoint<T>): void;
   /** The endpoint went away or the service is closing: fail what waits with `error`. */
   close(state: State, error: EsError): void;
-  /** Runs one request and answers its JSON text; throws EsError. */
-  run(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<string>;
+  /**
+   * Runs one request and answers its JSON text; throws EsError. Absent for a task that answers
+   * only through `_stream` (chat_completion): its plain POST is refused before its body is read.
+   */
+  run?(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<string>;
   /** The create-time call to the upstream, for task types that make one. */
   validate?(endpoint: BoundEndpoint<T>, signal: AbortSignal): Promise<ModelDetails>;
   /** Streamed inference; `_stream` on a task type without it answers 405. */
   readonly streaming?: StreamingOperation<T, StreamBody, State>;
-  /** Answers only through `_stream` (chat_completion): the plain POST is refused before its body is read. */
-  readonly streamOnly?: boolean;
 }
 
 export type AnyTask = Task<TaskType, any, any, any>;

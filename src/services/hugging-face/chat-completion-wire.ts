@@ -1,7 +1,7 @@
 // OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router): request body, answer, stream chunks.
 import type { GenerationChoice, GenerationChunk, GenerationRequest, TokenUsage } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { eventObject, normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation-wire.js';
+import { eventObject, normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation-protocol.js';
 import { isDone } from '../upstream/sse.js';
 
 const CHAT_PATH = '/v1/chat/completions';
@@ -99,6 +99,7 @@ export function readChatEvent(data: string, inferenceId: string): StreamReading 
 export function openAiChatProtocol(url: string, model: string | undefined): GenerationProtocol {
   return {
     streams: true,
+    urls: [url],
     request: (request, stream) => ({ url, body: chatRequest(request, model, stream) }),
     parseAnswer: parseChatAnswer,
     readEvent: readChatEvent,

@@ -1,43 +1,18 @@
 // Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the first event read before anything is committed.
 import { SendError } from '../../dispatch/retry.js';
 import { errors, type EsError } from '../../errors.js';
-import type { ChatMessage, GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
+import type { GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
 import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';
 import { SseParser, SseTooLargeError } from '../upstream/sse.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
-import { answerOf, badAnswer, describeShape, isJsonObject, noStatus, requestHeaders, type JsonAnswer } from './call.js';
+import { answerOf, badAnswer, isJsonObject, noStatus, requestHeaders, type JsonAnswer } from './call.js';
+import { chatUrl, openAiChatProtocol } from './chat-completion-wire.js';
+import type { GenerationProtocol, StreamReading } from './generation-protocol.js';
 import { mapInBandError, mapNetworkError } from './hugging-face-errors.js';
-
-/** What one SSE event of a protocol's stream means. */
-export type StreamReading = { chunk: GenerationChunk } | { error: Record<string, unknown> } | { done: true } | undefined;
-
-/** One upstream protocol (docs/hugging-face-protocols.md#text-generation): its requests, its answers, its stream events. Pure functions. */
-export interface GenerationProtocol {
-  /** Where a request goes and its body. */
-  request(request: GenerationRequest, stream: boolean): { url: string; body: string };
-  /** The generated text of a whole answer; throws SendError for a shape it does not know. */
-  parseAnswer(answer: JsonAnswer, inferenceId: string): string;
-  /** One event's data; throws SendError when it is not JSON. Undefined for events that carry nothing. */
-  readEvent(data: string, inferenceId: string): StreamReading;
-  /** Whether the upstream streams at all (text2text does not: a stream of it is one whole answer). */
-  readonly streams: boolean;
-}
-
-/**
- * OpenAI's finish reasons. TGI's native `eos_token` and both its protocols' `stop_sequence`
- * are OpenAI's `stop`; OpenAI clients know no others.
- */
-export function normaliseFinishReason(reason: unknown): string | undefined {
-  if (typeof reason !== 'string' || reason === '') return undefined;
-  return reason === 'eos_token' || reason === 'stop_sequence' ? 'stop' : reason;
-}
-
-/** The text a prompt-only protocol sends: the messages' texts, one per line (a completion has exactly one). */
-export function promptOf(messages: readonly ChatMessage[]): string {
-  return messages
-    .map((m) => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('')))
-    .join('\n');
-}
+import { protocolOf, type ServiceSettingsOf } from './hugging-face-settings.js';
+import type { TaskWire, WireContext } from './task-wire.js';
+import { textGenerationProtocol } from './text-generation-wire.js';
+import { text2textProtocol, text2textUrl } from './text2text-wire.js';
 
 /** A whole answer as a stream of one chunk (text2text, or a server that answered a stream request at once). */
 function wholeAnswerStream(text: string): GenerationStream {
@@ -253,14 +228,25 @@ export function generationOperations(call: GenerationCall): GenerationOperations
   };
 }
 
-/** One stream event's data as a JSON object; anything else is a bad answer naming what was `expected`. */
-export function eventObject(data: string, inferenceId: string, expected: string): Record<string, unknown> {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(data);
-  } catch {
-    throw badAnswer(inferenceId, 'an event of the stream is not JSON');
+/** The protocol an endpoint's generations use (see protocolOf), bound to its urls. */
+function protocolFor(settings: ServiceSettingsOf<'completion' | 'chat_completion'>, { hfApiBase, hfRouterBase }: WireContext): GenerationProtocol {
+  switch (protocolOf(settings)) {
+    case 'text_generation':
+      return textGenerationProtocol(settings.url!);
+    case 'text2text_generation':
+      return text2textProtocol(text2textUrl(settings.url, settings.model_id, hfApiBase));
+    case 'openai_chat':
+      return openAiChatProtocol(chatUrl(settings.url, hfRouterBase), settings.model_id);
   }
-  if (!isJsonObject(payload)) throw badAnswer(inferenceId, `expected ${expected}, got ${describeShape(payload)}`);
-  return payload;
+}
+
+/** One completion or chat_completion endpoint: its protocol, resolved once for its operations and its URLs. */
+export function generationWire<T extends 'completion' | 'chat_completion'>(context: WireContext): TaskWire<T> {
+  return ({ inferenceId, settings, apiKey, telemetry }) => {
+    const protocol = protocolFor(settings, context);
+    return {
+      upstreamUrls: [...protocol.urls],
+      operations: generationOperations({ transport: context.transport, inferenceId, apiKey, protocol, silenceLimit: context.silenceLimit, telemetry }),
+    };
+  };
 }

@@ -1,5 +1,6 @@
-// rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking body, and every spelling of the answer.
-import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
+// rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking body, every spelling of the answer, and the operation they make.
+import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
+import type { TaskWire, WireContext } from './task-wire.js';
 
 /** `return_text` is sent only when documents are wanted; TEI has no `top_n` (the answer is cut locally). */
 export function rerankRequest(query: string, texts: readonly string[], returnText: boolean): string {
@@ -35,4 +36,18 @@ export function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: 
     throw badAnswer(inferenceId, `sent ${textCount} texts but received ${list.length} scores`);
   }
   return out as number[];
+}
+
+/** One rerank endpoint: one POST per batch of texts, to its url. */
+export function rerankWire({ transport }: WireContext): TaskWire<'rerank'> {
+  return ({ inferenceId, settings, apiKey, telemetry }) => {
+    const call = { url: settings.url!, apiKey, inferenceId, telemetry };
+    return {
+      upstreamUrls: [call.url],
+      operations: {
+        score: async (query, texts, returnText, signal) =>
+          parseRerank(await postJson(transport, call, rerankRequest(query, texts, returnText), signal), texts.length, inferenceId),
+      },
+    };
+  };
 }

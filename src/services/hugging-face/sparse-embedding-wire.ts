@@ -1,8 +1,10 @@
-// sparse_embedding on the wire (docs/hugging-face-protocols.md#sparse_embedding): token-weight maps from an Inference Endpoint handler, or TEI's /embed_sparse indices decoded through /decode.
+// sparse_embedding on the wire (docs/hugging-face-protocols.md#sparse_embedding): token-weight maps from an Inference Endpoint handler, or TEI's /embed_sparse indices decoded through /decode (their tokens cached).
 import type { SparseVector } from '../inference-service.js';
-import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
+import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
+import type { TaskWire, WireContext } from './task-wire.js';
+import { embeddingRequest as sparseRequest, truncateInput } from './text-embedding-wire.js';
 
-export { embeddingRequest as sparseRequest } from './text-embedding-wire.js';
+export { sparseRequest };
 
 /** What one answer holds: token maps, or token ids still to decode (TEI's /embed_sparse). */
 export type SparseAnswer = { kind: 'tokens'; vectors: SparseVector[] } | { kind: 'ids'; vectors: Array<Array<[number, number]>> };
@@ -154,4 +156,56 @@ export class TokenCache {
     if (this.tokens.size >= this.capacity) this.tokens.delete(this.tokens.keys().next().value!);
     this.tokens.set(id, token);
   }
+}
+
+/** Sparse endpoints whose decoded tokens are kept (each up to TOKEN_CACHE_SIZE tokens); the oldest goes first. */
+const TOKEN_CACHES = 256;
+
+/** One sparse_embedding endpoint: one POST per batch of texts, then /decode for the token ids nobody has decoded yet. */
+export function sparseEmbeddingWire({ transport }: WireContext): TaskWire<'sparse_embedding'> {
+  /**
+   * Decoded tokens per endpoint and decode url, kept across bindings: an endpoint is bound again on
+   * every change (a new key, a new rate), and its vocabulary must not be decoded again each time.
+   */
+  const tokenCaches = new Map<string, TokenCache>();
+  const tokenCacheOf = (inferenceId: string, url: string): TokenCache => {
+    const key = `${inferenceId} ${url}`;
+    let cache = tokenCaches.get(key);
+    if (!cache) {
+      if (tokenCaches.size >= TOKEN_CACHES) tokenCaches.delete(tokenCaches.keys().next().value!);
+      cache = new TokenCache();
+      tokenCaches.set(key, cache);
+    }
+    return cache;
+  };
+
+  return ({ inferenceId, settings, apiKey, telemetry }) => {
+    const call = { url: settings.url!, apiKey, inferenceId, telemetry };
+    const decodeCall = { url: decodeUrl(call.url), apiKey, inferenceId, telemetry };
+    const tokens = tokenCacheOf(inferenceId, decodeCall.url);
+    return {
+      upstreamUrls: [call.url, decodeCall.url],
+      operations: {
+        async embed(texts, signal, acquire) {
+          const answer = parseSparse(await postJson(transport, call, sparseRequest(texts), signal), texts.length, inferenceId);
+          if (answer.kind === 'tokens') return answer.vectors;
+          const known = await tokens.lookup(
+            answer.vectors.flatMap((v) => v.map(([id]) => id)),
+            async (ids) => {
+              const tokens: string[] = [];
+              // One call per DECODE_BATCH ids, each an upstream request with its own rate-limit grant.
+              for (let i = 0; i < ids.length; i += DECODE_BATCH) {
+                const part = ids.slice(i, i + DECODE_BATCH);
+                await acquire();
+                tokens.push(...parseDecode(await postJson(transport, decodeCall, decodeRequest(part), signal), part.length, inferenceId));
+              }
+              return tokens;
+            },
+          );
+          return answer.vectors.map((ids) => toTokens(ids, (id) => known.get(id)!));
+        },
+        prepare: (text) => truncateInput(text, settings.max_input_tokens),
+      },
+    };
+  };
 }

@@ -1,7 +1,8 @@
-// text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, and every answer shape the servers send, checked.
+// text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, every answer shape the servers send, checked, and the operations they make.
 import type { Embedding } from '../inference-service.js';
-import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
+import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { ServiceSettingsOf } from './hugging-face-settings.js';
+import type { TaskWire, WireContext } from './task-wire.js';
 
 type Settings = ServiceSettingsOf<'text_embedding'>;
 
@@ -172,4 +173,18 @@ function checkEmbeddings(body: unknown, inputCount: number, inferenceId: string)
   const odd = vectors.findIndex((v) => v.length !== dims);
   if (odd >= 0) throw fail(`embedding [${odd}] has ${vectors[odd]!.length} dimensions where embedding [0] has ${dims}`);
   return vectors;
+}
+
+/** One text_embedding endpoint: one POST per batch of texts. */
+export function textEmbeddingWire({ transport, hfApiBase }: WireContext): TaskWire<'text_embedding'> {
+  return ({ inferenceId, settings, apiKey, telemetry }) => {
+    const call = { url: embeddingUrl(settings, hfApiBase), apiKey, inferenceId, telemetry };
+    return {
+      upstreamUrls: [call.url],
+      operations: {
+        embed: async (texts, signal) => parseEmbeddings(await postJson(transport, call, embeddingRequest(texts), signal), texts.length, inferenceId, settings.dimensions),
+        prepare: (text) => truncateInput(text, settings.max_input_tokens),
+      },
+    };
+  };
 }

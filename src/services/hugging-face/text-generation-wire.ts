@@ -1,7 +1,7 @@
 // TGI's native protocol on the wire: POST /generate and /generate_stream with {"inputs","parameters"}, the answer, and the stream's token events.
 import type { GenerationChunk, GenerationRequest } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { eventObject, normaliseFinishReason, promptOf, type GenerationProtocol, type StreamReading } from './generation-wire.js';
+import { eventObject, normaliseFinishReason, promptOf, type GenerationProtocol, type StreamReading } from './generation-protocol.js';
 import { isDone } from '../upstream/sse.js';
 
 /** `/generate` and `/generate_stream` of the server a url names (its base, or either route itself). */
@@ -75,6 +75,7 @@ export function textGenerationProtocol(url: string): GenerationProtocol {
   const urls = generateUrls(url);
   return {
     streams: true,
+    urls: [urls.generate, urls.stream],
     request: (request, stream) => ({ url: stream ? urls.stream : urls.generate, body: generateRequest(request, stream) }),
     parseAnswer: parseGeneratedText,
     readEvent: readGenerateEvent,

@@ -1,7 +1,6 @@
 // text2text-generation on the wire (the transformers pipeline behind Inference Endpoints and the serverless API): one request, one whole answer.
 import type { GenerationRequest } from '../inference-service.js';
-import type { GenerationProtocol } from './generation-wire.js';
-import { promptOf } from './generation-wire.js';
+import { promptOf, type GenerationProtocol } from './generation-protocol.js';
 import { parseGeneratedText, samplingParameters } from './text-generation-wire.js';
 
 /** Where a text2text endpoint's requests go: its url, or the serverless API's page of its hosted model. */
@@ -19,6 +18,7 @@ export function text2textRequest(request: GenerationRequest): string {
 export function text2textProtocol(url: string): GenerationProtocol {
   return {
     streams: false,
+    urls: [url],
     request: (request) => ({ url, body: text2textRequest(request) }),
     parseAnswer: parseGeneratedText,
     readEvent: () => undefined,

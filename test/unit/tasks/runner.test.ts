@@ -56,7 +56,7 @@ async function setup(t: Tap) {
   });
   t.teardown(() => runner.close());
   const embed = (text: string) =>
-    runner.infer({ inferenceId: 'e', pathTaskType: undefined, body: { input: text }, query: {}, path: '/_inference/e', lifetime: new Cancellation(Date.now() + 5000) });
+    runner.infer({ inferenceId: 'e', taskType: undefined, body: { input: text }, query: {}, path: '/_inference/e', lifetime: new Cancellation(Date.now() + 5000) });
   /** Resolves once the runner has asked the store `n` times in all. */
   const readsAsked = async (n: number) => {
     const until = Date.now() + 2000;
