@@ -53,17 +53,6 @@ export class Metrics implements Telemetry {
     return metric;
   }
 
-  private readonly requests = this.fromFigures(
-    (collect) =>
-      new Counter({
-        name: `${METRIC_PREFIX}inference_requests_total`,
-        help: 'Inference requests answered, by endpoint, task type and HTTP status.',
-        labelNames: [...ENDPOINT, 'status'],
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => f.requests.forEach((n, status) => set({ ...f.labels, status }, n)),
-  );
   private readonly requestSeconds = new Histogram({
     name: `${METRIC_PREFIX}inference_request_duration_seconds`,
     help: 'Time from arrival to answer of inference requests.',
@@ -71,17 +60,6 @@ export class Metrics implements Telemetry {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  private readonly upstreamRequests = this.fromFigures(
-    (collect) =>
-      new Counter({
-        name: `${METRIC_PREFIX}upstream_requests_total`,
-        help: 'Requests sent to the upstream, by its HTTP status (network_error, timeout or too_large when it gave none).',
-        labelNames: [...ENDPOINT, 'status'],
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => f.upstream.forEach((n, status) => set({ ...f.labels, status }, n)),
-  );
   private readonly upstreamSeconds = new Histogram({
     name: `${METRIC_PREFIX}upstream_request_duration_seconds`,
     help: 'Duration of each upstream request, from sending to the whole answer read.',
@@ -89,33 +67,6 @@ export class Metrics implements Telemetry {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  private readonly retries = this.fromFigures(
-    (collect) =>
-      new Counter({
-        name: `${METRIC_PREFIX}upstream_retries_total`,
-        help: 'Upstream work sent again: backoff (429, 502, 503, network errors) or split (too large).',
-        labelNames: [...ENDPOINT, 'kind'],
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => {
-      if (f.retries.backoff > 0) set({ ...f.labels, kind: 'backoff' }, f.retries.backoff);
-      if (f.retries.split > 0) set({ ...f.labels, kind: 'split' }, f.retries.split);
-    },
-  );
-  private readonly queueDepth = this.fromFigures(
-    (collect) =>
-      new Gauge({
-        name: `${METRIC_PREFIX}queue_depth`,
-        help: 'Texts (or documents) waiting in the endpoint queue for an upstream request.',
-        labelNames: ENDPOINT,
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => {
-      if (f.queues.size > 0) set(f.labels, [...f.queues].reduce((sum, depth) => sum + depth(), 0));
-    },
-  );
   private readonly limiterWait = new Histogram({
     name: `${METRIC_PREFIX}limiter_wait_seconds`,
     help: 'Time each upstream request waited for its rate-limit grant.',
@@ -130,49 +81,99 @@ export class Metrics implements Telemetry {
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
-  private readonly texts = this.fromFigures(
-    (collect) =>
-      new Counter({
-        name: `${METRIC_PREFIX}texts_embedded_total`,
-        help: 'Texts (chunks) the upstream answered for: embedded, or scored for rerank.',
-        labelNames: ENDPOINT,
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => {
-      if (f.texts > 0) set(f.labels, f.texts);
-    },
-  );
-  private readonly streamsOpen = this.fromFigures(
-    (collect) =>
-      new Gauge({
-        name: `${METRIC_PREFIX}streams_open`,
-        help: 'Streamed answers in progress.',
-        labelNames: ENDPOINT,
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => {
-      if (f.streams > 0) set(f.labels, f.streams);
-    },
-  );
-  private readonly tokens = this.fromFigures(
-    (collect) =>
-      new Counter({
-        name: `${METRIC_PREFIX}tokens_streamed_total`,
-        help: 'Tokens forwarded on streamed answers.',
-        labelNames: ENDPOINT,
-        registers: [this.registry],
-        collect,
-      }),
-    (f, set) => {
-      if (f.tokens > 0) set(f.labels, f.tokens);
-    },
-  );
 
   constructor(private readonly log: FaultLog) {
     // Node's and the process's own figures (heap, event loop lag, CPU, file descriptors), read on each scrape.
     collectDefaultMetrics({ register: this.registry });
+    // The counters and gauges read from the figures at each scrape: the registry holds them.
+    this.fromFigures(
+      (collect) =>
+        new Counter({
+          name: `${METRIC_PREFIX}inference_requests_total`,
+          help: 'Inference requests answered, by endpoint, task type and HTTP status.',
+          labelNames: [...ENDPOINT, 'status'],
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => f.requests.forEach((n, status) => set({ ...f.labels, status }, n)),
+    );
+    this.fromFigures(
+      (collect) =>
+        new Counter({
+          name: `${METRIC_PREFIX}upstream_requests_total`,
+          help: 'Requests sent to the upstream, by its HTTP status (network_error, timeout or too_large when it gave none).',
+          labelNames: [...ENDPOINT, 'status'],
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => f.upstream.forEach((n, status) => set({ ...f.labels, status }, n)),
+    );
+    this.fromFigures(
+      (collect) =>
+        new Counter({
+          name: `${METRIC_PREFIX}upstream_retries_total`,
+          help: 'Upstream work sent again: backoff (429, 502, 503, network errors) or split (too large).',
+          labelNames: [...ENDPOINT, 'kind'],
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => {
+        if (f.retries.backoff > 0) set({ ...f.labels, kind: 'backoff' }, f.retries.backoff);
+        if (f.retries.split > 0) set({ ...f.labels, kind: 'split' }, f.retries.split);
+      },
+    );
+    this.fromFigures(
+      (collect) =>
+        new Gauge({
+          name: `${METRIC_PREFIX}queue_depth`,
+          help: 'Texts (or documents) waiting in the endpoint queue for an upstream request.',
+          labelNames: ENDPOINT,
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => {
+        if (f.queues.size > 0) set(f.labels, [...f.queues].reduce((sum, depth) => sum + depth(), 0));
+      },
+    );
+    this.fromFigures(
+      (collect) =>
+        new Counter({
+          name: `${METRIC_PREFIX}texts_embedded_total`,
+          help: 'Texts (chunks) the upstream answered for: embedded, or scored for rerank.',
+          labelNames: ENDPOINT,
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => {
+        if (f.texts > 0) set(f.labels, f.texts);
+      },
+    );
+    this.fromFigures(
+      (collect) =>
+        new Gauge({
+          name: `${METRIC_PREFIX}streams_open`,
+          help: 'Streamed answers in progress.',
+          labelNames: ENDPOINT,
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => {
+        if (f.streams > 0) set(f.labels, f.streams);
+      },
+    );
+    this.fromFigures(
+      (collect) =>
+        new Counter({
+          name: `${METRIC_PREFIX}tokens_streamed_total`,
+          help: 'Tokens forwarded on streamed answers.',
+          labelNames: ENDPOINT,
+          registers: [this.registry],
+          collect,
+        }),
+      (f, set) => {
+        if (f.tokens > 0) set(f.labels, f.tokens);
+      },
+    );
   }
 
   get contentType(): string {
