@@ -44,7 +44,7 @@ interface Job<I, O, G> {
   caller: Cancellation;
   attempts: number;
   settled: boolean;
-  /** In `pending`, waiting for a slot (as opposed to in flight or waiting out a back-off). */
+  /** In `retries` or a lane, waiting for a slot (as opposed to in flight or waiting out a back-off). */
   inQueue: boolean;
   resolve(result: O): void;
   reject(error: EsError): void;
@@ -74,14 +74,28 @@ class Deque<T> {
     this.items = [...list, ...this.items.slice(this.head)];
     this.head = 0;
   }
+  get length(): number {
+    return this.items.length - this.head;
+  }
+}
+
+/** One request's jobs still to send (one submit), taken from the front in turn with other requests' lanes. */
+interface Lane<I, O, G> {
+  jobs: Job<I, O, G>[];
+  /** The next job to take. */
+  next: number;
+  group: G;
 }
 
 /** Rejection given to the promises of a caller that went away; nobody reads it. */
 const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was cancelled');
 
 export class BatchQueue<I, O, G = undefined> {
-  private readonly pending = new Deque<Job<I, O, G>>();
-  /** Jobs in `pending` that are still wanted. */
+  /** Jobs to send again (a retry, a split): ahead of every lane, as they have waited longest. */
+  private readonly retries = new Deque<Job<I, O, G>>();
+  /** Requests with jobs waiting, in turn order: each batch takes one job of each in turn. */
+  private readonly lanes = new Deque<Lane<I, O, G>>();
+  /** Jobs in `retries` and `lanes` that are still wanted. */
   private waiting = 0;
   /** Upstream requests of this queue in flight. */
   private active = 0;
@@ -131,7 +145,7 @@ export class BatchQueue<I, O, G = undefined> {
     );
     // A cancelled caller's promises reject with CANCELLED; keep that from surfacing as unhandled.
     for (const p of promises) p.catch(() => undefined);
-    for (const job of jobs) this.pending.push(job);
+    this.lanes.push({ jobs, next: 0, group });
     this.waiting += jobs.length;
     caller.onCancel(() => this.cancel(jobs));
     void this.pump();
@@ -163,11 +177,14 @@ export class BatchQueue<I, O, G = undefined> {
       for (const job of jobs) this.settle(job, error, undefined);
     }
     this.timers.clear();
-    for (let job = this.pending.shift(); job; job = this.pending.shift()) this.settle(job, error, undefined);
+    for (let job = this.retries.shift(); job; job = this.retries.shift()) this.settle(job, error, undefined);
+    for (let lane = this.lanes.shift(); lane; lane = this.lanes.shift()) {
+      for (let i = lane.next; i < lane.jobs.length; i++) this.settle(lane.jobs[i]!, error, undefined);
+    }
     this.waiting = 0;
   }
 
-  /** Cancelled jobs stay in the deque until the pump reaches them, but no longer count and are never sent. */
+  /** Cancelled jobs stay in their lane until the pump reaches them, but no longer count and are never sent. */
   private cancel(jobs: Job<I, O, G>[]): void {
     for (const job of jobs) {
       if (job.settled) continue;
@@ -183,18 +200,40 @@ export class BatchQueue<I, O, G = undefined> {
     else job.resolve(result as O);
   }
 
-  /** Up to batchSize wanted jobs of one group from the front of the queue. */
+  /**
+   * Up to batchSize wanted jobs of one group: jobs sent again first, then one job of each waiting
+   * request in turn. A request of thousands of texts so takes one place in each batch, not every
+   * place of its hundreds of batches: a small request behind it waits about one batch, and
+   * batches stay full, filled from several requests.
+   */
   private take(): Job<I, O, G>[] {
     const batch: Job<I, O, G>[] = [];
-    while (batch.length < this.opts.batchSize) {
-      const next = this.pending.peek();
-      if (!next) break;
-      if (batch.length > 0 && next.group !== batch[0]!.group && !next.settled) break;
-      this.pending.shift();
-      next.inQueue = false;
-      if (next.settled) continue;
+    const size = this.opts.batchSize;
+    for (let job = this.retries.peek(); job && batch.length < size; job = this.retries.peek()) {
+      if (batch.length > 0 && job.group !== batch[0]!.group && !job.settled) break;
+      this.retries.shift();
+      job.inQueue = false;
+      if (job.settled) continue;
       this.waiting--;
-      batch.push(next);
+      batch.push(job);
+    }
+    // Lanes of another group keep their turn; a full round without a job taken ends the batch.
+    for (let passed = 0; batch.length < size && passed < this.lanes.length; ) {
+      const lane = this.lanes.shift()!;
+      // A cancelled request's jobs are all settled: its lane is dropped as it is reached.
+      while (lane.next < lane.jobs.length && lane.jobs[lane.next]!.settled) lane.jobs[lane.next++]!.inQueue = false;
+      if (lane.next === lane.jobs.length) continue;
+      if (batch.length > 0 && lane.group !== batch[0]!.group) {
+        this.lanes.push(lane);
+        passed++;
+        continue;
+      }
+      const job = lane.jobs[lane.next++]!;
+      job.inQueue = false;
+      this.waiting--;
+      batch.push(job);
+      passed = 0;
+      if (lane.next < lane.jobs.length) this.lanes.push(lane);
     }
     return batch;
   }
@@ -327,7 +366,7 @@ export class BatchQueue<I, O, G = undefined> {
       return;
     }
     for (const job of jobs) job.inQueue = true;
-    this.pending.unshiftAll(jobs);
+    this.retries.unshiftAll(jobs);
     this.waiting += jobs.length;
     void this.pump();
   }

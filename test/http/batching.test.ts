@@ -40,7 +40,8 @@ t.test('a failed shared batch fails only the requests whose texts were in it', a
   const a = embed('e', ['a1', 'a2']);
   const b = embed('e', 'b1');
   const [rw, ra, rb] = await Promise.all([w, a, b]);
-  t.strictSame(hf.received.map((r) => r.body.inputs), [['w'], ['a1', 'a2', 'b1']]);
+  // The shared batch takes one text of each request in turn.
+  t.strictSame(hf.received.map((r) => r.body.inputs), [['w'], ['a1', 'b1', 'a2']]);
   t.equal(rw.status, 200);
   const failure = envelope(400, 'status_exception', 'Received a server error status code for request from inference entity id [e] status [500]. Error message: [boom]');
   t.strictSame(ra.json, failure);
@@ -140,4 +141,25 @@ t.test('batching under load: never more than max_concurrent_requests in flight, 
   t.ok(late.every((r) => r.status === 200));
   t.equal(hf.peakInFlight, 1, 'after the update one request at a time');
   t.ok(hf.received.length - before < 30, 'and the texts waiting meanwhile were batched');
+});
+
+t.test('a small request behind a large one waits about one batch, not the whole length of the large one', async (t) => {
+  const { hf, put, embed } = await setup(t);
+  // One upstream request every 100 ms: the large request's 20 batches take 2 s.
+  await put('fair', { rate_limit: { requests_per_minute: 600 } });
+  const large = Array.from({ length: 400 }, (_, i) => `large ${i}`);
+  const bigAnswer = embed('fair', large);
+  while (hf.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const sentBefore = hf.received.length;
+  const asked = performance.now();
+  const small = await embed('fair', 'small');
+  const waited = performance.now() - asked;
+  const sentByThen = hf.received.length;
+  t.strictSame(small.json, { text_embedding: [{ embedding: hf.vector('small') }] });
+  t.ok(sentByThen - sentBefore <= 2, `answered after ${sentByThen - sentBefore} more upstream request(s) of the large one's 20 (${waited.toFixed(0)} ms)`);
+  const carrier = hf.received.find((r) => r.body.inputs.includes('small'))!;
+  t.equal(carrier.body.inputs.length, 20, 'the batch that carried it was full, filled from both requests');
+  const res = await bigAnswer;
+  t.strictSame(res.json, { text_embedding: large.map((x) => ({ embedding: hf.vector(x) })) }, 'the large request still gets its own vectors, in order');
+  t.equal(hf.received.length, 21, '401 texts in 21 upstream requests');
 });
