@@ -3,7 +3,7 @@ import type PQueue from 'p-queue';
 import { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import { NO_ENDPOINT_TELEMETRY, type EndpointTelemetry } from '../telemetry.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { intervalMs, type RateLimiter } from './rate-limiter.js';
 import { retryDelay, SendError, type RetryPolicy, type SendFailure } from './retry.js';
 
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
@@ -25,6 +25,8 @@ export interface BatchQueueOptions<I, O, G> {
   batchSize: number;
   /** Upstream requests of this endpoint in flight at once; while all are busy, waiting items gather into fuller batches. */
   maxInFlight: number;
+  /** The endpoint's rate now (its limiter spaces upstream requests 60000 / rate ms apart). */
+  requestsPerMinute(): number;
   retry: RetryPolicy;
   /** Waiting batches before 429; QUEUE_CAPACITY unless set. */
   capacity?: number;
@@ -135,6 +137,7 @@ export class BatchQueue<I, O, G = undefined> {
     if (items.length > capacity) {
       throw errors.requestExceedsQueue(this.opts.inferenceId, items.length, capacity, this.opts.capacity ?? QUEUE_CAPACITY, this.opts.batchSize);
     }
+    this.checkCanFinish(items.length, caller);
     if (this.closedWith || this.waiting + items.length > capacity) throw errors.queueFull(this.opts.inferenceId);
     const jobs: Job<I, O, G>[] = [];
     const promises = items.map(
@@ -150,6 +153,22 @@ export class BatchQueue<I, O, G = undefined> {
     caller.onCancel(() => this.cancel(jobs));
     void this.pump();
     return promises;
+  }
+
+  /**
+   * Throws 400 when the caller's deadline comes before its own upstream requests could even be
+   * sent: the limiter spaces them evenly, so the last of `calls` leaves (calls - 1) intervals after
+   * the first. Such a request would spend its rate-limit grants and fail with 408 anyway. Work
+   * already waiting is not counted: served in turn, it delays a request by too little to bound simply.
+   */
+  private checkCanFinish(count: number, caller: Cancellation): void {
+    const batchSize = this.opts.batchSize;
+    const calls = Math.ceil(count / batchSize);
+    const rate = this.opts.requestsPerMinute();
+    const needed = (calls - 1) * intervalMs(rate);
+    const left = caller.deadline - Date.now();
+    // A deadline already past is the timeout's 408 to answer, not this.
+    if (needed > 0 && left > 0 && needed >= left) throw errors.requestCannotFinish(this.opts.inferenceId, count, batchSize, calls, rate, needed, left);
   }
 
   /** Items the queue holds before it refuses work: its capacity in batches times the batch size. */

@@ -94,6 +94,7 @@ export function batchedLifecycle<T extends TaskType, I, O, G>(
         send: send(context),
         batchSize: dispatch.batchSize ?? defaultBatchSize,
         maxInFlight: dispatch.maxConcurrentRequests,
+        requestsPerMinute: () => context.current().dispatch.requestsPerMinute,
         retry: context.retry,
         capacity: context.queueCapacity,
         telemetry: context.telemetry,

@@ -43,6 +43,7 @@ export function openGeneration(context: DispatchContext<'completion' | 'chat_com
       return [work!.stream ? await operations.stream(work!.request, signal) : await operations.generate(work!.request, signal)];
     },
     maxInFlight: context.current().dispatch.maxConcurrentRequests,
+    requestsPerMinute: () => context.current().dispatch.requestsPerMinute,
     retry: context.retry,
     capacity: context.queueCapacity,
     // A stream keeps its slot until its upstream request is over.

@@ -163,3 +163,37 @@ t.test('a small request behind a large one waits about one batch, not the whole 
   t.strictSame(res.json, { text_embedding: large.map((x) => ({ embedding: hf.vector(x) })) }, 'the large request still gets its own vectors, in order');
   t.equal(hf.received.length, 21, '401 texts in 21 upstream requests');
 });
+
+t.test('a request that cannot finish within its timeout at the rate of its endpoint is refused at once, before any upstream call', async (t) => {
+  const { s, hf, put, embed } = await setup(t);
+  // The defaults: batch_size 20, 3000/min (one upstream request every 20 ms), a 30 s timeout.
+  await put('defaults');
+  const started = performance.now();
+  let res = await embed('defaults', Array.from({ length: 39_000 }, (_, i) => `t${i}`));
+  t.strictSame(
+    res.json,
+    envelope(
+      400,
+      'status_exception',
+      'The request for inference id [defaults] makes [39000] texts (inputs after chunking): [1950] upstream requests of at most [20], ' +
+        'which at [3000] requests_per_minute take at least [38.98s], and the request times out within [30s]; ' +
+        "send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute",
+    ),
+  );
+  t.ok(performance.now() - started < 10_000, 'refused at once, not at its timeout');
+
+  // One request a minute: a request of one batch goes at once; a second batch would leave a minute later.
+  await put('rpm1', { rate_limit: { requests_per_minute: 1 } });
+  res = await s.request('POST', '/_inference/text_embedding/rpm1?timeout=45s', { input: Array.from({ length: 21 }, (_, i) => `u${i}`) });
+  t.strictSame(
+    res.json.error.reason,
+    'The request for inference id [rpm1] makes [21] texts (inputs after chunking): [2] upstream requests of at most [20], ' +
+      'which at [1] requests_per_minute take at least [60s], and the request times out within [45s]; ' +
+      "send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute",
+  );
+  t.equal(hf.received.length, 0, 'the upstream received no call');
+  const fits = Array.from({ length: 20 }, (_, i) => `u${i}`);
+  res = await embed('rpm1', fits);
+  t.strictSame(res.json, { text_embedding: fits.map((x) => ({ embedding: hf.vector(x) })) }, 'one batch at 1/min is answered');
+  t.equal(hf.received.length, 1);
+});
