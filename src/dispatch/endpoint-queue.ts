@@ -1,4 +1,4 @@
-// One endpoint's queue of upstream work: bounded, batched under load, rate-limited, retried, cancellable.
+// One endpoint's queue of upstream work: requests served in turn, items batched (a generation goes alone), bounded, rate-limited, retried, cancellable.
 import type PQueue from 'p-queue';
 import { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
@@ -15,11 +15,15 @@ export const QUEUE_CAPACITY = 2000;
  */
 export type SendBatch<I, O, G> = (items: I[], group: G, signal: AbortSignal) => Promise<O[]>;
 
-export interface BatchQueueOptions<I, O, G> {
+export interface EndpointQueueOptions<I, O, G> {
   inferenceId: string;
   limiter: RateLimiter;
-  /** The service-wide bound on upstream requests in flight, shared by every endpoint. */
-  inflight: PQueue;
+  /**
+   * The service-wide bound on upstream requests in flight, shared by every endpoint that passes it
+   * (batched work). Generations pass none: a stream holds its request for minutes, so
+   * `maxInFlight` (max_concurrent_streams) bounds them per endpoint instead.
+   */
+  inflight?: PQueue;
   send: SendBatch<I, O, G>;
   /** Most items in one upstream request. */
   batchSize: number;
@@ -92,7 +96,7 @@ interface Lane<I, O, G> {
 /** Rejection given to the promises of a caller that went away; nobody reads it. */
 const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was cancelled');
 
-export class BatchQueue<I, O, G = undefined> {
+export class EndpointQueue<I, O, G = undefined> {
   /** Jobs to send again (a retry, a split): ahead of every lane, as they have waited longest. */
   private readonly retries = new Deque<Job<I, O, G>>();
   /** Requests with jobs waiting, in turn order: each batch takes one job of each in turn. */
@@ -111,7 +115,7 @@ export class BatchQueue<I, O, G = undefined> {
   private readonly telemetry: EndpointTelemetry;
   private readonly unwatch: () => void;
 
-  constructor(private readonly opts: BatchQueueOptions<I, O, G>) {
+  constructor(private readonly opts: EndpointQueueOptions<I, O, G>) {
     this.telemetry = opts.telemetry ?? NO_ENDPOINT_TELEMETRY;
     this.unwatch = this.telemetry.watchQueue(() => this.waiting);
   }
@@ -261,10 +265,11 @@ export class BatchQueue<I, O, G = undefined> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      // A free slot first, then the service-wide bound, then the limiter: a granted request leaves at once,
+      // A free slot first, then the service-wide bound (if any), then the limiter: a granted request leaves at once,
       // carrying whatever has gathered while the slots were busy.
+      const slots = this.opts.inflight;
       while (this.waiting > 0 && !this.closedWith && this.active < this.opts.maxInFlight) {
-        await this.opts.inflight.onSizeLessThan(1);
+        if (slots) await slots.onSizeLessThan(1);
         const asked = performance.now();
         await this.opts.limiter.acquire(this.lifetime);
         const batch = this.take();
@@ -272,7 +277,8 @@ export class BatchQueue<I, O, G = undefined> {
         this.telemetry.limiterWait((performance.now() - asked) / 1000);
         this.telemetry.batch(batch.length);
         this.active++;
-        void this.opts.inflight.add(() => this.dispatch(batch));
+        if (slots) void slots.add(() => this.dispatch(batch));
+        else void this.dispatch(batch);
       }
     } catch {
       // The limiter was stopped or the queue closed: close() has failed whatever was waiting.
