@@ -12,9 +12,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MUTATIONS = [
   ["retry: 4 attempts", "src/dispatch/retry.ts", "maxAttempts: 3, baseDelayMs: 1000", "maxAttempts: 4, baseDelayMs: 1000", "http/defaults", "retry policy"],
   ["retry: back-off from 0.5 s", "src/dispatch/retry.ts", "maxAttempts: 3, baseDelayMs: 1000", "maxAttempts: 3, baseDelayMs: 500", "http/defaults", "retry policy"],
-  ["queue: 2001 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 2001;", "http/defaults", "queue bound"],
-  ["queue: 1999 batches", "src/dispatch/batch-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 1999;", "http/defaults", "queue bound"],
-  ["queue: capacity ignores the batch size", "src/dispatch/batch-queue.ts", "return (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;", "return (this.opts.capacity ?? QUEUE_CAPACITY) * 20;", "http/defaults", "queue bound"],
+  ["queue: 2001 batches", "src/dispatch/endpoint-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 2001;", "http/defaults", "queue bound"],
+  ["queue: 1999 batches", "src/dispatch/endpoint-queue.ts", "export const QUEUE_CAPACITY = 2000;", "export const QUEUE_CAPACITY = 1999;", "http/defaults", "queue bound"],
+  ["queue: capacity ignores the batch size", "src/dispatch/endpoint-queue.ts", "return (this.opts.capacity ?? QUEUE_CAPACITY) * this.opts.batchSize;", "return (this.opts.capacity ?? QUEUE_CAPACITY) * 20;", "http/defaults", "queue bound"],
   ["request timeout default 60s", "src/request-params.ts", "export const DEFAULT_TIMEOUT = '30s';", "export const DEFAULT_TIMEOUT = '60s';", "http/defaults", "request timeout"],
   ["request timeout counted from the handler, +2 s late", "routes/inference.ts", "new Cancellation(Date.now() - reply.elapsedTime + ms)", "new Cancellation(Date.now() - reply.elapsedTime + ms + 2000)", "http/defaults", "request timeout"],
   ["upstream timeout default 60s", "src/config.ts", "upstreamTimeout: '120s'", "upstreamTimeout: '60s'", "http/defaults", "configuration table"],
@@ -25,9 +25,9 @@ const MUTATIONS = [
   ["token cache 65,535", "src/services/hugging-face/sparse-embedding-wire.ts", "export const TOKEN_CACHE_SIZE = 65_536;", "export const TOKEN_CACHE_SIZE = 65_535;", "http/defaults", "token cache"],
   ["key presence trusted 5 s", "src/auth/api-keys.ts", "export const ACTIVE_KEYS_RECHECK_MS = 1000;", "export const ACTIVE_KEYS_RECHECK_MS = 5000;", "http/auth", "first new key"],
   ["client gone: close not watched", "routes/inference.ts", "  reply.raw.once('close', onClose);\n", "", "http/inference", "client that leaves"],
-  ["client gone: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "http/inference", "client that leaves"],
+  ["client gone: queue ignores cancellation", "src/dispatch/endpoint-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "http/inference", "client that leaves"],
   ["client gone: a 500 instead of 499", "src/errors.ts", "clientGone: () => new EsError(499,", "clientGone: () => new EsError(500,", "http/inference", "client that leaves"],
-  ["timed out: queue ignores cancellation", "src/dispatch/batch-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "http/inference", "timeouts: 408"],
+  ["timed out: queue ignores cancellation", "src/dispatch/endpoint-queue.ts", "    caller.onCancel(() => this.cancel(jobs));\n", "", "http/inference", "timeouts: 408"],
   ["synchronous=NORMAL", "src/store/sqlite.ts", "this.db.pragma('synchronous = FULL');", "this.db.pragma('synchronous = NORMAL');", "http/store-durability", "synchronous=FULL"],
   ["journal_mode=DELETE", "src/store/sqlite.ts", "this.db.pragma('journal_mode = WAL');", "this.db.pragma('journal_mode = DELETE');", "http/store-durability", "synchronous=FULL"],
   ["SIGINT not handled", "src/server.ts", "  process.on('SIGINT', () => shutdown('SIGINT'));\n", "", "process/lifecycle", "SIGINT"],
@@ -41,7 +41,10 @@ const MUTATIONS = [
   ["redaction: body secrets not collected", "src/redaction.ts", "found.add(inner);", "void inner;", "process/secret-hygiene", "anywhere a request"],
   ["redaction: token shapes not masked", "src/redaction.ts", "return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;", "return out;", "process/secret-hygiene", "anywhere a request"],
   ["redaction: upstream echo not masked", "src/services/hugging-face/call.ts", "maskSecrets(res.text, [apiKey])", "res.text", "process/secret-hygiene", "anywhere a request"],
-  ["back-off jobs forgotten on close", "src/dispatch/batch-queue.ts", "      for (const job of jobs) this.settle(job, error, undefined);\n", "", "http/inference", "back-off"],
+  ["back-off jobs forgotten on close", "src/dispatch/endpoint-queue.ts", "      for (const job of jobs) this.settle(job, error, undefined);\n", "", "http/inference", "back-off"],
+  ["generations take the batched slots", "src/tasks/generation-task.ts", "    countsTexts: false,\n", "    countsTexts: false,\n    inflight: context.inflight,\n", "http/streaming", "generations are bounded per endpoint"],
+  ["queue: first come, first served", "src/dispatch/endpoint-queue.ts", "      if (lane.next < lane.jobs.length) this.lanes.push(lane);\n", "      if (lane.next < lane.jobs.length) this.lanes.unshiftAll([lane]);\n", "http/batching", "small request behind a large one"],
+  ["queue: doomed requests queued", "src/dispatch/endpoint-queue.ts", "    this.checkCanFinish(items.length, caller);\n", "", "http/batching", "cannot finish within its timeout"],
 ];
 
 const only = process.argv.slice(2);

@@ -49,6 +49,15 @@ export class EsError extends Error {
 const status = (code: number, reason: string, causedBy?: ErrorCause) =>
   new EsError(code, 'status_exception', reason, causedBy);
 
+/**
+ * A duration as Elasticsearch writes one (`39s`, `38.98s`, `250ms`); `roundUp` rounds up to whole
+ * seconds (to ms under one), for a time left that is already shrinking as it is written.
+ */
+function durationText(ms: number, roundUp = false): string {
+  if (roundUp) return ms >= 1000 ? `${Math.ceil(ms / 1000)}s` : `${Math.ceil(ms)}ms`;
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(3))}s` : `${Number(ms.toFixed(1))}ms`;
+}
+
 /** `Validation Failed: 1: a;2: b;`: every problem found, numbered, as Elasticsearch's ValidationException prints them. */
 export function validationReason(messages: readonly string[]): string {
   return 'Validation Failed: ' + messages.map((m, i) => `${i + 1}: ${m};`).join('');
@@ -126,6 +135,13 @@ export const errors = {
       400,
       `The request for inference id [${id}] makes [${texts}] texts (inputs after chunking), more than the [${limit}] the endpoint's queue can ever hold ` +
         `([${batches}] upstream requests of [${batchSize}]); send at most [${limit}] per request`,
+    ),
+  requestCannotFinish: (id: string, texts: number, batchSize: number, calls: number, requestsPerMinute: number, neededMs: number, leftMs: number) =>
+    status(
+      400,
+      `The request for inference id [${id}] makes [${texts}] texts (inputs after chunking): [${calls}] upstream requests of at most [${batchSize}], ` +
+        `which at [${requestsPerMinute}] requests_per_minute take at least [${durationText(neededMs)}], and the request times out within ` +
+        `[${durationText(leftMs, true)}]; send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute`,
     ),
   timeout: (value: string) => status(408, `Request timed out after [${value}]`),
   /** The answer to a request whose client went away: nobody reads it, and it is no failure of the service. */

@@ -6,7 +6,7 @@ import { errors, type EsError } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
 import { MAX_INT, SettingsReader } from '../settings-reader.js';
 import { SAMPLING_LIMITS, type GenerationChunk, type GenerationRequest, type GenerationSettings } from '../services/inference-service.js';
-import { DONE_EVENT, errorEvent, generationTaskState, messageEvent, openGeneration, samplingOf, startStream, streamEvents, type GenerationState } from './generation-task.js';
+import { DONE_EVENT, errorEvent, generationLifecycle, messageEvent, samplingOf, startStream, streamEvents, type GenerationState } from './generation-task.js';
 import type { Task } from './task-module.js';
 
 const checkBody = bodyChecker(ChatCompletionRequest);
@@ -127,9 +127,7 @@ export const chatCompletionTask: Task<'chat_completion', unknown, GenerationStat
   requestSchema: ChatCompletionRequest,
   resultSchema: Type.Never(),
   checkBody: (body) => body,
-  open: openGeneration,
-  refresh: generationTaskState.refresh,
-  close: generationTaskState.close,
+  ...generationLifecycle,
 
   streaming: {
     checkBody,

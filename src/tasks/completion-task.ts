@@ -7,9 +7,8 @@ import {
   DONE_EVENT,
   errorEvent,
   generateAll,
-  generationTaskState,
+  generationLifecycle,
   messageEvent,
-  openGeneration,
   samplingOf,
   startStream,
   streamEvents,
@@ -46,9 +45,7 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
   requestSchema: CompletionRequest,
   resultSchema: CompletionResult,
   checkBody,
-  open: openGeneration,
-  refresh: generationTaskState.refresh,
-  close: generationTaskState.close,
+  ...generationLifecycle,
 
   async run(state, endpoint, body, lifetime) {
     checkInputType(body.input_type);

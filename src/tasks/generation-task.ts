@@ -1,12 +1,8 @@
 // What completion and chat_completion share: one upstream request per answer through the endpoint's queue, streams holding their slot, and the SSE framing.
-import PQueue from 'p-queue';
 import type { Cancellation } from '../cancellation.js';
-import { BatchQueue } from '../dispatch/batch-queue.js';
 import { EsError, errors } from '../errors.js';
 import type { GenerationRequest, GenerationSettings, GenerationStream } from '../services/inference-service.js';
-import { submitAll } from './batched.js';
-import type { EndpointTelemetry } from '../telemetry.js';
-import type { DispatchContext } from './task-module.js';
+import { queueLifecycle, submitAll, type QueueState } from './queue-lifecycle.js';
 
 /** One generation to send: whole or streamed. */
 export interface GenerationWork {
@@ -17,50 +13,26 @@ export interface GenerationWork {
 /** A whole answer's text, or a stream that has begun. */
 export type GenerationResult = string | GenerationStream;
 
-type Queue = BatchQueue<GenerationWork, GenerationResult, undefined>;
-
-export interface GenerationState {
-  queue: Queue;
-  /** Where streams opened and tokens streamed are reported. */
-  readonly telemetry: EndpointTelemetry;
-}
+export type GenerationState = QueueState<GenerationWork, GenerationResult, undefined>;
 
 /**
- * Generations are bounded per endpoint by max_concurrent_streams, not by the service-wide slots
- * of batched work: a stream holds its slot for minutes, and its memory is bounded per stream.
+ * The live state of a completion or chat_completion endpoint: its queue sends each generation
+ * alone (one upstream request, one rate-limit grant). Generations are bounded per endpoint by
+ * max_concurrent_streams (the queue's in-flight cap), and take none of the service-wide slots of
+ * batched work: a stream holds its slot for minutes, and its memory is bounded per stream.
  */
-const GENERATIONS = new PQueue();
-
-export function openGeneration(context: DispatchContext<'completion' | 'chat_completion'>): GenerationState {
-  const queue: Queue = new BatchQueue({
-    inferenceId: context.inferenceId,
-    limiter: context.limiter,
-    inflight: GENERATIONS,
-    // Batches of one: each generation is one upstream request, one rate-limit grant.
-    batchSize: 1,
+export const generationLifecycle = queueLifecycle<'completion' | 'chat_completion', GenerationWork, GenerationResult, undefined>(
+  () => 1,
+  (context) => ({
     send: async ([work], _group, signal) => {
       const operations = context.current().operations;
       return [work!.stream ? await operations.stream(work!.request, signal) : await operations.generate(work!.request, signal)];
     },
-    maxInFlight: context.current().dispatch.maxConcurrentRequests,
-    retry: context.retry,
-    capacity: context.queueCapacity,
     // A stream keeps its slot until its upstream request is over.
     hold: (result) => (typeof result === 'string' ? Promise.resolve() : result.done),
-    telemetry: context.telemetry,
     countsTexts: false,
-  });
-  return { queue, telemetry: context.telemetry };
-}
-
-export const generationTaskState = {
-  refresh(state: GenerationState, next: { dispatch: { maxConcurrentRequests: number } }, previous: { dispatch: { maxConcurrentRequests: number } }): void {
-    if (next.dispatch.maxConcurrentRequests !== previous.dispatch.maxConcurrentRequests) state.queue.setMaxInFlight(next.dispatch.maxConcurrentRequests);
-  },
-  close(state: GenerationState, error: EsError): void {
-    state.queue.close(error);
-  },
-};
+  }),
+);
 
 /** Whole answers, one upstream request each (all queued at once, answered in input order). */
 export function generateAll(state: GenerationState, requests: GenerationRequest[], lifetime: Cancellation): Promise<string[]> {

@@ -1,10 +1,10 @@
 // rerank: documents scored against a query, split into upstream requests of at most batch_size, merged back, sorted, cut to top_n.
 import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
-import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { errors } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
 import { parseBooleanParam } from '../request-params.js';
-import { batchedLifecycle, halve, submitAll } from './batched.js';
+import { batchedLifecycle, halve } from './batched.js';
+import { submitAll, type QueueState } from './queue-lifecycle.js';
 import { checkInputType, readInputs } from './input.js';
 import type { Task } from './task-module.js';
 
@@ -16,8 +16,6 @@ interface RerankGroup {
   query: string;
   returnText: boolean;
 }
-
-type Queue = BatchQueue<string, number, RerankGroup>;
 
 const checkStructure = bodyChecker(RerankRequest);
 
@@ -48,7 +46,7 @@ export function rerankJson(scores: readonly number[], inputs: readonly string[],
   return `{"rerank":[${entries.join(',')}]}`;
 }
 
-export const rerankTask: Task<'rerank', RerankRequest, { queue: Queue }> = {
+export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number, RerankGroup>> = {
   taskType: 'rerank',
   requestSchema: RerankRequest,
   resultSchema: RerankResult,

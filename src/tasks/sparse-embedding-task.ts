@@ -1,10 +1,10 @@
 // sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
-import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/inference-service.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
-import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
+import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
+import { submitAll, type QueueState } from './queue-lifecycle.js';
 import type { Task } from './task-module.js';
 
 
@@ -18,8 +18,6 @@ interface SparseResult {
   vector: SparseVector;
   truncated: boolean;
 }
-
-type Queue = BatchQueue<SparseItem, SparseResult, undefined>;
 
 const vectorJson = (vector: SparseVector) => {
   let out = '{';
@@ -39,7 +37,7 @@ export function maxMerge(vectors: readonly SparseVector[]): SparseVector {
   return out;
 }
 
-export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingRequest, { queue: Queue }> = {
+export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingRequest, QueueState<SparseItem, SparseResult, undefined>> = {
   taskType: 'sparse_embedding',
   requestSchema: SparseEmbeddingRequest,
   resultSchema: SparseEmbeddingResult,

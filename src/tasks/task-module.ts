@@ -16,7 +16,7 @@ export interface DispatchContext<T extends TaskType> {
   current(): BoundEndpoint<T>;
   /** The endpoint's rate limiter: every upstream request takes one grant. */
   limiter: RateLimiter;
-  /** The service-wide bound on batched upstream requests in flight (generations use their own). */
+  /** The service-wide bound on batched upstream requests in flight (generations take none: max_concurrent_streams bounds them per endpoint). */
   inflight: PQueue;
   retry: RetryPolicy;
   /** Waiting batches per endpoint before 429 (QUEUE_CAPACITY unless set). */

@@ -1,10 +1,10 @@
 // text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there are several).
-import type { BatchQueue } from '../dispatch/batch-queue.js';
 import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
 import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/inference-service.js';
 import type { Chunk } from '../chunking/chunker.js';
-import { batchedLifecycle, chunkRequest, halve, perInput, submitAll } from './batched.js';
+import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
+import { submitAll, type QueueState } from './queue-lifecycle.js';
 import type { Task } from './task-module.js';
 
 /** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
@@ -55,9 +55,7 @@ export function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
   return { values: out };
 }
 
-type Queue = BatchQueue<string, Embedding, undefined>;
-
-export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, { queue: Queue }> = {
+export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, QueueState<string, Embedding, undefined>> = {
   taskType: 'text_embedding',
   requestSchema: TextEmbeddingRequest,
   resultSchema: TextEmbeddingResult,

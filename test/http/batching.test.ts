@@ -40,7 +40,8 @@ t.test('a failed shared batch fails only the requests whose texts were in it', a
   const a = embed('e', ['a1', 'a2']);
   const b = embed('e', 'b1');
   const [rw, ra, rb] = await Promise.all([w, a, b]);
-  t.strictSame(hf.received.map((r) => r.body.inputs), [['w'], ['a1', 'a2', 'b1']]);
+  // The shared batch takes one text of each request in turn.
+  t.strictSame(hf.received.map((r) => r.body.inputs), [['w'], ['a1', 'b1', 'a2']]);
   t.equal(rw.status, 200);
   const failure = envelope(400, 'status_exception', 'Received a server error status code for request from inference entity id [e] status [500]. Error message: [boom]');
   t.strictSame(ra.json, failure);
@@ -140,4 +141,59 @@ t.test('batching under load: never more than max_concurrent_requests in flight, 
   t.ok(late.every((r) => r.status === 200));
   t.equal(hf.peakInFlight, 1, 'after the update one request at a time');
   t.ok(hf.received.length - before < 30, 'and the texts waiting meanwhile were batched');
+});
+
+t.test('a small request behind a large one waits about one batch, not the whole length of the large one', async (t) => {
+  const { hf, put, embed } = await setup(t);
+  // One upstream request every 100 ms: the large request's 20 batches take 2 s.
+  await put('fair', { rate_limit: { requests_per_minute: 600 } });
+  const large = Array.from({ length: 400 }, (_, i) => `large ${i}`);
+  const bigAnswer = embed('fair', large);
+  while (hf.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const sentBefore = hf.received.length;
+  const asked = performance.now();
+  const small = await embed('fair', 'small');
+  const waited = performance.now() - asked;
+  const sentByThen = hf.received.length;
+  t.strictSame(small.json, { text_embedding: [{ embedding: hf.vector('small') }] });
+  t.ok(sentByThen - sentBefore <= 2, `answered after ${sentByThen - sentBefore} more upstream request(s) of the large one's 20 (${waited.toFixed(0)} ms)`);
+  const carrier = hf.received.find((r) => r.body.inputs.includes('small'))!;
+  t.equal(carrier.body.inputs.length, 20, 'the batch that carried it was full, filled from both requests');
+  const res = await bigAnswer;
+  t.strictSame(res.json, { text_embedding: large.map((x) => ({ embedding: hf.vector(x) })) }, 'the large request still gets its own vectors, in order');
+  t.equal(hf.received.length, 21, '401 texts in 21 upstream requests');
+});
+
+t.test('a request that cannot finish within its timeout at the rate of its endpoint is refused at once, before any upstream call', async (t) => {
+  const { s, hf, put, embed } = await setup(t);
+  // The defaults: batch_size 20, 3000/min (one upstream request every 20 ms), a 30 s timeout.
+  await put('defaults');
+  const started = performance.now();
+  let res = await embed('defaults', Array.from({ length: 39_000 }, (_, i) => `t${i}`));
+  t.strictSame(
+    res.json,
+    envelope(
+      400,
+      'status_exception',
+      'The request for inference id [defaults] makes [39000] texts (inputs after chunking): [1950] upstream requests of at most [20], ' +
+        'which at [3000] requests_per_minute take at least [38.98s], and the request times out within [30s]; ' +
+        "send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute",
+    ),
+  );
+  t.ok(performance.now() - started < 10_000, 'refused at once, not at its timeout');
+
+  // One request a minute: a request of one batch goes at once; a second batch would leave a minute later.
+  await put('rpm1', { rate_limit: { requests_per_minute: 1 } });
+  res = await s.request('POST', '/_inference/text_embedding/rpm1?timeout=45s', { input: Array.from({ length: 21 }, (_, i) => `u${i}`) });
+  t.strictSame(
+    res.json.error.reason,
+    'The request for inference id [rpm1] makes [21] texts (inputs after chunking): [2] upstream requests of at most [20], ' +
+      'which at [1] requests_per_minute take at least [60s], and the request times out within [45s]; ' +
+      "send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute",
+  );
+  t.equal(hf.received.length, 0, 'the upstream received no call');
+  const fits = Array.from({ length: 20 }, (_, i) => `u${i}`);
+  res = await embed('rpm1', fits);
+  t.strictSame(res.json, { text_embedding: fits.map((x) => ({ embedding: hf.vector(x) })) }, 'one batch at 1/min is answered');
+  t.equal(hf.received.length, 1);
 });

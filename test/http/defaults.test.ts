@@ -155,11 +155,13 @@ t.test('the queue bound as shipped: 2000 batches of the batch size wait per endp
     await s.request('PUT', '/_inference/e/_update', { service_settings: { rate_limit: { requests_per_minute: 1 } } });
     t.equal((await s.request('POST', '/_inference/text_embedding/e', { input: 'takes the idle grant' })).status, 200);
     const asked = limiters.acquires;
-    const filling = s.request('POST', '/_inference/text_embedding/e?timeout=2s', { input: texts('b', capacity) });
+    // No timeout (-1): at 1/min these texts could never all be sent within one, and would be refused at once.
+    const filling = s.request('POST', '/_inference/text_embedding/e?timeout=-1', { input: texts('b', capacity) });
     await limiters.waitForAcquires(asked + 1);
     res = await s.request('POST', '/_inference/text_embedding/e?timeout=1s', { input: 'one more' });
     t.strictSame(res.json, full, `${label}: with ${capacity} texts waiting, one more is refused`);
-    t.strictSame((await filling).json, envelope(408, 'status_exception', 'Request timed out after [2s]'), `${label}: the ${capacity} texts were queued`);
+    await s.request('DELETE', '/_inference/e');
+    t.strictSame((await filling).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [e]'), `${label}: the ${capacity} texts were queued`);
   }
 });
 

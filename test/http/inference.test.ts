@@ -522,16 +522,18 @@ t.test('a client that leaves while its texts wait in the queue: they are dropped
 });
 
 t.test('the queue bound: past capacity the endpoint answers 429', async (t) => {
-  const { limiters, put, embed } = await setup(t, {}, 2);
+  const { s, limiters, put, embed } = await setup(t, {}, 2);
   await put('tiny', { rate_limit: { requests_per_minute: 1 } });
   // A capacity of 2 batches of 20: the first request takes the minute's one grant, the second's 40 texts then fill the queue.
   const before = limiters.acquires;
   t.equal((await embed('tiny', Array.from({ length: 20 }, (_, i) => `a${i}`))).status, 200);
-  const waiting = embed('tiny', Array.from({ length: 40 }, (_, i) => `b${i}`), '?timeout=1s');
+  // No timeout (-1): at 1/min two batches could never be sent within one, and such a request is refused at once.
+  const waiting = embed('tiny', Array.from({ length: 40 }, (_, i) => `b${i}`), '?timeout=-1');
   await limiters.waitForAcquires(before + 2);
   const res = await embed('tiny', 'one more');
   t.strictSame(res.json, envelope(429, 'es_rejected_execution_exception', 'Failed to execute task for inference id [tiny] because the request service queue is full'));
-  t.equal((await waiting).status, 408, 'the queued request was not refused, it waited');
+  await s.request('DELETE', '/_inference/tiny');
+  t.strictSame((await waiting).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [tiny]'), 'the queued request was not refused, it waited until its endpoint went');
 });
 
 t.test('rate spacing: at 600/min the upstream never sees two requests closer than 100 ms; _update applies live', async (t) => {

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
+import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { FakeLlm, MODEL } from '../helpers/fake-llm.js';
 
 const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
@@ -438,6 +439,29 @@ t.test('max_concurrent_streams as shipped: 64 streams of an endpoint at once, th
   const waiting = await s.request('POST', '/_inference/completion/default-cap/_stream?timeout=300ms', { input: 'one more' });
   t.same(waiting.json, envelope(408, 'status_exception', 'Request timed out after [300ms]'), 'the 65th waited for a slot until its timeout');
   t.equal(llm.received.length, 64, 'it never reached the upstream');
+  for (const o of open) o.disconnect();
+  await waitFor(() => llm.open === 0);
+});
+
+t.test('generations are bounded per endpoint by max_concurrent_streams alone: one endpoint at its cap holds up neither another endpoint nor embeddings', async (t) => {
+  const { s, llm, put } = await setup(t);
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const fast = { rate_limit: { requests_per_minute: 6_000_000 } };
+  await put('completion', 'busy', { url: `${llm.url}/v1/chat/completions`, ...fast });
+  await put('completion', 'other', { url: `${llm.url}/v1/chat/completions`, ...fast });
+  await s.request('PUT', '/_inference/text_embedding/emb', { service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, ...fast } });
+  const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+  // 64 streams: the cap of their endpoint, and as many as the service-wide slots of batched work.
+  llm.next(...Array.from({ length: 64 }, () => ({ stallAfterTokens: 1 })));
+  const open = await Promise.all(Array.from({ length: 64 }, (_, i) => openStream(`${base}/_inference/completion/busy/_stream`, { input: `s${i}` })));
+  t.equal(llm.open, 64, '64 upstream streams open');
+  const waiting = await s.request('POST', '/_inference/completion/busy/_stream?timeout=300ms', { input: 'one more' });
+  t.same(waiting.json, envelope(408, 'status_exception', 'Request timed out after [300ms]'), 'a 65th stream of the busy endpoint waits for one of its slots');
+  const other = await s.request('POST', '/_inference/completion/other/_stream?timeout=5s', { input: 'elsewhere' });
+  t.equal(other.body, completionStream(['You', ' said', ':', ' elsewhere']), 'another endpoint streams at once');
+  const embedded = await s.request('POST', '/_inference/text_embedding/emb?timeout=5s', { input: 'meanwhile' });
+  t.strictSame(embedded.json, { text_embedding: [{ embedding: hf.vector('meanwhile') }] }, 'embeddings take slots no stream holds');
   for (const o of open) o.disconnect();
   await waitFor(() => llm.open === 0);
 });

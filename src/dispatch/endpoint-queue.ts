@@ -1,9 +1,9 @@
-// One endpoint's queue of upstream work: bounded, batched under load, rate-limited, retried, cancellable.
+// One endpoint's queue of upstream work: requests served in turn, items batched (a generation goes alone), bounded, rate-limited, retried, cancellable.
 import type PQueue from 'p-queue';
 import { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import { NO_ENDPOINT_TELEMETRY, type EndpointTelemetry } from '../telemetry.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { intervalMs, type RateLimiter } from './rate-limiter.js';
 import { retryDelay, SendError, type RetryPolicy, type SendFailure } from './retry.js';
 
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
@@ -15,16 +15,22 @@ export const QUEUE_CAPACITY = 2000;
  */
 export type SendBatch<I, O, G> = (items: I[], group: G, signal: AbortSignal) => Promise<O[]>;
 
-export interface BatchQueueOptions<I, O, G> {
+export interface EndpointQueueOptions<I, O, G> {
   inferenceId: string;
   limiter: RateLimiter;
-  /** The service-wide bound on upstream requests in flight, shared by every endpoint. */
-  inflight: PQueue;
+  /**
+   * The service-wide bound on upstream requests in flight, shared by every endpoint that passes it
+   * (batched work). Generations pass none: a stream holds its request for minutes, so
+   * `maxInFlight` (max_concurrent_streams) bounds them per endpoint instead.
+   */
+  inflight?: PQueue;
   send: SendBatch<I, O, G>;
   /** Most items in one upstream request. */
   batchSize: number;
   /** Upstream requests of this endpoint in flight at once; while all are busy, waiting items gather into fuller batches. */
   maxInFlight: number;
+  /** The endpoint's rate now (its limiter spaces upstream requests 60000 / rate ms apart). */
+  requestsPerMinute(): number;
   retry: RetryPolicy;
   /** Waiting batches before 429; QUEUE_CAPACITY unless set. */
   capacity?: number;
@@ -44,7 +50,7 @@ interface Job<I, O, G> {
   caller: Cancellation;
   attempts: number;
   settled: boolean;
-  /** In `pending`, waiting for a slot (as opposed to in flight or waiting out a back-off). */
+  /** In `retries` or a lane, waiting for a slot (as opposed to in flight or waiting out a back-off). */
   inQueue: boolean;
   resolve(result: O): void;
   reject(error: EsError): void;
@@ -74,14 +80,28 @@ class Deque<T> {
     this.items = [...list, ...this.items.slice(this.head)];
     this.head = 0;
   }
+  get length(): number {
+    return this.items.length - this.head;
+  }
+}
+
+/** One request's jobs still to send (one submit), taken from the front in turn with other requests' lanes. */
+interface Lane<I, O, G> {
+  jobs: Job<I, O, G>[];
+  /** The next job to take. */
+  next: number;
+  group: G;
 }
 
 /** Rejection given to the promises of a caller that went away; nobody reads it. */
 const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was cancelled');
 
-export class BatchQueue<I, O, G = undefined> {
-  private readonly pending = new Deque<Job<I, O, G>>();
-  /** Jobs in `pending` that are still wanted. */
+export class EndpointQueue<I, O, G = undefined> {
+  /** Jobs to send again (a retry, a split): ahead of every lane, as they have waited longest. */
+  private readonly retries = new Deque<Job<I, O, G>>();
+  /** Requests with jobs waiting, in turn order: each batch takes one job of each in turn. */
+  private readonly lanes = new Deque<Lane<I, O, G>>();
+  /** Jobs in `retries` and `lanes` that are still wanted. */
   private waiting = 0;
   /** Upstream requests of this queue in flight. */
   private active = 0;
@@ -95,7 +115,7 @@ export class BatchQueue<I, O, G = undefined> {
   private readonly telemetry: EndpointTelemetry;
   private readonly unwatch: () => void;
 
-  constructor(private readonly opts: BatchQueueOptions<I, O, G>) {
+  constructor(private readonly opts: EndpointQueueOptions<I, O, G>) {
     this.telemetry = opts.telemetry ?? NO_ENDPOINT_TELEMETRY;
     this.unwatch = this.telemetry.watchQueue(() => this.waiting);
   }
@@ -121,6 +141,7 @@ export class BatchQueue<I, O, G = undefined> {
     if (items.length > capacity) {
       throw errors.requestExceedsQueue(this.opts.inferenceId, items.length, capacity, this.opts.capacity ?? QUEUE_CAPACITY, this.opts.batchSize);
     }
+    this.checkCanFinish(items.length, caller);
     if (this.closedWith || this.waiting + items.length > capacity) throw errors.queueFull(this.opts.inferenceId);
     const jobs: Job<I, O, G>[] = [];
     const promises = items.map(
@@ -131,11 +152,27 @@ export class BatchQueue<I, O, G = undefined> {
     );
     // A cancelled caller's promises reject with CANCELLED; keep that from surfacing as unhandled.
     for (const p of promises) p.catch(() => undefined);
-    for (const job of jobs) this.pending.push(job);
+    this.lanes.push({ jobs, next: 0, group });
     this.waiting += jobs.length;
     caller.onCancel(() => this.cancel(jobs));
     void this.pump();
     return promises;
+  }
+
+  /**
+   * Throws 400 when the caller's deadline comes before its own upstream requests could even be
+   * sent: the limiter spaces them evenly, so the last of `calls` leaves (calls - 1) intervals after
+   * the first. Such a request would spend its rate-limit grants and fail with 408 anyway. Work
+   * already waiting is not counted: served in turn, it delays a request by too little to bound simply.
+   */
+  private checkCanFinish(count: number, caller: Cancellation): void {
+    const batchSize = this.opts.batchSize;
+    const calls = Math.ceil(count / batchSize);
+    const rate = this.opts.requestsPerMinute();
+    const needed = (calls - 1) * intervalMs(rate);
+    const left = caller.deadline - Date.now();
+    // A deadline already past is the timeout's 408 to answer, not this.
+    if (needed > 0 && left > 0 && needed >= left) throw errors.requestCannotFinish(this.opts.inferenceId, count, batchSize, calls, rate, needed, left);
   }
 
   /** Items the queue holds before it refuses work: its capacity in batches times the batch size. */
@@ -163,11 +200,14 @@ export class BatchQueue<I, O, G = undefined> {
       for (const job of jobs) this.settle(job, error, undefined);
     }
     this.timers.clear();
-    for (let job = this.pending.shift(); job; job = this.pending.shift()) this.settle(job, error, undefined);
+    for (let job = this.retries.shift(); job; job = this.retries.shift()) this.settle(job, error, undefined);
+    for (let lane = this.lanes.shift(); lane; lane = this.lanes.shift()) {
+      for (let i = lane.next; i < lane.jobs.length; i++) this.settle(lane.jobs[i]!, error, undefined);
+    }
     this.waiting = 0;
   }
 
-  /** Cancelled jobs stay in the deque until the pump reaches them, but no longer count and are never sent. */
+  /** Cancelled jobs stay in their lane until the pump reaches them, but no longer count and are never sent. */
   private cancel(jobs: Job<I, O, G>[]): void {
     for (const job of jobs) {
       if (job.settled) continue;
@@ -183,18 +223,40 @@ export class BatchQueue<I, O, G = undefined> {
     else job.resolve(result as O);
   }
 
-  /** Up to batchSize wanted jobs of one group from the front of the queue. */
+  /**
+   * Up to batchSize wanted jobs of one group: jobs sent again first, then one job of each waiting
+   * request in turn. A request of thousands of texts so takes one place in each batch, not every
+   * place of its hundreds of batches: a small request behind it waits about one batch, and
+   * batches stay full, filled from several requests.
+   */
   private take(): Job<I, O, G>[] {
     const batch: Job<I, O, G>[] = [];
-    while (batch.length < this.opts.batchSize) {
-      const next = this.pending.peek();
-      if (!next) break;
-      if (batch.length > 0 && next.group !== batch[0]!.group && !next.settled) break;
-      this.pending.shift();
-      next.inQueue = false;
-      if (next.settled) continue;
+    const size = this.opts.batchSize;
+    for (let job = this.retries.peek(); job && batch.length < size; job = this.retries.peek()) {
+      if (batch.length > 0 && job.group !== batch[0]!.group && !job.settled) break;
+      this.retries.shift();
+      job.inQueue = false;
+      if (job.settled) continue;
       this.waiting--;
-      batch.push(next);
+      batch.push(job);
+    }
+    // Lanes of another group keep their turn; a full round without a job taken ends the batch.
+    for (let passed = 0; batch.length < size && passed < this.lanes.length; ) {
+      const lane = this.lanes.shift()!;
+      // A cancelled request's jobs are all settled: its lane is dropped as it is reached.
+      while (lane.next < lane.jobs.length && lane.jobs[lane.next]!.settled) lane.jobs[lane.next++]!.inQueue = false;
+      if (lane.next === lane.jobs.length) continue;
+      if (batch.length > 0 && lane.group !== batch[0]!.group) {
+        this.lanes.push(lane);
+        passed++;
+        continue;
+      }
+      const job = lane.jobs[lane.next++]!;
+      job.inQueue = false;
+      this.waiting--;
+      batch.push(job);
+      passed = 0;
+      if (lane.next < lane.jobs.length) this.lanes.push(lane);
     }
     return batch;
   }
@@ -203,10 +265,11 @@ export class BatchQueue<I, O, G = undefined> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      // A free slot first, then the service-wide bound, then the limiter: a granted request leaves at once,
+      // A free slot first, then the service-wide bound (if any), then the limiter: a granted request leaves at once,
       // carrying whatever has gathered while the slots were busy.
+      const slots = this.opts.inflight;
       while (this.waiting > 0 && !this.closedWith && this.active < this.opts.maxInFlight) {
-        await this.opts.inflight.onSizeLessThan(1);
+        if (slots) await slots.onSizeLessThan(1);
         const asked = performance.now();
         await this.opts.limiter.acquire(this.lifetime);
         const batch = this.take();
@@ -214,7 +277,8 @@ export class BatchQueue<I, O, G = undefined> {
         this.telemetry.limiterWait((performance.now() - asked) / 1000);
         this.telemetry.batch(batch.length);
         this.active++;
-        void this.opts.inflight.add(() => this.dispatch(batch));
+        if (slots) void slots.add(() => this.dispatch(batch));
+        else void this.dispatch(batch);
       }
     } catch {
       // The limiter was stopped or the queue closed: close() has failed whatever was waiting.
@@ -327,7 +391,7 @@ export class BatchQueue<I, O, G = undefined> {
       return;
     }
     for (const job of jobs) job.inQueue = true;
-    this.pending.unshiftAll(jobs);
+    this.retries.unshiftAll(jobs);
     this.waiting += jobs.length;
     void this.pump();
   }
