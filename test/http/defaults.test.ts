@@ -43,6 +43,7 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     SECRETS_KEY: ['(unset)', () => t.strictSame(config.secretsKey, undefined)],
     HF_API_BASE: ['`https://router.huggingface.co/hf-inference`', () => t.strictSame(config.hfApiBase, 'https://router.huggingface.co/hf-inference')],
     HF_ROUTER_BASE: ['`https://router.huggingface.co`', () => t.strictSame(config.hfRouterBase, 'https://router.huggingface.co')],
+    ELASTICSEARCH_VERSION: ['`9.4.0`', () => t.strictSame(config.elasticsearchVersion, '9.4.0')],
     DATABASE_URL: ['(unset: SQLite in `DATA_DIR`)', () => t.strictSame(config.databaseUrl, undefined)],
     REDIS_URL: ['(unset: a limiter per process)', () => t.strictSame(config.redisUrl, undefined)],
     CLUSTER_SIZE: ['`1`', () => t.strictSame(config.clusterSize, 1)],
