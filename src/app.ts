@@ -232,7 +232,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Another instance's writes reach this one's live endpoints and key caches (a shared store only).
   await followClusterChanges({ store, changes, forgetApiKeys: () => keys.forget() });
-  await app.register(rootRoutes, { version: pkg.version });
+  await app.register(rootRoutes, { version: pkg.version, elasticsearchVersion: config.elasticsearchVersion });
   await app.register(servicesRoutes, { services: [...services.values()] });
   await app.register(metricsRoutes, { scrape: () => metrics.scrape(), contentType: metrics.contentType });
   const views = [...services.values()].map((service) => service.settingsView);

@@ -12,6 +12,8 @@ export interface Config {
   hfApiBase: string;
   /** Base of Hugging Face's router: hosted chat goes to `{hfRouterBase}/v1/chat/completions`. */
   hfRouterBase: string;
+  /** The Elasticsearch version `GET /` reports in `version.number`, for clients that choose a protocol by it. */
+  elasticsearchVersion: string;
   bodyLimit: number;
   /** Store endpoints without the create-time call to the upstream (offline set-ups). */
   skipValidation: boolean;
@@ -58,6 +60,9 @@ export const DEFAULTS = {
   logLevel: 'info',
   hfApiBase: 'https://router.huggingface.co/hf-inference',
   hfRouterBase: 'https://router.huggingface.co',
+  // The Elasticsearch release whose inference API the service follows, and the newest official
+  // client it is tested with (@elastic/elasticsearch 9.4; 8.x clients accept a 9.x server too).
+  elasticsearchVersion: '9.4.0',
   bodyLimit: '10mb',
 } as const;
 
@@ -135,6 +140,14 @@ function parseClusterSize(raw: string): number {
   return n;
 }
 
+function parseElasticsearchVersion(raw: string): string {
+  const version = raw.trim();
+  if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(version)) {
+    throw new ConfigError(`ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [${raw}]`);
+  }
+  return version;
+}
+
 function parseApiBase(name: string, raw: string): string {
   let url: URL | undefined;
   try {
@@ -172,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretsKey: secretsKey === undefined ? undefined : parseSecretsKey(secretsKey),
     hfApiBase: parseApiBase('HF_API_BASE', value('HF_API_BASE') ?? DEFAULTS.hfApiBase),
     hfRouterBase: parseApiBase('HF_ROUTER_BASE', value('HF_ROUTER_BASE') ?? DEFAULTS.hfRouterBase),
+    elasticsearchVersion: parseElasticsearchVersion(value('ELASTICSEARCH_VERSION') ?? DEFAULTS.elasticsearchVersion),
     bodyLimit: parseByteSize('BODY_LIMIT', value('BODY_LIMIT') ?? DEFAULTS.bodyLimit),
     skipValidation: parseBoolean('SKIP_VALIDATION', value('SKIP_VALIDATION') ?? 'false'),
     upstreamAllowedHosts: (value('UPSTREAM_ALLOWED_HOSTS') ?? '')

@@ -26,6 +26,16 @@ export type Behaviour =
 
 export type Shape = 'tei' | 'embeddings' | 'flat' | 'tokens';
 
+/** What Hugging Face answers for an Inference Endpoint that is not running (docs/hugging-face-protocols.md#upstream-errors). */
+export const ENDPOINT_NOT_RUNNING = {
+  /** A paused endpoint's proxy, in the words reported to Elasticsearch (elastic/elasticsearch#112033). */
+  paused: { status: 400, json: { error: 'Bad Request: Invalid state' } },
+  /** A paused endpoint reached through Hugging Face's router. */
+  pausedViaRouter: { status: 400, json: { error: 'Bad Request: The endpoint is paused, ask a maintainer to restart it' } },
+  /** An endpoint scaled to zero, while a replica starts (Hugging Face's autoscaling guide: the proxy answers 503). */
+  waking: { status: 503, json: { error: 'Service Unavailable' } },
+} satisfies Record<string, Behaviour>;
+
 /**
  * A deterministic vector for a text: values are multiples of 1/1024, so sums and means of a few
  * of them are exact in floating point and tests can compare with ===.
@@ -280,7 +290,7 @@ export class FakeHuggingFace {
       return;
     }
     if (this.tooManyInputs(res, texts.length)) return;
-    const ranks = (texts as string[]).map((text, index) => ({ index, ...(body.return_text ? { text } : {}), score: rerankScore(query, text) }));
+    const ranks = texts.map((text, index) => ({ index, ...(body.return_text ? { text } : {}), score: rerankScore(query, text) }));
     ranks.sort((a, b) => b.score - a.score);
     this.json(res, 200, ranks);
   }
@@ -294,7 +304,7 @@ export class FakeHuggingFace {
       return;
     }
     if (this.tooManyInputs(res, inputs.length)) return;
-    const vectors = (inputs as string[]).map((text) => {
+    const vectors = inputs.map((text) => {
       const entries = new Map<number, number>();
       if (this.sparseSpecialTokens) entries.set(SPECIAL_IDS.cls, 0.05);
       for (const word of FakeHuggingFace.words(text)) entries.set(this.tokenId(word), sparseWeight(word));

@@ -8,7 +8,7 @@ import { DEFAULT_RETRY, retryDelay } from '../../src/dispatch/retry.js';
 import { DEFAULT_TIMEOUT } from '../../src/request-params.js';
 import { TOKEN_CACHE_SIZE, TokenCache } from '../../src/services/hugging-face/sparse-embedding-wire.js';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
-import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { ENDPOINT_NOT_RUNNING, FakeHuggingFace } from '../helpers/fake-hf.js';
 import { countingLimiters } from '../helpers/limiter.js';
 
 const ROOT = new URL('../../../', import.meta.url);
@@ -43,6 +43,7 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     SECRETS_KEY: ['(unset)', () => t.strictSame(config.secretsKey, undefined)],
     HF_API_BASE: ['`https://router.huggingface.co/hf-inference`', () => t.strictSame(config.hfApiBase, 'https://router.huggingface.co/hf-inference')],
     HF_ROUTER_BASE: ['`https://router.huggingface.co`', () => t.strictSame(config.hfRouterBase, 'https://router.huggingface.co')],
+    ELASTICSEARCH_VERSION: ['`9.4.0`', () => t.strictSame(config.elasticsearchVersion, '9.4.0')],
     DATABASE_URL: ['(unset: SQLite in `DATA_DIR`)', () => t.strictSame(config.databaseUrl, undefined)],
     REDIS_URL: ['(unset: a limiter per process)', () => t.strictSame(config.redisUrl, undefined)],
     CLUSTER_SIZE: ['`1`', () => t.strictSame(config.clusterSize, 1)],
@@ -115,9 +116,13 @@ t.test('the retry policy as shipped: 3 attempts, 1 s then 2 s apart, capped at 5
   // And through the running service, with nothing shortened: three 503s are three attempts.
   const { s, hf, put } = await shipped(t);
   await put('e');
-  hf.next(...Array.from({ length: 3 }, () => ({ status: 503, json: { error: 'Service Unavailable' } })));
+  hf.next(...Array.from({ length: 3 }, () => ENDPOINT_NOT_RUNNING.waking));
   const res = await s.request('POST', '/_inference/text_embedding/e', { input: 'retried' });
-  t.strictSame(res.json, envelope(400, 'status_exception', upstreamReason('Received a rate limit status code', 503, 'Service Unavailable')));
+  // An endpoint scaled to zero: the reason says it is waking, and for how long it was retried (1 s + 2 s).
+  const waking =
+    'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. ' +
+    'Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
+  t.strictSame(res.json, envelope(400, 'status_exception', `${upstreamReason('Received a rate limit status code', 503, 'Service Unavailable')}. ${waking}`));
   const at = hf.received.map((r) => r.at);
   t.equal(at.length, 3, 'three attempts, then the error');
   const gaps = [at[1]! - at[0]!, at[2]! - at[1]!];

@@ -1,4 +1,5 @@
 // The endpoint registry routes through HTTP: PUT, GET, DELETE and _update, exact JSON in field order.
+import fs from 'node:fs';
 import t from 'tap';
 import { API_KEY, ENDPOINT_URL as URL_, envelope, hfBody, startApp } from '../helpers/app-harness.js';
 const DEFAULT_CHUNKING = { strategy: 'sentence', max_chunk_size: 250, sentence_overlap: 1 };
@@ -222,10 +223,20 @@ t.test('_update rejects what cannot change, unknown ids, wrong task types and ba
   t.strictSame((await s.request('GET', '/_inference/up')).json.endpoints[0], entry('up'), 'failed updates changed nothing');
 });
 
-t.test('GET / says what the server is', async (t) => {
+t.test('GET / answers as Elasticsearch does: the API version clients choose a protocol by, and our own version apart', async (t) => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const expected = (number: string) => ({
+    name: 'hf-inference-gateway',
+    cluster_name: 'hf-inference-gateway',
+    version: { number, build_flavor: 'default' },
+    tagline: 'You Know, for Search',
+    gateway_version: pkg.version,
+  });
   const s = await startApp(t);
   const res = await s.request('GET', '/');
   t.equal(res.status, 200);
-  t.equal(res.json.name, 'hf-inference-gateway');
-  t.match(res.json.version.number, /^\d+\.\d+\.\d+/);
+  t.strictSame(res.json, expected('9.4.0'), 'a 9.x default, as the 9.x client of these tests expects');
+  t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
+  const older = await startApp(t, { ELASTICSEARCH_VERSION: '8.19.0' });
+  t.strictSame((await older.request('GET', '/')).json, expected('8.19.0'), 'ELASTICSEARCH_VERSION chooses what is reported');
 });

@@ -174,3 +174,15 @@ for (const { name, make } of clients) {
     t.strictSame(sparse, { sparse_embedding: [{ is_truncated: false, embedding: { sparse: sparseWeight('sparse'), search: sparseWeight('search') } }] });
   });
 }
+
+for (const { name, make } of clients) {
+  t.test(`${name}: info() reads the Elasticsearch version a tool would choose a protocol by`, async (t) => {
+    const s = await startApp(t);
+    const client = make(await s.app.listen({ port: 0, host: '127.0.0.1' }));
+    t.teardown(() => client.close());
+    const info = await client.info();
+    t.equal(info.version.number, '9.4.0');
+    t.equal(info.version.build_flavor, 'default');
+    t.equal(info.tagline, 'You Know, for Search');
+  });
+}

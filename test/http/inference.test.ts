@@ -1,7 +1,7 @@
 // text_embedding inference through HTTP against a real test upstream: the wire in both directions.
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap, type TestApp } from '../helpers/app-harness.js';
-import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { ENDPOINT_NOT_RUNNING, FakeHuggingFace } from '../helpers/fake-hf.js';
 import { countingLimiters, type CountingLimiters } from '../helpers/limiter.js';
 import { closedPort } from '../helpers/network.js';
 
@@ -36,6 +36,9 @@ async function setup(t: Tap & { teardown(fn: () => unknown): void }, env: Record
 
 const upstreamReason = (prefix: string, id: string, status: number, message: string) =>
   `${prefix} for request from inference entity id [${id}] status [${status}]. Error message: [${message}]`;
+// What the service adds to a paused endpoint's 400 and to a 503 that is not a loading model (docs/hugging-face-protocols.md#upstream-errors).
+const PAUSED_HINT = 'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
+const WAKING_HINT = 'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
 
 t.test('PUT calls the upstream with ["how big"] and stores its dimensions and cosine similarity', async (t) => {
   const { s, hf, put } = await setup(t);
@@ -69,6 +72,29 @@ t.test('PUT is refused, and nothing stored, when the validation call fails', asy
   t.equal(mismatch.status, 400);
   t.equal(mismatch.json.error.caused_by.reason, 'Failed to parse the response for inference entity id [dims]: received embeddings of 16 dimensions where the endpoint has 384');
   t.equal((await s.request('GET', '/_inference/dims')).status, 404);
+});
+
+t.test('PUT on a paused Inference Endpoint says to resume it; one scaled to zero, that it is waking', async (t) => {
+  const { s, hf, put } = await setup(t);
+  hf.next(ENDPOINT_NOT_RUNNING.paused);
+  const paused = await put('paused');
+  t.equal(paused.status, 400);
+  t.strictSame(paused.json.error.caused_by, {
+    type: 'status_exception',
+    reason: `${upstreamReason('Received an unsuccessful status code', 'paused', 400, 'Bad Request: Invalid state')}. ${PAUSED_HINT}`,
+  });
+  t.equal(hf.received.length, 1, 'a paused endpoint is not asked again');
+  hf.next(ENDPOINT_NOT_RUNNING.waking);
+  const waking = await put('waking');
+  t.strictSame(waking.json.error.caused_by, {
+    type: 'status_exception',
+    reason: `${upstreamReason('Received a rate limit status code', 'waking', 503, 'Service Unavailable')}. ${WAKING_HINT}`,
+  });
+  t.equal(hf.received.length, 2, 'creation asks once: the retries are for inference requests');
+  t.equal((await s.request('GET', '/_inference/paused')).status, 404);
+  // A serverless model that is loading says how long it needs: no wake-up note, its own words.
+  hf.next({ status: 503, json: { error: 'Model x is currently loading', estimated_time: 0.01 } });
+  t.equal((await put('loading')).json.error.caused_by.reason, upstreamReason('Received a rate limit status code', 'loading', 503, 'Model x is currently loading'));
 });
 
 t.test('PUT gives up on a hanging validation call at its timeout, and stores nothing', async (t) => {
@@ -216,7 +242,7 @@ t.test('each chunking strategy end to end: the chunks, their offsets in UTF-16 c
     t.strictSame(
       long.chunks,
       chunks.map((text, k) => ({ text, start_offset: offsets[k]![0], end_offset: offsets[k]![1], embedding: hf.vector(text) })),
-      `${chunking.strategy}: every chunk with its offsets and its own vector`,
+      `${String(chunking.strategy)}: every chunk with its offsets and its own vector`,
     );
     t.strictSame(Object.keys(long), ['embedding', 'chunks'], 'the entry: embedding, then chunks');
     t.equal(long.embedding.length, hf.dims);
@@ -305,7 +331,15 @@ t.test('the error table: each upstream status maps to its reason and status', as
   await put('e');
   const cases: Array<{ reply: { status: number; json?: unknown; text?: string; headers?: Record<string, string> }; times: number; status: number; reason: string; attempts: number }> = [
     { reply: { status: 429, json: { error: 'Rate limit reached' } }, times: 3, status: 429, reason: upstreamReason('Received a rate limit status code', 'e', 429, 'Rate limit reached'), attempts: 3 },
-    { reply: { status: 503, json: { error: 'Service Unavailable' } }, times: 3, status: 400, reason: upstreamReason('Received a rate limit status code', 'e', 503, 'Service Unavailable'), attempts: 3 },
+    { reply: ENDPOINT_NOT_RUNNING.waking, times: 3, status: 400, reason: `${upstreamReason('Received a rate limit status code', 'e', 503, 'Service Unavailable')}. ${WAKING_HINT}`, attempts: 3 },
+    { reply: ENDPOINT_NOT_RUNNING.paused, times: 1, status: 400, reason: `${upstreamReason('Received an unsuccessful status code', 'e', 400, 'Bad Request: Invalid state')}. ${PAUSED_HINT}`, attempts: 1 },
+    {
+      reply: ENDPOINT_NOT_RUNNING.pausedViaRouter,
+      times: 1,
+      status: 400,
+      reason: `${upstreamReason('Received an unsuccessful status code', 'e', 400, 'Bad Request: The endpoint is paused, ask a maintainer to restart it')}. ${PAUSED_HINT}`,
+      attempts: 1,
+    },
     { reply: { status: 502, text: 'Bad Gateway' }, times: 3, status: 400, reason: upstreamReason('Received a rate limit status code', 'e', 502, 'Bad Gateway'), attempts: 3 },
     { reply: { status: 500, json: { error: 'boom', error_type: 'Backend' } }, times: 1, status: 400, reason: upstreamReason('Received a server error status code', 'e', 500, 'boom'), attempts: 1 },
     { reply: { status: 401, json: { error: 'Invalid token' } }, times: 1, status: 401, reason: upstreamReason('Received an authentication error status code', 'e', 401, 'Invalid token'), attempts: 1 },
@@ -441,7 +475,7 @@ t.test('413 and TEI\'s batch limit split the batch and the smaller size is remem
   const sizes = hf.received.slice(1).map((r) => r.body.inputs.length);
   t.strictSame(sizes, [20, 8, 8, 4], 'split to the size TEI named, then sent');
   const before = hf.received.length;
-  res = await embed('e', inputs);
+  await embed('e', inputs);
   t.strictSame(hf.received.slice(before).map((r) => r.body.inputs.length), [8, 8, 4], 'the next request starts at the learned size');
 
   hf.next({ status: 413, text: 'Payload Too Large' });

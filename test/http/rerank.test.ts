@@ -268,6 +268,8 @@ t.test('upstream failures: the error table, retries and timeouts as for embeddin
   await put('f');
   const reason = (prefix: string, status: number, message: string) =>
     `${prefix} for request from inference entity id [f] status [${status}]. Error message: [${message}]`;
+  // A 503 that is not a loading model reads as an endpoint waking from zero (docs/hugging-face-protocols.md#upstream-errors).
+  const WAKING_HINT = 'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
   hf.next({ status: 401, json: { error: 'Invalid token' } });
   t.strictSame((await rerank('f', { query: 'q', input: DOCS })).json, envelope(401, 'status_exception', reason('Received an authentication error status code', 401, 'Invalid token')));
   hf.next({ status: 429, json: { error: 'Model is overloaded', error_type: 'Overloaded' } });
@@ -275,7 +277,7 @@ t.test('upstream failures: the error table, retries and timeouts as for embeddin
   t.equal((await rerank('f', { query: 'q', input: DOCS })).status, 200, 'a 429 is retried');
   t.equal(hf.received.length - before, 2);
   hf.next({ status: 503, json: { error: 'down' } }, { status: 503, json: { error: 'down' } }, { status: 503, json: { error: 'down' } });
-  t.strictSame((await rerank('f', { query: 'q', input: DOCS })).json, envelope(400, 'status_exception', reason('Received a rate limit status code', 503, 'down')));
+  t.strictSame((await rerank('f', { query: 'q', input: DOCS })).json, envelope(400, 'status_exception', `${reason('Received a rate limit status code', 503, 'down')}. ${WAKING_HINT}`));
   hf.next({ hang: true });
   t.strictSame((await rerank('f', { query: 'q', input: DOCS }, '?timeout=200ms')).json, envelope(408, 'status_exception', 'Request timed out after [200ms]'));
 });

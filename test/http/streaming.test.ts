@@ -227,7 +227,16 @@ t.test('before the first byte: error statuses and errors inside the first event 
   const before = llm.received.length;
   llm.next(...Array.from({ length: 3 }, () => ({ status: 503, json: { error: 'Service Unavailable' } })));
   res = await stream('completion', 'c', { input: 'hi' });
-  t.same(res.json, envelope(400, 'status_exception', 'Received a rate limit status code for request from inference entity id [c] status [503]. Error message: [Service Unavailable]'));
+  t.same(
+    res.json,
+    envelope(
+      400,
+      'status_exception',
+      'Received a rate limit status code for request from inference entity id [c] status [503]. Error message: [Service Unavailable]. ' +
+        // A 503 that is not a loading model reads as an endpoint waking from zero (docs/hugging-face-protocols.md#upstream-errors).
+        'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.',
+    ),
+  );
   t.equal(llm.received.length - before, 3, 'three attempts, no more');
   t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
 });

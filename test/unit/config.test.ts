@@ -1,4 +1,4 @@
-// DATABASE_URL, REDIS_URL and CLUSTER_SIZE: defaults, one-line errors naming the variable, never a password in a message.
+// DATABASE_URL, REDIS_URL, CLUSTER_SIZE and ELASTICSEARCH_VERSION: defaults, one-line errors naming the variable, never a password in a message.
 import t from 'tap';
 import { ConfigError, describeRateLimiter, loadConfig } from '../../src/config.js';
 import { hideUrlPassword } from '../../src/redaction.js';
@@ -33,6 +33,11 @@ t.test('the shared set-up, described without its passwords', async (t) => {
   t.equal(loadConfig({ REDIS_URL: 'rediss://cache:6380' }).redisUrl, 'rediss://cache:6380');
 });
 
+t.test('ELASTICSEARCH_VERSION: what GET / reports as version.number', async (t) => {
+  t.equal(loadConfig({}).elasticsearchVersion, '9.4.0');
+  t.equal(loadConfig({ ELASTICSEARCH_VERSION: ' 8.19.0 ' }).elasticsearchVersion, '8.19.0');
+});
+
 t.test('a bad value is one line naming the variable, and never shows a password', async (t) => {
   const bad: Array<[Record<string, string>, string]> = [
     [{ CLUSTER_SIZE: '0' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [0]'],
@@ -43,6 +48,9 @@ t.test('a bad value is one line naming the variable, and never shows a password'
     [{ DATABASE_URL: 'not a url', SECRETS_KEY: KEY }, 'DATABASE_URL must be a URL such as postgres://host:port/…, got [not a url]'],
     [{ DATABASE_URL: 'postgres://u:pw@db/x' }, 'DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)'],
     [{ REDIS_URL: 'http://u:pw@cache:6379' }, 'REDIS_URL must be a URL such as redis://host:port/…, got [http://u:***@cache:6379]'],
+    [{ ELASTICSEARCH_VERSION: '9' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [9]'],
+    [{ ELASTICSEARCH_VERSION: 'v9.1.0' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [v9.1.0]'],
+    [{ ELASTICSEARCH_VERSION: '9.1.0-SNAPSHOT' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [9.1.0-SNAPSHOT]'],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);
   t.equal(hideUrlPassword('postgres://user:pa:ss@host/db'), 'postgres://user:***@host/db');

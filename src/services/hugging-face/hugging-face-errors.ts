@@ -1,7 +1,7 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up (docs/hugging-face-protocols.md#upstream-errors).
 import { errors } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
-import type { SendFailure } from '../../dispatch/retry.js';
+import { DEFAULT_RETRY, retryDelay, type SendFailure } from '../../dispatch/retry.js';
 import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
 import { BLOCKED_HOST } from '../upstream/upstream-guard.js';
 import { isJsonObject } from './json.js';
@@ -40,6 +40,35 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
 const BATCH_LIMIT = /batch size \d+ > maximum allowed batch size (\d+)/i;
 
 /**
+ * A paused Inference Endpoint: its proxy answers 400 `Bad Request: Invalid state` (as reported to
+ * Elasticsearch, elastic/elasticsearch#112033), the router `Bad Request: The endpoint is paused, …`.
+ */
+const PAUSED = /\binvalid state\b|\bendpoint is paused\b/i;
+
+/** Said after the upstream's words when a paused endpoint answered: only resuming it helps. */
+export const PAUSED_HINT =
+  'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
+
+/** How long the shipped retry policy keeps trying a failure before it gives up: the waits between its attempts. */
+function retrySeconds(failure: SendFailure): number {
+  let ms = 0;
+  for (let attempt = 1; attempt < DEFAULT_RETRY.maxAttempts; attempt++) ms += retryDelay(DEFAULT_RETRY, attempt, failure);
+  return Math.round(ms / 100) / 10;
+}
+
+/**
+ * Said after the upstream's words on a 503 that is not a serverless model loading: an Inference
+ * Endpoint scaled to zero answers 503 while a replica starts (Hugging Face's autoscaling guide),
+ * which takes minutes, longer than the retries last.
+ */
+export function wakingHint(seconds: number): string {
+  return (
+    'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. ' +
+    `Inference requests are retried for up to ${seconds} s; try again shortly, or keep at least one replica running.`
+  );
+}
+
+/**
  * An upstream's error answer as the service's error. Its message is quoted in the reason, which
  * reaches the caller and the warn line: an upstream that echoes the key it was sent (in any
  * encoding) gets it masked here, the one place every upstream failure passes.
@@ -61,7 +90,11 @@ export function mapUpstreamStatus(
   if (status === 429) return { error: errors.upstream(429, reason('Received a rate limit status code')), retry: 'backoff', waitMs };
   if (status === 502 || status === 503) {
     const estimated = typeof json?.estimated_time === 'number' ? json.estimated_time * 1000 : undefined;
-    return { error: errors.upstream(400, reason('Received a rate limit status code')), retry: 'backoff', waitMs: estimated ?? waitMs };
+    const failure: SendFailure = { error: errors.upstream(400, reason('Received a rate limit status code')), retry: 'backoff', waitMs: estimated ?? waitMs };
+    if (status === 503 && estimated === undefined) {
+      failure.error = errors.upstream(400, `${reason('Received a rate limit status code')}. ${wakingHint(retrySeconds(failure))}`);
+    }
+    return failure;
   }
   if (status >= 500) return { error: errors.upstream(400, reason('Received a server error status code')), retry: 'none' };
   if (status === 413 || batchLimit) {
@@ -73,6 +106,9 @@ export function mapUpstreamStatus(
   }
   if (status === 401 || status === 403) return { error: errors.upstream(401, reason('Received an authentication error status code')), retry: 'none' };
   if (status >= 300 && status < 400) return { error: errors.upstream(status, reason('Unhandled redirection')), retry: 'none' };
+  if (status === 400 && PAUSED.test(message)) {
+    return { error: errors.upstream(400, `${reason('Received an unsuccessful status code')}. ${PAUSED_HINT}`), retry: 'none' };
+  }
   return { error: errors.upstream(status, reason('Received an unsuccessful status code')), retry: 'none' };
 }
 
