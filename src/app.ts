@@ -6,7 +6,7 @@ import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
 import { authentication } from '../plugins/authentication.js';
-import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
+import { answerClientError, elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import { managementUi, UI_PREFIX } from '../plugins/management-ui.js';
 import { DOCS_PREFIX, openApi, OPENAPI_PATH } from '../plugins/openapi.js';
 import { requestLog } from '../plugins/request-log.js';
@@ -119,6 +119,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65536 },
     frameworkErrors: (err, _request, reply) => {
       sendError(reply, errors.badRequest(err.message));
+    },
+    // Requests node's parser refused, answered without logging the bytes the client sent.
+    clientErrorHandler(this: FastifyInstance, err, socket) {
+      answerClientError(err, socket, this.log);
     },
   })
     .setValidatorCompiler(typeboxValidator)

@@ -114,6 +114,11 @@ export const errors = {
       { Allow: allowed.join(', ') },
     ),
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
+  /** Bytes node's HTTP parser could not read as a request; `why` is the parser's own reason (`Invalid header token`), never the bytes. */
+  malformedHttp: (why: string) => new EsError(400, 'illegal_argument_exception', `Malformed HTTP request: ${why}`),
+  /** The request line and headers together (a long URL counts) exceed node's limit (`--max-http-header-size`). */
+  headersTooLarge: (limit: number) =>
+    new EsError(431, 'too_long_http_header_exception', `The request line and headers are larger than [${limit}] bytes`),
   // Inference (SPEC §1, §2, §3)
   inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
   queryNull: (taskType: string) =>
