@@ -115,6 +115,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // One line per request instead of two (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // Reading a request (headers and body) has a deadline: fastify turns node's off unless set,
+    // and a client that sends a few bytes and then nothing would hold its connection for ever.
+    // Node checks the deadline every connectionsCheckingInterval (30 s by default: the cut could
+    // come up to twice as late); headersTimeout follows it (node takes the lesser of it and 60 s).
+    // No idle timeout on the socket (connectionTimeout stays 0): once read, a request is bounded
+    // by its ?timeout and a stream by UPSTREAM_TIMEOUT; between requests keepAliveTimeout applies.
+    requestTimeout: config.requestReadTimeoutMs,
+    http: { requestTimeout: config.requestReadTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.requestReadTimeoutMs) },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65536 },
     frameworkErrors: (err, _request, reply) => {
@@ -122,7 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     // Requests node's parser refused, answered without logging the bytes the client sent.
     clientErrorHandler(this: FastifyInstance, err, socket) {
-      answerClientError(err, socket, this.log);
+      answerClientError(err, socket, this.log, config.requestReadTimeoutMs);
     },
   })
     .setValidatorCompiler(typeboxValidator)

@@ -133,6 +133,8 @@ export const errors = {
         `([${batches}] upstream requests of [${batchSize}]); send at most [${limit}] per request`,
     ),
   timeout: (value: string) => status(408, `Request timed out after [${value}]`),
+  /** A client that had not sent its whole request (headers and body) within REQUEST_READ_TIMEOUT. */
+  requestNotRead: (value: string) => status(408, `Request not received in full within [${value}]`),
   /** The answer to a request whose client went away: nobody reads it, and it is no failure of the service. */
   clientGone: () => new EsError(499, 'task_cancelled_exception', 'The client closed the connection before the answer'),
   streamingNotAllowed: (service: string, taskType: string) =>

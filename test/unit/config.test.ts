@@ -1,4 +1,4 @@
-// DATABASE_URL, REDIS_URL and CLUSTER_SIZE: defaults, one-line errors naming the variable, never a password in a message.
+// DATABASE_URL, REDIS_URL, CLUSTER_SIZE and REQUEST_READ_TIMEOUT: defaults, one-line errors naming the variable, never a password in a message.
 import t from 'tap';
 import { ConfigError, describeRateLimiter, loadConfig } from '../../src/config.js';
 import { hideUrlPassword } from '../../src/redaction.js';
@@ -13,6 +13,11 @@ t.test('defaults: embedded SQLite, local rate limiters, a cluster of one', async
   t.equal(c.redisUrl, undefined);
   t.equal(c.clusterSize, 1);
   t.equal(describeRateLimiter(loadConfig({ DATA_DIR: '/srv/data' })), 'local (one per endpoint in this process)');
+});
+
+t.test('REQUEST_READ_TIMEOUT reads like the other durations', async (t) => {
+  t.equal(loadConfig({ REQUEST_READ_TIMEOUT: '2m' }).requestReadTimeoutMs, 120_000);
+  t.equal(loadConfig({ REQUEST_READ_TIMEOUT: '500ms' }).requestReadTimeoutMs, 500);
 });
 
 t.test('the shared set-up, described without its passwords', async (t) => {
@@ -43,6 +48,8 @@ t.test('a bad value is one line naming the variable, and never shows a password'
     [{ DATABASE_URL: 'not a url', SECRETS_KEY: KEY }, 'DATABASE_URL must be a URL such as postgres://host:port/…, got [not a url]'],
     [{ DATABASE_URL: 'postgres://u:pw@db/x' }, 'DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)'],
     [{ REDIS_URL: 'http://u:pw@cache:6379' }, 'REDIS_URL must be a URL such as redis://host:port/…, got [http://u:***@cache:6379]'],
+    [{ REQUEST_READ_TIMEOUT: '30' }, 'REQUEST_READ_TIMEOUT must be a duration such as 120s, 2m or 500ms, got [30]'],
+    [{ REQUEST_READ_TIMEOUT: '0s' }, 'REQUEST_READ_TIMEOUT must be a duration such as 120s, 2m or 500ms, got [0s]'],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);
   t.equal(hideUrlPassword('postgres://user:pa:ss@host/db'), 'postgres://user:***@host/db');
