@@ -110,6 +110,27 @@ t.test('the secrets key file is created once with mode 0600 and reused', async (
   t.equal(fs.readFileSync(file, 'utf8'), before);
 });
 
+t.test('the data directory the service creates is 0700, and the database, its WAL and shared memory are 0600', async (t) => {
+  // A directory that does not exist yet, under the umask most systems run with (files 0644 otherwise).
+  const previous = process.umask(0o022);
+  t.teardown(() => void process.umask(previous));
+  const dataDir = path.join(t.testdir(), 'new', 'data');
+  const s = await startApp(t, {}, dataDir);
+  t.equal((await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status, 200, 'a write, so the WAL holds data');
+  const mode = (file: string) => (fs.statSync(path.join(dataDir, file)).mode & 0o777).toString(8);
+  t.equal(mode('.'), '700', 'the data directory');
+  t.strictSame(
+    Object.fromEntries(['inference.db', 'inference.db-wal', 'inference.db-shm', 'secret.key'].map((f) => [f, mode(f)])),
+    { 'inference.db': '600', 'inference.db-wal': '600', 'inference.db-shm': '600', 'secret.key': '600' },
+  );
+  await s.app.close();
+  // Reopened: nothing loosened, nothing lost.
+  const again = await startApp(t, {}, dataDir);
+  t.equal((await again.request('GET', '/_inference/e')).status, 200);
+  t.equal(mode('inference.db'), '600');
+  t.equal(mode('inference.db-wal'), '600');
+});
+
 t.test('SECRETS_KEY is used instead of a key file', async (t) => {
   const key = crypto.randomBytes(32).toString('base64');
   const s = await startApp(t, { SECRETS_KEY: key });
