@@ -110,6 +110,19 @@ async function openStore(
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // What assemble() has opened so far (the store, the upstream pool, Redis, the queues): a step
+  // that throws after them would otherwise leave them open, the process held up by their
+  // sockets and timers. Closed in reverse order; a close that fails does not stop the others.
+  const opened: Array<() => Promise<void>> = [];
+  try {
+    return await assemble(config, options, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(config: Config, options: BuildOptions, opened: Array<() => Promise<void>>): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request instead of two (plugins/request-log.ts).
@@ -141,10 +154,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const metrics = new Metrics(app.log);
   const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
+  opened.push(() => store.close());
   const keys = new ApiKeys(store.apiKeys);
   const loopback = isLoopback(config.host);
   if (config.auth === 'keys' && !loopback && !(await keys.hasActive())) {
-    await store.close();
     throw new ConfigError(
       `refusing to listen on HOST [${config.host}] without authentication: no API key exists. ` +
         'Create one with `npm run keys -- create --name NAME --privilege manage_inference`, or set AUTH=none to run open on purpose',
@@ -182,6 +195,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     callTimeoutMs: config.upstreamTimeoutMs,
     guard,
   });
+  opened.push(() => transport.close());
   const services = new Map<string, InferenceService>(
     [
       createHuggingFaceService({
@@ -225,6 +239,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const shared = config.redisUrl
     ? new RedisRateLimiters({ url: config.redisUrl, clusterSize: config.clusterSize, log: app.log.child({ component: 'rate-limit' }) })
     : undefined;
+  if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000))) app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
   const runner = new InferenceRunner({
     registry,
@@ -235,6 +250,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxInflight: MAX_INFLIGHT,
     telemetry: metrics,
   });
+  opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
     await runner.close();
