@@ -99,6 +99,34 @@ t.test('api keys are sealed with AES-256-GCM under the key file, bound to their 
   t.throws(() => open('another-id'), 'bound to its inference id');
 });
 
+t.test('_update seals the secret again only when it brings a new api_key', async (t) => {
+  const s = await startApp(t);
+  const sealed = () => {
+    const db = new Database(path.join(s.dataDir, 'inference.db'), { readonly: true });
+    const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('e') as { secrets: string };
+    db.close();
+    return secrets;
+  };
+  t.equal((await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status, 200);
+  const created = sealed();
+  const updates = [
+    { service_settings: { rate_limit: { requests_per_minute: 10 } } },
+    { task_settings: {} },
+    { chunking_settings: { strategy: 'word', max_chunk_size: 100, overlap: 10 } },
+    {},
+  ];
+  for (const body of updates) {
+    t.equal((await s.request('PUT', '/_inference/e/_update', body)).status, 200, JSON.stringify(body));
+    t.equal(sealed(), created, `${JSON.stringify(body)}: the stored secret is byte for byte the same`);
+  }
+  t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: ROTATED } })).status, 200);
+  t.not(sealed(), created, 'a new api_key is sealed');
+  const rotated = sealed();
+  t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { rate_limit: { requests_per_minute: 20 } } })).status, 200);
+  t.equal(sealed(), rotated, 'and kept as sealed by the next update without one');
+  t.strictSame((await s.request('GET', '/_inference/e')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 20 });
+});
+
 t.test('the secrets key file is created once with mode 0600 and reused', async (t) => {
   const s = await startApp(t);
   const file = path.join(s.dataDir, 'secret.key');
