@@ -1,5 +1,7 @@
 // Makes fastify speak Elasticsearch's HTTP: JSON media types, the product header, the error envelope everywhere.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { EsError, errors, type ErrorCause } from '../src/errors.js';
 import { maskSecrets, secretValues } from '../src/redaction.js';
@@ -82,6 +84,60 @@ function sendMasked(reply: FastifyReply, safe: EsError): FastifyReply {
     .headers(safe.headers)
     .type('application/json')
     .send(JSON.stringify(safe.toEnvelope()));
+}
+
+/** The part of a connection error (node's `clientError`) read here: never its `rawPacket`, the bytes the client sent. */
+export interface ClientError extends Error {
+  code?: string;
+  reason?: unknown;
+}
+
+/** Connections answered by answerClientError, with that answer: a request fastify had begun on one is logged with it. */
+const refusedConnections = new WeakMap<Socket, EsError>();
+
+/** The answer answerClientError gave on this connection (a request not read in time: 408), if it gave one. */
+export function refusedWith(socket: Socket | null | undefined): EsError | undefined {
+  return socket ? refusedConnections.get(socket) : undefined;
+}
+
+/** How long a refused client has to read its answer before the connection is cut. */
+const CLIENT_ERROR_GRACE_MS = 2000;
+
+/** The error for a request node's HTTP parser refused: the parser's reason only, never what the client sent. */
+function clientErrorOf(err: ClientError, readTimeoutMs: number): EsError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return errors.headersTooLarge(maxHeaderSize);
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return errors.requestNotRead(readTimeoutMs % 1000 === 0 ? `${readTimeoutMs / 1000}s` : `${readTimeoutMs}ms`);
+  const why = typeof err.reason === 'string' && /^[\w .,'-]{1,200}$/.test(err.reason) ? err.reason : (err.code ?? 'unreadable request');
+  return errors.malformedHttp(why);
+}
+
+/**
+ * Answers a request fastify never sees (node's parser refused it: malformed, or a request line
+ * and headers over the limit) or never got in full (not read within REQUEST_READ_TIMEOUT: 408)
+ * in the error envelope, and logs a small line with the parser's code
+ * and the client's address. It replaces fastify's default handler, whose log line carried the
+ * error with the client's raw bytes. Like node's own handler, it writes nothing once an answer
+ * on the connection has begun, and then closes the connection.
+ */
+export function answerClientError(err: ClientError, socket: Socket, log: FastifyBaseLogger, readTimeoutMs: number): void {
+  // A reset connection: nobody is there to answer. An ended one was answered already: the parser
+  // errs again on each further chunk the client sends.
+  if (err.code === 'ECONNRESET' || socket.destroyed || socket.writableEnded) return;
+  const error = clientErrorOf(err, readTimeoutMs);
+  log.debug({ code: err.code, status: error.status, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, `client error: ${error.reason}`);
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    refusedConnections.set(socket, error);
+    const body = JSON.stringify(error.toEnvelope());
+    socket.write(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Elastic-Product: Elasticsearch\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  // Not destroy() at once: a client still sending (a long URL) would get a reset instead of the
+  // answer. The answer is flushed and the connection closed; one that lingers is cut after a grace.
+  socket.destroySoon();
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS).unref();
 }
 
 /** Turns a route pattern (`/_inference/:task_type/_all`) into a matcher for the 405 check. */

@@ -5,6 +5,7 @@ import type { Cancellation } from '../src/cancellation.js';
 import { maskSecrets, redactUrl } from '../src/redaction.js';
 import type { TaskType } from '../src/inference-task-type.js';
 import type { Telemetry } from '../src/telemetry.js';
+import { refusedWith } from './elasticsearch-http.js';
 
 /** The status logged for a request whose client closed the connection before anything was sent (nginx's). */
 const CLIENT_CLOSED = 499;
@@ -48,8 +49,10 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
     const params = request.params as { inference_id?: string; task_type?: string } | undefined;
     // The runner names the endpoint it served (`/_inference/{id}/_stream` puts the id where a task type goes).
     const inferenceId = trace?.inferenceId ?? params?.inference_id;
+    // A request the service stopped reading (REQUEST_READ_TIMEOUT) has the answer it was given on the connection.
+    const refused = clientClosed && !reply.raw.headersSent ? refusedWith(request.raw.socket) : undefined;
     // Nothing sent: 499, as nginx logs a client that closed the connection; a stream cut short keeps the status it began with.
-    const status = clientClosed && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode;
+    const status = refused?.status ?? (clientClosed && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode);
     const ms = reply.elapsedTime;
     // Only endpoints that exist get series: ids in requests are anyone's to choose, and one deleted
     // while its request was out (answered 404) must not come back after its series were dropped.
@@ -69,8 +72,8 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
           status,
           duration_ms: Math.round(ms * 10) / 10,
           upstream_requests: trace?.lifetime?.upstreamRequests,
-          error: trace?.error,
-          client_closed: clientClosed || undefined,
+          error: refused?.type ?? trace?.error,
+          client_closed: (clientClosed && !refused) || undefined,
         },
         'request completed',
       );

@@ -43,8 +43,11 @@ const INFER: RouteAccess = { action: 'cluster:monitor/xpack/inference/post', pri
  */
 function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellation; end(): void; started(): void } {
   const ms = parseTimeValue('timeout', timeout);
+  // reply.elapsedTime runs from when the headers were read: the time spent reading the body counts.
   const lifetime = new Cancellation(Date.now() - reply.elapsedTime + ms);
-  const timer = Number.isFinite(ms)
+  // Past already (the body took longer to arrive than the timeout): nothing of it is started.
+  if (lifetime.deadline <= Date.now()) lifetime.cancel(errors.timeout(timeout));
+  const timer = Number.isFinite(ms) && !lifetime.cancelled
     ? setTimeout(() => lifetime.cancel(errors.timeout(timeout)), Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)))
     : undefined;
   const onClose = () => {

@@ -6,7 +6,7 @@ import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DestinationStream } from 'pino';
 import { authentication } from '../plugins/authentication.js';
-import { elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
+import { answerClientError, elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import { managementUi, UI_PREFIX } from '../plugins/management-ui.js';
 import { DOCS_PREFIX, openApi, OPENAPI_PATH } from '../plugins/openapi.js';
 import { requestLog } from '../plugins/request-log.js';
@@ -110,15 +110,40 @@ async function openStore(
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // What assemble() has opened so far (the store, the upstream pool, Redis, the queues): a step
+  // that throws after them would otherwise leave them open, the process held up by their
+  // sockets and timers. Closed in reverse order; a close that fails does not stop the others.
+  const opened: Array<() => Promise<void>> = [];
+  try {
+    return await assemble(config, options, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(config: Config, options: BuildOptions, opened: Array<() => Promise<void>>): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request instead of two (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // Reading a request (headers and body) has a deadline: fastify turns node's off unless set,
+    // and a client that sends a few bytes and then nothing would hold its connection for ever.
+    // Node checks the deadline every connectionsCheckingInterval (30 s by default: the cut could
+    // come up to twice as late); headersTimeout follows it (node takes the lesser of it and 60 s).
+    // No idle timeout on the socket (connectionTimeout stays 0): once read, a request is bounded
+    // by its ?timeout and a stream by UPSTREAM_TIMEOUT; between requests keepAliveTimeout applies.
+    requestTimeout: config.requestReadTimeoutMs,
+    http: { requestTimeout: config.requestReadTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.requestReadTimeoutMs) },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65536 },
     frameworkErrors: (err, _request, reply) => {
       sendError(reply, errors.badRequest(err.message));
+    },
+    // Requests node's parser refused, answered without logging the bytes the client sent.
+    clientErrorHandler(this: FastifyInstance, err, socket) {
+      answerClientError(err, socket, this.log, config.requestReadTimeoutMs);
     },
   })
     .setValidatorCompiler(typeboxValidator)
@@ -129,10 +154,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const metrics = new Metrics(app.log);
   const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
+  opened.push(() => store.close());
   const keys = new ApiKeys(store.apiKeys);
   const loopback = isLoopback(config.host);
   if (config.auth === 'keys' && !loopback && !(await keys.hasActive())) {
-    await store.close();
     throw new ConfigError(
       `refusing to listen on HOST [${config.host}] without authentication: no API key exists. ` +
         'Create one with `npm run keys -- create --name NAME --privilege manage_inference`, or set AUTH=none to run open on purpose',
@@ -170,6 +195,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     callTimeoutMs: config.upstreamTimeoutMs,
     guard,
   });
+  opened.push(() => transport.close());
   const services = new Map<string, InferenceService>(
     [
       createHuggingFaceService({
@@ -213,6 +239,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const shared = config.redisUrl
     ? new RedisRateLimiters({ url: config.redisUrl, clusterSize: config.clusterSize, log: app.log.child({ component: 'rate-limit' }) })
     : undefined;
+  if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000))) app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
   const runner = new InferenceRunner({
     registry,
@@ -223,6 +250,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxInflight: MAX_INFLIGHT,
     telemetry: metrics,
   });
+  opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
     await runner.close();

@@ -23,6 +23,8 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Largest upstream answer read (bytes). */
   upstreamBodyLimit: number;
+  /** Longest a client may take to send a whole request, headers and body (ms); then 408 and the connection is closed. */
+  requestReadTimeoutMs: number;
   /** `keys`: API keys when any exist (required off loopback); `none`: no authentication, on purpose. */
   auth: 'keys' | 'none';
   /** PostgreSQL connection URL: the shared store for several instances; undefined: embedded SQLite in DATA_DIR. */
@@ -54,6 +56,8 @@ export const LISTEN_BACKLOG = 4096;
 export const DEFAULTS = {
   upstreamTimeout: '120s',
   upstreamBodyLimit: '64mb',
+  // Below nginx's 60 s client_body_timeout, so a proxy in front never waits on a request the service still reads.
+  requestReadTimeout: '30s',
   port: 9200,
   host: '127.0.0.1',
   dataDir: './data',
@@ -194,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     upstreamTimeoutMs: parseDuration('UPSTREAM_TIMEOUT', value('UPSTREAM_TIMEOUT') ?? DEFAULTS.upstreamTimeout),
     upstreamBodyLimit: parseByteSize('UPSTREAM_BODY_LIMIT', value('UPSTREAM_BODY_LIMIT') ?? DEFAULTS.upstreamBodyLimit),
+    requestReadTimeoutMs: parseDuration('REQUEST_READ_TIMEOUT', value('REQUEST_READ_TIMEOUT') ?? DEFAULTS.requestReadTimeout),
     auth: parseAuth(value('AUTH')),
     databaseUrl: databaseUrl === undefined ? undefined : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
     redisUrl: redisUrl === undefined ? undefined : parseServiceUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']),

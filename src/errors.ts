@@ -123,6 +123,11 @@ export const errors = {
       { Allow: allowed.join(', ') },
     ),
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
+  /** Bytes node's HTTP parser could not read as a request; `why` is the parser's own reason (`Invalid header token`), never the bytes. */
+  malformedHttp: (why: string) => new EsError(400, 'illegal_argument_exception', `Malformed HTTP request: ${why}`),
+  /** The request line and headers together (a long URL counts) exceed node's limit (`--max-http-header-size`). */
+  headersTooLarge: (limit: number) =>
+    new EsError(431, 'too_long_http_header_exception', `The request line and headers are larger than [${limit}] bytes`),
   // Inference (docs/api.md#errors and docs/hugging-face-protocols.md#upstream-errors)
   inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
   queryNull: (taskType: string) =>
@@ -144,6 +149,8 @@ export const errors = {
         `[${durationText(leftMs, true)}]; send fewer texts per request, or raise its timeout or the endpoint's batch_size or requests_per_minute`,
     ),
   timeout: (value: string) => status(408, `Request timed out after [${value}]`),
+  /** A client that had not sent its whole request (headers and body) within REQUEST_READ_TIMEOUT. */
+  requestNotRead: (value: string) => status(408, `Request not received in full within [${value}]`),
   /** The answer to a request whose client went away: nobody reads it, and it is no failure of the service. */
   clientGone: () => new EsError(499, 'task_cancelled_exception', 'The client closed the connection before the answer'),
   streamingNotAllowed: (service: string, taskType: string) =>

@@ -33,11 +33,48 @@ function request(req: IncomingMessage & { ip?: string; host?: string }) {
   };
 }
 
+/** How deep an error's cause and its plain-object fields are followed. */
+const MAX_ERROR_DEPTH = 4;
+
+/**
+ * An error as a log line shows it: its type, message and stack, and its own fields that are plain
+ * values (a code, a status, a reason), plain objects or arrays. Bytes are left out: node's parse
+ * errors carry the client's raw packet as a Buffer (`rawPacket`), which holds whatever the client
+ * sent (a key in a header) and which the wildcard redaction paths cannot walk (they throw inside
+ * a Buffer's getters). Other objects (sockets, requests) are left out too.
+ */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (typeof err === 'function' || typeof err === 'symbol') return undefined;
+  if (typeof err === 'bigint') return String(err);
+  if (err === null || typeof err !== 'object') return err;
+  if (depth > MAX_ERROR_DEPTH || ArrayBuffer.isView(err) || err instanceof ArrayBuffer) return undefined;
+  if (Array.isArray(err)) return err.map((item) => serializeError(item, depth + 1));
+  const isError = err instanceof Error;
+  const proto = Object.getPrototypeOf(err) as unknown;
+  if (!isError && proto !== Object.prototype && proto !== null) return undefined;
+  const out: Record<string, unknown> = {};
+  if (isError) {
+    out.type = err.constructor?.name ?? err.name;
+    out.message = err.message;
+    out.stack = err.stack;
+  }
+  for (const [key, value] of Object.entries(err)) {
+    if (key === 'rawPacket') continue;
+    const plain = serializeError(value, depth + 1);
+    if (plain !== undefined) out[key] = plain;
+  }
+  if (isError && err.cause !== undefined && !('cause' in out)) {
+    const cause = serializeError(err.cause, depth + 1);
+    if (cause !== undefined) out.cause = cause;
+  }
+  return out;
+}
+
 export function loggerOptions(level: string, stream?: DestinationStream): LoggerOptions & { stream?: DestinationStream } {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
-    serializers: { req: request },
+    serializers: { req: request, err: serializeError },
     ...(stream ? { stream } : {}),
   };
 }

@@ -124,8 +124,35 @@ export function redactUrl(url: string, mask = '[Redacted]'): string {
   return maskSecrets(path + query, [], mask);
 }
 
-/** A connection URL (PostgreSQL, Redis) as it may be shown: the password replaced by `***`, the rest exactly as given. */
+/**
+ * A connection URL (PostgreSQL, Redis) as it may be shown: the password replaced by `***`, the
+ * rest exactly as given, whatever characters the password holds. A URL that parses has its
+ * user info where the URL standard puts it: up to the last `@` before the first `/`, `?` or `#`
+ * after the scheme (so `my@pw` is masked whole). One that does not parse (a password with a raw
+ * `/` or `#`) is masked up to the last `@` of the text: more is hidden rather than less.
+ */
 export function hideUrlPassword(raw: string): string {
-  const withScheme = /^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i;
-  return withScheme.test(raw) ? raw.replace(withScheme, '$1:***@') : raw.replace(/:[^:@/\s]*@/, ':***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw);
+  let parses = false;
+  try {
+    new URL(raw);
+    parses = true;
+  } catch {
+    // masked by the rule for text below
+  }
+  let start: number;
+  let at: number;
+  if (scheme) {
+    start = scheme[0].length;
+    const rest = raw.slice(start);
+    const authorityEnd = parses ? start + (rest.search(/[/?#]/) < 0 ? rest.length : rest.search(/[/?#]/)) : raw.length;
+    at = raw.lastIndexOf('@', authorityEnd - 1);
+  } else {
+    // Not a URL at all (`user:secret@host` in a message): the word holding the last `@`.
+    at = raw.lastIndexOf('@');
+    start = Math.max(...[' ', '\t', '\n', '['].map((c) => raw.lastIndexOf(c, at))) + 1;
+  }
+  if (at < start) return raw;
+  const colon = raw.indexOf(':', start);
+  return colon < 0 || colon > at ? raw : `${raw.slice(0, colon + 1)}***${raw.slice(at)}`;
 }

@@ -37,6 +37,11 @@ async function main(): Promise<void> {
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  } catch (err) {
+    // A port in use or not ours to take: the store and Redis close before the process exits
+    // (the database checkpointed, not left for recovery at the next start).
+    await app.close().catch(() => undefined);
+    throw err;
   } finally {
     app.log.level = level;
   }

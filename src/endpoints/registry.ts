@@ -179,12 +179,15 @@ export class EndpointRegistry {
         }
       }
       throwIfProblems(service.name, problems, [top.leftovers(), ...parsed.unknown]);
+      // Sealed again only when they changed (a new api_key): an update of the rate limit leaves
+      // the stored secret byte for byte as it was, not a fresh encryption of the same key.
+      const secretsChanged = JSON.stringify(parsed.secrets) !== JSON.stringify(currentConfig.secrets);
       return {
         ...current,
         serviceSettings: parsed.serviceSettings,
         taskSettings: parsed.taskSettings,
         chunkingSettings: chunking,
-        sealedSecrets: this.seal(inferenceId, parsed.secrets),
+        sealedSecrets: secretsChanged ? this.seal(inferenceId, parsed.secrets) : current.sealedSecrets,
       };
     });
     if (!updated) throw errors.endpointNotFound(inferenceId);

@@ -91,8 +91,13 @@ export class SqliteEndpointStore implements EndpointStore {
   private readonly stmt;
 
   constructor(dataDir: string) {
-    fs.mkdirSync(dataDir, { recursive: true });
+    // The database holds API key hashes and sealed Hugging Face keys, beside secret.key (0600):
+    // the directory the service creates is its owner's only (one that exists is left as it is).
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.location = path.join(dataDir, 'inference.db');
+    // Created 0600 before SQLite opens it (SQLite would make it 0644); its -wal and -shm files
+    // take the database file's mode when SQLite creates them. An existing file is not truncated.
+    fs.closeSync(fs.openSync(this.location, 'a', 0o600));
     this.db = new Database(this.location);
     this.db.pragma('journal_mode = WAL');
     // FULL: a write is on disk before the client hears "acknowledged", even across a power cut.

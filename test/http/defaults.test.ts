@@ -48,6 +48,7 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     REDIS_URL: ['(unset: a limiter per process)', () => t.strictSame(config.redisUrl, undefined)],
     CLUSTER_SIZE: ['`1`', () => t.strictSame(config.clusterSize, 1)],
     BODY_LIMIT: ['`10mb`', () => t.strictSame(config.bodyLimit, 10 * 1024 * 1024)],
+    REQUEST_READ_TIMEOUT: ['`30s`', () => t.strictSame(config.requestReadTimeoutMs, 30_000)],
     SKIP_VALIDATION: ['`false`', () => t.strictSame(config.skipValidation, false)],
     UPSTREAM_ALLOWED_HOSTS: ['(unset: any host not blocked)', () => t.strictSame(config.upstreamAllowedHosts, [])],
     UPSTREAM_TIMEOUT: ['`120s`', () => t.strictSame(config.upstreamTimeoutMs, 120_000)],
@@ -103,6 +104,13 @@ t.test('BODY_LIMIT as shipped: a body over 10 MB is refused with 413, one under 
   const under = JSON.stringify({ input: 'x'.repeat(10 * 1024 * 1024 - 100) });
   res = await s.request('POST', '/_inference/text_embedding/none', under);
   t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [none]'), 'read and parsed; the endpoint does not exist');
+});
+
+t.test('REQUEST_READ_TIMEOUT as shipped: the server reads a request for at most 30 s, headers included', async (t) => {
+  const s = await startApp(t);
+  t.equal(s.app.server.requestTimeout, 30_000);
+  t.equal(s.app.server.headersTimeout, 30_000, 'the headers within the same deadline');
+  t.equal(s.app.initialConfig.connectionTimeout, 0, 'no idle timeout cuts a request being answered');
 });
 
 t.test('the retry policy as shipped: 3 attempts, 1 s then 2 s apart, capped at 5 s', async (t) => {

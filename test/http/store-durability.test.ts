@@ -99,6 +99,34 @@ t.test('api keys are sealed with AES-256-GCM under the key file, bound to their 
   t.throws(() => open('another-id'), 'bound to its inference id');
 });
 
+t.test('_update seals the secret again only when it brings a new api_key', async (t) => {
+  const s = await startApp(t);
+  const sealed = () => {
+    const db = new Database(path.join(s.dataDir, 'inference.db'), { readonly: true });
+    const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('e') as { secrets: string };
+    db.close();
+    return secrets;
+  };
+  t.equal((await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status, 200);
+  const created = sealed();
+  const updates = [
+    { service_settings: { rate_limit: { requests_per_minute: 10 } } },
+    { task_settings: {} },
+    { chunking_settings: { strategy: 'word', max_chunk_size: 100, overlap: 10 } },
+    {},
+  ];
+  for (const body of updates) {
+    t.equal((await s.request('PUT', '/_inference/e/_update', body)).status, 200, JSON.stringify(body));
+    t.equal(sealed(), created, `${JSON.stringify(body)}: the stored secret is byte for byte the same`);
+  }
+  t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: ROTATED } })).status, 200);
+  t.not(sealed(), created, 'a new api_key is sealed');
+  const rotated = sealed();
+  t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { rate_limit: { requests_per_minute: 20 } } })).status, 200);
+  t.equal(sealed(), rotated, 'and kept as sealed by the next update without one');
+  t.strictSame((await s.request('GET', '/_inference/e')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 20 });
+});
+
 t.test('the secrets key file is created once with mode 0600 and reused', async (t) => {
   const s = await startApp(t);
   const file = path.join(s.dataDir, 'secret.key');
@@ -108,6 +136,27 @@ t.test('the secrets key file is created once with mode 0600 and reused', async (
   await s.app.close();
   await startApp(t, {}, s.dataDir);
   t.equal(fs.readFileSync(file, 'utf8'), before);
+});
+
+t.test('the data directory the service creates is 0700, and the database, its WAL and shared memory are 0600', async (t) => {
+  // A directory that does not exist yet, under the umask most systems run with (files 0644 otherwise).
+  const previous = process.umask(0o022);
+  t.teardown(() => void process.umask(previous));
+  const dataDir = path.join(t.testdir(), 'new', 'data');
+  const s = await startApp(t, {}, dataDir);
+  t.equal((await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status, 200, 'a write, so the WAL holds data');
+  const mode = (file: string) => (fs.statSync(path.join(dataDir, file)).mode & 0o777).toString(8);
+  t.equal(mode('.'), '700', 'the data directory');
+  t.strictSame(
+    Object.fromEntries(['inference.db', 'inference.db-wal', 'inference.db-shm', 'secret.key'].map((f) => [f, mode(f)])),
+    { 'inference.db': '600', 'inference.db-wal': '600', 'inference.db-shm': '600', 'secret.key': '600' },
+  );
+  await s.app.close();
+  // Reopened: nothing loosened, nothing lost.
+  const again = await startApp(t, {}, dataDir);
+  t.equal((await again.request('GET', '/_inference/e')).status, 200);
+  t.equal(mode('inference.db'), '600');
+  t.equal(mode('inference.db-wal'), '600');
 });
 
 t.test('SECRETS_KEY is used instead of a key file', async (t) => {

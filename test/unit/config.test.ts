@@ -1,9 +1,9 @@
-// DATABASE_URL, REDIS_URL, CLUSTER_SIZE and ELASTICSEARCH_VERSION: defaults, one-line errors naming the variable, never a password in a message.
+// DATABASE_URL, REDIS_URL, CLUSTER_SIZE, REQUEST_READ_TIMEOUT and ELASTICSEARCH_VERSION: defaults, one-line errors naming the variable, never a password in a message.
 import t from 'tap';
 import { ConfigError, describeRateLimiter, loadConfig } from '../../src/config.js';
 import { hideUrlPassword } from '../../src/redaction.js';
 import { closedPort } from '../helpers/network.js';
-import { runServerToExit } from '../helpers/process.js';
+import { runServerToExit, startServer } from '../helpers/process.js';
 
 const KEY = 'q7Jm0VbJ9bS1mCkqvqz0o3sVw1x9y8ZlRk5XqYcYh3A=';
 
@@ -13,6 +13,11 @@ t.test('defaults: embedded SQLite, local rate limiters, a cluster of one', async
   t.equal(c.redisUrl, undefined);
   t.equal(c.clusterSize, 1);
   t.equal(describeRateLimiter(loadConfig({ DATA_DIR: '/srv/data' })), 'local (one per endpoint in this process)');
+});
+
+t.test('REQUEST_READ_TIMEOUT reads like the other durations', async (t) => {
+  t.equal(loadConfig({ REQUEST_READ_TIMEOUT: '2m' }).requestReadTimeoutMs, 120_000);
+  t.equal(loadConfig({ REQUEST_READ_TIMEOUT: '500ms' }).requestReadTimeoutMs, 500);
 });
 
 t.test('the shared set-up, described without its passwords', async (t) => {
@@ -51,16 +56,70 @@ t.test('a bad value is one line naming the variable, and never shows a password'
     [{ ELASTICSEARCH_VERSION: '9' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [9]'],
     [{ ELASTICSEARCH_VERSION: 'v9.1.0' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [v9.1.0]'],
     [{ ELASTICSEARCH_VERSION: '9.1.0-SNAPSHOT' }, 'ELASTICSEARCH_VERSION must be a version such as 9.4.0 or 8.19.0, got [9.1.0-SNAPSHOT]'],
+    [{ REQUEST_READ_TIMEOUT: '30' }, 'REQUEST_READ_TIMEOUT must be a duration such as 120s, 2m or 500ms, got [30]'],
+    [{ REQUEST_READ_TIMEOUT: '0s' }, 'REQUEST_READ_TIMEOUT must be a duration such as 120s, 2m or 500ms, got [0s]'],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);
   t.equal(hideUrlPassword('postgres://user:pa:ss@host/db'), 'postgres://user:***@host/db');
   t.equal(hideUrlPassword('garbage user:secret@host'), 'garbage user:***@host');
 });
 
+/** Passwords with every character that ends or splits a URL's parts, each alone and all together. */
+const AWKWARD_PASSWORDS = ['pa/ssWORD', 'my@pw', 'pa:ss', '100%pw', 'pa%2Fss', 'pa#ss', 'pa?ss', 'a/b@c:d%e#f?g'];
+
+t.test('DATABASE_URL and REDIS_URL: the password is hidden whatever characters it holds', async (t) => {
+  for (const password of AWKWARD_PASSWORDS) {
+    const database = `postgres://postgres:${password}@db.internal:5432/gw`;
+    const redis = `redis://:${password}@cache:6379/2`;
+    t.equal(hideUrlPassword(database), 'postgres://postgres:***@db.internal:5432/gw', `${password}: PostgreSQL`);
+    t.equal(hideUrlPassword(redis), 'redis://:***@cache:6379/2', `${password}: Redis`);
+    // A password with a raw `/`, `#` or `?` makes the URL unreadable: the configuration error shows it masked.
+    let shown: string;
+    try {
+      shown = describeRateLimiter(loadConfig({ DATABASE_URL: database, REDIS_URL: redis, SECRETS_KEY: KEY }));
+      t.equal(shown, 'redis redis://:***@cache:6379/2 (shared by every instance; requests_per_minute / 1 each while Redis is away)', `${password}: accepted`);
+    } catch (err) {
+      shown = (err as Error).message;
+      t.equal(shown, 'DATABASE_URL must be a URL such as postgres://host:port/…, got [postgres://postgres:***@db.internal:5432/gw]', `${password}: refused`);
+      const redisError = (() => {
+        try {
+          loadConfig({ REDIS_URL: redis });
+          return '';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      t.equal(redisError, 'REDIS_URL must be a URL such as redis://host:port/…, got [redis://:***@cache:6379/2]', `${password}: REDIS_URL refused`);
+    }
+    for (const part of password.split(/[/@:%#?]/).filter((p) => p.length >= 2)) t.notMatch(shown, part, `${password}: no part of it shown`);
+  }
+  t.equal(hideUrlPassword('postgres://db.internal:5432/gw?application_name=a@b'), 'postgres://db.internal:5432/gw?application_name=a@b', 'no password: as given');
+  t.equal(hideUrlPassword('postgres://gw@db.internal:5432/gw'), 'postgres://gw@db.internal:5432/gw', 'a user without a password: as given');
+});
+
 t.test('the process refuses to start on a bad DATABASE_URL with one line, password hidden', async (t) => {
   const { code, stderr } = await runServerToExit(t, { DATABASE_URL: 'postgres://u:hunter2@/x', SECRETS_KEY: KEY, DATA_DIR: t.testdir() });
   t.equal(code, 1);
   t.equal(stderr, 'configuration error: DATABASE_URL must be a URL such as postgres://host:port/…, got [postgres://u:***@/x]\n');
+});
+
+t.test('a DATABASE_URL whose password holds a raw / is refused with one line, password hidden', async (t) => {
+  const { code, stderr } = await runServerToExit(t, { DATABASE_URL: 'postgres://postgres:pa/ssWORD@127.0.0.1/db', SECRETS_KEY: KEY, DATA_DIR: t.testdir() });
+  t.equal(code, 1);
+  t.equal(stderr, 'configuration error: DATABASE_URL must be a URL such as postgres://host:port/…, got [postgres://postgres:***@127.0.0.1/db]\n');
+});
+
+t.test('PostgreSQL and Redis unreachable: their lines hide a password holding @', async (t) => {
+  const port = await closedPort();
+  const database = await runServerToExit(t, { DATABASE_URL: `postgres://u:my@pw@127.0.0.1:${port}/x`, SECRETS_KEY: KEY, DATA_DIR: t.testdir() });
+  t.equal(database.stderr, `failed to start: cannot reach PostgreSQL at postgres://u:***@127.0.0.1:${port}/x: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+  const server = await startServer(t, { REDIS_URL: `redis://:my@pw@127.0.0.1:${port}`, DATA_DIR: t.testdir() });
+  server.child.kill('SIGTERM');
+  await server.exited;
+  const lines = server.stdout.join('\n');
+  t.match(lines, `Redis at redis://:***@127.0.0.1:${port} is not reachable yet`);
+  t.match(lines, `"rate_limiter":"redis redis://:***@127.0.0.1:${port} (shared`);
+  t.notMatch(lines + server.stderr.join('\n'), /my@pw|@pw/);
 });
 
 t.test('PostgreSQL unreachable at start-up: one line naming the server, without its password', async (t) => {
