@@ -4,7 +4,8 @@ import { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import { NO_ENDPOINT_TELEMETRY, type EndpointTelemetry } from '../telemetry.js';
 import { intervalMs, type RateLimiter } from './rate-limiter.js';
-import { retryDelay, SendError, type RetryPolicy, type SendFailure } from './retry.js';
+import { SendError, type SendFailure } from '../services/send-error.js';
+import { retryDelay, type RetryPolicy } from './retry.js';
 
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
 export const QUEUE_CAPACITY = 2000;

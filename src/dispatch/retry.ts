@@ -1,23 +1,5 @@
-// Why an upstream request failed and what may be tried next: the retry policy of docs/rate-limiting.md#retries and the failure every provider reports.
-import type { EsError } from '../errors.js';
-
-/** How a failed upstream request may be tried again. */
-export interface SendFailure {
-  error: EsError;
-  /** none: fail; backoff: try again later; split: the batch (or the one input) was too large. */
-  retry: 'none' | 'backoff' | 'split';
-  /** How long the upstream asked us to wait (Retry-After, estimated_time). */
-  waitMs?: number;
-  /** The largest batch the upstream says it takes. */
-  maxBatchSize?: number;
-}
-
-/** Thrown by a provider's upstream call: the mapped error and what the dispatcher may do about it. */
-export class SendError extends Error {
-  constructor(readonly failure: SendFailure) {
-    super(failure.error.reason);
-  }
-}
+// What may be tried after an upstream request failed: the retry policy of docs/rate-limiting.md#retries.
+import type { SendFailure } from '../services/send-error.js';
 
 export interface RetryPolicy {
   maxAttempts: number;

@@ -1,6 +1,6 @@
 // The endpoint registry: create, read, update and delete inference endpoints (docs/api.md#routes), free of HTTP.
 import { parseChunkingSettings, type ChunkingSettings } from '../chunking/chunking-settings.js';
-import { SendError } from '../dispatch/retry.js';
+import { SendError } from '../services/send-error.js';
 import { EsError, errors } from '../errors.js';
 import type { SecretBox } from '../secrets.js';
 import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/inference-service.js';

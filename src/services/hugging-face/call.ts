@@ -1,5 +1,5 @@
 // One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers become SendErrors.
-import { SendError } from '../../dispatch/retry.js';
+import { SendError } from '../send-error.js';
 import { errors } from '../../errors.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { CALL_TIMED_OUT, RESPONSE_TOO_LARGE, type HttpTransport } from '../upstream/http-transport.js';

@@ -1,5 +1,5 @@
 // Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the first event read before anything is committed.
-import { SendError } from '../../dispatch/retry.js';
+import { SendError } from '../send-error.js';
 import { errors, type EsError } from '../../errors.js';
 import type { GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
 import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';

@@ -1,7 +1,8 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up (docs/hugging-face-protocols.md#upstream-errors).
 import { errors } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
-import { DEFAULT_RETRY, retryDelay, type SendFailure } from '../../dispatch/retry.js';
+import { DEFAULT_RETRY, retryDelay } from '../../dispatch/retry.js';
+import type { SendFailure } from '../send-error.js';
 import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
 import { BLOCKED_HOST } from '../upstream/upstream-guard.js';
 import { isJsonObject } from './json.js';

@@ -1,7 +1,7 @@
 // The text generation protocols' pure parts: request bodies, answers and stream events as TGI, vLLM and the pipelines send them.
 import t from 'tap';
 import { JsonAnswer } from '../../../../src/services/hugging-face/call.js';
-import { SendError, type SendFailure } from '../../../../src/dispatch/retry.js';
+import { SendError, type SendFailure } from '../../../../src/services/send-error.js';
 import { chatRequest, chatUrl, parseChatAnswer, readChatEvent } from '../../../../src/services/hugging-face/chat-completion-wire.js';
 import { mapInBandError } from '../../../../src/services/hugging-face/hugging-face-errors.js';
 import { generateRequest, generateUrls, parseGeneratedText, readGenerateEvent } from '../../../../src/services/hugging-face/text-generation-wire.js';

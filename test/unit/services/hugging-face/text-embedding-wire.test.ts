@@ -1,7 +1,7 @@
 // The one-pass check of TEI's answer shape against JSON.parse: whatever it accepts parses to the same vectors, and it never accepts what JSON.parse refuses.
 import fc from 'fast-check';
 import t from 'tap';
-import { type SendError } from '../../../../src/dispatch/retry.js';
+import { type SendError } from '../../../../src/services/send-error.js';
 import { JsonAnswer } from '../../../../src/services/hugging-face/call.js';
 import { parseEmbeddings, scanVectorList } from '../../../../src/services/hugging-face/text-embedding-wire.js';
 
