@@ -36,7 +36,7 @@ function describeJsonError(err: Error, text: string): string {
 }
 
 /** Maps anything thrown while handling a request to the error a client sees. */
-export function toEsError(err: unknown, request: FastifyRequest, bodyLimit: number): EsError {
+function toEsError(err: unknown, request: FastifyRequest, bodyLimit: number): EsError {
   if (err instanceof EsError) return err;
   const e = err as FastifyError & { validation?: SchemaIssue[]; validationContext?: string };
   if (e.validation) {
@@ -58,7 +58,7 @@ export function toEsError(err: unknown, request: FastifyRequest, bodyLimit: numb
  * The error with every credential the request carried (an api key put in another field, at any
  * depth of the body) and every Hugging Face token masked: a message never echoes a key.
  */
-export function withoutSecrets(error: EsError, request: FastifyRequest): EsError {
+function withoutSecrets(error: EsError, request: FastifyRequest): EsError {
   const secrets = secretValues(request.body);
   const mask = (text: string) => maskSecrets(text, secrets);
   const maskCause = (cause: ErrorCause | undefined): ErrorCause | undefined =>

@@ -11,7 +11,7 @@ import { refusedWith } from './elasticsearch-http.js';
 const CLIENT_CLOSED = 499;
 
 /** What a request learns on its way that its log line reports. */
-export interface RequestTrace {
+interface RequestTrace {
   /** The endpoint served and its task type, once the endpoint is known. */
   inferenceId?: string;
   taskType?: TaskType;

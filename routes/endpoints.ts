@@ -17,10 +17,9 @@ import {
   PutQuery,
   TaskTypeAndIdParams,
   TaskTypeParams,
-  UpdateEndpointBody,
 } from '../schemas/endpoints.js';
 
-export interface EndpointRoutesOptions {
+interface EndpointRoutesOptions {
   registry: EndpointRegistry;
   /** The service settings as the services show them, for the API document. */
   serviceSettingsView: TSchema;
@@ -98,7 +97,7 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     '/_inference/:inference_id/_update',
     {
       config: { access: UPDATE },
-      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: InferenceIdParams, querystring: GetQuery, body: UpdateEndpointBody, response: VIEW },
+      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: InferenceIdParams, querystring: GetQuery, body: PutEndpointBody, response: VIEW },
     },
     async (req) => update(req.params.inference_id, undefined, req.body),
   );
@@ -106,7 +105,7 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     '/_inference/:task_type/:inference_id/_update',
     {
       config: { access: UPDATE },
-      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: TaskTypeAndIdParams, querystring: GetQuery, body: UpdateEndpointBody, response: VIEW },
+      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: TaskTypeAndIdParams, querystring: GetQuery, body: PutEndpointBody, response: VIEW },
     },
     async (req) => update(req.params.inference_id, req.params.task_type, req.body),
   );

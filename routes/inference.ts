@@ -15,7 +15,7 @@ import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js'
 import { ErrorResponses } from '../schemas/error-envelope.js';
 import { InferenceQuery, StreamAnswer } from '../schemas/inference.js';
 
-export interface InferenceRoutesOptions {
+interface InferenceRoutesOptions {
   runner: InferenceRunner;
 }
 

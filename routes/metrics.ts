@@ -5,7 +5,7 @@ import type { RouteAccess } from '../plugins/authentication.js';
 import { GetQuery } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
 
-export interface MetricsRoutesOptions {
+interface MetricsRoutesOptions {
   scrape(): Promise<string>;
   contentType: string;
 }

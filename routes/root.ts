@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { GetQuery } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
 
-export interface RootRoutesOptions {
+interface RootRoutesOptions {
   /** This service's own version (package.json). */
   version: string;
   /** The Elasticsearch version reported as `version.number` (ELASTICSEARCH_VERSION). */

@@ -7,7 +7,7 @@ import { GetQuery, TaskTypeParams } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
 import { ServicesList } from '../schemas/services.js';
 
-export interface ServicesRoutesOptions {
+interface ServicesRoutesOptions {
   services: readonly InferenceService[];
 }
 

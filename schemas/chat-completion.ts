@@ -15,7 +15,7 @@ const ToolCall = Type.Object(
   closed,
 );
 
-export const ChatMessage = Type.Object(
+const ChatMessage = Type.Object(
   {
     role: Type.String(),
     content: Nullable(Type.Union([Type.String(), Type.Array(TextPart)])),

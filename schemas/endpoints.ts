@@ -6,9 +6,9 @@ import { GlobalQueryProperties, Int, Long, Nullable, TaskTypeName } from './comm
 // Elasticsearch's words ("Model configuration contains settings […] unknown …"), not by the schema.
 const open = { additionalProperties: true } as const;
 
-export const RateLimitSettings = Type.Object({ requests_per_minute: Nullable(Long()) }, open);
+const RateLimitSettings = Type.Object({ requests_per_minute: Nullable(Long()) }, open);
 
-export const ServiceSettings = Type.Object(
+const ServiceSettings = Type.Object(
   {
     api_key: Nullable(Type.String()),
     url: Nullable(Type.String()),
@@ -22,9 +22,9 @@ export const ServiceSettings = Type.Object(
   open,
 );
 
-export const TaskSettings = Type.Object({ top_n: Nullable(Int()), return_documents: Nullable(Type.Boolean()) }, open);
+const TaskSettings = Type.Object({ top_n: Nullable(Int()), return_documents: Nullable(Type.Boolean()) }, open);
 
-export const ChunkingSettings = Type.Object(
+const ChunkingSettings = Type.Object(
   {
     strategy: Nullable(Type.String()),
     max_chunk_size: Nullable(Int()),
@@ -48,8 +48,6 @@ export const PutEndpointBody = Type.Object(
 );
 export type PutEndpointBody = Static<typeof PutEndpointBody>;
 
-export const UpdateEndpointBody = PutEndpointBody;
-
 export const TaskTypeParams = Type.Object({ task_type: Type.String() });
 export const InferenceIdParams = Type.Object({ inference_id: Type.String() });
 export const TaskTypeAndIdParams = Type.Object({ task_type: Type.String(), inference_id: Type.String() });
@@ -63,7 +61,7 @@ export const DeleteQuery = Type.Object(
 
 // Answers
 
-export const ChunkingSettingsView = Type.Object(
+const ChunkingSettingsView = Type.Object(
   {
     strategy: Type.Enum(['word', 'sentence', 'recursive', 'none']),
     max_chunk_size: Type.Optional(Type.Integer()),

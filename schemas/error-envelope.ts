@@ -12,7 +12,7 @@ const cause = (depth: number): ReturnType<typeof Type.Object> =>
     { additionalProperties: false },
   );
 
-export const ErrorEnvelope = Type.Object(
+const ErrorEnvelope = Type.Object(
   {
     error: Type.Object(
       {

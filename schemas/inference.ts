@@ -14,7 +14,7 @@ export const InferenceQuery = Type.Object(
 );
 
 /** `input`: one text or a list of texts. */
-export const Input = () => Nullable(Type.Union([Type.String(), Type.Array(Type.String())]));
+const Input = () => Nullable(Type.Union([Type.String(), Type.Array(Type.String())]));
 
 /** Fields of Elasticsearch's inference request that every text task accepts. */
 export const CommonInferenceFields = {

@@ -9,7 +9,7 @@ export const SparseEmbeddingRequest = Type.Object(
 );
 export type SparseEmbeddingRequest = Static<typeof SparseEmbeddingRequest>;
 
-export const SparseVector = Type.Record(Type.String(), Type.Number(), { description: 'Token → weight.' });
+const SparseVector = Type.Record(Type.String(), Type.Number(), { description: 'Token → weight.' });
 
 export const SparseEmbeddingResult = Type.Object(
   {

@@ -16,7 +16,7 @@ export const EmbeddedChunk = <T extends TSchema>(embedding: T) =>
     { additionalProperties: false },
   );
 
-export const DenseVector = Type.Array(Type.Number(), { description: 'A dense vector, as the upstream wrote its floats.' });
+const DenseVector = Type.Array(Type.Number(), { description: 'A dense vector, as the upstream wrote its floats.' });
 
 export const TextEmbeddingResult = Type.Object(
   {

@@ -53,7 +53,7 @@ export interface BuildOptions {
 }
 
 /** What the start-up line says about this instance. */
-export interface Deployment {
+interface Deployment {
   /** The store and where its data lives (never a password). */
   store: string;
   dataDir: string;

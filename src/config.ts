@@ -53,7 +53,7 @@ const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 
  */
 export const LISTEN_BACKLOG = 4096;
 
-export const DEFAULTS = {
+const DEFAULTS = {
   upstreamTimeout: '120s',
   upstreamBodyLimit: '64mb',
   // Below nginx's 60 s client_body_timeout, so a proxy in front never waits on a request the service still reads.
@@ -71,7 +71,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Parses `10485760`, `512kb`, `10mb`, `1gb` (case-insensitive) into bytes. */
-export function parseByteSize(name: string, raw: string): number {
+function parseByteSize(name: string, raw: string): number {
   const m = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(raw);
   const unit = SIZE_UNITS[(m?.[2] ?? 'b').toLowerCase()];
   const bytes = m && unit ? Number(m[1]) * unit : NaN;

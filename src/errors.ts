@@ -59,7 +59,7 @@ function durationText(ms: number, roundUp = false): string {
 }
 
 /** `Validation Failed: 1: a;2: b;`: every problem found, numbered, as Elasticsearch's ValidationException prints them. */
-export function validationReason(messages: readonly string[]): string {
+function validationReason(messages: readonly string[]): string {
   return 'Validation Failed: ' + messages.map((m, i) => `${i + 1}: ${m};`).join('');
 }
 

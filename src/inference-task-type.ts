@@ -4,7 +4,7 @@ import { errors } from './errors.js';
 export const TASK_TYPES = ['text_embedding', 'sparse_embedding', 'completion', 'chat_completion', 'rerank'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
-export function isTaskType(value: string): value is TaskType {
+function isTaskType(value: string): value is TaskType {
   return (TASK_TYPES as readonly string[]).includes(value);
 }
 
@@ -12,9 +12,4 @@ export function isTaskType(value: string): value is TaskType {
 export function parseTaskType(value: string): TaskType {
   if (!isTaskType(value)) throw errors.unknownTaskType(value);
   return value;
-}
-
-/** Task types whose inputs are chunked: only these carry `chunking_settings`. */
-export function isChunkedTaskType(taskType: TaskType): boolean {
-  return taskType === 'text_embedding' || taskType === 'sparse_embedding';
 }

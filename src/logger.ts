@@ -4,7 +4,7 @@ import type { DestinationStream, LoggerOptions } from 'pino';
 import { redactUrl } from './redaction.js';
 
 /** Paths pino replaces with "[Redacted]" wherever a line carries them. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
   'req.headers.cookie',

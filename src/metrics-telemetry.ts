@@ -10,7 +10,7 @@ export interface FaultLog {
 }
 
 /** Every metric name starts with this. */
-export const METRIC_PREFIX = 'hf_gateway_';
+const METRIC_PREFIX = 'hf_gateway_';
 
 const ENDPOINT = ['inference_id', 'task_type'] as const;
 type EndpointLabel = (typeof ENDPOINT)[number];

@@ -11,7 +11,7 @@ const scrypt = promisify(crypto.scrypt) as (password: string, salt: Buffer, keyl
 const KEY_LENGTH = 32;
 
 /** What a client sends: `id:secret`, base64-encoded (the official client's `auth.apiKey`). */
-export const encodeCredentials = (id: string, secret: string) => Buffer.from(`${id}:${secret}`).toString('base64');
+const encodeCredentials = (id: string, secret: string) => Buffer.from(`${id}:${secret}`).toString('base64');
 
 export interface CreatedKey {
   id: string;
@@ -29,7 +29,7 @@ export interface AuthenticatedKey {
 }
 
 /** How long "is there any active key?" is trusted before it is read again: a first new key is enforced within this. */
-export const ACTIVE_KEYS_RECHECK_MS = 1000;
+const ACTIVE_KEYS_RECHECK_MS = 1000;
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
 /** The store cannot be reached now (a 503), as opposed to any other failure. */

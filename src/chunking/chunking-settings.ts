@@ -8,7 +8,7 @@ export type ChunkingSettings =
   | { strategy: 'recursive'; max_chunk_size: number; separators: string[] }
   | { strategy: 'none' };
 
-export type ChunkingStrategy = ChunkingSettings['strategy'];
+type ChunkingStrategy = ChunkingSettings['strategy'];
 
 export const DEFAULT_CHUNKING_SETTINGS: ChunkingSettings = Object.freeze({
   strategy: 'sentence',
@@ -17,7 +17,7 @@ export const DEFAULT_CHUNKING_SETTINGS: ChunkingSettings = Object.freeze({
 });
 
 /** Word limits per strategy, as Elasticsearch enforces them. */
-export const MAX_CHUNK_SIZE_LIMITS = {
+const MAX_CHUNK_SIZE_LIMITS = {
   word: { min: 10, max: 300 },
   sentence: { min: 20, max: 300 },
   recursive: { min: 10, max: 300 },

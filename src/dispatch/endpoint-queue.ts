@@ -8,7 +8,7 @@ import { SendError, type SendFailure } from '../services/send-error.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
 
 /** Waiting upstream requests (batches) an endpoint holds before it refuses work with 429. */
-export const QUEUE_CAPACITY = 2000;
+const QUEUE_CAPACITY = 2000;
 
 /**
  * Sends one batch (one upstream request): one result per item, in order; throws SendError on

@@ -90,7 +90,7 @@ declare module 'ioredis' {
   }
 }
 
-export interface SharedLimiterLog {
+interface SharedLimiterLog {
   warn(message: string): void;
   info(message: string): void;
 }
@@ -193,7 +193,7 @@ export class RedisRateLimiters {
 
 
 /** One endpoint's limiter, shared through Redis with every instance; local at rate / CLUSTER_SIZE while Redis is away. */
-export class SharedRateLimiter implements RateLimiter {
+class SharedRateLimiter implements RateLimiter {
   private interval: number;
   private readonly key: string;
   private readonly waiters: Waiter[] = [];

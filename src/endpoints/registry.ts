@@ -18,7 +18,7 @@ export type EndpointView = Static<typeof EndpointViewSchema>;
 
 export type DeleteResult = Static<typeof DeleteAnswer>;
 
-export function validateInferenceId(id: string): void {
+function validateInferenceId(id: string): void {
   if (!INFERENCE_ID.test(id)) throw errors.invalidInferenceId(id);
 }
 

@@ -16,14 +16,14 @@ export type SparseVector = Map<string, number>;
 
 
 /** text_embedding: one upstream request embeds a batch of texts. Failures throw SendError (dispatch/retry). */
-export interface TextEmbeddingOperations {
+interface TextEmbeddingOperations {
   embed(texts: string[], signal: AbortSignal): Promise<Embedding[]>;
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepare(text: string): string;
 }
 
 /** sparse_embedding: one upstream request embeds a batch of texts into token weights. */
-export interface SparseEmbeddingOperations {
+interface SparseEmbeddingOperations {
   /** `acquire` takes a rate-limit grant for any further upstream request the embedding needs (decoding token ids). */
   embed(texts: string[], signal: AbortSignal, acquire: () => Promise<void>): Promise<SparseVector[]>;
   prepare(text: string): string;
@@ -34,7 +34,7 @@ export interface SparseEmbeddingOperations {
  * the order sent. `returnText` asks the upstream for the texts too (Elasticsearch's wire), though
  * the answer gives back the caller's own documents.
  */
-export interface RerankOperations {
+interface RerankOperations {
   score(query: string, texts: string[], returnText: boolean, signal: AbortSignal): Promise<number[]>;
 }
 

@@ -36,17 +36,17 @@ const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** One channel per database: every instance on it hears every write. */
-export const CHANGES_CHANNEL = 'hf_inference_gateway_changes';
+const CHANGES_CHANNEL = 'hf_inference_gateway_changes';
 /** pg_notify refuses payloads of 8000 bytes or more; a longer one is announced as "reload everything". */
 const MAX_PAYLOAD_BYTES = 7900;
 /** Any constant; it names the lock that lets one instance at a time migrate. */
 const MIGRATION_LOCK = 815_472_031;
 
 /** Errors that mean "PostgreSQL cannot be reached now" (answered 503), as opposed to a bug or a constraint. */
-export function isConnectionError(err: unknown): boolean {
+function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EHOSTUNREACH…

@@ -18,7 +18,7 @@ export interface ChunkedInputs {
   truncated: boolean[];
 }
 
-export function chunkInputs(inputs: string[], settings: ChunkingSettings, prepare: (text: string) => string): ChunkedInputs {
+function chunkInputs(inputs: string[], settings: ChunkingSettings, prepare: (text: string) => string): ChunkedInputs {
   const chunks = inputs.map((input) => chunkText(input, settings));
   const texts: string[] = [];
   const truncated: boolean[] = [];

@@ -15,7 +15,7 @@ const checkBody = bodyChecker(ChatCompletionRequest);
  * The conversation and its sampling: the request's fields over the endpoint's task settings.
  * `max_completion_tokens` is sent as `max_tokens` (TGI ignores the former).
  */
-export function readChatRequest(body: ChatCompletionRequest, stored: GenerationSettings): GenerationRequest {
+function readChatRequest(body: ChatCompletionRequest, stored: GenerationSettings): GenerationRequest {
   if (body.messages === undefined || body.messages === null) throw errors.messagesNull();
   if (body.messages.length === 0) throw errors.messagesEmpty();
   const problems: string[] = [];
@@ -83,7 +83,7 @@ export function chunkJson(id: string, model: string, chunk: GenerationChunk): st
 }
 
 /** `{"error":{"code","message","type":"hugging_face_error"}}`: OpenAI's error shape; `code` is the HTTP status the failure stands for. */
-export const chatErrorJson = (error: EsError) => JSON.stringify({ error: { code: String(error.status), message: error.reason, type: 'hugging_face_error' } });
+const chatErrorJson = (error: EsError) => JSON.stringify({ error: { code: String(error.status), message: error.reason, type: 'hugging_face_error' } });
 
 /**
  * The event formatting of one chat stream. The id is the upstream's, or one made for the stream

@@ -25,7 +25,7 @@ const asRequest = (input: string, settings: GenerationSettings): GenerationReque
 });
 
 /** `{"completion":[{"result":"…"},…]}`, one entry per input, in input order. */
-export function completionJson(results: readonly string[]): string {
+function completionJson(results: readonly string[]): string {
   return `{"completion":[${results.map((r) => `{"result":${JSON.stringify(r)}}`).join(',')}]}`;
 }
 

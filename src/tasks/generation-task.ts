@@ -66,7 +66,7 @@ export const errorEvent = (data: string) => `event: error\ndata: ${data}\n\n`;
 export const DONE_EVENT = messageEvent('[DONE]');
 
 /** What failed a stream, as an EsError (anything else is an internal error). */
-export const streamFailure = (err: unknown): EsError => (err instanceof EsError ? err : errors.internal());
+const streamFailure = (err: unknown): EsError => (err instanceof EsError ? err : errors.internal());
 
 /**
  * Streams `stream` as server-sent events: `format` turns each network read's chunks into event

@@ -9,7 +9,7 @@ import { checkInputType, readInputs } from './input.js';
 import type { Task } from './task-module.js';
 
 /** Documents per upstream request unless the endpoint sets `batch_size`: TEI's max_client_batch_size. */
-export const DEFAULT_BATCH_SIZE = 32;
+const DEFAULT_BATCH_SIZE = 32;
 
 /** One request's query: its documents batch only with each other. */
 interface RerankGroup {
@@ -36,7 +36,7 @@ function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial
  * most `topN`. `text` is the caller's own document as sent: the upstream's copy may be cut (TEI
  * truncates long texts, and a document refused as too large is halved before it is sent again).
  */
-export function rerankJson(scores: readonly number[], inputs: readonly string[], topN: number | undefined, returnDocuments: boolean): string {
+function rerankJson(scores: readonly number[], inputs: readonly string[], topN: number | undefined, returnDocuments: boolean): string {
   const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
   const kept = topN === undefined ? order : order.slice(0, topN);
   const entries = kept.map((i) => {

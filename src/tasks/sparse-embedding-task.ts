@@ -26,7 +26,7 @@ const vectorJson = (vector: SparseVector) => {
 };
 
 /** The SPLADE convention for several chunks: each token keeps its largest weight. */
-export function maxMerge(vectors: readonly SparseVector[]): SparseVector {
+function maxMerge(vectors: readonly SparseVector[]): SparseVector {
   const out: SparseVector = new Map();
   for (const vector of vectors) {
     for (const [token, weight] of vector) {

@@ -32,7 +32,7 @@ export interface DispatchContext<T extends TaskType> {
 export type EventStream = AsyncIterable<string>;
 
 /** Streamed inference (`POST …/_stream`), for task types that stream. */
-export interface StreamingOperation<T extends TaskType, Body, State> {
+interface StreamingOperation<T extends TaskType, Body, State> {
   /** The `_stream` POST body, structure only (as `Task.checkBody`). */
   checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): Body;
   /**

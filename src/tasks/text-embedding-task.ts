@@ -11,7 +11,7 @@ import type { Task } from './task-module.js';
 export const DEFAULT_BATCH_SIZE = 20;
 
 /** The text every create-time validation call embeds. */
-export const PROBE_TEXT = 'how big';
+const PROBE_TEXT = 'how big';
 
 interface ChunkEmbedding {
   text: string;
@@ -21,7 +21,7 @@ interface ChunkEmbedding {
 }
 
 /** One input's result: its vector, and for an input of several chunks, each chunk's. */
-export interface TextEmbeddingEntry {
+interface TextEmbeddingEntry {
   embedding: Embedding;
   chunks?: ChunkEmbedding[];
 }
@@ -32,7 +32,7 @@ const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
  * The response body (docs/api.md#text_embedding), built as text so that vectors the upstream sent as JSON go back
  * exactly as they came: no float is parsed and re-formatted on the way out.
  */
-export function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
+function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
   const parts = entries.map((entry) => {
     if (!entry.chunks) return `{"embedding":${vectorJson(entry.embedding)}}`;
     const chunks = entry.chunks.map(
@@ -44,7 +44,7 @@ export function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
 }
 
 /** Word-weighted mean of chunk vectors (equal weights when no chunk has words). */
-export function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
+function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
   const total = chunks.reduce((sum, c) => sum + c.words, 0);
   const weights = chunks.map((c) => (total > 0 ? c.words / total : 1 / chunks.length));
   const out = new Array<number>(vectors[0]!.values.length).fill(0);

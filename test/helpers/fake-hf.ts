@@ -40,7 +40,7 @@ export const ENDPOINT_NOT_RUNNING = {
  * A deterministic vector for a text: values are multiples of 1/1024, so sums and means of a few
  * of them are exact in floating point and tests can compare with ===.
  */
-export function vectorFor(text: string, dims: number): number[] {
+function vectorFor(text: string, dims: number): number[] {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   const out: number[] = [];

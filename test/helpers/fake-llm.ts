@@ -36,7 +36,7 @@ export type ChatStyle = 'tgi' | 'vllm';
 export const MODEL = 'fake/llm-7b';
 
 /** The answer to a prompt, as tokens: `You said: <the prompt's words>`. */
-export function replyTokens(prompt: string): string[] {
+function replyTokens(prompt: string): string[] {
   return ['You', ' said', ':', ...prompt.split(/(?=\s)/).map((w, i) => (i === 0 ? ` ${w}` : w))];
 }
 

@@ -134,7 +134,7 @@ const DRAIN_MS = 1000;
 
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
 
-export interface GenerationCall {
+interface GenerationCall {
   transport: HttpTransport;
   inferenceId: string;
   apiKey: string;
@@ -146,7 +146,7 @@ export interface GenerationCall {
 }
 
 /** One endpoint's generation operations over its protocol. */
-export function generationOperations(call: GenerationCall): GenerationOperations {
+function generationOperations(call: GenerationCall): GenerationOperations {
   const { transport, inferenceId, apiKey, protocol } = call;
 
   /** POSTs and opens the answer; network failures become SendErrors, an abort is rethrown as it is. */

@@ -14,7 +14,7 @@ const MAX_MESSAGE = 1000;
  * key is masked in the message as it will be shown, after the JSON is decoded (a key echoed as
  * `sec\"ret` is `sec"ret` only then) and before it is cut short (which could keep half a key).
  */
-export function upstreamMessage(text: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
+function upstreamMessage(text: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
   let json: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -30,7 +30,7 @@ export function upstreamMessage(text: string, apiKey: string): { message: string
 }
 
 /** `Retry-After: 3` or an HTTP date → milliseconds. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
@@ -47,7 +47,7 @@ const BATCH_LIMIT = /batch size \d+ > maximum allowed batch size (\d+)/i;
 const PAUSED = /\binvalid state\b|\bendpoint is paused\b/i;
 
 /** Said after the upstream's words when a paused endpoint answered: only resuming it helps. */
-export const PAUSED_HINT =
+const PAUSED_HINT =
   'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
 
 /** How long the shipped retry policy keeps trying a failure before it gives up: the waits between its attempts. */
@@ -62,7 +62,7 @@ function retrySeconds(failure: SendFailure): number {
  * Endpoint scaled to zero answers 503 while a replica starts (Hugging Face's autoscaling guide),
  * which takes minutes, longer than the retries last.
  */
-export function wakingHint(seconds: number): string {
+function wakingHint(seconds: number): string {
   return (
     'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. ' +
     `Inference requests are retried for up to ${seconds} s; try again shortly, or keep at least one replica running.`

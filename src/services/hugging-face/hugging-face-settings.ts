@@ -9,20 +9,20 @@ import { TASK_TYPES, type TaskType } from '../../inference-task-type.js';
 import type { SettingDescription } from '../../../schemas/services.js';
 
 export const SERVICE_NAME = 'hugging_face';
-export const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
-export type Similarity = (typeof SIMILARITIES)[number];
-export const DEFAULT_REQUESTS_PER_MINUTE = 3000;
-export const MAX_BATCH_SIZE = 1024;
+const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
+type Similarity = (typeof SIMILARITIES)[number];
+const DEFAULT_REQUESTS_PER_MINUTE = 3000;
+const MAX_BATCH_SIZE = 1024;
 /** Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours, docs/rate-limiting.md#batching-under-load-ours). */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
-export const MAX_CONCURRENT_REQUESTS = 1024;
+const MAX_CONCURRENT_REQUESTS = 1024;
 /** Streams (and unstreamed generations) in flight per endpoint unless it sets `max_concurrent_streams` (ours, docs/api.md#streaming). */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 64;
-export const MAX_CONCURRENT_STREAMS = 4096;
+const MAX_CONCURRENT_STREAMS = 4096;
 /** What Elasticsearch shows (and we apply) as the input limit of a sparse embedding endpoint. */
-export const SPARSE_MAX_INPUT_TOKENS = 512;
+const SPARSE_MAX_INPUT_TOKENS = 512;
 
-export interface RateLimit {
+interface RateLimit {
   requests_per_minute: number;
 }
 
@@ -77,7 +77,7 @@ const HOSTED_TASKS: readonly TaskType[] = ['text_embedding', ...GENERATION];
  * - `text_generation`: TGI's native `/generate` and `/generate_stream`;
  * - `text2text_generation`: the transformers text2text-generation pipeline (one answer, not streamed).
  */
-export const PROTOCOLS = ['openai_chat', 'text_generation', 'text2text_generation'] as const;
+const PROTOCOLS = ['openai_chat', 'text_generation', 'text2text_generation'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** The protocol an endpoint uses: the one it names, else TGI native for a url ending in `/generate` or `/generate_stream`, else OpenAI chat. */
@@ -173,7 +173,7 @@ const BATCHED = ['text_embedding', 'sparse_embedding', 'rerank'] as const;
  * Every service setting, in the order GET shows them (Elasticsearch's order first). `api_key` is
  * read here too but stored apart, encrypted.
  */
-export const SERVICE_SETTINGS = {
+const SERVICE_SETTINGS = {
   url: setting({
     tasks: TASK_TYPES,
     label: 'URL',
@@ -271,7 +271,7 @@ export const SERVICE_SETTINGS = {
 } as const;
 
 /** Task settings: stored with the endpoint and overridable per request (in the order Elasticsearch shows them). */
-export const TASK_SETTINGS = {
+const TASK_SETTINGS = {
   return_documents: setting({
     tasks: ['rerank'],
     label: 'Return documents',
@@ -334,7 +334,7 @@ export type ServiceSettingsOf<T extends TaskType> = Omit<SettingsFrom<typeof SER
   rate_limit: RateLimit;
 };
 export type TaskSettingsOf<T extends TaskType> = SettingsFrom<typeof TASK_SETTINGS, T>;
-export interface Secrets {
+interface Secrets {
   api_key: string;
 }
 

@@ -3,7 +3,7 @@ import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } fro
 import type { TaskWire, WireContext } from './task-wire.js';
 
 /** `return_text` is sent only when documents are wanted; TEI has no `top_n` (the answer is cut locally). */
-export function rerankRequest(query: string, texts: readonly string[], returnText: boolean): string {
+function rerankRequest(query: string, texts: readonly string[], returnText: boolean): string {
   return JSON.stringify(returnText ? { query, texts, return_text: true } : { query, texts });
 }
 
@@ -14,7 +14,7 @@ export function rerankRequest(query: string, texts: readonly string[], returnTex
  * (`text`, `document.text`) is not used.
  * Anything else, an index out of range, a text scored twice or not at all throws SendError.
  */
-export function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: string): number[] {
+function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: string): number[] {
   const body = answer.body;
   const list = isJsonObject(body) && Array.isArray(body.results) ? body.results : body;
   if (!Array.isArray(list)) throw badAnswer(inferenceId, `expected a list of ${textCount} scores, got ${describeShape(body)}`);

@@ -4,10 +4,10 @@ import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } fro
 import type { TaskWire, WireContext } from './task-wire.js';
 import { embeddingRequest as sparseRequest, truncateInput } from './text-embedding-wire.js';
 
-export { sparseRequest };
+;
 
 /** What one answer holds: token maps, or token ids still to decode (TEI's /embed_sparse). */
-export type SparseAnswer = { kind: 'tokens'; vectors: SparseVector[] } | { kind: 'ids'; vectors: Array<Array<[number, number]>> };
+type SparseAnswer = { kind: 'tokens'; vectors: SparseVector[] } | { kind: 'ids'; vectors: Array<Array<[number, number]>> };
 
 const isWeight = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -16,7 +16,7 @@ const isWeight = (v: unknown): v is number => typeof v === 'number' && Number.is
  * `[[{"index": 17, "value": 0.8}, …], …]`. Anything else, or a count other than the inputs',
  * throws SendError.
  */
-export function parseSparse(answer: JsonAnswer, inputCount: number, inferenceId: string): SparseAnswer {
+function parseSparse(answer: JsonAnswer, inputCount: number, inferenceId: string): SparseAnswer {
   const body = answer.body;
   const fail = (detail: string) => badAnswer(inferenceId, detail);
   if (!Array.isArray(body)) throw fail(`expected a list of ${inputCount} sparse embeddings, got ${describeShape(body)}`);
@@ -47,7 +47,7 @@ export function parseSparse(answer: JsonAnswer, inputCount: number, inferenceId:
 }
 
 /** TEI's tokenizer route beside `/embed_sparse` (or beside the url's own path). */
-export function decodeUrl(url: string): string {
+function decodeUrl(url: string): string {
   const parsed = new URL(url);
   parsed.pathname = /\/embed_sparse\/?$/.test(parsed.pathname)
     ? parsed.pathname.replace(/\/embed_sparse\/?$/, '/decode')
@@ -57,14 +57,14 @@ export function decodeUrl(url: string): string {
 }
 
 /** Most ids in one /decode call: TEI caps its lists at max_client_batch_size (32 by default). */
-export const DECODE_BATCH = 32;
+const DECODE_BATCH = 32;
 
 /** Each id decoded on its own: `{"ids": [[17], [42]]}` answers `["tok", "tok2"]`. */
-export function decodeRequest(ids: readonly number[]): string {
+function decodeRequest(ids: readonly number[]): string {
   return JSON.stringify({ ids: ids.map((id) => [id]) });
 }
 
-export function parseDecode(answer: JsonAnswer, idCount: number, inferenceId: string): string[] {
+function parseDecode(answer: JsonAnswer, idCount: number, inferenceId: string): string[] {
   const body = answer.body;
   if (!Array.isArray(body) || body.length !== idCount || !body.every((t) => typeof t === 'string')) {
     throw badAnswer(inferenceId, `expected ${idCount} decoded tokens from /decode, got ${describeShape(body)}`);
@@ -76,7 +76,7 @@ export function parseDecode(answer: JsonAnswer, idCount: number, inferenceId: st
  * Token ids with weights → a token map. Ids whose token is empty (special tokens the server
  * skips) are left out; ids that decode to the same token keep the larger weight.
  */
-export function toTokens(ids: ReadonlyArray<[number, number]>, tokenOf: (id: number) => string): SparseVector {
+function toTokens(ids: ReadonlyArray<[number, number]>, tokenOf: (id: number) => string): SparseVector {
   const vector: SparseVector = new Map();
   for (const [id, weight] of ids) {
     const token = tokenOf(id);

@@ -17,7 +17,7 @@ export interface WireContext {
 }
 
 /** One stored endpoint of a task type, as its wire needs it. */
-export interface WireEndpoint<T extends TaskType> {
+interface WireEndpoint<T extends TaskType> {
   inferenceId: string;
   settings: ServiceSettingsOf<T>;
   apiKey: string;
@@ -26,7 +26,7 @@ export interface WireEndpoint<T extends TaskType> {
 }
 
 /** One endpoint's operations, and every URL they send to (checked against the upstream rules at PUT). */
-export interface BoundWire<T extends TaskType> {
+interface BoundWire<T extends TaskType> {
   upstreamUrls: string[];
   operations: TaskOperations[T];
 }

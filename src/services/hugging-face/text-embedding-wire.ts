@@ -7,7 +7,7 @@ import type { TaskWire, WireContext } from './task-wire.js';
 type Settings = ServiceSettingsOf<'text_embedding'>;
 
 /** A `url` is used as given; hosted mode (`model_id` alone) targets the serverless API's feature-extraction pipeline. */
-export function embeddingUrl(settings: Settings, hfApiBase: string): string {
+function embeddingUrl(settings: Settings, hfApiBase: string): string {
   if (settings.url) return settings.url;
   return `${hfApiBase}/models/${settings.model_id}/pipeline/feature-extraction`;
 }
@@ -105,7 +105,7 @@ const skipSpace = (text: string, i: number) => {
  * or a flat `[…]`: the service sends these back as they came instead of re-formatting every
  * float. Undefined for other shapes (their vectors are serialized from the numbers).
  */
-export function vectorTexts(text: string, count: number): string[] | undefined {
+function vectorTexts(text: string, count: number): string[] | undefined {
   let i = skipSpace(text, 0);
   if (text[i] !== '[') return undefined;
   i = skipSpace(text, i + 1);

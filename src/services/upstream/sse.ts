@@ -18,7 +18,7 @@ export interface SseEvent {
 }
 
 /** One event larger than this fails the stream: what is held per stream stays bounded whatever the upstream sends. */
-export const MAX_EVENT_CHARS = 1024 * 1024;
+const MAX_EVENT_CHARS = 1024 * 1024;
 
 export class SseTooLargeError extends Error {
   readonly code = 'SSE_EVENT_TOO_LARGE';
