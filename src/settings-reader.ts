@@ -201,6 +201,5 @@ function renderValue(value: unknown, key: string | undefined, depth: number): st
       .map(([k, v]) => `${k}=${renderValue(v, k, depth + 1)}`)
       .join(', ')}}`;
   }
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were rendered above; the rest print as given
   return String(value).replace(TOKEN_LIKE, '[REDACTED]');
 }

@@ -93,7 +93,6 @@ export function parseChunkingSettings(raw: SettingsMap | null | undefined, probl
       const max = reader.takeInteger('max_chunk_size', { required: true, ...MAX_CHUNK_SIZE_LIMITS.sentence });
       const overlap = reader.takeRaw('sentence_overlap') ?? 1;
       if (overlap !== 0 && overlap !== 1) {
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- Elasticsearch prints the value as given
         problems.push(`sentence_overlap[${String(overlap)}] must be either 0 or 1`);
       } else if (max !== undefined) {
         settings = { strategy, max_chunk_size: max, sentence_overlap: overlap };

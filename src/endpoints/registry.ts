@@ -64,7 +64,7 @@ export class EndpointRegistry {
       task_type: record.taskType,
       service: record.service,
       // Stored maps, checked when they were written: shown as they are.
-      service_settings: this.serviceOf(record).viewServiceSettings(record.taskType, record.serviceSettings) as EndpointView['service_settings'],
+      service_settings: this.serviceOf(record).viewServiceSettings(record.taskType, record.serviceSettings),
     };
     if (Object.keys(record.taskSettings).length > 0) view.task_settings = record.taskSettings;
     if (record.chunkingSettings) view.chunking_settings = record.chunkingSettings as EndpointView['chunking_settings'];
@@ -260,6 +260,6 @@ export class EndpointRegistry {
   }
 
   private unseal(record: EndpointRecord): SettingsMap {
-    return JSON.parse(this.deps.secretBox.decrypt(record.sealedSecrets, record.inferenceId));
+    return JSON.parse(this.deps.secretBox.decrypt(record.sealedSecrets, record.inferenceId)) as SettingsMap;
   }
 }

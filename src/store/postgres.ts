@@ -185,7 +185,7 @@ export class PostgresEndpointStore implements EndpointStore {
       await store.migrate();
     } catch (err) {
       await pool.end().catch(() => {});
-      if (isConnectionError(err)) throw new Error(`cannot reach PostgreSQL at ${store.location}: ${(err as Error).message}`);
+      if (isConnectionError(err)) throw new Error(`cannot reach PostgreSQL at ${store.location}: ${(err as Error).message}`, { cause: err });
       throw err;
     }
     return store;
@@ -402,7 +402,7 @@ class ChangeListener {
   private deliver(payload: string | undefined): void {
     let message: Partial<ChangeMessage> & { reload?: boolean };
     try {
-      message = JSON.parse(payload ?? '');
+      message = JSON.parse(payload ?? '') as typeof message;
     } catch {
       this.onResync();
       return;

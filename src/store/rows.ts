@@ -16,9 +16,9 @@ export const endpointFromRow = (row: EndpointRow): EndpointRecord => ({
   inferenceId: row.inference_id,
   taskType: row.task_type as TaskType,
   service: row.service,
-  serviceSettings: JSON.parse(row.service_settings),
-  taskSettings: JSON.parse(row.task_settings),
-  chunkingSettings: row.chunking_settings === null ? null : JSON.parse(row.chunking_settings),
+  serviceSettings: JSON.parse(row.service_settings) as EndpointRecord['serviceSettings'],
+  taskSettings: JSON.parse(row.task_settings) as EndpointRecord['taskSettings'],
+  chunkingSettings: row.chunking_settings === null ? null : (JSON.parse(row.chunking_settings) as EndpointRecord['chunkingSettings']),
   sealedSecrets: row.secrets,
 });
 

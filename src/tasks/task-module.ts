@@ -77,4 +77,5 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
   readonly streaming?: StreamingOperation<T, StreamBody, State>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the catalog holds tasks of every body and state type
 export type AnyTask = Task<TaskType, any, any, any>;

@@ -164,7 +164,7 @@ t.test('task settings: stored ones sent, a request overrides them, bad overrides
   t.same(res.json, { completion: [{ result: 'You said:' }] }, 'cut at max_tokens');
   t.strictSame(llm.received[0]!.path, '/v1/chat/completions', "a base url gets OpenAI chat's path");
   t.strictSame(llm.received[0]!.body, { model: 'tgi', messages: [{ role: 'user', content: 'one two three four' }], n: 1, stream: false, max_tokens: 3, temperature: 0.5, stop: ['END'] });
-  res = await complete('c', { input: 'x', task_settings: { max_tokens: 50, top_p: 0.5 } });
+  await complete('c', { input: 'x', task_settings: { max_tokens: 50, top_p: 0.5 } });
   t.strictSame(llm.received[1]!.body, { model: 'tgi', messages: [{ role: 'user', content: 'x' }], n: 1, stream: false, max_tokens: 50, temperature: 0.5, top_p: 0.5, stop: ['END'] });
   res = await complete('c', { input: 'x', task_settings: { top_p: 2, nope: 1 } });
   t.same(res.json, validation('[task_settings] Invalid value [2.0]. [top_p] must be greater than [0.0] and less than or equal to [1.0]'));

@@ -69,7 +69,7 @@ function parseDecode(answer: JsonAnswer, idCount: number, inferenceId: string): 
   if (!Array.isArray(body) || body.length !== idCount || !body.every((t) => typeof t === 'string')) {
     throw badAnswer(inferenceId, `expected ${idCount} decoded tokens from /decode, got ${describeShape(body)}`);
   }
-  return body as string[];
+  return body;
 }
 
 /**

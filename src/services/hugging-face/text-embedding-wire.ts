@@ -77,7 +77,7 @@ export function scanVectorList(text: string): { vectors: string[]; dims: number 
 function isNumberArray(v: unknown): v is number[] {
   if (!Array.isArray(v) || v.length === 0) return false;
   for (let i = 0; i < v.length; i++) {
-    const x = v[i];
+    const x: unknown = v[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) return false;
   }
   return true;
@@ -86,7 +86,7 @@ function isNumberArray(v: unknown): v is number[] {
 /** Mean over token vectors, for models served without pooling: `[[tokens × dims]]` → `[dims]`. */
 function meanPool(tokens: unknown[]): number[] | undefined {
   if (tokens.length === 0 || !tokens.every(isNumberArray)) return undefined;
-  const rows = tokens as number[][];
+  const rows = tokens;
   const dims = rows[0]!.length;
   if (!rows.every((r) => r.length === dims)) return undefined;
   const out = new Array<number>(dims).fill(0);
