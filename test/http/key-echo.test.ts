@@ -1,7 +1,7 @@
 // An upstream that echoes the key it was sent, in any encoding: the key reaches neither the caller nor any log line, at any level.
 import fc from 'fast-check';
 import t from 'tap';
-import { startApp } from '../helpers/app-harness.js';
+import { envelope, startApp } from '../helpers/app-harness.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
 import { ENCODINGS } from '../helpers/key-encodings.js';
@@ -116,4 +116,25 @@ t.test('a stream whose error event echoes the key, split across two reads: not i
     { numRuns: 40 },
   );
   t.pass('40 generated keys');
+});
+
+t.test('a key a header cannot carry is refused at PUT and _update; the stored key goes on being sent', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  const reason = 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);';
+  const bad = 'good-key-1\r\nx-evil: yes';
+  const body = (key: string) => ({ service: 'hugging_face', service_settings: { api_key: key, url: `${hf.url}/embed`, dimensions: 16 } });
+  let res = await s.request('PUT', '/_inference/text_embedding/e', body(bad));
+  t.strictSame(res.json, envelope(400, 'validation_exception', reason));
+  t.equal((await s.request('GET', '/_inference/e')).status, 404, 'nothing stored');
+
+  t.equal((await s.request('PUT', '/_inference/text_embedding/e', body('clé-secrète-ÿ'))).status, 200, 'Latin-1 is fine');
+  res = await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: 'new-key-\u20ac' } });
+  t.strictSame(res.json, envelope(400, 'validation_exception', reason));
+  res = await s.request('POST', '/_inference/text_embedding/e', { input: 'x' });
+  t.equal(res.status, 200, 'the endpoint still answers');
+  t.equal(hf.received.length, 1, 'in one request, not retried');
+  t.equal(hf.received[0]!.headers.authorization, 'Bearer clé-secrète-ÿ', 'with the key stored at PUT');
+  t.notOk(s.logs.lines.some((l) => l.includes('x-evil') || l.includes('new-key-')), 'no refused key in any log line');
 });
