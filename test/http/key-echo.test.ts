@@ -138,3 +138,46 @@ t.test('a key a header cannot carry is refused at PUT and _update; the stored ke
   t.equal(hf.received[0]!.headers.authorization, 'Bearer clé-secrète-ÿ', 'with the key stored at PUT');
   t.notOk(s.logs.lines.some((l) => l.includes('x-evil') || l.includes('new-key-')), 'no refused key in any log line');
 });
+
+t.test('a malformed 200 answer with the key as an object key: the bad-answer message masks it, in every JSON encoding', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  let n = 0;
+  // The encodings that decode back to the key (a raw one with `"` would not be JSON), and percent-encoding, masked as itself.
+  const encodings = Object.keys(ENCODINGS).filter((e) => e !== 'raw');
+  await fc.assert(
+    fc.asyncProperty(headerKey, fc.constantFrom(...encodings), async (key, encoding) => {
+      const id = `b${n++}`;
+      const put = await s.request('PUT', `/_inference/text_embedding/${id}`, { service: 'hugging_face', service_settings: { api_key: key, url: `${hf.url}/embed`, dimensions: 16 } });
+      if (put.status !== 200) throw new Error(put.body);
+      hf.next({ status: 200, echo: (authorization) => `{"model":1,"${ENCODINGS[encoding]!(bearer(authorization))}":[0.5]}` });
+      const logsBefore = s.logs.lines.length;
+      const res = await s.request('POST', `/_inference/text_embedding/${id}`, { input: 'x' });
+      const lines = s.logs.lines.slice(logsBefore);
+      return (
+        res.status === 502 &&
+        res.json.error.reason === `Failed to parse the response for inference entity id [${id}]: expected an array of 1 embeddings, got an object with keys [model, [REDACTED]]` &&
+        !leaks(res.body, key) &&
+        lines.every((l) => !leaks(l, key))
+      );
+    }),
+    { numRuns: 40 },
+  );
+  t.pass('40 generated keys');
+});
+
+t.test('a completion answer, whole or to a stream request, with the key as an object key: masked', async (t) => {
+  const llm = await new FakeLlm().start();
+  t.teardown(() => llm.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  const key = 'sec"ret/va\\lue99';
+  await s.request('PUT', '/_inference/completion/c', { service: 'hugging_face', service_settings: { api_key: key, url: `${llm.url}/v1/chat/completions` } });
+  const reason = 'Failed to parse the response for inference entity id [c]: expected {"choices":[{"message":{…}}]}, got an object with keys [id, [REDACTED]]';
+  for (const path of ['/_inference/completion/c', '/_inference/completion/c/_stream']) {
+    llm.next({ status: 200, json: { id: 'x', [key]: { message: 'hi' } } });
+    const res = await s.request('POST', path, { input: 'hi' });
+    t.strictSame(res.json, envelope(502, 'status_exception', reason), path);
+  }
+  t.strictSame(s.logs.lines.filter((l) => leaks(l, key)), [], 'no log line holds the key');
+});
