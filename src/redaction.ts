@@ -117,19 +117,21 @@ function codePointForms(char: string): string[][] {
 /**
  * Whether `text` from `start` to its end could begin an occurrence of a secret (given as the forms
  * of its code points): it is the start of some writing of the secret, in any encoding mix, that
- * the text ends before completing.
+ * the text ends before completing. A whole writing that ends the text is not one, unless the same
+ * text also begins a longer writing (a raw `\` is also the start of `\u005c`).
  */
 function couldBegin(text: string, start: number, forms: readonly string[][][]): boolean {
   const failed = new Set<number>();
   const visit = (pos: number, k: number): boolean => {
-    if (pos === text.length) return true;
+    // The text ends: inside a writing, or after a whole one (which may not go on).
+    if (pos === text.length) return k < forms.length;
     if (k === forms.length) return false;
     const state = pos * (forms.length + 1) + k;
     if (failed.has(state)) return false;
     for (const form of forms[k]!) {
       let i = 0;
       while (i < form.length && pos + i < text.length && form[i]!.includes(text[pos + i]!)) i++;
-      if (pos + i === text.length || (i === form.length && visit(pos + i, k + 1))) return true;
+      if (i === form.length ? visit(pos + i, k + 1) : pos + i === text.length) return true;
     }
     failed.add(state);
     return false;
