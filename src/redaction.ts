@@ -150,6 +150,8 @@ export class SecretHoldBack {
   private readonly forms: string[][][];
   /** The longest any writing of the secret can be: a held tail is always shorter. */
   private readonly longest: number;
+  /** The characters a writing of the secret can start with: most text has none of them near its end. */
+  private readonly firsts: string;
 
   constructor(
     private readonly secret: string,
@@ -158,6 +160,7 @@ export class SecretHoldBack {
     // Shorter secrets are not masked (see MIN_SECRET_LENGTH): nothing is held for them either.
     this.forms = secret.length >= MIN_SECRET_LENGTH ? [...secret].map(codePointForms) : [];
     this.longest = this.forms.reduce((sum, forms) => sum + Math.max(...forms.map((f) => f.length)), 0);
+    this.firsts = (this.forms[0] ?? []).map((form) => form[0]!).join('');
   }
 
   /** What of the text so far can be sent now: masked, without a tail that could begin the secret. */
@@ -173,7 +176,7 @@ export class SecretHoldBack {
     const masked = matches.at(-1);
     const from = masked ? masked.index + masked[0].length : 0;
     for (let start = Math.max(from, text.length - this.longest); start < hold; start++) {
-      if (couldBegin(text, start, this.forms)) {
+      if (this.firsts.includes(text[start]!) && couldBegin(text, start, this.forms)) {
         hold = start;
         break;
       }
