@@ -94,6 +94,116 @@ export function maskSecrets(text: string, secrets: readonly string[], mask = '[R
   return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;
 }
 
+/** `text` with `secret` (at least MIN_SECRET_LENGTH long) masked in every encoding of maskSecrets, and nothing else (no token-shaped text). */
+export function maskSecret(text: string, secret: string, mask = '[REDACTED]'): string {
+  return secret.length >= MIN_SECRET_LENGTH ? text.replace(encodedPattern(secret), () => mask) : text;
+}
+
+/**
+ * The forms one code point of a secret may be written in, as characterPattern matches them: each
+ * form a list of positions, each position the characters allowed there (a hex digit in either case).
+ */
+function codePointForms(char: string): string[][] {
+  const hexPositions = (digits: string) => [...digits].map((d) => (/[a-f]/.test(d) ? d + d.toUpperCase() : d));
+  const unitForms = (unit: number): string[][] => [[String.fromCharCode(unit)], ['\\', 'u', ...hexPositions(hex4(unit))]];
+  let json: string[][] = [[]];
+  for (let i = 0; i < char.length; i++) json = json.flatMap((head) => unitForms(char.charCodeAt(i)).map((tail) => [...head, ...tail]));
+  const short = JSON_SHORT_ESCAPES[char];
+  if (short !== undefined) json.push(['\\', short]);
+  const percent = [...new TextEncoder().encode(char)].flatMap((b) => ['%', ...hexPositions(b.toString(16).padStart(2, '0'))]);
+  return [...json, percent, ...(char === ' ' ? [['+']] : [])];
+}
+
+/**
+ * Whether `text` from `start` to its end could begin an occurrence of a secret (given as the forms
+ * of its code points): it is the start of some writing of the secret, in any encoding mix, that
+ * the text ends before completing. A whole writing that ends the text is not one, unless the same
+ * text also begins a longer writing (a raw `\` is also the start of `\u005c`).
+ */
+function couldBegin(text: string, start: number, forms: readonly string[][][]): boolean {
+  const failed = new Set<number>();
+  const visit = (pos: number, k: number): boolean => {
+    // The text ends: inside a writing, or after a whole one (which may not go on).
+    if (pos === text.length) return k < forms.length;
+    if (k === forms.length) return false;
+    const state = pos * (forms.length + 1) + k;
+    if (failed.has(state)) return false;
+    for (const form of forms[k]!) {
+      let i = 0;
+      while (i < form.length && pos + i < text.length && form[i]!.includes(text[pos + i]!)) i++;
+      if (i === form.length ? visit(pos + i, k + 1) : pos + i === text.length) return true;
+    }
+    failed.add(state);
+    return false;
+  };
+  return visit(start, 0);
+}
+
+/**
+ * Text streamed in pieces (a generated answer's tokens) with a secret masked even when it is
+ * split across pieces: each piece is given back at once, masked, except its tail that could still
+ * be the start of the secret (raw or encoded), which waits for the next piece or for flush(). Text
+ * that cannot begin the secret is never delayed (a stream's first token is not held back).
+ */
+export class SecretHoldBack {
+  private pending = '';
+  private readonly forms: string[][][];
+  /** The longest any writing of the secret can be: a held tail is always shorter. */
+  private readonly longest: number;
+  /** The characters a writing of the secret can start with: most text has none of them near its end. */
+  private readonly firsts: string;
+
+  constructor(
+    private readonly secret: string,
+    private readonly mask = '[REDACTED]',
+  ) {
+    // Shorter secrets are not masked (see MIN_SECRET_LENGTH): nothing is held for them either.
+    this.forms = secret.length >= MIN_SECRET_LENGTH ? [...secret].map(codePointForms) : [];
+    this.longest = this.forms.reduce((sum, forms) => sum + Math.max(...forms.map((f) => f.length)), 0);
+    this.firsts = (this.forms[0] ?? []).map((form) => form[0]!).join('');
+  }
+
+  /** What of the text so far can be sent now: masked, without a tail that could begin the secret. */
+  push(piece: string): string {
+    if (this.forms.length === 0) return piece;
+    const text = this.pending + piece;
+    const matches = [...text.matchAll(encodedPattern(this.secret))];
+    let hold = text.length;
+    // The last writing of the secret found may be the start of a longer one the text ends inside
+    // (a raw `\` and then `u00`, of `\u005c`): it waits, so that the text is masked as it would be whole.
+    const last = matches.at(-1);
+    if (last && couldBegin(text, last.index, this.forms)) hold = matches.pop()!.index;
+    const masked = matches.at(-1);
+    const from = masked ? masked.index + masked[0].length : 0;
+    for (let start = Math.max(from, text.length - this.longest); start < hold; start++) {
+      if (this.firsts.includes(text[start]!) && couldBegin(text, start, this.forms)) {
+        hold = start;
+        break;
+      }
+    }
+    this.pending = text.slice(hold);
+    let out = '';
+    let at = 0;
+    for (const match of matches) {
+      out += text.slice(at, match.index) + this.mask;
+      at = match.index + match[0].length;
+    }
+    return out + text.slice(at, hold);
+  }
+
+  /** The held tail, masked (a whole secret in it too), given back; nothing is held after. */
+  flush(): string {
+    const out = maskSecret(this.pending, this.secret, this.mask);
+    this.pending = '';
+    return out;
+  }
+
+  /** Whether a tail is held. */
+  get holding(): boolean {
+    return this.pending !== '';
+  }
+}
+
 /**
  * A request URL fit for a log line: values of query parameters with a secret name, and any
  * Hugging Face token in the path or query, masked. Most URLs have neither and are returned as they are.

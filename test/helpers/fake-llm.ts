@@ -36,7 +36,7 @@ export type ChatStyle = 'tgi' | 'vllm';
 export const MODEL = 'fake/llm-7b';
 
 /** The answer to a prompt, as tokens: `You said: <the prompt's words>`. */
-function replyTokens(prompt: string): string[] {
+export function replyTokens(prompt: string): string[] {
   return ['You', ' said', ':', ...prompt.split(/(?=\s)/).map((w, i) => (i === 0 ? ` ${w}` : w))];
 }
 
@@ -51,8 +51,8 @@ export class FakeLlm {
   style: ChatStyle = 'tgi';
   /** Between two tokens of a stream. */
   tokenDelayMs = 0;
-  /** The answer's tokens for a prompt. */
-  reply: (prompt: string) => string[] = replyTokens;
+  /** The answer's tokens for a prompt (and the Authorization header received: an upstream may echo the key as generated text). */
+  reply: (prompt: string, authorization: string) => string[] = replyTokens;
   /** Keep headers and bodies in `received` (the benchmark turns it off). */
   record = true;
   /**
@@ -152,7 +152,7 @@ export class FakeLlm {
       if (path.endsWith('/chat/completions')) this.chat(res, body, behaviour);
       else if (path.endsWith('/generate_stream')) this.generateStream(res, body, behaviour);
       else if (path.endsWith('/generate')) this.json(res, 200, this.generated(body).whole);
-      else this.json(res, 200, [{ generated_text: this.reply(String(body?.inputs ?? '')).join('') }]);
+      else this.json(res, 200, [{ generated_text: this.reply(String(body?.inputs ?? ''), String(this.lastAuthorization)).join('') }]);
     });
   }
 
@@ -162,7 +162,7 @@ export class FakeLlm {
 
   /** Tokens for a request, cut by its token limit or at a stop sequence, and why generation ended. */
   private tokens(prompt: string, maxTokens: number | undefined, stop: string[] | undefined): { tokens: string[]; finish: 'eos_token' | 'length' | 'stop_sequence' } {
-    const all = this.reply(prompt);
+    const all = this.reply(prompt, String(this.lastAuthorization));
     const out: string[] = [];
     for (const token of all) {
       if (maxTokens !== undefined && out.length >= maxTokens) return { tokens: out, finish: 'length' };

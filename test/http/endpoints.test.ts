@@ -186,6 +186,15 @@ t.test('_update rejects what cannot change, unknown ids, wrong task types and ba
   // A key too short to be masked is refused, unquoted, and the stored key stays.
   res = await s.request('PUT', '/_inference/up/_update', { service_settings: { api_key: 'short7!' } });
   t.strictSame(res.json, envelope(400, 'validation_exception', 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must be at least 8 characters long;'));
+  // So is a key a header cannot carry (control characters, anything above U+00FF).
+  for (const key of ['8chars!!\r\nX-Evil: 1', '8chars!!\u0000', '8chars!!\u007f', '8chars!!\u0100']) {
+    res = await s.request('PUT', '/_inference/up/_update', { service_settings: { api_key: key } });
+    t.strictSame(
+      res.json,
+      envelope(400, 'validation_exception', 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);'),
+      JSON.stringify(key),
+    );
+  }
   res = await s.request('PUT', '/_inference/up/_update', { service_settings: { api_key: '8chars!!' } });
   t.equal(res.status, 200, 'eight characters are enough');
 

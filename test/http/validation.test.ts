@@ -75,6 +75,79 @@ const cases: Case[] = [
     reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must be at least 8 characters long;',
   },
   {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with a CR LF (a header injection)',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcdefgh\r\nX-Evil: 1' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with a NUL',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcd\u0000efgh' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with a tab',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcd\tefgh' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with a DEL',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcd\u007fefgh' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with a C1 control',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcd\u0085efgh' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with U+0100',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcdefghĀ' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    // A header cannot carry it: refused here rather than failing every call; never quoted.
+    name: 'api_key with an emoji (astral)',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'hf_abcdefgh😀' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
+    name: 'api_key short and with a LF: both rules',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ api_key: 'ab\ncd' }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must be at least 8 characters long;' +
+      '2: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+  },
+  {
     name: 'missing url without model_id',
     url: '/_inference/text_embedding/x',
     body: { service: 'hugging_face', service_settings: { api_key: API_KEY } },
@@ -413,6 +486,8 @@ t.test('the valid edges of each rule are accepted', async (t) => {
     hfBody({}, { task_settings: {}, chunking_settings: null }),
     chunking({ strategy: 'sentence', max_chunk_size: 300, sentence_overlap: 1 }),
     chunking({ strategy: 'recursive', max_chunk_size: 300, separator_group: 'markdown' }),
+    // Every character a header can carry: printable ASCII, spaces inside, and Latin-1 up to U+00FF.
+    hfBody({ api_key: 'clé secrète ~"\\ ÿ' }),
   ];
   for (const [i, body] of ok.entries()) {
     const res = await s.request('PUT', `/_inference/text_embedding/ok-${i}`, body);

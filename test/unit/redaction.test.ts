@@ -1,7 +1,7 @@
-// maskSecrets: a key in any encoding an upstream may echo it in, and the upstream error mapping that masks it after decoding.
+// maskSecrets and SecretHoldBack: a key in any encoding an upstream may echo it in, and the upstream error mapping that masks it after decoding.
 import fc from 'fast-check';
 import t from 'tap';
-import { maskSecrets } from '../../src/redaction.js';
+import { maskSecret, maskSecrets, SecretHoldBack } from '../../src/redaction.js';
 import { mapInBandError, mapUpstreamStatus } from '../../src/services/hugging-face/hugging-face-errors.js';
 import { ENCODINGS } from '../helpers/key-encodings.js';
 
@@ -109,4 +109,58 @@ t.test('an error inside a 2xx answer or stream never quotes the key, whatever it
     mapInBandError({ error: { detail: 'Bearer sec"ret/va\\lue99' } }, 'g', 'sec"ret/va\\lue99').error.reason,
     'Received a server error status code for request from inference entity id [g] status [500]. Error message: [{"detail":"Bearer [REDACTED]"}]',
   );
+});
+
+/** `text` cut at `cuts` (positions, in any order) into pieces. */
+const cutAt = (text: string, cuts: number[]) => {
+  const points = [...new Set(cuts.map((c) => Math.min(c, text.length)))].sort((a, b) => a - b);
+  return [0, ...points].map((from, i) => text.slice(from, [...points, text.length][i]));
+};
+
+t.test('a key split across streamed pieces is masked: the pieces give back exactly the whole text masked', async (t) => {
+  for (const [name, encode] of Object.entries(ENCODINGS)) {
+    fc.assert(
+      fc.property(anyKey, fc.constantFrom('', 'x ', 'é', '%', '\\', 'sec'), fc.array(fc.nat(200), { minLength: 1, maxLength: 2 }), (key, around, cuts) => {
+        const text = `${around}hello ${encode(key)} bye${around}`;
+        const holdBack = new SecretHoldBack(key);
+        const out = cutAt(text, cuts).map((piece) => holdBack.push(piece));
+        out.push(holdBack.flush());
+        return out.join('') === maskSecret(text, key) && out.join('').includes('hello [REDACTED] bye') && out.every((o) => decodings(o).every((d) => !d.includes(key)));
+      }),
+      { numRuns: 150 },
+    );
+    t.pass(name);
+  }
+});
+
+t.test('a key split at every position across two or three pieces', async (t) => {
+  const key = 'sec"ret/vä\\lue-😀';
+  for (const [name, encode] of Object.entries(ENCODINGS)) {
+    const text = `a ${encode(key)} b`;
+    let checked = 0;
+    for (let i = 0; i <= text.length; i++) {
+      for (let j = i; j <= text.length; j++) {
+        const holdBack = new SecretHoldBack(key);
+        const out = [text.slice(0, i), text.slice(i, j), text.slice(j)].map((p) => holdBack.push(p)).join('') + holdBack.flush();
+        if (out !== 'a [REDACTED] b') t.fail(`${name}, cut at ${i} and ${j}: ${out}`);
+        checked++;
+      }
+    }
+    t.pass(`${name}: ${checked} cuts`);
+  }
+});
+
+t.test('only a tail that could begin the key waits; the rest goes at once', async (t) => {
+  const holdBack = new SecretHoldBack('secret-value');
+  t.equal(holdBack.push('hello '), 'hello ', 'no s at the end: nothing held');
+  t.equal(holdBack.push('the sec'), 'the ', 'sec could begin the key');
+  t.equal(holdBack.push('ond s'), 'second ', 'not the key after all: given back with what follows, bar the new s');
+  t.equal(holdBack.push('ecret-val'), '');
+  t.equal(holdBack.push('ue, done 50'), '[REDACTED], done 50');
+  t.equal(holdBack.push('%'), '', 'a % could begin %73, s percent-encoded');
+  t.equal(holdBack.push(' sure'), '% sure');
+  t.equal(holdBack.push(' \\u0073ec'), ' ', 'an escape of s begins the key too');
+  t.equal(holdBack.flush(), '\\u0073ec', 'the end of the stream gives the tail back');
+  t.equal(holdBack.flush(), '', 'once');
+  t.equal(new SecretHoldBack('short').push('shor'), 'shor', 'a key too short to be masked is not held for either');
 });

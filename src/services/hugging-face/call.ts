@@ -1,6 +1,7 @@
 // One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers become SendErrors.
 import { SendError } from '../send-error.js';
-import { errors } from '../../errors.js';
+import { EsError, errors, type ErrorCause } from '../../errors.js';
+import { maskSecrets } from '../../redaction.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { CALL_TIMED_OUT, RESPONSE_TOO_LARGE, type HttpTransport } from '../upstream/http-transport.js';
 import { mapNetworkError, mapUpstreamStatus } from './hugging-face-errors.js';
@@ -16,7 +17,11 @@ export function requestHeaders(apiKey: string, accept = 'application/json'): Rec
 /** A parsed JSON value that is an object (not null, not an array). */
 export { isJsonObject } from './json.js';
 
-/** A short description of a JSON value's shape for error messages; never the values themselves. */
+/**
+ * A short description of a JSON value's shape for error messages; never the values themselves.
+ * An object's keys are named, though, and an upstream may put anything there (the key it was
+ * sent too): maskingFailures masks the key in the message this ends up in.
+ */
 export function describeShape(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) {
@@ -106,4 +111,53 @@ export function answerOf(
 /** A malformed answer: a 502 naming the problem, never retried. */
 export function badAnswer(inferenceId: string, detail: string): SendError {
   return new SendError({ error: errors.badUpstreamResponse(inferenceId, detail), retry: 'none' });
+}
+
+const maskCause = (cause: ErrorCause, apiKey: string): ErrorCause => {
+  const out: ErrorCause = { type: cause.type, reason: maskSecrets(cause.reason, [apiKey], '[REDACTED]', 1) };
+  if (cause.caused_by) out.caused_by = maskCause(cause.caused_by, apiKey);
+  return out;
+};
+
+/** `error` with `apiKey` masked in its reason and its causes' (any length, as upstreamMessage does); itself when it holds no key. */
+export function maskedError(error: EsError, apiKey: string): EsError {
+  const reason = maskSecrets(error.reason, [apiKey], '[REDACTED]', 1);
+  const causedBy = error.causedBy && maskCause(error.causedBy, apiKey);
+  if (reason === error.reason && JSON.stringify(causedBy) === JSON.stringify(error.causedBy)) return error;
+  return new EsError(error.status, error.type, reason, causedBy, error.headers);
+}
+
+/** A failure (a SendError, an EsError, anything else as it is) with `apiKey` masked in what it says. */
+function maskedFailure(err: unknown, apiKey: string): unknown {
+  if (err instanceof SendError) {
+    const error = maskedError(err.failure.error, apiKey);
+    return error === err.failure.error ? err : new SendError({ ...err.failure, error });
+  }
+  return err instanceof EsError ? maskedError(err, apiKey) : err;
+}
+
+/**
+ * An endpoint's operations whose failures never say its key. Messages are built from what an
+ * upstream sent (describeShape names an unexpected answer's object keys, and the key may be one
+ * of them), by every wire module: masking them here, where the key is known, covers them all
+ * (docs/operations.md#storage-and-secrets).
+ */
+export function maskingFailures<O extends object>(operations: O, apiKey: string): O {
+  const out: Record<string, unknown> = {};
+  for (const [name, op] of Object.entries(operations)) {
+    if (typeof op !== 'function') {
+      out[name] = op;
+      continue;
+    }
+    out[name] = (...args: unknown[]): unknown => {
+      let result: unknown;
+      try {
+        result = (op as (...a: unknown[]) => unknown).apply(operations, args);
+      } catch (err) {
+        throw maskedFailure(err, apiKey);
+      }
+      return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(maskedFailure(err, apiKey) as Error)) : result;
+    };
+  }
+  return out as O;
 }

@@ -1,12 +1,14 @@
 // Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the first event read before anything is committed.
 import { SendError } from '../send-error.js';
-import { errors, type EsError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
 import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';
 import { SseParser, SseTooLargeError } from '../upstream/sse.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
-import { answerOf, badAnswer, isJsonObject, noStatus, requestHeaders, type JsonAnswer } from './call.js';
+import { maskSecret } from '../../redaction.js';
+import { answerOf, badAnswer, isJsonObject, maskedError, noStatus, requestHeaders, type JsonAnswer } from './call.js';
 import { chatUrl, openAiChatProtocol } from './chat-completion-wire.js';
+import { ChunkMasker } from './generation-masking.js';
 import type { GenerationProtocol, StreamReading } from './generation-protocol.js';
 import { mapInBandError, mapNetworkError } from './hugging-face-errors.js';
 import { protocolOf, type ServiceSettingsOf } from './hugging-face-settings.js';
@@ -180,10 +182,14 @@ function generationOperations(call: GenerationCall): GenerationOperations {
     return answer;
   };
 
+  /** A whole answer's text, the key masked in it: an upstream may echo the key as generated text. */
+  const answerText = async (res: UpstreamStream, url: string, signal: AbortSignal): Promise<string> =>
+    maskSecret(protocol.parseAnswer(await whole(res, url, signal), inferenceId), apiKey);
+
   const generate = async (request: GenerationRequest, signal: AbortSignal): Promise<string> => {
     const { url, body } = protocol.request(request, false);
     const res = await open(url, body, 'application/json', signal);
-    return protocol.parseAnswer(await whole(res, url, signal), inferenceId);
+    return answerText(res, url, signal);
   };
 
   return {
@@ -194,7 +200,7 @@ function generationOperations(call: GenerationCall): GenerationOperations {
       const res = await open(url, body, 'text/event-stream', signal);
       if (res.status < 200 || res.status >= 300 || !/event-stream/i.test(header(res.headers['content-type']))) {
         // An error status, or a server that answered the stream request whole.
-        return wholeAnswerStream(protocol.parseAnswer(await whole(res, url, signal), inferenceId));
+        return wholeAnswerStream(await answerText(res, url, signal));
       }
       const reader = new EventReader(res, protocol, { url, inferenceId, apiKey, silenceLimit: call.silenceLimit });
       // The first event decides whether the stream starts: an error in it is an ordinary failure,
@@ -210,12 +216,22 @@ function generationOperations(call: GenerationCall): GenerationOperations {
       return {
         done: res.closed,
         async *[Symbol.asyncIterator]() {
+          // The key masked in the generated text, even split across events (see ChunkMasker).
+          const masker = new ChunkMasker(apiKey);
           try {
-            if (first) yield first;
+            let batch = first;
             first = null;
-            for (let batch = await reader.next(); batch; batch = await reader.next()) yield batch;
+            for (; batch; batch = await reader.next()) {
+              const chunks = masker.chunks(batch);
+              if (chunks.length > 0) yield chunks;
+            }
+            const held = masker.flush();
+            if (held.length > 0) yield held;
           } catch (err) {
-            throw err instanceof SendError ? err.failure.error : (errors.internal() as EsError);
+            // What was held is text the stream did generate: it goes before the error.
+            const held = masker.flush();
+            if (held.length > 0) yield held;
+            throw err instanceof SendError ? maskedError(err.failure.error, apiKey) : errors.internal();
           } finally {
             // The body ended; or it only said [DONE] (its end follows); or the stream ended early
             // (an error, the client gone): then the request is cut off.

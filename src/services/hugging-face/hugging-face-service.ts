@@ -6,6 +6,7 @@ import { TASK_TYPES as ALL_TASK_TYPES, type TaskType } from '../../inference-tas
 import type { BoundEndpoint, InferenceService, ModelDetails, ParsedServiceConfig, TaskSettingsByType } from '../inference-service.js';
 import type { HttpTransport } from '../upstream/http-transport.js';
 import { NO_TELEMETRY, type Telemetry } from '../../telemetry.js';
+import { maskingFailures } from './call.js';
 import { generationWire } from './generation-wire.js';
 import { rerankWire } from './rerank-wire.js';
 import {
@@ -94,7 +95,7 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
           : (dispatch.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT_REQUESTS),
       },
       upstreamUrls: wire.upstreamUrls,
-      operations: wire.operations,
+      operations: maskingFailures(wire.operations, apiKey),
       taskSettings(overrides) {
         // Read by the task type's own definitions: these are that type's task settings.
         if (overrides === null || overrides === undefined || Object.keys(overrides).length === 0) return stored as TaskSettingsByType[T];

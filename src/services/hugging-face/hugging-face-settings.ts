@@ -338,7 +338,7 @@ interface Secrets {
   api_key: string;
 }
 
-const has = (definition: SettingDefinition<unknown>, taskType: TaskType) => (definition.tasks as readonly TaskType[]).includes(taskType);
+const has = (definition: SettingDefinition<unknown>, taskType: TaskType) => definition.tasks.includes(taskType);
 
 /** Reads every setting of the task type from `reader`, in definition order, into a new map. */
 function readAll(definitions: Definitions, reader: SettingsReader, context: ReadContext, keys?: (key: string) => boolean): SettingsMap {
@@ -359,16 +359,36 @@ export interface ReadServiceSettings<T extends TaskType> {
 }
 
 /**
+ * Whether an Authorization header value can carry `key`: printable ASCII and Latin-1 above the
+ * C1 controls, nothing else. A C0 control (tab, CR, LF, NUL, …), DEL or anything above U+00FF
+ * makes undici refuse the header at call time, which would turn every request of the endpoint
+ * into a retried network error. C1 controls it would send, but no real key holds one, and a
+ * server may read U+0085 as a line break.
+ */
+function headerCarries(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i);
+    if (unit < 0x20 || (unit >= 0x7f && unit < 0xa0) || unit > 0xff) return false;
+  }
+  return true;
+}
+
+/**
  * The api key of a PUT or `_update`, reported under `secret_settings` as Elasticsearch does. A key
  * shorter than the masking minimum is refused: an upstream that echoed it would get it back to the
  * caller, since text that short cannot be masked without mangling every message (a Hugging Face
- * token is 37 characters). The message never quotes the key.
+ * token is 37 characters). So is a key no header can carry (headerCarries). The messages never
+ * quote the key (docs/operations.md#storage-and-secrets).
  */
 function readApiKey(reader: SettingsReader, problems: string[], required: boolean): string | undefined {
   const apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key', { required });
-  if (apiKey === undefined || apiKey.length >= MIN_SECRET_LENGTH) return apiKey;
-  problems.push(`[secret_settings] Invalid value: [api_key] must be at least ${MIN_SECRET_LENGTH} characters long`);
-  return undefined;
+  if (apiKey === undefined) return undefined;
+  const before = problems.length;
+  if (apiKey.length < MIN_SECRET_LENGTH) problems.push(`[secret_settings] Invalid value: [api_key] must be at least ${MIN_SECRET_LENGTH} characters long`);
+  if (!headerCarries(apiKey)) {
+    problems.push('[secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF)');
+  }
+  return problems.length === before ? apiKey : undefined;
 }
 
 /**

@@ -1,0 +1,95 @@
+// A generated answer with the endpoint's key masked: whole, or streamed with each choice's text held back only where it could begin the key.
+import { maskSecret, SecretHoldBack } from '../../redaction.js';
+import type { GenerationChoice, GenerationChunk } from '../inference-service.js';
+
+/** Every string in a JSON value (tool calls as the upstream sent them) with the key masked. */
+function maskDeep(value: unknown, key: string): unknown {
+  if (typeof value === 'string') return maskSecret(value, key);
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, key));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [maskSecret(k, key), maskDeep(v, key)]));
+  return value;
+}
+
+/**
+ * The chunks of one stream, masked as they come (docs/operations.md#storage-and-secrets): an
+ * upstream may echo the key it was sent as generated text, split over several events. Each
+ * choice's content and refusal go through a SecretHoldBack: what cannot begin the key is sent at
+ * once, the rest waits for the next chunk, the choice's finish or the stream's end (flush()). A
+ * chunk left with nothing to say is not sent. Ids, model names and tool calls are masked whole.
+ */
+export class ChunkMasker {
+  private readonly held = new Map<string, SecretHoldBack>();
+  /** Choices whose role has been sent (a chunk that only repeats it need not be). */
+  private readonly roleSent = new Set<number>();
+  private id: string | undefined;
+  private model: string | undefined;
+
+  constructor(private readonly key: string) {}
+
+  private holdBack(index: number, field: 'content' | 'refusal'): SecretHoldBack {
+    const name = `${index}:${field}`;
+    let holdBack = this.held.get(name);
+    if (!holdBack) this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
+    return holdBack;
+  }
+
+  /** One read's chunks as they may be sent. */
+  chunks(batch: readonly GenerationChunk[]): GenerationChunk[] {
+    const out: GenerationChunk[] = [];
+    for (const chunk of batch) {
+      const masked: GenerationChunk = { ...chunk, choices: [] };
+      if (chunk.id !== undefined) this.id = masked.id = maskSecret(chunk.id, this.key);
+      if (chunk.model !== undefined) this.model = masked.model = maskSecret(chunk.model, this.key);
+      let says = chunk.usage !== undefined || chunk.choices.length === 0;
+      for (const choice of chunk.choices) {
+        const { choice: next, says: choiceSays } = this.choice(choice);
+        masked.choices.push(next);
+        says ||= choiceSays;
+      }
+      if (says) out.push(masked);
+    }
+    return out;
+  }
+
+  /** A choice masked, and whether it says anything (a held piece alone says nothing). */
+  private choice(choice: GenerationChoice): { choice: GenerationChoice; says: boolean } {
+    const delta: GenerationChoice['delta'] = { ...choice.delta };
+    let says = choice.finish_reason !== undefined;
+    for (const field of ['content', 'refusal'] as const) {
+      const text = choice.delta[field];
+      if (text === undefined) continue;
+      const holdBack = this.holdBack(choice.index, field);
+      // A choice that finishes sends what was held for it.
+      delta[field] = holdBack.push(text) + (choice.finish_reason !== undefined ? holdBack.flush() : '');
+      // An empty text as the upstream sent it (a first chunk's) is kept; one emptied by holding back says nothing.
+      says ||= delta[field] !== '' || text === '';
+    }
+    if (choice.delta.tool_calls !== undefined) {
+      delta.tool_calls = maskDeep(choice.delta.tool_calls, this.key) as unknown[];
+      says = true;
+    }
+    if (choice.delta.role !== undefined && !this.roleSent.has(choice.index)) says = true;
+    if (says && choice.delta.role !== undefined) this.roleSent.add(choice.index);
+    const out: GenerationChoice = { index: choice.index, delta };
+    if (choice.finish_reason !== undefined) out.finish_reason = choice.finish_reason;
+    return { choice: out, says };
+  }
+
+  /** What is still held, one chunk per choice (none when nothing is): sent before the stream ends or fails. */
+  flush(): GenerationChunk[] {
+    const byIndex = new Map<number, GenerationChoice['delta']>();
+    for (const [name, holdBack] of this.held) {
+      if (!holdBack.holding) continue;
+      const [index, field] = name.split(':') as [string, 'content' | 'refusal'];
+      const delta = byIndex.get(Number(index)) ?? {};
+      delta[field] = holdBack.flush();
+      byIndex.set(Number(index), delta);
+    }
+    return [...byIndex].map(([index, delta]) => {
+      const chunk: GenerationChunk = { choices: [{ index, delta }] };
+      if (this.id !== undefined) chunk.id = this.id;
+      if (this.model !== undefined) chunk.model = this.model;
+      return chunk;
+    });
+  }
+}
