@@ -46,7 +46,7 @@ export function chatRequest(request: GenerationRequest, model: string | undefine
 /** `choices[0].message.content` of a whole answer (empty when the model answered with tool calls only). */
 export function parseChatAnswer(answer: JsonAnswer, inferenceId: string): string {
   const body = answer.body;
-  const choice = isJsonObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
+  const choice: unknown = isJsonObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
   const message = isJsonObject(choice) ? choice.message : undefined;
   if (!isJsonObject(message)) throw badAnswer(inferenceId, `expected {"choices":[{"message":{…}}]}, got ${describeShape(body)}`);
   const content = message.content;

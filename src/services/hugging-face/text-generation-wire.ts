@@ -45,7 +45,7 @@ export function generateRequest(request: GenerationRequest, stream: boolean): st
 /** `{"generated_text": …}` (TGI) or `[{"generated_text": …}]` (its compat route, the serverless API, text2text). */
 export function parseGeneratedText(answer: JsonAnswer, inferenceId: string): string {
   const body = answer.body;
-  const first = Array.isArray(body) && body.length === 1 ? body[0] : body;
+  const first: unknown = Array.isArray(body) && body.length === 1 ? body[0] : body;
   if (!isJsonObject(first) || typeof first.generated_text !== 'string') {
     throw badAnswer(inferenceId, `expected {"generated_text": string} or a list of one, got ${describeShape(body)}`);
   }
