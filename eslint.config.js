@@ -28,7 +28,10 @@ export default tseslint.config(
       parserOptions: { projectService: { allowDefaultProject: ['*.js', '.ci/*.mjs', 'scripts/*.mjs'] } },
     },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       // The store, limiter and task interfaces are asynchronous; an implementation that has nothing to
       // await (SQLite is synchronous) still returns a promise on purpose.

@@ -1,4 +1,5 @@
-// Chunking throughput: MB/s of each strategy at 100 KB, 1 MB and 10 MB of English text, and on CJK and mixed-script text (the slow path).
+// Chunking throughput: MB/s of each strategy at 100 KB, 1 MB and 10 MB of English text, and on CJK and mixed-script
+// text (the slow path).
 import { chunkText } from '../src/chunking/chunker.js';
 import { SEPARATOR_GROUPS, type ChunkingSettings } from '../src/chunking/chunking-settings.js';
 import { cjkText, englishText, mixedText } from './corpus.js';

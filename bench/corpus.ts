@@ -70,7 +70,12 @@ export function mixedText(chars: number, seed = 11): string {
   const rnd = random(seed);
   const english = englishText(chars, seed);
   const cjk = cjkText(chars, seed);
-  const others = ['Привет мир, это тест. ', 'مرحبا بالعالم، هذا اختبار. ', 'Emoji 😀👍🏽 inside text. ', 'Ünïcödé ñ ç ß. '];
+  const others = [
+    'Привет мир, это тест. ',
+    'مرحبا بالعالم، هذا اختبار. ',
+    'Emoji 😀👍🏽 inside text. ',
+    'Ünïcödé ñ ç ß. ',
+  ];
   const out: string[] = [];
   let length = 0;
   let e = 0;

@@ -1,4 +1,5 @@
-// Load benchmarks over loopback: gateway overhead, quota efficiency, limiter accuracy, memory under overload. Every figure is the median of several runs.
+// Load benchmarks over loopback: gateway overhead, quota efficiency, limiter accuracy, memory under overload. Every
+// figure is the median of several runs.
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { startChild, type Child } from './children.js';
@@ -15,7 +16,12 @@ const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
  * An endpoint on the test upstream. Everything not given is the default a user gets (sentence
  * chunking, batch size 20, 8 requests in flight), except the rate limit where a section says.
  */
-async function createEndpoint(gateway: Child, upstream: Child, id: string, serviceSettings: Record<string, unknown>): Promise<void> {
+async function createEndpoint(
+  gateway: Child,
+  upstream: Child,
+  id: string,
+  serviceSettings: Record<string, unknown>,
+): Promise<void> {
   const res = await fetch(`${gateway.url}/_inference/text_embedding/${id}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -122,11 +128,20 @@ export async function gatewayOverhead(upstream: Child, runs = 5): Promise<Row[]>
     row('overhead', `gateway, ${c32}`, 'p99 ms', ours.p99),
     row('overhead', `gateway, ${c32}`, 'upstream requests per answer', ours.upstream),
     row('overhead', `gateway, ${c32}`, 'failed answers', [ours.failed], { text: '= 0', met: (v) => v === 0 }),
-    row('overhead', 'gateway / passthrough, 32 connections', 'req/s ratio', rpsRatio, { text: '>= 1.2', met: (v) => v >= 1.2 }),
-    row('overhead', 'gateway / passthrough, 32 connections', 'p99 ratio', p99Ratio, { text: '<= 1.0', met: (v) => v <= 1.0 }),
+    row('overhead', 'gateway / passthrough, 32 connections', 'req/s ratio', rpsRatio, {
+      text: '>= 1.2',
+      met: (v) => v >= 1.2,
+    }),
+    row('overhead', 'gateway / passthrough, 32 connections', 'p99 ratio', p99Ratio, {
+      text: '<= 1.0',
+      met: (v) => v <= 1.0,
+    }),
     row('overhead', 'passthrough, 1 connection', 'mean latency ms', bareMean),
     row('overhead', 'gateway, 1 connection', 'mean latency ms', ourMean),
-    row('overhead', 'gateway - passthrough, 1 connection', 'added mean latency ms', added, { text: '<= 0.2', met: (v) => v <= 0.2 }),
+    row('overhead', 'gateway - passthrough, 1 connection', 'added mean latency ms', added, {
+      text: '<= 0.2',
+      met: (v) => v <= 0.2,
+    }),
   ];
 }
 
@@ -143,7 +158,11 @@ export async function quotaEfficiency(upstream: Child, runs = 3): Promise<Row[]>
   await createEndpoint(gateway, upstream, 'single', { rate_limit: { requests_per_minute: rpm }, batch_size: 1 });
   const measure = async (id: string) => {
     await upstream.ask('reset');
-    const r = await load(`${gateway.url}/_inference/text_embedding/${id}`, { connections: 200, seconds, body: { input: 'one short text' } });
+    const r = await load(`${gateway.url}/_inference/text_embedding/${id}`, {
+      connections: 200,
+      seconds,
+      body: { input: 'one short text' },
+    });
     const stats = await upstream.ask<Stats>('stats');
     // Let the queue drain before the next run, so runs do not inherit each other's backlog.
     await sleep(2000);
@@ -159,10 +178,32 @@ export async function quotaEfficiency(upstream: Child, runs = 3): Promise<Row[]>
   const ideal = (rpm / 60) * 20;
   const kase = `200 clients @ ${rpm}/min`;
   return [
-    row('quota', kase, 'texts/s', batched.map((r) => r.textsPerSecond), { text: `>= ${0.9 * ideal}`, met: (v) => v >= 0.9 * ideal }),
-    row('quota', kase, 'texts per upstream request', batched.map((r) => r.perRequest), { text: '>= 18', met: (v) => v >= 18 }),
-    row('quota', `${kase}, without batching (batch_size 1)`, 'texts/s', single.map((r) => r.textsPerSecond)),
-    row('quota', `${kase}, without batching (batch_size 1)`, 'texts per upstream request', single.map((r) => r.perRequest)),
+    row(
+      'quota',
+      kase,
+      'texts/s',
+      batched.map((r) => r.textsPerSecond),
+      { text: `>= ${0.9 * ideal}`, met: (v) => v >= 0.9 * ideal },
+    ),
+    row(
+      'quota',
+      kase,
+      'texts per upstream request',
+      batched.map((r) => r.perRequest),
+      { text: '>= 18', met: (v) => v >= 18 },
+    ),
+    row(
+      'quota',
+      `${kase}, without batching (batch_size 1)`,
+      'texts/s',
+      single.map((r) => r.textsPerSecond),
+    ),
+    row(
+      'quota',
+      `${kase}, without batching (batch_size 1)`,
+      'texts per upstream request',
+      single.map((r) => r.perRequest),
+    ),
   ];
 }
 
@@ -183,7 +224,12 @@ export async function limiterAccuracy(upstream: Child, runs = 3): Promise<Row[]>
   for (let i = 0; i < runs; i++) {
     await sleep(spacing * 2);
     await upstream.ask('reset');
-    await load(`${gateway.url}/_inference/text_embedding/paced`, { connections: 400, seconds, body, overallRate: (2 * rpm) / 60 });
+    await load(`${gateway.url}/_inference/text_embedding/paced`, {
+      connections: 400,
+      seconds,
+      body,
+      overallRate: (2 * rpm) / 60,
+    });
     const times = await upstream.ask<number[]>('times');
     const t0 = times[0] ?? 0;
     const inWindow = times.filter((x) => x <= t0 + seconds * 1000);
@@ -196,8 +242,14 @@ export async function limiterAccuracy(upstream: Child, runs = 3): Promise<Row[]>
   await gateway.stop();
   const kase = `2x offered @ ${rpm}/min, ${seconds} s`;
   return [
-    row('limiter', kase, 'upstream requests / allowed (+1)', accuracy, { text: '0.98 .. 1.00', met: (v) => v >= 0.98 && v <= 1 }),
-    row('limiter', kase, 'smallest gap ms (at the upstream)', minGap, { text: `>= ${spacing - 2}`, met: (v) => v >= spacing - 2 }),
+    row('limiter', kase, 'upstream requests / allowed (+1)', accuracy, {
+      text: '0.98 .. 1.00',
+      met: (v) => v >= 0.98 && v <= 1,
+    }),
+    row('limiter', kase, 'smallest gap ms (at the upstream)', minGap, {
+      text: `>= ${spacing - 2}`,
+      met: (v) => v >= spacing - 2,
+    }),
   ];
 }
 
@@ -216,7 +268,9 @@ export async function memoryUnderOverload(upstream: Child, runs = 3): Promise<Ro
   const heapDrained: number[] = [];
   let answered = { ok: 0, rejected: 0, other: 0 };
   for (let i = 0; i < runs; i++) {
-    const gateway = await startChild('gateway', { ...DEPLOYED, BENCH_QUEUE_CAPACITY: String(capacity) }, ['--expose-gc']);
+    const gateway = await startChild('gateway', { ...DEPLOYED, BENCH_QUEUE_CAPACITY: String(capacity) }, [
+      '--expose-gc',
+    ]);
     const pid = gateway.process.pid!;
     await createEndpoint(gateway, upstream, 'flood', {});
     await fetch(`${gateway.url}/_inference/text_embedding/flood`, {
@@ -236,13 +290,21 @@ export async function memoryUnderOverload(upstream: Child, runs = 3): Promise<Ro
     const idle = await settle();
     await upstream.ask('delay', 200);
     const body = { input: Array.from({ length: 20 }, (_, k) => `flood text ${k}`) };
-    const r = await load(`${gateway.url}/_inference/text_embedding/flood`, { connections: capacity * 10, seconds: 12, body });
+    const r = await load(`${gateway.url}/_inference/text_embedding/flood`, {
+      connections: capacity * 10,
+      seconds: 12,
+      body,
+    });
     await upstream.ask('delay', 0);
     const after = await settle();
     peaks.push(peakRss(pid));
     await gateway.stop();
     const rejected = r.statusCodeStats?.['429']?.count ?? 0;
-    answered = { ok: answered.ok + r['2xx'], rejected: answered.rejected + rejected, other: answered.other + r.non2xx - rejected + r.errors };
+    answered = {
+      ok: answered.ok + r['2xx'],
+      rejected: answered.rejected + rejected,
+      other: answered.other + r.non2xx - rejected + r.errors,
+    };
     idles.push(idle.rss);
     drained.push(after.rss);
     ratios.push(after.rss / idle.rss);

@@ -1,4 +1,5 @@
-// What every benchmark figure is made of: several runs reduced to their median and range, and the machine's load while they ran.
+// What every benchmark figure is made of: several runs reduced to their median and range, and the machine's load while
+// they ran.
 import fs from 'node:fs';
 import os from 'node:os';
 

@@ -1,4 +1,5 @@
-// Streaming benchmarks: time to the first event through the service against the upstream called directly, and streams/s at 500 concurrent streams.
+// Streaming benchmarks: time to the first event through the service against the upstream called directly, and streams/s
+// at 500 concurrent streams.
 import { Agent, request } from 'undici';
 import { startChild } from './children.js';
 import { row, type Row } from './stats.js';
@@ -7,7 +8,12 @@ const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
 const CONCURRENT = 500;
 const TOKENS = 20;
 
-const UPSTREAM_BODY = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], n: 1, stream: true, stream_options: { include_usage: true } });
+const UPSTREAM_BODY = JSON.stringify({
+  messages: [{ role: 'user', content: 'hi' }],
+  n: 1,
+  stream: true,
+  stream_options: { include_usage: true },
+});
 const GATEWAY_BODY = JSON.stringify({ input: 'hi' });
 
 interface Target {
@@ -19,7 +25,12 @@ interface Target {
 /** One stream read to its end: ms until the first event's bytes arrived, and whether it ended with [DONE]. */
 async function oneStream(target: Target): Promise<{ firstEventMs: number; ok: boolean }> {
   const started = performance.now();
-  const res = await request(target.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: target.body, dispatcher: target.agent });
+  const res = await request(target.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: target.body,
+    dispatcher: target.agent,
+  });
   let firstEventMs = -1;
   let tail = '';
   for await (const chunk of res.body) {
@@ -36,7 +47,11 @@ const percentile = (values: number[], p: number) => {
 };
 
 /** Streams/s with `concurrency` clients each opening stream after stream for `seconds`. */
-async function throughput(target: Target, concurrency: number, seconds: number): Promise<{ perSecond: number; failed: number }> {
+async function throughput(
+  target: Target,
+  concurrency: number,
+  seconds: number,
+): Promise<{ perSecond: number; failed: number }> {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   let failed = 0;
@@ -71,10 +86,19 @@ export async function streamingRows(): Promise<Row[]> {
       }),
     });
     if (put.status !== 200) throw new Error(`creating the endpoint: ${put.status} ${await put.text()}`);
-    const direct: Target = { url: `${upstream.url}/v1/chat/completions`, body: UPSTREAM_BODY, agent: new Agent({ connections: CONCURRENT }) };
-    const ours: Target = { url: `${gateway.url}/_inference/completion/bench/_stream`, body: GATEWAY_BODY, agent: new Agent({ connections: CONCURRENT }) };
+    const direct: Target = {
+      url: `${upstream.url}/v1/chat/completions`,
+      body: UPSTREAM_BODY,
+      agent: new Agent({ connections: CONCURRENT }),
+    };
+    const ours: Target = {
+      url: `${gateway.url}/_inference/completion/bench/_stream`,
+      body: GATEWAY_BODY,
+      agent: new Agent({ connections: CONCURRENT }),
+    };
 
-    // Time to the first event, one stream at a time, alternating so that drift in the machine's speed falls on both alike.
+    // Time to the first event, one stream at a time, alternating so that drift in the machine's speed falls on both
+    // alike.
     await upstream.ask('shape', { tokenDelayMs: 0, count: TOKENS });
     for (let i = 0; i < 200; i++) {
       await oneStream(direct);
@@ -129,7 +153,10 @@ export async function streamingRows(): Promise<Row[]> {
       row('streaming', 'first event, through the service', 'p50 ms', ours50),
       row('streaming', 'first event, service - direct', 'added p50 ms', added50, { text: '<= 1', met: (v) => v <= 1 }),
       row('streaming', 'first event, service - direct', 'added p99 ms', added99),
-      row('streaming', 'first event, 2 x 1000 streams', 'failed streams', [ttfbFailures], { text: '= 0', met: (v) => v === 0 }),
+      row('streaming', 'first event, 2 x 1000 streams', 'failed streams', [ttfbFailures], {
+        text: '= 0',
+        met: (v) => v === 0,
+      }),
       row('streaming', `${c}, upstream direct`, 'streams/s', bare),
       row('streaming', `${c}, through the service`, 'streams/s', gated),
       row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),

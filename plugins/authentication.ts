@@ -53,7 +53,12 @@ export function authentication(app: FastifyInstance, opts: AuthenticationOptions
     const key = credentials && (await opts.keys.verify(credentials.id, credentials.secret));
     if (!key) {
       reply.header('WWW-Authenticate', CHALLENGES);
-      return sendError(reply, unauthenticated('unable to authenticate with provided credentials and anonymous access is not allowed for this request'));
+      return sendError(
+        reply,
+        unauthenticated(
+          'unable to authenticate with provided credentials and anonymous access is not allowed for this request',
+        ),
+      );
     }
     request.apiKey = key;
     const access = request.routeOptions.config.access;
@@ -78,7 +83,8 @@ export function authentication(app: FastifyInstance, opts: AuthenticationOptions
     }
     // Read after the open check: request.routeOptions builds a new object on every read.
     if (request.routeOptions.config.public) {
-      // A public route does not wait for the open check; should that check fail (the store away), the next request meets it.
+      // A public route does not wait for the open check; should that check fail (the store away), the next request
+      // meets it.
       if (open !== false) open.catch(() => undefined);
       done();
       return;

@@ -12,7 +12,9 @@ const JSON_MEDIA_TYPES = new Set(['application/json', 'application/vnd.elasticse
 
 function queryIssue(issues: readonly SchemaIssue[], request: FastifyRequest): EsError {
   const path = request.url.split('?')[0] ?? request.url;
-  const extra = issues.flatMap((i) => (i.keyword === 'additionalProperties' ? ((i.params?.additionalProperties as string[]) ?? []) : []));
+  const extra = issues.flatMap((i) =>
+    i.keyword === 'additionalProperties' ? ((i.params?.additionalProperties as string[]) ?? []) : [],
+  );
   if (extra.length > 0) return errors.unrecognizedParameters(path, extra);
   const field = fieldName(issues[0]?.instancePath ?? '');
   return errors.badRequest(`request [${path}] has an invalid value for parameter [${field}]`);
@@ -23,7 +25,8 @@ function queryIssue(issues: readonly SchemaIssue[], request: FastifyRequest): Es
  * a key): `Expected ':' after property name at line 1, column 6`, `unexpected token 'h'`.
  */
 function describeJsonError(err: Error, text: string): string {
-  if (/prototype|constructor/i.test(err.message)) return 'the body contains a forbidden property name [__proto__] or [constructor]';
+  if (/prototype|constructor/i.test(err.message))
+    return 'the body contains a forbidden property name [__proto__] or [constructor]';
   const at = /^(.*) in JSON at position (\d+)/.exec(err.message);
   if (at) {
     const offset = Number(at[2]);
@@ -62,7 +65,11 @@ function withoutSecrets(error: EsError, request: FastifyRequest): EsError {
   const secrets = secretValues(request.body);
   const mask = (text: string) => maskSecrets(text, secrets);
   const maskCause = (cause: ErrorCause | undefined): ErrorCause | undefined =>
-    cause && { ...cause, reason: mask(cause.reason), ...(cause.caused_by ? { caused_by: maskCause(cause.caused_by) } : {}) };
+    cause && {
+      ...cause,
+      reason: mask(cause.reason),
+      ...(cause.caused_by ? { caused_by: maskCause(cause.caused_by) } : {}),
+    };
   const reason = mask(error.reason);
   const causedBy = maskCause(error.causedBy);
   if (reason === error.reason && JSON.stringify(causedBy) === JSON.stringify(error.causedBy)) return error;
@@ -86,13 +93,17 @@ function sendMasked(reply: FastifyReply, safe: EsError): FastifyReply {
     .send(JSON.stringify(safe.toEnvelope()));
 }
 
-/** The part of a connection error (node's `clientError`) read here: never its `rawPacket`, the bytes the client sent. */
+/**
+ * The part of a connection error (node's `clientError`) read here: never its `rawPacket`, the bytes the client sent.
+ */
 export interface ClientError extends Error {
   code?: string;
   reason?: unknown;
 }
 
-/** Connections answered by answerClientError, with that answer: a request fastify had begun on one is logged with it. */
+/**
+ * Connections answered by answerClientError, with that answer: a request fastify had begun on one is logged with it.
+ */
 const refusedConnections = new WeakMap<Socket, EsError>();
 
 /** The answer answerClientError gave on this connection (a request not read in time: 408), if it gave one. */
@@ -106,8 +117,12 @@ const CLIENT_ERROR_GRACE_MS = 2000;
 /** The error for a request node's HTTP parser refused: the parser's reason only, never what the client sent. */
 function clientErrorOf(err: ClientError, readTimeoutMs: number): EsError {
   if (err.code === 'HPE_HEADER_OVERFLOW') return errors.headersTooLarge(maxHeaderSize);
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return errors.requestNotRead(readTimeoutMs % 1000 === 0 ? `${readTimeoutMs / 1000}s` : `${readTimeoutMs}ms`);
-  const why = typeof err.reason === 'string' && /^[\w .,'-]{1,200}$/.test(err.reason) ? err.reason : (err.code ?? 'unreadable request');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return errors.requestNotRead(readTimeoutMs % 1000 === 0 ? `${readTimeoutMs / 1000}s` : `${readTimeoutMs}ms`);
+  const why =
+    typeof err.reason === 'string' && /^[\w .,'-]{1,200}$/.test(err.reason)
+      ? err.reason
+      : (err.code ?? 'unreadable request');
   return errors.malformedHttp(why);
 }
 
@@ -119,12 +134,20 @@ function clientErrorOf(err: ClientError, readTimeoutMs: number): EsError {
  * error with the client's raw bytes. Like node's own handler, it writes nothing once an answer
  * on the connection has begun, and then closes the connection.
  */
-export function answerClientError(err: ClientError, socket: Socket, log: FastifyBaseLogger, readTimeoutMs: number): void {
+export function answerClientError(
+  err: ClientError,
+  socket: Socket,
+  log: FastifyBaseLogger,
+  readTimeoutMs: number,
+): void {
   // A reset connection: nobody is there to answer. An ended one was answered already: the parser
   // errs again on each further chunk the client sends.
   if (err.code === 'ECONNRESET' || socket.destroyed || socket.writableEnded) return;
   const error = clientErrorOf(err, readTimeoutMs);
-  log.debug({ code: err.code, status: error.status, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, `client error: ${error.reason}`);
+  log.debug(
+    { code: err.code, status: error.status, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
+    `client error: ${error.reason}`,
+  );
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     refusedConnections.set(socket, error);
@@ -147,7 +170,8 @@ const patternToRegExp = (url: string) =>
 export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: number }): void {
   const routes: Array<{ method: string; matcher: RegExp }> = [];
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method: String(method), matcher: patternToRegExp(route.url ?? route.path) });
+    for (const method of [route.method].flat())
+      routes.push({ method: String(method), matcher: patternToRegExp(route.url ?? route.path) });
   });
 
   app.removeAllContentTypeParsers();
@@ -161,7 +185,11 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
     const text = body as string;
     // An empty or all-blank body is no body (without copying the text to find out).
     let first = 0;
-    while (first < text.length && (text[first] === ' ' || text[first] === '\n' || text[first] === '\r' || text[first] === '\t')) first++;
+    while (
+      first < text.length &&
+      (text[first] === ' ' || text[first] === '\n' || text[first] === '\r' || text[first] === '\t')
+    )
+      first++;
     if (first === text.length) {
       done(null, undefined);
       return;
@@ -197,15 +225,29 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
     if (error.status >= 500 && !(err instanceof EsError)) {
       const secrets = secretValues(request.body);
       const e = err as Error;
-      request.log.error({ err: { type: e?.name, message: maskSecrets(String(e?.message), secrets), stack: maskSecrets(String(e?.stack), secrets) } }, 'request failed');
+      request.log.error(
+        {
+          err: {
+            type: e?.name,
+            message: maskSecrets(String(e?.message), secrets),
+            stack: maskSecrets(String(e?.stack), secrets),
+          },
+        },
+        'request failed',
+      );
     } else request.log.debug({ type: error.type, reason: error.reason }, 'request rejected');
     return sendMasked(reply, error);
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
-    const allowed = [...new Set(routes.filter((r) => r.matcher.test(path)).map((r) => r.method))].filter((m) => m !== 'HEAD');
-    const error = allowed.length > 0 ? errors.methodNotAllowed(request.method, path, allowed) : errors.noHandler(request.method, path);
+    const allowed = [...new Set(routes.filter((r) => r.matcher.test(path)).map((r) => r.method))].filter(
+      (m) => m !== 'HEAD',
+    );
+    const error =
+      allowed.length > 0
+        ? errors.methodNotAllowed(request.method, path, allowed)
+        : errors.noHandler(request.method, path);
     return sendError(reply, error);
   });
 }

@@ -1,4 +1,5 @@
-// The management page's static files (public/), served at /_ui by the service itself; the page calls the public API with the user's key.
+// The management page's static files (public/), served at /_ui by the service itself; the page calls the public API
+// with the user's key.
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
-// The OpenAPI 3.1 document, generated from every route's TypeBox schemas (@fastify/swagger), at /_openapi.json, with Swagger UI at /_docs.
+// The OpenAPI 3.1 document, generated from every route's TypeBox schemas (@fastify/swagger), at /_openapi.json, with
+// Swagger UI at /_docs.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -23,15 +24,20 @@ export async function openApi(app: FastifyInstance, opts: { version: string }): 
             type: 'apiKey',
             in: 'header',
             name: 'Authorization',
-            description: '`ApiKey <base64 of id:secret>` from `npm run keys -- create` (`Bearer` works too). Not needed while the service runs open.',
+            description:
+              '`ApiKey <base64 of id:secret>` from `npm run keys -- create` (`Bearer` works too). Not needed while the service runs open.',
           },
         },
       },
       security: [{ apiKey: [] }],
     },
     // Schemas with an $id keep their name in components instead of `def-N`.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { docExpansion: 'list', deepLinking: true } });
-  app.get(OPENAPI_PATH, { schema: { hide: true } }, async (_req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())));
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())),
+  );
 }

@@ -1,4 +1,5 @@
-// One log line per request (instead of fastify's two): route, inference id, task type, status, duration, upstream requests; and the per-endpoint request metrics.
+// One log line per request (instead of fastify's two): route, inference id, task type, status, duration, upstream
+// requests; and the per-endpoint request metrics.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cancellation } from '../src/cancellation.js';
@@ -27,7 +28,10 @@ declare module 'fastify' {
   }
 }
 
-/** A path part as it may be logged: one shaped like a Hugging Face token is masked (ids and task types come from anyone). */
+/**
+ * A path part as it may be logged: one shaped like a Hugging Face token is masked (ids and task types come from
+ * anyone).
+ */
 const safe = (value: string | undefined) => (value === undefined ? undefined : maskSecrets(value, [], '[Redacted]'));
 
 export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry }): void {
@@ -51,12 +55,14 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
     const inferenceId = trace?.inferenceId ?? params?.inference_id;
     // A request the service stopped reading (REQUEST_READ_TIMEOUT) has the answer it was given on the connection.
     const refused = clientClosed && !reply.raw.headersSent ? refusedWith(request.raw.socket) : undefined;
-    // Nothing sent: 499, as nginx logs a client that closed the connection; a stream cut short keeps the status it began with.
+    // Nothing sent: 499, as nginx logs a client that closed the connection; a stream cut short keeps the status it
+    // began with.
     const status = refused?.status ?? (clientClosed && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode);
     const ms = reply.elapsedTime;
     // Only endpoints that exist get series: ids in requests are anyone's to choose, and one deleted
     // while its request was out (answered 404) must not come back after its series were dropped.
-    if (trace?.taskType && inferenceId !== undefined && status !== 404) opts.telemetry.inferenceRequest(inferenceId, trace.taskType, status, ms / 1000);
+    if (trace?.taskType && inferenceId !== undefined && status !== 404)
+      opts.telemetry.inferenceRequest(inferenceId, trace.taskType, status, ms / 1000);
     // The line's fields are built only when it will be written (at warn and above it is not).
     if (lines.isLevelEnabled('info')) {
       const route = request.routeOptions.url;

@@ -1,4 +1,5 @@
-// The management page's behaviour: endpoints listed, created, tried, re-keyed and deleted through the public API, with the user's API key.
+// The management page's behaviour: endpoints listed, created, tried, re-keyed and deleted through the public API, with
+// the user's API key.
 const KEY_STORE = 'hf-inference-gateway.apiKey';
 const CHUNKED = ['text_embedding', 'sparse_embedding'];
 const FALLBACK_TASKS = ['text_embedding', 'sparse_embedding', 'rerank'];
@@ -23,7 +24,9 @@ class ApiError extends Error {
   }
 }
 
-/** One call to the service; an error answer becomes an ApiError carrying the envelope's reason. A 401 asks for a key. */
+/**
+ * One call to the service; an error answer becomes an ApiError carrying the envelope's reason. A 401 asks for a key.
+ */
 async function api(method, path, body, { raw = false } = {}) {
   const headers = {};
   const auth = authorization();
@@ -94,7 +97,14 @@ function parseMetrics(text) {
     if (!m) continue;
     const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
     if (!labels.inference_id) continue;
-    const f = out.get(labels.inference_id) ?? { ok: 0, failed: 0, upstream: 0, upstreamSeconds: 0, queued: 0, texts: 0 };
+    const f = out.get(labels.inference_id) ?? {
+      ok: 0,
+      failed: 0,
+      upstream: 0,
+      upstreamSeconds: 0,
+      queued: 0,
+      texts: 0,
+    };
     const value = Number(m[3]);
     switch (m[1]) {
       case 'hf_gateway_inference_requests_total':
@@ -170,7 +180,11 @@ function renderEndpoints() {
     });
     const actions = document.createElement('td');
     actions.className = 'actions';
-    actions.append(button('Try', 'try', e.inference_id), button('Rotate key', 'rotate', e.inference_id), button('Delete', 'delete', e.inference_id));
+    actions.append(
+      button('Try', 'try', e.inference_id),
+      button('Rotate key', 'rotate', e.inference_id),
+      button('Delete', 'delete', e.inference_id),
+    );
     row.append(actions);
     body.append(row);
   }
@@ -226,7 +240,9 @@ $('rotate-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const id = pending.inference_id;
   try {
-    await api('PUT', `/_inference/${encodeURIComponent(id)}/_update`, { service_settings: { api_key: $('rotate-key').value } });
+    await api('PUT', `/_inference/${encodeURIComponent(id)}/_update`, {
+      service_settings: { api_key: $('rotate-key').value },
+    });
     $('rotate-key').value = '';
     show('rotate-form', false);
     notice(`New token saved for ${id}; requests use it from now on.`);
@@ -244,7 +260,13 @@ function openTry(endpoint) {
   tried = endpoint;
   chat = [];
   $('chat-log').replaceChildren();
-  const kind = { text_embedding: 'embed', sparse_embedding: 'embed', rerank: 'rerank', completion: 'complete', chat_completion: 'chat' }[endpoint.task_type];
+  const kind = {
+    text_embedding: 'embed',
+    sparse_embedding: 'embed',
+    rerank: 'rerank',
+    completion: 'complete',
+    chat_completion: 'chat',
+  }[endpoint.task_type];
   for (const form of ['embed', 'rerank', 'complete', 'chat']) show(`try-${form}`, form === kind);
   for (const id of ['embed-result', 'rerank-result', 'complete-result']) $(id).replaceChildren();
   show('try-error', false);
@@ -274,13 +296,24 @@ $('try-embed').addEventListener('submit', async (event) => {
     const ms = Math.round(performance.now() - started);
     if (tried.task_type === 'text_embedding') {
       const entry = answer.text_embedding[0];
-      line(out, `Vector of ${entry.embedding.length} dimensions${entry.chunks ? `, from ${entry.chunks.length} chunks` : ''}, in ${ms} ms`, 'size');
+      line(
+        out,
+        `Vector of ${entry.embedding.length} dimensions${entry.chunks ? `, from ${entry.chunks.length} chunks` : ''}, in ${ms} ms`,
+        'size',
+      );
       line(out, `[${entry.embedding.slice(0, 5).join(', ')}${entry.embedding.length > 5 ? ', …' : ''}]`, 'preview');
     } else {
       const entry = answer.sparse_embedding[0];
       const weights = Object.entries(entry.embedding).sort((a, b) => b[1] - a[1]);
       line(out, `${weights.length} tokens${entry.is_truncated ? ' (input truncated)' : ''}, in ${ms} ms`, 'size');
-      line(out, weights.slice(0, 8).map(([token, w]) => `${token}: ${w}`).join(' · '), 'preview');
+      line(
+        out,
+        weights
+          .slice(0, 8)
+          .map(([token, w]) => `${token}: ${w}`)
+          .join(' · '),
+        'preview',
+      );
     }
   } catch (err) {
     fail('try-error', err);
@@ -291,11 +324,18 @@ $('try-embed').addEventListener('submit', async (event) => {
 $('try-rerank').addEventListener('submit', async (event) => {
   event.preventDefault();
   show('try-error', false);
-  const documents = $('rerank-documents').value.split('\n').map((d) => d.trim()).filter(Boolean);
+  const documents = $('rerank-documents')
+    .value.split('\n')
+    .map((d) => d.trim())
+    .filter(Boolean);
   const out = $('rerank-result');
   out.replaceChildren();
   try {
-    const answer = await api('POST', inferPath(), { query: $('rerank-query').value, input: documents, return_documents: true });
+    const answer = await api('POST', inferPath(), {
+      query: $('rerank-query').value,
+      input: documents,
+      return_documents: true,
+    });
     for (const r of answer.rerank) {
       const li = document.createElement('li');
       li.textContent = `${r.text ?? documents[r.index]} (${r.relevance_score})`;
@@ -358,7 +398,12 @@ $('try-chat').addEventListener('submit', async (event) => {
   let text = '';
   try {
     // docs/api.md#streaming: each event's data is a bare OpenAI-style chunk; the last is [DONE].
-    const res = await api('POST', `/_inference/chat_completion/${encodeURIComponent(tried.inference_id)}/_stream`, { messages: chat }, { raw: true });
+    const res = await api(
+      'POST',
+      `/_inference/chat_completion/${encodeURIComponent(tried.inference_id)}/_stream`,
+      { messages: chat },
+      { raw: true },
+    );
     await readEvents(res, (name, data) => {
       if (data === '[DONE]') return false;
       const json = JSON.parse(data);
@@ -439,8 +484,13 @@ function createBody(form) {
   const strategy = v('strategy');
   if (CHUNKED.includes(v('task_type')) && strategy) {
     const chunking = { strategy };
-    if (strategy === 'word') Object.assign(chunking, { max_chunk_size: Number(v('max_chunk_size')), overlap: Number(v('overlap')) });
-    if (strategy === 'sentence') Object.assign(chunking, { max_chunk_size: Number(v('max_chunk_size')), sentence_overlap: Number(v('sentence_overlap')) });
+    if (strategy === 'word')
+      Object.assign(chunking, { max_chunk_size: Number(v('max_chunk_size')), overlap: Number(v('overlap')) });
+    if (strategy === 'sentence')
+      Object.assign(chunking, {
+        max_chunk_size: Number(v('max_chunk_size')),
+        sentence_overlap: Number(v('sentence_overlap')),
+      });
     body.chunking_settings = chunking;
   }
   return body;

@@ -34,7 +34,10 @@ const UPDATE: RouteAccess = { action: 'cluster:admin/xpack/inference/update', pr
 /** Each route's answers: its own on success, the error envelope otherwise. */
 const DELETED = { 200: DeleteAnswer, ...ErrorResponses };
 
-const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (app, { registry, serviceSettingsView }) => {
+const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
+  app,
+  { registry, serviceSettingsView },
+) => {
   const view = endpointViewSchema(serviceSettingsView);
   const VIEW = { 200: view, ...ErrorResponses };
   const LIST = { 200: endpointListSchema(view), ...ErrorResponses };
@@ -48,14 +51,29 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     });
   app.put(
     '/_inference/:task_type/:inference_id',
-    { config: { access: PUT }, schema: { summary: 'Create an inference endpoint', params: TaskTypeAndIdParams, querystring: PutQuery, body: PutEndpointBody, response: VIEW } },
+    {
+      config: { access: PUT },
+      schema: {
+        summary: 'Create an inference endpoint',
+        params: TaskTypeAndIdParams,
+        querystring: PutQuery,
+        body: PutEndpointBody,
+        response: VIEW,
+      },
+    },
     async (req) => create(req.params.task_type, req.params.inference_id, req.body, req.query.timeout),
   );
   app.put(
     '/_inference/:inference_id',
     {
       config: { access: PUT },
-      schema: { summary: 'Create an inference endpoint (task_type in the body)', params: InferenceIdParams, querystring: PutQuery, body: PutEndpointBody, response: VIEW },
+      schema: {
+        summary: 'Create an inference endpoint (task_type in the body)',
+        params: InferenceIdParams,
+        querystring: PutQuery,
+        body: PutEndpointBody,
+        response: VIEW,
+      },
     },
     async (req) => create(undefined, req.params.inference_id, req.body, req.query.timeout),
   );
@@ -65,15 +83,26 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
   const listing = (summary: string) => ({ summary, querystring: GetQuery, response: LIST });
   app.get('/_inference', { config: { access: GET }, schema: listing('List every endpoint') }, listAll);
   app.get('/_inference/_all', { config: { access: GET }, schema: listing('List every endpoint') }, listAll);
-  app.get('/_inference/:inference_id', { config: { access: GET }, schema: { ...listing('Read one endpoint'), params: InferenceIdParams } }, async (req) => ({
-    endpoints: [await registry.get(req.params.inference_id)],
-  }));
-  app.get('/_inference/:task_type/_all', { config: { access: GET }, schema: { ...listing('List the endpoints of a task type'), params: TaskTypeParams } }, async (req) => ({
-    endpoints: await registry.list(req.params.task_type),
-  }));
+  app.get(
+    '/_inference/:inference_id',
+    { config: { access: GET }, schema: { ...listing('Read one endpoint'), params: InferenceIdParams } },
+    async (req) => ({
+      endpoints: [await registry.get(req.params.inference_id)],
+    }),
+  );
+  app.get(
+    '/_inference/:task_type/_all',
+    { config: { access: GET }, schema: { ...listing('List the endpoints of a task type'), params: TaskTypeParams } },
+    async (req) => ({
+      endpoints: await registry.list(req.params.task_type),
+    }),
+  );
   app.get(
     '/_inference/:task_type/:inference_id',
-    { config: { access: GET }, schema: { ...listing('Read one endpoint of a task type'), params: TaskTypeAndIdParams } },
+    {
+      config: { access: GET },
+      schema: { ...listing('Read one endpoint of a task type'), params: TaskTypeAndIdParams },
+    },
     async (req) => ({ endpoints: [await registry.get(req.params.inference_id, req.params.task_type)] }),
   );
 
@@ -83,11 +112,15 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     return registry.delete(inferenceId, taskType, { dryRun: parseBooleanParam(query.dry_run) });
   };
   const deletion = { summary: 'Delete an endpoint', querystring: DeleteQuery, response: DELETED };
-  app.delete('/_inference/:inference_id', { config: { access: DELETE }, schema: { ...deletion, params: InferenceIdParams } }, async (req) =>
-    remove(req.params.inference_id, undefined, req.query),
+  app.delete(
+    '/_inference/:inference_id',
+    { config: { access: DELETE }, schema: { ...deletion, params: InferenceIdParams } },
+    async (req) => remove(req.params.inference_id, undefined, req.query),
   );
-  app.delete('/_inference/:task_type/:inference_id', { config: { access: DELETE }, schema: { ...deletion, params: TaskTypeAndIdParams } }, async (req) =>
-    remove(req.params.inference_id, req.params.task_type, req.query),
+  app.delete(
+    '/_inference/:task_type/:inference_id',
+    { config: { access: DELETE }, schema: { ...deletion, params: TaskTypeAndIdParams } },
+    async (req) => remove(req.params.inference_id, req.params.task_type, req.query),
   );
 
   // _update: secrets, rate limit, task settings, chunking settings.
@@ -97,7 +130,13 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     '/_inference/:inference_id/_update',
     {
       config: { access: UPDATE },
-      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: InferenceIdParams, querystring: GetQuery, body: PutEndpointBody, response: VIEW },
+      schema: {
+        summary: 'Update secrets, rate limit, task or chunking settings',
+        params: InferenceIdParams,
+        querystring: GetQuery,
+        body: PutEndpointBody,
+        response: VIEW,
+      },
     },
     async (req) => update(req.params.inference_id, undefined, req.body),
   );
@@ -105,7 +144,13 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
     '/_inference/:task_type/:inference_id/_update',
     {
       config: { access: UPDATE },
-      schema: { summary: 'Update secrets, rate limit, task or chunking settings', params: TaskTypeAndIdParams, querystring: GetQuery, body: PutEndpointBody, response: VIEW },
+      schema: {
+        summary: 'Update secrets, rate limit, task or chunking settings',
+        params: TaskTypeAndIdParams,
+        querystring: GetQuery,
+        body: PutEndpointBody,
+        response: VIEW,
+      },
     },
     async (req) => update(req.params.inference_id, req.params.task_type, req.body),
   );

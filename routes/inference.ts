@@ -30,7 +30,13 @@ const InferenceResult = Type.Union(
 
 /** For the document: any task's request body (the route checks the body of the endpoint's task itself). */
 const InferenceRequestDoc: SwaggerTransform<FastifySchema> = ({ schema, url }) => ({
-  schema: { ...schema, body: Type.Union(postable().map((t) => t.requestSchema), { description: "The task type's request body." }) },
+  schema: {
+    ...schema,
+    body: Type.Union(
+      postable().map((t) => t.requestSchema),
+      { description: "The task type's request body." },
+    ),
+  },
   url,
 });
 
@@ -47,9 +53,13 @@ function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellat
   const lifetime = new Cancellation(Date.now() - reply.elapsedTime + ms);
   // Past already (the body took longer to arrive than the timeout): nothing of it is started.
   if (lifetime.deadline <= Date.now()) lifetime.cancel(errors.timeout(timeout));
-  const timer = Number.isFinite(ms) && !lifetime.cancelled
-    ? setTimeout(() => lifetime.cancel(errors.timeout(timeout)), Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)))
-    : undefined;
+  const timer =
+    Number.isFinite(ms) && !lifetime.cancelled
+      ? setTimeout(
+          () => lifetime.cancel(errors.timeout(timeout)),
+          Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)),
+        )
+      : undefined;
   const onClose = () => {
     if (!reply.raw.writableEnded) lifetime.cancel(errors.clientGone());
   };
@@ -69,8 +79,16 @@ function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellat
 }
 
 const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
-  /** The runner's call for this request (the task type the path names parsed, a body required), and the request's lifetime. */
-  const callOf = (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+  /**
+   * The runner's call for this request (the task type the path names parsed, a body required), and the request's
+   * lifetime.
+   */
+  const callOf = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    inferenceId: string,
+    pathTaskType: string | undefined,
+  ) => {
     const query = request.query as Record<string, string | undefined>;
     const taskType = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
     if (request.body === undefined) throw errors.requestBodyRequired();
@@ -89,7 +107,12 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     return { call, ...life };
   };
 
-  const run = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+  const run = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    inferenceId: string,
+    pathTaskType: string | undefined,
+  ) => {
     const { call, end } = callOf(request, reply, inferenceId, pathTaskType);
     try {
       const json = await runner.infer(call);
@@ -100,7 +123,12 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
   };
 
   /** Server-sent events once the upstream's answer has begun; until then, errors are ordinary answers. */
-  const stream = async (request: FastifyRequest, reply: FastifyReply, inferenceId: string, pathTaskType: string | undefined) => {
+  const stream = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    inferenceId: string,
+    pathTaskType: string | undefined,
+  ) => {
     const { call, lifetime, end, started } = callOf(request, reply, inferenceId, pathTaskType);
     let events;
     try {
@@ -115,19 +143,30 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     started();
     // text/event-stream whatever the Accept header says (the clients ask for their JSON type);
     // the product header is set here too, as the clients check it on streams.
-    return reply.header('X-Elastic-Product', 'Elasticsearch').header('Cache-Control', 'no-cache').type('text/event-stream').send(Readable.from(events));
+    return reply
+      .header('X-Elastic-Product', 'Elasticsearch')
+      .header('Cache-Control', 'no-cache')
+      .type('text/event-stream')
+      .send(Readable.from(events));
   };
 
-  // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks its own.
+  // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks
+  // its own.
   // The document shows every task's body (swaggerTransform), which fastify itself does not check here.
-  // `/_inference/{inference_id}/_stream` (Elasticsearch's stream of any task type) lands here too: `_stream` is never an id.
+  // `/_inference/{inference_id}/_stream` (Elasticsearch's stream of any task type) lands here too: `_stream` is never
+  // an id.
   const response = { 200: InferenceResult, ...ErrorResponses };
   const documented = { swaggerTransform: InferenceRequestDoc };
   app.post(
     '/_inference/:task_type/:inference_id',
     {
       config: { access: INFER, ...documented },
-      schema: { summary: 'Run inference on an endpoint of this task type', params: TaskTypeAndIdParams, querystring: InferenceQuery, response },
+      schema: {
+        summary: 'Run inference on an endpoint of this task type',
+        params: TaskTypeAndIdParams,
+        querystring: InferenceQuery,
+        response,
+      },
     },
     async (req, reply) =>
       req.params.inference_id === '_stream'
@@ -138,7 +177,12 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     '/_inference/:inference_id',
     {
       config: { access: INFER, ...documented },
-      schema: { summary: 'Run inference (the task type is the endpoint\'s)', params: InferenceIdParams, querystring: InferenceQuery, response },
+      schema: {
+        summary: "Run inference (the task type is the endpoint's)",
+        params: InferenceIdParams,
+        querystring: InferenceQuery,
+        response,
+      },
     },
     async (req, reply) => run(req, reply, req.params.inference_id, undefined),
   );
@@ -147,7 +191,12 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     '/_inference/:task_type/:inference_id/_stream',
     {
       config: { access: INFER },
-      schema: { summary: 'Streamed inference (server-sent events)', params: TaskTypeAndIdParams, querystring: InferenceQuery, response: { 200: StreamAnswer, ...ErrorResponses } },
+      schema: {
+        summary: 'Streamed inference (server-sent events)',
+        params: TaskTypeAndIdParams,
+        querystring: InferenceQuery,
+        response: { 200: StreamAnswer, ...ErrorResponses },
+      },
     },
     async (req, reply) => stream(req, reply, req.params.inference_id, req.params.task_type),
   );

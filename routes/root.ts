@@ -1,4 +1,5 @@
-// GET / (what this server is, for tools that ask a cluster who it is) and GET /_health (for container and load-balancer checks).
+// GET / (what this server is, for tools that ask a cluster who it is) and GET /_health (for container and load-balancer
+// checks).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { GetQuery } from '../schemas/endpoints.js';
@@ -20,7 +21,9 @@ const ServerInfo = Type.Object(
     cluster_name: Type.String(),
     version: Type.Object(
       {
-        number: Type.String({ description: 'The Elasticsearch API version the service answers as (ELASTICSEARCH_VERSION).' }),
+        number: Type.String({
+          description: 'The Elasticsearch API version the service answers as (ELASTICSEARCH_VERSION).',
+        }),
         build_flavor: Type.Literal('default'),
       },
       { additionalProperties: false },
@@ -31,7 +34,10 @@ const ServerInfo = Type.Object(
   { additionalProperties: false },
 );
 
-const Health = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false, description: 'The service is up and answering.' });
+const Health = Type.Object(
+  { status: Type.Literal('ok') },
+  { additionalProperties: false, description: 'The service is up and answering.' },
+);
 
 const rootRoutes: FastifyPluginAsyncTypebox<RootRoutesOptions> = async (app, { version, elasticsearchVersion }) => {
   const info = {
@@ -41,11 +47,29 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRoutesOptions> = async (app, { v
     tagline: 'You Know, for Search',
     gateway_version: version,
   };
-  app.get('/', { schema: { summary: 'Who this server is', querystring: GetQuery, response: { 200: ServerInfo, ...ErrorResponses } } }, async () => info);
-  // Needs no credentials (a container's health check has none) and answers the same bytes every time: it reveals nothing.
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: 'Who this server is',
+        querystring: GetQuery,
+        response: { 200: ServerInfo, ...ErrorResponses },
+      },
+    },
+    async () => info,
+  );
+  // Needs no credentials (a container's health check has none) and answers the same bytes every time: it reveals
+  // nothing.
   app.get(
     '/_health',
-    { config: { public: true }, schema: { summary: 'Health check (no credentials needed)', security: [], response: { 200: Health, ...ErrorResponses } } },
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Health check (no credentials needed)',
+        security: [],
+        response: { 200: Health, ...ErrorResponses },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 };

@@ -17,5 +17,8 @@ export const GlobalQueryProperties = {
   filter_path: Type.Optional(Type.String()),
 };
 
-/** One of the task types of the Elasticsearch API (answers only; requests take any string and answer `Unknown task_type [X]`). */
+/**
+ * One of the task types of the Elasticsearch API (answers only; requests take any string and answer `Unknown task_type
+ * [X]`).
+ */
 export const TaskTypeName = Type.Enum(TASK_TYPES);

@@ -1,4 +1,5 @@
-// TypeBox schemas for the endpoint registry routes (PUT, GET, DELETE and _update under /_inference): requests and answers.
+// TypeBox schemas for the endpoint registry routes (PUT, GET, DELETE and _update under /_inference): requests and
+// answers.
 import Type, { type Static, type TSchema } from 'typebox';
 import { GlobalQueryProperties, Int, Long, Nullable, TaskTypeName } from './common.js';
 
@@ -53,7 +54,10 @@ export const InferenceIdParams = Type.Object({ inference_id: Type.String() });
 export const TaskTypeAndIdParams = Type.Object({ task_type: Type.String(), inference_id: Type.String() });
 
 export const GetQuery = Type.Object({ ...GlobalQueryProperties }, { additionalProperties: false });
-export const PutQuery = Type.Object({ ...GlobalQueryProperties, timeout: Type.Optional(Type.String()) }, { additionalProperties: false });
+export const PutQuery = Type.Object(
+  { ...GlobalQueryProperties, timeout: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
 export const DeleteQuery = Type.Object(
   { ...GlobalQueryProperties, dry_run: Type.Optional(Type.String()), force: Type.Optional(Type.String()) },
   { additionalProperties: false },
@@ -83,14 +87,22 @@ export const endpointViewSchema = <S extends TSchema>(serviceSettings: S) =>
       task_settings: Type.Optional(Type.Object({}, { ...open, description: 'Only when not empty.' })),
       chunking_settings: Type.Optional(ChunkingSettingsView),
     },
-    { additionalProperties: false, description: 'An inference endpoint as stored, fields in this order; the api key is never shown.' },
+    {
+      additionalProperties: false,
+      description: 'An inference endpoint as stored, fields in this order; the api key is never shown.',
+    },
   );
 
 /** Any service's endpoint (its settings as an open map): the shape the registry answers with. */
-export const EndpointView = endpointViewSchema(Type.Object({}, { ...open, description: 'The service settings, never the api key.' }));
+export const EndpointView = endpointViewSchema(
+  Type.Object({}, { ...open, description: 'The service settings, never the api key.' }),
+);
 
 export const endpointListSchema = <V extends TSchema>(view: V) =>
-  Type.Object({ endpoints: Type.Array(view, { description: 'Sorted by inference_id.' }) }, { additionalProperties: false });
+  Type.Object(
+    { endpoints: Type.Array(view, { description: 'Sorted by inference_id.' }) },
+    { additionalProperties: false },
+  );
 
 export const DeleteAnswer = Type.Object(
   {

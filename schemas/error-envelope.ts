@@ -16,7 +16,9 @@ const ErrorEnvelope = Type.Object(
   {
     error: Type.Object(
       {
-        root_cause: Type.Array(Type.Object({ type: Type.String(), reason: Type.String() }, { additionalProperties: false })),
+        root_cause: Type.Array(
+          Type.Object({ type: Type.String(), reason: Type.String() }, { additionalProperties: false }),
+        ),
         type: Type.String({ description: 'The exception type, e.g. resource_not_found_exception.' }),
         reason: Type.String(),
         caused_by: Type.Optional(cause(3)),

@@ -1,8 +1,11 @@
-// TypeBox schemas shared by the inference routes: the query string, the fields every task's POST body may carry, the streamed answer.
+// TypeBox schemas shared by the inference routes: the query string, the fields every task's POST body may carry, the
+// streamed answer.
 import Type from 'typebox';
 import { GlobalQueryProperties, Nullable } from './common.js';
 
-/** `top_n` and `return_documents` are rerank's request fields, which Elasticsearch 8 clients send in the query string. */
+/**
+ * `top_n` and `return_documents` are rerank's request fields, which Elasticsearch 8 clients send in the query string.
+ */
 export const InferenceQuery = Type.Object(
   {
     ...GlobalQueryProperties,

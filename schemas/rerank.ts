@@ -21,7 +21,10 @@ export const RerankResult = Type.Object(
         { index: Type.Integer({ minimum: 0 }), relevance_score: Type.Number(), text: Type.Optional(Type.String()) },
         { additionalProperties: false },
       ),
-      { description: 'Best first, cut to top_n; `index` is the position in the request input; `text` only with return_documents.' },
+      {
+        description:
+          'Best first, cut to top_n; `index` is the position in the request input; `text` only with return_documents.',
+      },
     ),
   },
   { additionalProperties: false },

@@ -1,4 +1,5 @@
-// TypeBox schema of GET /_inference/_services (Elasticsearch 8.16+): each service, its task types and the settings it reads.
+// TypeBox schema of GET /_inference/_services (Elasticsearch 8.16+): each service, its task types and the settings it
+// reads.
 import Type, { type Static } from 'typebox';
 import { TaskTypeName } from './common.js';
 
@@ -23,7 +24,10 @@ export const ServiceDescription = Type.Object(
     task_types: Type.Array(TaskTypeName),
     configurations: Type.Record(Type.String(), SettingDescription),
   },
-  { additionalProperties: false, description: 'An inference service, the task types it serves and the settings it reads (keyed by setting).' },
+  {
+    additionalProperties: false,
+    description: 'An inference service, the task types it serves and the settings it reads (keyed by setting).',
+  },
 );
 export type ServiceDescription = Static<typeof ServiceDescription>;
 

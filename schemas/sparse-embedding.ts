@@ -15,7 +15,11 @@ export const SparseEmbeddingResult = Type.Object(
   {
     sparse_embedding: Type.Array(
       Type.Object(
-        { is_truncated: Type.Boolean(), embedding: SparseVector, chunks: Type.Optional(Type.Array(EmbeddedChunk(SparseVector))) },
+        {
+          is_truncated: Type.Boolean(),
+          embedding: SparseVector,
+          chunks: Type.Optional(Type.Array(EmbeddedChunk(SparseVector))),
+        },
         { additionalProperties: false },
       ),
       { description: 'One entry per input, in input order.' },

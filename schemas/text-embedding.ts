@@ -12,7 +12,12 @@ export type TextEmbeddingRequest = Static<typeof TextEmbeddingRequest>;
 /** One chunk of a multi-chunk input (ours): offsets in UTF-16 code units of the input. */
 export const EmbeddedChunk = <T extends TSchema>(embedding: T) =>
   Type.Object(
-    { text: Type.String(), start_offset: Type.Integer({ minimum: 0 }), end_offset: Type.Integer({ minimum: 0 }), embedding },
+    {
+      text: Type.String(),
+      start_offset: Type.Integer({ minimum: 0 }),
+      end_offset: Type.Integer({ minimum: 0 }),
+      embedding,
+    },
     { additionalProperties: false },
   );
 
@@ -21,7 +26,10 @@ const DenseVector = Type.Array(Type.Number(), { description: 'A dense vector, as
 export const TextEmbeddingResult = Type.Object(
   {
     text_embedding: Type.Array(
-      Type.Object({ embedding: DenseVector, chunks: Type.Optional(Type.Array(EmbeddedChunk(DenseVector))) }, { additionalProperties: false }),
+      Type.Object(
+        { embedding: DenseVector, chunks: Type.Optional(Type.Array(EmbeddedChunk(DenseVector))) },
+        { additionalProperties: false },
+      ),
       { description: 'One entry per input, in input order; `chunks` only for an input cut into several chunks.' },
     ),
   },

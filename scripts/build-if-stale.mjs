@@ -1,4 +1,5 @@
-// Compiles the TypeScript only when a source is newer than its compiled file (`npm run keys` runs without recompiling a current build).
+// Compiles the TypeScript only when a source is newer than its compiled file (`npm run keys` runs without recompiling a
+// current build).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,9 +45,14 @@ export function staleSources(root) {
 
 function build(root, stale) {
   process.stderr.write(`compiling: ${stale.length} source file(s) changed since the last build\n`);
-  const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  const tsc = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+    { cwd: root, stdio: 'inherit' },
+  );
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-  // tsc does not rewrite a file whose source was touched but not changed: mark it current, or every call would compile again.
+  // tsc does not rewrite a file whose source was touched but not changed: mark it current, or every call would compile
+  // again.
   const now = new Date();
   for (const { output } of stale) if (fs.existsSync(output)) fs.utimesSync(output, now, now);
 }

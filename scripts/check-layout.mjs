@@ -6,7 +6,9 @@ import path from 'node:path';
 const ROOTS = ['src', 'routes', 'schemas', 'plugins', 'test', 'bench', 'scripts', 'public', '.ci'];
 const walk = (dir) =>
   fs.existsSync(dir)
-    ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+    ? fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
     : [];
 const files = ROOTS.flatMap(walk).filter((f) => /\.(ts|mjs|js|css|html)$/.test(f) || f.startsWith('.ci/'));
 const problems = [];
@@ -24,7 +26,8 @@ for (const file of files.filter((f) => f !== 'scripts/check-layout.mjs')) {
   fs.readFileSync(file, 'utf8')
     .split('\n')
     .forEach((line, i) => {
-      if (OUTSIDE.test(line)) problems.push(`${file}:${i + 1} cites a document outside the repository: ${line.trim().slice(0, 100)}`);
+      if (OUTSIDE.test(line))
+        problems.push(`${file}:${i + 1} cites a document outside the repository: ${line.trim().slice(0, 100)}`);
     });
 }
 

@@ -42,7 +42,9 @@ const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
-  /** Retry timing (tests shorten it); 3 attempts, as docs/rate-limiting.md#retries says, 1 s to 5 s apart by default. */
+  /**
+   * Retry timing (tests shorten it); 3 attempts, as docs/rate-limiting.md#retries says, 1 s to 5 s apart by default.
+   */
   retry?: RetryPolicy;
   /** Waiting batches per endpoint before 429 (tests shrink it); 2000 by default. */
   queueCapacity?: number;
@@ -102,7 +104,10 @@ async function openStore(
       databasePath: store.location,
     });
     // Instances starting together on an empty database: the first check written is the one all must pass.
-    secretBox.verifyKeyCheck(keyCheck ?? (await store.initMeta(KEY_CHECK_META, secretBox.sealKeyCheck())), store.location);
+    secretBox.verifyKeyCheck(
+      keyCheck ?? (await store.initMeta(KEY_CHECK_META, secretBox.sealKeyCheck())),
+      store.location,
+    );
     return { store, secretBox };
   } catch (err) {
     await store.close();
@@ -123,7 +128,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
 }
 
-async function assemble(config: Config, options: BuildOptions, opened: Array<() => Promise<void>>): Promise<FastifyInstance> {
+async function assemble(
+  config: Config,
+  options: BuildOptions,
+  opened: Array<() => Promise<void>>,
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request instead of two (plugins/request-log.ts).
@@ -136,7 +145,10 @@ async function assemble(config: Config, options: BuildOptions, opened: Array<() 
     // No idle timeout on the socket (connectionTimeout stays 0): once read, a request is bounded
     // by its ?timeout and a stream by UPSTREAM_TIMEOUT; between requests keepAliveTimeout applies.
     requestTimeout: config.requestReadTimeoutMs,
-    http: { requestTimeout: config.requestReadTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.requestReadTimeoutMs) },
+    http: {
+      requestTimeout: config.requestReadTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.requestReadTimeoutMs),
+    },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65536 },
     frameworkErrors: (err, _request, reply) => {
@@ -219,7 +231,10 @@ async function assemble(config: Config, options: BuildOptions, opened: Array<() 
       try {
         await guard.checkResolved(url);
       } catch (err) {
-        if (err instanceof BlockedHostError) throw errors.validation([`[service_settings] Invalid url [${url}] received for field [url]. Error: ${err.message}`]);
+        if (err instanceof BlockedHostError)
+          throw errors.validation([
+            `[service_settings] Invalid url [${url}] received for field [url]. Error: ${err.message}`,
+          ]);
         throw err;
       }
     },
@@ -229,7 +244,10 @@ async function assemble(config: Config, options: BuildOptions, opened: Array<() 
           try {
             return await taskFor(endpoint.taskType)?.validate?.(endpoint, signal);
           } catch (err) {
-            if (err instanceof SendError) metrics.endpoint(endpoint.inferenceId, endpoint.taskType).upstreamFault(err.failure.error.reason, { during: 'creation' });
+            if (err instanceof SendError)
+              metrics
+                .endpoint(endpoint.inferenceId, endpoint.taskType)
+                .upstreamFault(err.failure.error.reason, { during: 'creation' });
             // The endpoint is not stored: its id gets no series.
             metrics.forget(endpoint.inferenceId);
             throw err;
@@ -238,10 +256,15 @@ async function assemble(config: Config, options: BuildOptions, opened: Array<() 
   });
   // With REDIS_URL every endpoint's limit is shared by all instances (a local share while Redis is away).
   const shared = config.redisUrl
-    ? new RedisRateLimiters({ url: config.redisUrl, clusterSize: config.clusterSize, log: app.log.child({ component: 'rate-limit' }) })
+    ? new RedisRateLimiters({
+        url: config.redisUrl,
+        clusterSize: config.clusterSize,
+        log: app.log.child({ component: 'rate-limit' }),
+      })
     : undefined;
   if (shared) opened.push(() => shared.close());
-  if (shared && !(await shared.whenReady(2000))) app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
+  if (shared && !(await shared.whenReady(2000)))
+    app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
   const runner = new InferenceRunner({
     registry,
     changes,
@@ -265,7 +288,10 @@ async function assemble(config: Config, options: BuildOptions, opened: Array<() 
   await app.register(servicesRoutes, { services: [...services.values()] });
   await app.register(metricsRoutes, { scrape: () => metrics.scrape(), contentType: metrics.contentType });
   const views = [...services.values()].map((service) => service.settingsView);
-  await app.register(endpointRoutes, { registry, serviceSettingsView: views.length === 1 ? views[0]! : Type.Union(views) });
+  await app.register(endpointRoutes, {
+    registry,
+    serviceSettingsView: views.length === 1 ? views[0]! : Type.Union(views),
+  });
   await app.register(inferenceRoutes, { runner });
   await managementUi(app);
   return app;

@@ -23,7 +23,9 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Largest upstream answer read (bytes). */
   upstreamBodyLimit: number;
-  /** Longest a client may take to send a whole request, headers and body (ms); then 408 and the connection is closed. */
+  /**
+   * Longest a client may take to send a whole request, headers and body (ms); then 408 and the connection is closed.
+   */
   requestReadTimeoutMs: number;
   /** `keys`: API keys when any exist (required off loopback); `none`: no authentication, on purpose. */
   auth: 'keys' | 'none';
@@ -93,7 +95,8 @@ function parseDuration(name: string, raw: string): number {
   const m = /^\s*(\d+)\s*(ms|s|m|h)\s*$/i.exec(raw);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m?.[2] ?? '').toLowerCase() as 'ms'];
   const ms = m && unit ? Number(m[1]) * unit : NaN;
-  if (!(ms > 0 && ms <= 2 ** 31 - 1)) throw new ConfigError(`${name} must be a duration such as 120s, 2m or 500ms, got [${raw}]`);
+  if (!(ms > 0 && ms <= 2 ** 31 - 1))
+    throw new ConfigError(`${name} must be a duration such as 120s, 2m or 500ms, got [${raw}]`);
   return ms;
 }
 
@@ -140,7 +143,8 @@ function parseServiceUrl(name: string, raw: string, protocols: readonly string[]
 
 function parseClusterSize(raw: string): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new ConfigError(`CLUSTER_SIZE must be an integer from 1 to 1000, got [${raw}]`);
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000))
+    throw new ConfigError(`CLUSTER_SIZE must be an integer from 1 to 1000, got [${raw}]`);
   return n;
 }
 
@@ -178,7 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = value('DATABASE_URL');
   // Instances sharing a database must encrypt with one key; a key file per instance would disagree.
   if (databaseUrl !== undefined && secretsKey === undefined) {
-    throw new ConfigError('DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)');
+    throw new ConfigError(
+      'DATABASE_URL needs SECRETS_KEY: every instance on the database must use the same key (openssl rand -base64 32)',
+    );
   }
   const redisUrl = value('REDIS_URL');
   return {
@@ -198,9 +204,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     upstreamTimeoutMs: parseDuration('UPSTREAM_TIMEOUT', value('UPSTREAM_TIMEOUT') ?? DEFAULTS.upstreamTimeout),
     upstreamBodyLimit: parseByteSize('UPSTREAM_BODY_LIMIT', value('UPSTREAM_BODY_LIMIT') ?? DEFAULTS.upstreamBodyLimit),
-    requestReadTimeoutMs: parseDuration('REQUEST_READ_TIMEOUT', value('REQUEST_READ_TIMEOUT') ?? DEFAULTS.requestReadTimeout),
+    requestReadTimeoutMs: parseDuration(
+      'REQUEST_READ_TIMEOUT',
+      value('REQUEST_READ_TIMEOUT') ?? DEFAULTS.requestReadTimeout,
+    ),
     auth: parseAuth(value('AUTH')),
-    databaseUrl: databaseUrl === undefined ? undefined : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
+    databaseUrl:
+      databaseUrl === undefined
+        ? undefined
+        : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
     redisUrl: redisUrl === undefined ? undefined : parseServiceUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']),
     clusterSize: parseClusterSize(value('CLUSTER_SIZE') ?? '1'),
   };

@@ -58,7 +58,9 @@ function durationText(ms: number, roundUp = false): string {
   return ms >= 1000 ? `${Number((ms / 1000).toFixed(3))}s` : `${Number(ms.toFixed(1))}ms`;
 }
 
-/** `Validation Failed: 1: a;2: b;`: every problem found, numbered, as Elasticsearch's ValidationException prints them. */
+/**
+ * `Validation Failed: 1: a;2: b;`: every problem found, numbered, as Elasticsearch's ValidationException prints them.
+ */
 function validationReason(messages: readonly string[]): string {
   return 'Validation Failed: ' + messages.map((m, i) => `${i + 1}: ${m};`).join('');
 }
@@ -82,7 +84,10 @@ export const errors = {
     status(400, `The [${service}] service does not support task type [${taskType}]`),
   missingTaskType: () => status(400, 'model is missing required setting [task_type]'),
   conflictingTaskType: (url: string, body: string) =>
-    status(400, `Cannot resolve conflicting task_type parameter in the request URL [${url}] and the request body [${body}]`),
+    status(
+      400,
+      `Cannot resolve conflicting task_type parameter in the request URL [${url}] and the request body [${body}]`,
+    ),
   missingService: () => status(400, 'Inference endpoint configuration is missing the [service] setting'),
   unknownService: (name: string) => status(400, `Unknown service [${name}]`),
   missingField: (field: string) => status(400, `Missing required field [${field}]`),
@@ -93,7 +98,10 @@ export const errors = {
   taskTypeMismatchOnInference: (requested: string, actual: string) =>
     status(400, `Incompatible task_type, the requested type [${requested}] does not match the model type [${actual}]`),
   serviceMismatchOnUpdate: (requested: string, actual: string) =>
-    status(400, `Service [${requested}] does not match the inference endpoint's service [${actual}]; the service cannot be updated`),
+    status(
+      400,
+      `Service [${requested}] does not match the inference endpoint's service [${actual}]; the service cannot be updated`,
+    ),
   requestBodyRequired: () => new EsError(400, 'parse_exception', 'request body is required'),
   malformedJson: (detail: string) => new EsError(400, 'parse_exception', `Failed to parse request body: ${detail}`),
   fieldParse: (field: string, detail: string) =>
@@ -109,9 +117,17 @@ export const errors = {
       `request [${path}] contains unrecognized parameter${names.length > 1 ? 's' : ''}: [${names.join(', ')}]`,
     ),
   badBooleanParameter: (value: string) =>
-    new EsError(400, 'illegal_argument_exception', `Failed to parse value [${value}] as only [true] or [false] are allowed.`),
+    new EsError(
+      400,
+      'illegal_argument_exception',
+      `Failed to parse value [${value}] as only [true] or [false] are allowed.`,
+    ),
   badTimeValue: (setting: string, value: string, why: string) =>
-    new EsError(400, 'parse_exception', `failed to parse setting [${setting}] with value [${value}] as a time value: ${why}`),
+    new EsError(
+      400,
+      'parse_exception',
+      `failed to parse setting [${setting}] with value [${value}] as a time value: ${why}`,
+    ),
   noHandler: (method: string, url: string) =>
     new EsError(404, 'resource_not_found_exception', `no handler found for uri [${url}] and method [${method}]`),
   methodNotAllowed: (method: string, url: string, allowed: readonly string[]) =>
@@ -123,25 +139,50 @@ export const errors = {
       { Allow: allowed.join(', ') },
     ),
   badRequest: (reason: string) => new EsError(400, 'illegal_argument_exception', reason),
-  /** Bytes node's HTTP parser could not read as a request; `why` is the parser's own reason (`Invalid header token`), never the bytes. */
+  /**
+   * Bytes node's HTTP parser could not read as a request; `why` is the parser's own reason (`Invalid header token`),
+   * never the bytes.
+   */
   malformedHttp: (why: string) => new EsError(400, 'illegal_argument_exception', `Malformed HTTP request: ${why}`),
   /** The request line and headers together (a long URL counts) exceed node's limit (`--max-http-header-size`). */
   headersTooLarge: (limit: number) =>
     new EsError(431, 'too_long_http_header_exception', `The request line and headers are larger than [${limit}] bytes`),
   // Inference (docs/api.md#errors and docs/hugging-face-protocols.md#upstream-errors)
-  inputNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
+  inputNull: () =>
+    new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be null'])),
   queryNull: (taskType: string) =>
-    new EsError(400, 'action_request_validation_exception', validationReason([`Field [query] cannot be null for task type [${taskType}]`])),
-  inputEmpty: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [input] cannot be an empty array'])),
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason([`Field [query] cannot be null for task type [${taskType}]`]),
+    ),
+  inputEmpty: () =>
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason(['Field [input] cannot be an empty array']),
+    ),
   queueFull: (id: string) =>
-    new EsError(429, 'es_rejected_execution_exception', `Failed to execute task for inference id [${id}] because the request service queue is full`),
+    new EsError(
+      429,
+      'es_rejected_execution_exception',
+      `Failed to execute task for inference id [${id}] because the request service queue is full`,
+    ),
   requestExceedsQueue: (id: string, texts: number, limit: number, batches: number, batchSize: number) =>
     status(
       400,
       `The request for inference id [${id}] makes [${texts}] texts (inputs after chunking), more than the [${limit}] the endpoint's queue can ever hold ` +
         `([${batches}] upstream requests of [${batchSize}]); send at most [${limit}] per request`,
     ),
-  requestCannotFinish: (id: string, texts: number, batchSize: number, calls: number, requestsPerMinute: number, neededMs: number, leftMs: number) =>
+  requestCannotFinish: (
+    id: string,
+    texts: number,
+    batchSize: number,
+    calls: number,
+    requestsPerMinute: number,
+    neededMs: number,
+    leftMs: number,
+  ) =>
     status(
       400,
       `The request for inference id [${id}] makes [${texts}] texts (inputs after chunking): [${calls}] upstream requests of at most [${batchSize}], ` +
@@ -158,13 +199,26 @@ export const errors = {
   streamingOnly: (taskType: string, id: string) =>
     status(400, `The [${taskType}] task type only supports streaming; use POST /_inference/${taskType}/${id}/_stream`),
   streamOneInput: (count: number) =>
-    new EsError(400, 'action_request_validation_exception', validationReason([`Field [input] must hold one text when streaming, got [${count}]`])),
-  messagesNull: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be null'])),
-  messagesEmpty: () => new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be an empty array'])),
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason([`Field [input] must hold one text when streaming, got [${count}]`]),
+    ),
+  messagesNull: () =>
+    new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be null'])),
+  messagesEmpty: () =>
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason(['Field [messages] cannot be an empty array']),
+    ),
   /** A stream whose upstream went quiet for longer than UPSTREAM_TIMEOUT after its first event. */
   upstreamSilent: (id: string, after: string) =>
     status(408, `The upstream of inference entity id [${id}] sent nothing for [${after}]; the stream was ended`),
-  /** An upstream answer mapped by the service's error table: `<prefix> for request from inference entity id [id] status [N]. Error message: [msg]`. */
+  /**
+   * An upstream answer mapped by the service's error table: `<prefix> for request from inference entity id [id] status
+   * [N]. Error message: [msg]`.
+   */
   upstream: (code: number, reason: string) => status(code, reason),
   /**
    * A host name that did not resolve. No such name (ENOTFOUND) is a 400, as Elasticsearch answers a
@@ -175,7 +229,9 @@ export const errors = {
     status(
       answer === 'ENOTFOUND' ? 400 : 502,
       `Failed to send request from inference entity id [${id}]: the host name [${host}] could not be resolved (DNS answered ${
-        answer === 'ENOTFOUND' ? 'ENOTFOUND: no such name' : 'EAI_AGAIN: temporary failure, the name server may be unreachable'
+        answer === 'ENOTFOUND'
+          ? 'ENOTFOUND: no such name'
+          : 'EAI_AGAIN: temporary failure, the name server may be unreachable'
       })`,
     ),
   upstreamUnreachable: (id: string, detail: string) =>
@@ -185,11 +241,21 @@ export const errors = {
   badUpstreamResponse: (id: string, detail: string) =>
     status(502, `Failed to parse the response for inference entity id [${id}]: ${detail}`),
   creationValidationFailed: (cause: EsError) =>
-    status(400, 'Could not complete inference endpoint creation as validation call to service threw an exception.', cause.toCause()),
+    status(
+      400,
+      'Could not complete inference endpoint creation as validation call to service threw an exception.',
+      cause.toCause(),
+    ),
   internal: () => new EsError(500, 'exception', 'An internal error occurred; it has been logged'),
   /** The shared store (PostgreSQL) cannot be reached: nothing was read or written; the client may retry. */
   storeUnavailable: () =>
-    new EsError(503, 'status_exception', 'The inference endpoint store is unavailable: PostgreSQL cannot be reached; retry later', undefined, {
-      'Retry-After': '1',
-    }),
+    new EsError(
+      503,
+      'status_exception',
+      'The inference endpoint store is unavailable: PostgreSQL cannot be reached; retry later',
+      undefined,
+      {
+        'Retry-After': '1',
+      },
+    ),
 };

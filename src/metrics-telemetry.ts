@@ -132,7 +132,11 @@ export class Metrics implements Telemetry {
           collect,
         }),
       (f, set) => {
-        if (f.queues.size > 0) set(f.labels, [...f.queues].reduce((sum, depth) => sum + depth(), 0));
+        if (f.queues.size > 0)
+          set(
+            f.labels,
+            [...f.queues].reduce((sum, depth) => sum + depth(), 0),
+          );
       },
     );
     this.fromFigures(
@@ -233,7 +237,8 @@ export class Metrics implements Telemetry {
 
   forget(inferenceId: string): void {
     for (const [key, f] of this.figures) if (f.labels.inference_id === inferenceId) this.figures.delete(key);
-    for (const metric of [this.requestSeconds, this.upstreamSeconds, this.limiterWait, this.batchSize]) void dropSeries(metric, inferenceId);
+    for (const metric of [this.requestSeconds, this.upstreamSeconds, this.limiterWait, this.batchSize])
+      void dropSeries(metric, inferenceId);
   }
 }
 

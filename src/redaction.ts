@@ -33,7 +33,13 @@ export function secretValues(body: unknown): string[] {
     seen++;
     if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) continue;
     for (const [key, inner] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
-      if (typeof key === 'string' && SECRET_NAME.test(key) && typeof inner === 'string' && inner.length >= MIN_SECRET_LENGTH) found.add(inner);
+      if (
+        typeof key === 'string' &&
+        SECRET_NAME.test(key) &&
+        typeof inner === 'string' &&
+        inner.length >= MIN_SECRET_LENGTH
+      )
+        found.add(inner);
       else pending.push({ value: inner, depth: depth + 1 });
     }
   }
@@ -41,11 +47,21 @@ export function secretValues(body: unknown): string[] {
 }
 
 /** JSON's two-character escapes (RFC 8259 §7): `\/` is one of them, allowed though never needed. */
-const JSON_SHORT_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
+const JSON_SHORT_ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  '\b': 'b',
+  '\f': 'f',
+  '\n': 'n',
+  '\r': 'r',
+  '\t': 't',
+};
 
 const hex4 = (unit: number) => unit.toString(16).padStart(4, '0');
 /** One hex digit in either case: `\u00e9` and `\u00E9`, `%c3` and `%C3` are the same text. */
-const anyCaseHex = (digits: string) => [...digits].map((d) => (/[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d)).join('');
+const anyCaseHex = (digits: string) =>
+  [...digits].map((d) => (/[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d)).join('');
 
 /**
  * Every way one character of a secret can be written in text an upstream sends back: as itself,
@@ -63,7 +79,9 @@ function characterPattern(char: string): string {
     ways.push(`\\u${hex4(unit)}`);
     return `(?:${ways.join('|')})`;
   });
-  const bytes = [...new TextEncoder().encode(char)].map((b) => `%${anyCaseHex(b.toString(16).padStart(2, '0'))}`).join('');
+  const bytes = [...new TextEncoder().encode(char)]
+    .map((b) => `%${anyCaseHex(b.toString(16).padStart(2, '0'))}`)
+    .join('');
   // Longest first, though any order finds the key: `%25` is a percent sign, not `%` followed by `25`.
   return `(?:${bytes}|${units.join('')}${char === ' ' ? '|\\+' : ''})`;
 }
@@ -88,13 +106,22 @@ function encodedPattern(secret: string): RegExp {
  * token replaced by `mask`: the secret as itself and in every encoding characterPattern lists, so
  * that text which is decoded later (a JSON body parsed, a URL's query read) cannot give it back.
  */
-export function maskSecrets(text: string, secrets: readonly string[], mask = '[REDACTED]', minLength = MIN_SECRET_LENGTH): string {
+export function maskSecrets(
+  text: string,
+  secrets: readonly string[],
+  mask = '[REDACTED]',
+  minLength = MIN_SECRET_LENGTH,
+): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= Math.max(1, minLength)) out = out.replace(encodedPattern(secret), () => mask);
+  for (const secret of secrets)
+    if (secret.length >= Math.max(1, minLength)) out = out.replace(encodedPattern(secret), () => mask);
   return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;
 }
 
-/** `text` with `secret` (at least MIN_SECRET_LENGTH long) masked in every encoding of maskSecrets, and nothing else (no token-shaped text). */
+/**
+ * `text` with `secret` (at least MIN_SECRET_LENGTH long) masked in every encoding of maskSecrets, and nothing else (no
+ * token-shaped text).
+ */
 export function maskSecret(text: string, secret: string, mask = '[REDACTED]'): string {
   return secret.length >= MIN_SECRET_LENGTH ? text.replace(encodedPattern(secret), () => mask) : text;
 }
@@ -105,12 +132,19 @@ export function maskSecret(text: string, secret: string, mask = '[REDACTED]'): s
  */
 function codePointForms(char: string): string[][] {
   const hexPositions = (digits: string) => [...digits].map((d) => (/[a-f]/.test(d) ? d + d.toUpperCase() : d));
-  const unitForms = (unit: number): string[][] => [[String.fromCharCode(unit)], ['\\', 'u', ...hexPositions(hex4(unit))]];
+  const unitForms = (unit: number): string[][] => [
+    [String.fromCharCode(unit)],
+    ['\\', 'u', ...hexPositions(hex4(unit))],
+  ];
   let json: string[][] = [[]];
-  for (let i = 0; i < char.length; i++) json = json.flatMap((head) => unitForms(char.charCodeAt(i)).map((tail) => [...head, ...tail]));
+  for (let i = 0; i < char.length; i++)
+    json = json.flatMap((head) => unitForms(char.charCodeAt(i)).map((tail) => [...head, ...tail]));
   const short = JSON_SHORT_ESCAPES[char];
   if (short !== undefined) json.push(['\\', short]);
-  const percent = [...new TextEncoder().encode(char)].flatMap((b) => ['%', ...hexPositions(b.toString(16).padStart(2, '0'))]);
+  const percent = [...new TextEncoder().encode(char)].flatMap((b) => [
+    '%',
+    ...hexPositions(b.toString(16).padStart(2, '0')),
+  ]);
   return [...json, percent, ...(char === ' ' ? [['+']] : [])];
 }
 

@@ -1,4 +1,5 @@
-// Request bodies checked against their TypeBox schema, and the first problem told in Elasticsearch's words (x_content_parse_exception).
+// Request bodies checked against their TypeBox schema, and the first problem told in Elasticsearch's words
+// (x_content_parse_exception).
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type EsError, errors } from './errors.js';
@@ -46,7 +47,8 @@ export function bodyIssue(issues: readonly SchemaIssue[], body: unknown): EsErro
     .filter((i) => i.keyword === 'type')
     .flatMap((i) => [i.params?.type].flat())
     .map((t) => TYPE_WORDS[String(t)] ?? String(t));
-  const detail = expected.length > 0 ? `expected ${[...new Set(expected)].join(' or ')}` : 'the value is not valid here';
+  const detail =
+    expected.length > 0 ? `expected ${[...new Set(expected)].join(' or ')}` : 'the value is not valid here';
   return errors.fieldParse(fieldName(path), detail);
 }
 

@@ -8,7 +8,15 @@ export function parseBooleanParam(value: string | undefined): boolean {
   throw errors.badBooleanParameter(value);
 }
 
-const TIME_UNITS: Record<string, number> = { nanos: 1e-6, micros: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const TIME_UNITS: Record<string, number> = {
+  nanos: 1e-6,
+  micros: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 export const DEFAULT_TIMEOUT = '30s';
 

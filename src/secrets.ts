@@ -41,7 +41,9 @@ export class SecretBox {
     const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString(
+      'utf8',
+    );
   }
 
   sealKeyCheck(): string {
@@ -68,7 +70,12 @@ export class SecretBox {
    * The key from SECRETS_KEY, else from `$DATA_DIR/secret.key`, which is created (mode 0600) only
    * when the store holds no encrypted data yet: a lost key file must not be silently replaced.
    */
-  static open(opts: { configuredKey: Buffer | undefined; dataDir: string; storeHasSecrets: boolean; databasePath: string }): SecretBox {
+  static open(opts: {
+    configuredKey: Buffer | undefined;
+    dataDir: string;
+    storeHasSecrets: boolean;
+    databasePath: string;
+  }): SecretBox {
     if (opts.configuredKey) return new SecretBox(opts.configuredKey, 'SECRETS_KEY');
     const file = path.join(opts.dataDir, 'secret.key');
     const source = file;

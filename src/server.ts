@@ -54,7 +54,8 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // Configuration and start-up problems are one clear line, not a stack trace.
-  const message = err instanceof ConfigError ? `configuration error: ${err.message}` : `failed to start: ${(err as Error).message}`;
+  const message =
+    err instanceof ConfigError ? `configuration error: ${err.message}` : `failed to start: ${(err as Error).message}`;
   process.stderr.write(message + '\n');
   process.exit(1);
 });

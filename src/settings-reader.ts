@@ -97,11 +97,15 @@ export class SettingsReader {
       return undefined;
     }
     if (rule.min !== undefined && value < rule.min) {
-      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a greater than or equal to [${javaDouble(rule.min)}]`);
+      this.problem(
+        `[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a greater than or equal to [${javaDouble(rule.min)}]`,
+      );
       return undefined;
     }
     if (rule.max !== undefined && value > rule.max) {
-      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a less than or equal to [${javaDouble(rule.max)}]`);
+      this.problem(
+        `[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be a less than or equal to [${javaDouble(rule.max)}]`,
+      );
       return undefined;
     }
     return value;
@@ -116,8 +120,12 @@ export class SettingsReader {
       return undefined;
     }
     if (value < rule.min || (rule.exclusiveMin && value === rule.min) || value > rule.max) {
-      const low = rule.exclusiveMin ? `greater than [${javaDouble(rule.min)}]` : `greater than or equal to [${javaDouble(rule.min)}]`;
-      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be ${low} and less than or equal to [${javaDouble(rule.max)}]`);
+      const low = rule.exclusiveMin
+        ? `greater than [${javaDouble(rule.min)}]`
+        : `greater than or equal to [${javaDouble(rule.min)}]`;
+      this.problem(
+        `[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be ${low} and less than or equal to [${javaDouble(rule.max)}]`,
+      );
       return undefined;
     }
     return value;
@@ -132,7 +140,9 @@ export class SettingsReader {
       return undefined;
     }
     if (value.length > rule.max) {
-      this.problem(`[${this.scope}] Invalid value: [${key}] holds ${value.length} strings; it takes at most ${rule.max}`);
+      this.problem(
+        `[${this.scope}] Invalid value: [${key}] holds ${value.length} strings; it takes at most ${rule.max}`,
+      );
       return undefined;
     }
     if (value.some((v) => v === '')) {
@@ -176,7 +186,10 @@ export class SettingsReader {
 /** Any `hf_` word: in a settings value even a short one is masked (an id never appears there). */
 const TOKEN_LIKE = /\bhf_[A-Za-z0-9]{6,}/g;
 
-/** How deep and how long a rendered settings value may get: a hostile body must not make a huge message or overflow the stack. */
+/**
+ * How deep and how long a rendered settings value may get: a hostile body must not make a huge message or overflow the
+ * stack.
+ */
 const RENDER_MAX_DEPTH = 16;
 const RENDER_MAX_LENGTH = 2000;
 

@@ -1,4 +1,5 @@
-// The Telemetry seam: what the dispatch and provider code report as it happens (metrics, upstream faults), and a no-op for code that reports nothing.
+// The Telemetry seam: what the dispatch and provider code report as it happens (metrics, upstream faults), and a no-op
+// for code that reports nothing.
 import type { TaskType } from './inference-task-type.js';
 
 /**
@@ -7,9 +8,15 @@ import type { TaskType } from './inference-task-type.js';
  * secret: only counts, durations, statuses and fixed words.
  */
 export interface EndpointTelemetry {
-  /** One upstream HTTP request ended: its HTTP status, or a word for a request that got none (`network_error`, `timeout`). */
+  /**
+   * One upstream HTTP request ended: its HTTP status, or a word for a request that got none (`network_error`,
+   * `timeout`).
+   */
   upstreamRequest(status: number | string, seconds: number): void;
-  /** An upstream request failed: logged once at warn, without a stack (`reason` is the error the client will see; `detail` plain figures). */
+  /**
+   * An upstream request failed: logged once at warn, without a stack (`reason` is the error the client will see;
+   * `detail` plain figures).
+   */
   upstreamFault(reason: string, detail: Record<string, string | number>): void;
   /** Failed work goes back to the queue: `backoff` (429/502/503, network) or `split` (too large). */
   retry(kind: 'backoff' | 'split'): void;

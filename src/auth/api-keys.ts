@@ -36,7 +36,10 @@ const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
 const unavailable = (err: unknown) => err instanceof EsError && err.status === 503;
 
 export class ApiKeys {
-  /** id → sha256 of the secret last verified by scrypt (so each request does not pay scrypt again), and the key as then read. */
+  /**
+   * id → sha256 of the secret last verified by scrypt (so each request does not pay scrypt again), and the key as then
+   * read.
+   */
   private readonly verified = new Map<string, { digest: Buffer; key: AuthenticatedKey }>();
 
   constructor(private readonly store: ApiKeyStore) {}
@@ -46,13 +49,27 @@ export class ApiKeys {
     const secret = crypto.randomBytes(24).toString('base64url');
     const salt = crypto.randomBytes(16);
     const hash = await scrypt(secret, salt, KEY_LENGTH);
-    await this.store.insert({ id, name, privilege, salt: salt.toString('base64'), hash: hash.toString('base64'), createdAt: Date.now(), revokedAt: null });
+    await this.store.insert({
+      id,
+      name,
+      privilege,
+      salt: salt.toString('base64'),
+      hash: hash.toString('base64'),
+      createdAt: Date.now(),
+      revokedAt: null,
+    });
     this.activeKnown = undefined;
     return { id, name, privilege, api_key: secret, encoded: encodeCredentials(id, secret) };
   }
 
   async list(): Promise<Array<Omit<ApiKeyRecord, 'salt' | 'hash'>>> {
-    return (await this.store.list()).map(({ id, name, privilege, createdAt, revokedAt }) => ({ id, name, privilege, createdAt, revokedAt }));
+    return (await this.store.list()).map(({ id, name, privilege, createdAt, revokedAt }) => ({
+      id,
+      name,
+      privilege,
+      createdAt,
+      revokedAt,
+    }));
   }
 
   async revoke(idOrName: string): Promise<boolean> {

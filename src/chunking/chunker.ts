@@ -6,7 +6,10 @@ export interface Chunk {
   /** [start, end) in the input, in UTF-16 code units (what String.prototype.slice takes). */
   start: number;
   end: number;
-  /** Word-like segments in the chunk: the weight of its vector in the input's mean (not counted for `none`, which makes one chunk). */
+  /**
+   * Word-like segments in the chunk: the weight of its vector in the input's mean (not counted for `none`, which makes
+   * one chunk).
+   */
   words: number;
 }
 
@@ -60,7 +63,15 @@ class WordIndex {
  * word (so the spaces and punctuation before a word go with it). The last chunk runs to `to`
  * and is kept if it has more than `overlap` words or is the only one.
  */
-function wordChunks(words: WordIndex, wFrom: number, wTo: number, from: number, to: number, max: number, overlap: number): Chunk[] {
+function wordChunks(
+  words: WordIndex,
+  wFrom: number,
+  wTo: number,
+  from: number,
+  to: number,
+  max: number,
+  overlap: number,
+): Chunk[] {
   const out: Chunk[] = [];
   const count = wTo - wFrom;
   const step = Math.max(1, max - overlap);
@@ -200,7 +211,14 @@ class Boundaries {
  * still over `max` is split by the word strategy with overlap min(20, (max-1)/2): every piece but
  * the last is emitted, and the last one goes on as the current chunk.
  */
-function sentenceChunks(text: string, words: WordIndex, from: number, to: number, max: number, overlap: 0 | 1): Chunk[] {
+function sentenceChunks(
+  text: string,
+  words: WordIndex,
+  from: number,
+  to: number,
+  max: number,
+  overlap: 0 | 1,
+): Chunk[] {
   const ends = findSentenceEnds(from === 0 && to === text.length ? text : text.slice(from, to));
   const bounds = new Boundaries(text, words, from, to);
   const carryLimit = Math.min(Math.floor(max / 2), 20);
@@ -235,7 +253,15 @@ function sentenceChunks(text: string, words: WordIndex, from: number, to: number
         nextWords = chunkWords;
       }
       if (nextWords > max) {
-        const parts = wordChunks(words, words.firstAtOrAfter(chunkStart), words.firstAtOrAfter(end), chunkStart, end, max, splitOverlap);
+        const parts = wordChunks(
+          words,
+          words.firstAtOrAfter(chunkStart),
+          words.firstAtOrAfter(end),
+          chunkStart,
+          end,
+          max,
+          splitOverlap,
+        );
         for (const part of parts.slice(0, -1)) spans.push([part.start, part.end]);
         const last = parts[parts.length - 1]!;
         chunkStart = last.start;

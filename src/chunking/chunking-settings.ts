@@ -61,7 +61,10 @@ const isStrategy = (s: string): s is ChunkingStrategy => Object.hasOwn(VALID_KEY
  * Validates user chunking settings. Absent, null or `{}` → the default. Problems are appended
  * to `problems` (Elasticsearch's messages) and undefined is returned.
  */
-export function parseChunkingSettings(raw: SettingsMap | null | undefined, problems: string[]): ChunkingSettings | undefined {
+export function parseChunkingSettings(
+  raw: SettingsMap | null | undefined,
+  problems: string[],
+): ChunkingSettings | undefined {
   if (raw === null || raw === undefined || Object.keys(raw).length === 0) return { ...DEFAULT_CHUNKING_SETTINGS };
   const before = problems.length;
   const reader = new SettingsReader(raw, 'chunking_settings', problems);
@@ -74,7 +77,9 @@ export function parseChunkingSettings(raw: SettingsMap | null | undefined, probl
   }
   const extra = reader.keys().filter((k) => !VALID_KEYS[strategy].includes(k));
   if (extra.length > 0) {
-    problems.push(`${STRATEGY_NAMES[strategy]} chunking settings can not have the following settings: [${extra.join(', ')}]`);
+    problems.push(
+      `${STRATEGY_NAMES[strategy]} chunking settings can not have the following settings: [${extra.join(', ')}]`,
+    );
   }
 
   let settings: ChunkingSettings | undefined;
@@ -85,7 +90,10 @@ export function parseChunkingSettings(raw: SettingsMap | null | undefined, probl
     case 'word': {
       const max = reader.takeInteger('max_chunk_size', { required: true, ...MAX_CHUNK_SIZE_LIMITS.word });
       // overlap is checked against max only when max itself is valid.
-      const overlap = reader.takeInteger('overlap', { required: true, max: max === undefined ? undefined : Math.floor(max / 2) });
+      const overlap = reader.takeInteger('overlap', {
+        required: true,
+        max: max === undefined ? undefined : Math.floor(max / 2),
+      });
       if (max !== undefined && overlap !== undefined) settings = { strategy, max_chunk_size: max, overlap };
       break;
     }

@@ -286,7 +286,11 @@ export function findWords(text: string): WordSpans {
   }
   // Typed arrays are longer than their content: hand out views of exactly the spans found.
   if (Array.isArray(out.starts)) return out;
-  return { starts: out.starts.subarray(0, out.count), ends: (out.ends as Int32Array).subarray(0, out.count), count: out.count };
+  return {
+    starts: out.starts.subarray(0, out.count),
+    ends: (out.ends as Int32Array).subarray(0, out.count),
+    count: out.count,
+  };
 }
 
 /** Result of the fast sentence scanner: the breaks it is sure of, and where it had to stop. */

@@ -1,4 +1,5 @@
-// `npm run keys -- create|list|revoke`: API keys for the service, in the same store as the endpoints (SQLite in DATA_DIR, or DATABASE_URL).
+// `npm run keys -- create|list|revoke`: API keys for the service, in the same store as the endpoints (SQLite in
+// DATA_DIR, or DATABASE_URL).
 import { parseArgs } from 'node:util';
 import { ApiKeys, PRIVILEGES, type Privilege } from '../auth/api-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -24,7 +25,13 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, privilege: { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' } },
+    options: {
+      name: { type: 'string' },
+      privilege: { type: 'string' },
+      id: { type: 'string' },
+      json: { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
   });
   const command = positionals[0];
   const store = await connectStore(loadConfig());
@@ -34,11 +41,13 @@ async function main(argv: string[]): Promise<void> {
       case 'create': {
         const name = values.name?.trim();
         if (!name) throw new UsageError('create needs --name');
-        if (!PRIVILEGES.includes(values.privilege as Privilege)) throw new UsageError(`--privilege must be one of ${PRIVILEGES.join(', ')}`);
+        if (!PRIVILEGES.includes(values.privilege as Privilege))
+          throw new UsageError(`--privilege must be one of ${PRIVILEGES.join(', ')}`);
         const existing = await keys.list();
         if (existing.some((k) => k.name === name)) throw new UsageError(`a key named [${name}] exists already`);
         const managers = existing.filter((k) => k.revokedAt === null && k.privilege === 'manage_inference');
-        if (values.privilege !== 'manage_inference' && managers.length === 0 && !values.force) throw new UsageError(`refusing to create [${name}]: ${LOCKOUT}`);
+        if (values.privilege !== 'manage_inference' && managers.length === 0 && !values.force)
+          throw new UsageError(`refusing to create [${name}]: ${LOCKOUT}`);
         const key = await keys.create(name, values.privilege as Privilege);
         if (values.json) {
           process.stdout.write(JSON.stringify(key) + '\n');
@@ -60,7 +69,9 @@ async function main(argv: string[]): Promise<void> {
         if (list.length === 0) process.stdout.write('no API keys\n');
         for (const k of list) {
           const state = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
-          process.stdout.write(`${k.id}  ${k.name}  ${k.privilege}  created ${new Date(k.createdAt).toISOString()}  ${state}\n`);
+          process.stdout.write(
+            `${k.id}  ${k.name}  ${k.privilege}  created ${new Date(k.createdAt).toISOString()}  ${state}\n`,
+          );
         }
         break;
       }
@@ -69,8 +80,14 @@ async function main(argv: string[]): Promise<void> {
         if (!which) throw new UsageError('revoke needs --id or --name');
         const active = (await keys.list()).filter((k) => k.revokedAt === null);
         const remaining = active.filter((k) => k.id !== which && k.name !== which);
-        const lastManager = remaining.length > 0 && remaining.length < active.length && !remaining.some((k) => k.privilege === 'manage_inference');
-        if (lastManager && !values.force) throw new UsageError(`refusing to revoke [${which}]: ${LOCKOUT.replace('Create a manage_inference key first', 'Create another manage_inference key first')}`);
+        const lastManager =
+          remaining.length > 0 &&
+          remaining.length < active.length &&
+          !remaining.some((k) => k.privilege === 'manage_inference');
+        if (lastManager && !values.force)
+          throw new UsageError(
+            `refusing to revoke [${which}]: ${LOCKOUT.replace('Create a manage_inference key first', 'Create another manage_inference key first')}`,
+          );
         if (!(await keys.revoke(which))) throw new UsageError(`no active key with id or name [${which}]`);
         process.stdout.write(`revoked [${which}]\n`);
         break;
@@ -84,7 +101,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  const known = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+  const known =
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
   process.stderr.write(`keys: ${(err as Error).message}\n${known ? USAGE + '\n' : ''}`);
   process.exit(known ? 2 : 1);
 });

@@ -1,4 +1,5 @@
-// One endpoint's queue of upstream work: requests served in turn, items batched (a generation goes alone), bounded, rate-limited, retried, cancellable.
+// One endpoint's queue of upstream work: requests served in turn, items batched (a generation goes alone), bounded,
+// rate-limited, retried, cancellable.
 import type PQueue from 'p-queue';
 import { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
@@ -28,7 +29,9 @@ export interface EndpointQueueOptions<I, O, G> {
   send: SendBatch<I, O, G>;
   /** Most items in one upstream request. */
   batchSize: number;
-  /** Upstream requests of this endpoint in flight at once; while all are busy, waiting items gather into fuller batches. */
+  /**
+   * Upstream requests of this endpoint in flight at once; while all are busy, waiting items gather into fuller batches.
+   */
   maxInFlight: number;
   /** The endpoint's rate now (its limiter spaces upstream requests 60000 / rate ms apart). */
   requestsPerMinute(): number;
@@ -140,7 +143,13 @@ export class EndpointQueue<I, O, G = undefined> {
     const capacity = this.capacity();
     // Retrying could never help a request larger than the whole queue: that is the caller's error, not a busy endpoint.
     if (items.length > capacity) {
-      throw errors.requestExceedsQueue(this.opts.inferenceId, items.length, capacity, this.opts.capacity ?? QUEUE_CAPACITY, this.opts.batchSize);
+      throw errors.requestExceedsQueue(
+        this.opts.inferenceId,
+        items.length,
+        capacity,
+        this.opts.capacity ?? QUEUE_CAPACITY,
+        this.opts.batchSize,
+      );
     }
     this.checkCanFinish(items.length, caller);
     if (this.closedWith || this.waiting + items.length > capacity) throw errors.queueFull(this.opts.inferenceId);
@@ -173,7 +182,8 @@ export class EndpointQueue<I, O, G = undefined> {
     const needed = (calls - 1) * intervalMs(rate);
     const left = caller.deadline - Date.now();
     // A deadline already past is the timeout's 408 to answer, not this.
-    if (needed > 0 && left > 0 && needed >= left) throw errors.requestCannotFinish(this.opts.inferenceId, count, batchSize, calls, rate, needed, left);
+    if (needed > 0 && left > 0 && needed >= left)
+      throw errors.requestCannotFinish(this.opts.inferenceId, count, batchSize, calls, rate, needed, left);
   }
 
   /** Items the queue holds before it refuses work: its capacity in batches times the batch size. */
@@ -242,7 +252,7 @@ export class EndpointQueue<I, O, G = undefined> {
       batch.push(job);
     }
     // Lanes of another group keep their turn; a full round without a job taken ends the batch.
-    for (let passed = 0; batch.length < size && passed < this.lanes.length; ) {
+    for (let passed = 0; batch.length < size && passed < this.lanes.length;) {
       const lane = this.lanes.shift()!;
       // A cancelled request's jobs are all settled: its lane is dropped as it is reached.
       while (lane.next < lane.jobs.length && lane.jobs[lane.next]!.settled) lane.jobs[lane.next++]!.inQueue = false;
@@ -332,13 +342,19 @@ export class EndpointQueue<I, O, G = undefined> {
 
   private handleFailure(live: Job<I, O, G>[], failure: SendFailure): void {
     if (live.length === 0) return;
-    this.telemetry.upstreamFault(failure.error.reason, { answer_status: failure.error.status, retry: failure.retry, texts: live.length });
+    this.telemetry.upstreamFault(failure.error.reason, {
+      answer_status: failure.error.status,
+      retry: failure.retry,
+      texts: live.length,
+    });
     const { retry } = this.opts;
     if (failure.retry === 'split') {
       if (live.length > 1) {
         // Remember the smaller size for this endpoint and send the same items again in smaller batches.
         const limit =
-          failure.maxBatchSize !== undefined && failure.maxBatchSize < live.length ? failure.maxBatchSize : Math.floor(live.length / 2);
+          failure.maxBatchSize !== undefined && failure.maxBatchSize < live.length
+            ? failure.maxBatchSize
+            : Math.floor(live.length / 2);
         this.opts.batchSize = Math.max(1, Math.min(this.opts.batchSize, limit));
         this.telemetry.retry('split');
         this.requeue(live);

@@ -1,4 +1,5 @@
-// The RateLimiter seam (one per endpoint) and its local implementation: requests spaced evenly at requests_per_minute, no bursts.
+// The RateLimiter seam (one per endpoint) and its local implementation: requests spaced evenly at requests_per_minute,
+// no bursts.
 //
 // Why not bottleneck (the stack's first choice) locally: measured here it costs 2.2 ms per job
 // even with jobs queued and 4.4 ms for a job on an idle limiter, whatever minTime is, because
@@ -7,7 +8,9 @@
 // requests needs only a reservation clock, which is what LocalRateLimiter is.
 import type { Cancellation } from '../cancellation.js';
 
-/** One endpoint's limit on upstream requests: every upstream HTTP request (a batch, a retry, a stream) takes one grant. */
+/**
+ * One endpoint's limit on upstream requests: every upstream HTTP request (a batch, a retry, a stream) takes one grant.
+ */
 export interface RateLimiter {
   /**
    * Resolves when the next upstream request may start; grants are spaced evenly, in call order.
@@ -62,7 +65,8 @@ export function waitInLine(waiters: Waiter[], cancel: Cancellation | undefined):
       waiter.off = cancel.onCancel((reason) => {
         const i = waiters.indexOf(waiter);
         if (i >= 0) waiters.splice(i, 1);
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
+        // A cancellation's reason is the service error the caller gets.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(reason);
       });
     }
@@ -97,7 +101,8 @@ export class LocalRateLimiter implements RateLimiter {
    */
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
+    // A cancellation's reason is the service error the caller gets.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (cancel?.cancelled) return Promise.reject(cancel.reason);
     if (this.waiters.length === 0 && performance.now() >= this.lastGrant + this.interval) {
       this.lastGrant = performance.now();
@@ -151,4 +156,5 @@ export class LocalRateLimiter implements RateLimiter {
   }
 }
 
-export const localRateLimiters: RateLimiterFactory = (_inferenceId, requestsPerMinute) => new LocalRateLimiter(requestsPerMinute);
+export const localRateLimiters: RateLimiterFactory = (_inferenceId, requestsPerMinute) =>
+  new LocalRateLimiter(requestsPerMinute);

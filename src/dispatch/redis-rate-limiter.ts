@@ -1,4 +1,5 @@
-// Rate limiters shared by every instance through Redis: one reservation clock per endpoint, a Lua script, and a local fallback while Redis is away.
+// Rate limiters shared by every instance through Redis: one reservation clock per endpoint, a Lua script, and a local
+// fallback while Redis is away.
 //
 // Why not bottleneck's Redis clustering (the design card's first choice): on Redis 7 its
 // recovery path never runs after Redis loses its keys (a restart without persistence), so every
@@ -17,7 +18,14 @@
 import { Redis, type Result } from 'ioredis';
 import type { Cancellation } from '../cancellation.js';
 import { hideUrlPassword } from '../redaction.js';
-import { intervalMs, LimiterStoppedError, waitInLine, type RateLimiter, type RateLimiterFactory, type Waiter } from './rate-limiter.js';
+import {
+  intervalMs,
+  LimiterStoppedError,
+  waitInLine,
+  type RateLimiter,
+  type RateLimiterFactory,
+  type Waiter,
+} from './rate-limiter.js';
 
 /**
  * How far ahead a reservation may be. Short, so that reservations are made just in time: it
@@ -74,7 +82,10 @@ redis.call('SET', KEYS[1], at, 'PX', math.floor((at - now) / 1000) + ttl)
 return {at - now, 0}
 `;
 
-/** Marks Redis's state as (re)created now if it was lost: the quarantine then runs from the reconnection, not from a limiter's first use. */
+/**
+ * Marks Redis's state as (re)created now if it was lost: the quarantine then runs from the reconnection, not from a
+ * limiter's first use.
+ */
 const EPOCH_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local t = redis.call('TIME')
@@ -86,7 +97,14 @@ return 0
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     rateLimitEpoch(epoch: string): Result<number, Context>;
-    rateLimitSlot(last: string, epoch: string, intervalUs: number, horizonUs: number, quarantineUs: number, op: 'reserve' | 'note'): Result<[number, number], Context>;
+    rateLimitSlot(
+      last: string,
+      epoch: string,
+      intervalUs: number,
+      horizonUs: number,
+      quarantineUs: number,
+      op: 'reserve' | 'note',
+    ): Result<[number, number], Context>;
   }
 }
 
@@ -131,7 +149,8 @@ export class RedisRateLimiters {
     this.redis.on('error', () => this.markDown());
     this.redis.on('close', () => this.markDown());
     this.redis.on('ready', () => {
-      if (this.down && !this.closed) opts.log.info(`Redis at ${this.location} is back: rate limits are shared by every instance again`);
+      if (this.down && !this.closed)
+        opts.log.info(`Redis at ${this.location} is back: rate limits are shared by every instance again`);
       this.down = false;
       this.redis.rateLimitEpoch(EPOCH_KEY).catch(() => {});
     });
@@ -191,8 +210,9 @@ export class RedisRateLimiters {
   }
 }
 
-
-/** One endpoint's limiter, shared through Redis with every instance; local at rate / CLUSTER_SIZE while Redis is away. */
+/**
+ * One endpoint's limiter, shared through Redis with every instance; local at rate / CLUSTER_SIZE while Redis is away.
+ */
 class SharedRateLimiter implements RateLimiter {
   private interval: number;
   private readonly key: string;
@@ -218,7 +238,8 @@ class SharedRateLimiter implements RateLimiter {
 
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a cancellation's reason is the service error the caller gets
+    // A cancellation's reason is the service error the caller gets.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (cancel?.cancelled) return Promise.reject(cancel.reason);
     const granted = waitInLine(this.waiters, cancel);
     if (!this.pumping) void this.pump();
@@ -239,7 +260,9 @@ class SharedRateLimiter implements RateLimiter {
     // between here and the write counts too.
     setImmediate(() => {
       if (performance.now() - slot > LATE_MS && this.shared.ready && !this.stopped) {
-        this.shared.redis.rateLimitSlot(this.key, EPOCH_KEY, Math.round(this.interval * 1000), HORIZON_MS * 1000, 0, 'note').catch(() => {});
+        this.shared.redis
+          .rateLimitSlot(this.key, EPOCH_KEY, Math.round(this.interval * 1000), HORIZON_MS * 1000, 0, 'note')
+          .catch(() => {});
       }
     });
   }
@@ -304,7 +327,8 @@ class SharedRateLimiter implements RateLimiter {
         }
         // The local fallback: this instance's share of the rate, spaced from its own last grant,
         // and not within one interval of losing Redis (slots handed out just before still go).
-        const localAt = () => Math.max(this.lastOwn + this.interval * this.shared.clusterSize, this.shared.lostAt + this.interval);
+        const localAt = () =>
+          Math.max(this.lastOwn + this.interval * this.shared.clusterSize, this.shared.lostAt + this.interval);
         await this.sleepUntil(localAt(), true);
         if (this.stopped || this.waiters.length === 0) continue;
         // Woken early (a new rate, Redis back): check again before granting.
@@ -323,7 +347,10 @@ class SharedRateLimiter implements RateLimiter {
     if (this.waiters.length > 0 && !this.stopped) void this.pump();
   }
 
-  /** Grants the first waiter; false when everyone left while the slot was reserved (it goes unused, which never exceeds the rate). */
+  /**
+   * Grants the first waiter; false when everyone left while the slot was reserved (it goes unused, which never exceeds
+   * the rate).
+   */
   private grant(): boolean {
     const waiter = this.waiters.shift();
     if (!waiter) return false;

@@ -1,4 +1,5 @@
-// Changes made by other instances sharing the store, republished here: endpoints created/updated/deleted elsewhere, API keys revoked elsewhere.
+// Changes made by other instances sharing the store, republished here: endpoints created/updated/deleted elsewhere, API
+// keys revoked elsewhere.
 //
 // The shared store announces every write in the write's own transaction (PostgreSQL NOTIFY), so
 // an acknowledged change cannot commit unannounced, and this instance's own writes come back

@@ -29,7 +29,11 @@ function validateInferenceId(id: string): void {
  */
 function throwIfProblems(service: string, problems: readonly string[], unknownMaps: readonly SettingsMap[]): void {
   const unknown = unknownMaps.filter((m) => Object.keys(m).length > 0).map((m) => renderSettings(m));
-  if (problems.length > 0) throw errors.validation([...problems, ...unknown.map((rendered) => errors.unknownSettings(service, rendered).reason)]);
+  if (problems.length > 0)
+    throw errors.validation([
+      ...problems,
+      ...unknown.map((rendered) => errors.unknownSettings(service, rendered).reason),
+    ]);
   if (unknown.length > 0) throw errors.unknownSettings(service, unknown.join(', '));
 }
 
@@ -88,7 +92,8 @@ export class EndpointRegistry {
     const top = new SettingsReader(input.body, 'config', problems);
     const bodyTaskTypeRaw = top.takeRaw('task_type');
     const bodyTaskType = bodyTaskTypeRaw === undefined ? undefined : parseTaskType(String(bodyTaskTypeRaw));
-    if (urlTaskType && bodyTaskType && urlTaskType !== bodyTaskType) throw errors.conflictingTaskType(urlTaskType, bodyTaskType);
+    if (urlTaskType && bodyTaskType && urlTaskType !== bodyTaskType)
+      throw errors.conflictingTaskType(urlTaskType, bodyTaskType);
     const taskType = urlTaskType ?? bodyTaskType;
     if (!taskType) throw errors.missingTaskType();
 
@@ -202,7 +207,11 @@ export class EndpointRegistry {
     return this.bind(this.serviceOf(record), record, this.unseal(record));
   }
 
-  async delete(inferenceId: string, pathTaskType: string | undefined, opts: { dryRun: boolean }): Promise<DeleteResult> {
+  async delete(
+    inferenceId: string,
+    pathTaskType: string | undefined,
+    opts: { dryRun: boolean },
+  ): Promise<DeleteResult> {
     await this.find(inferenceId, pathTaskType);
     if (opts.dryRun) return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
     if (!(await this.store.delete(inferenceId))) throw errors.endpointNotFound(inferenceId);
@@ -251,7 +260,8 @@ export class EndpointRegistry {
 
   private serviceOf(record: EndpointRecord): InferenceService {
     const service = this.deps.findService(record.service);
-    if (!service) throw new Error(`endpoint [${record.inferenceId}] names a service this build does not know [${record.service}]`);
+    if (!service)
+      throw new Error(`endpoint [${record.inferenceId}] names a service this build does not know [${record.service}]`);
     return service;
   }
 

@@ -1,4 +1,5 @@
-// What an inference service (hugging_face now, others later) gives the registry and the tasks: settings handling and, per endpoint, its upstream operations.
+// What an inference service (hugging_face now, others later) gives the registry and the tasks: settings handling and,
+// per endpoint, its upstream operations.
 import type { ServiceDescription } from '../../schemas/services.js';
 import type { TSchema } from 'typebox';
 import type { ChunkingSettings } from '../chunking/chunking-settings.js';
@@ -13,7 +14,6 @@ export interface Embedding {
 
 /** One sparse vector: token → weight, in the upstream's order. */
 export type SparseVector = Map<string, number>;
-
 
 /** text_embedding: one upstream request embeds a batch of texts. Failures throw SendError (dispatch/retry). */
 interface TextEmbeddingOperations {
@@ -93,11 +93,17 @@ export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
   readonly done: Promise<void>;
 }
 
-/** completion and chat_completion: one upstream request generates one answer, whole or streamed. Failures throw SendError. */
+/**
+ * completion and chat_completion: one upstream request generates one answer, whole or streamed. Failures throw
+ * SendError.
+ */
 export interface GenerationOperations {
   /** One answer, not streamed: the generated text. */
   generate(request: GenerationRequest, signal: AbortSignal): Promise<string>;
-  /** A streamed answer: resolves once the upstream has answered 2xx and sent its first event (an error in it throws SendError, like an error status). */
+  /**
+   * A streamed answer: resolves once the upstream has answered 2xx and sent its first event (an error in it throws
+   * SendError, like an error status).
+   */
   stream(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream>;
 }
 
@@ -162,7 +168,9 @@ export interface BoundEndpoint<T extends TaskType = TaskType> {
   taskSettings(overrides: SettingsMap | null | undefined): TaskSettingsByType[T];
 }
 
-/** A parsed configuration: what is stored (settings, task settings), what is sealed (secrets), and the keys nobody knew. */
+/**
+ * A parsed configuration: what is stored (settings, task settings), what is sealed (secrets), and the keys nobody knew.
+ */
 export interface ParsedServiceConfig {
   serviceSettings: SettingsMap;
   secrets: SettingsMap;
@@ -184,7 +192,12 @@ export interface InferenceService {
   /** What `GET /_inference/_services` shows of this service: its task types and every setting it reads. */
   describe(): ServiceDescription;
   /** Validates a PUT's `service_settings` and `task_settings`; appends every problem to `problems`. */
-  parseCreate(taskType: TaskType, serviceSettings: SettingsMap, taskSettings: SettingsMap, problems: string[]): ParsedServiceConfig;
+  parseCreate(
+    taskType: TaskType,
+    serviceSettings: SettingsMap,
+    taskSettings: SettingsMap,
+    problems: string[],
+  ): ParsedServiceConfig;
   /** Applies an `_update` to a stored configuration; appends every problem to `problems`. */
   parseUpdate(
     taskType: TaskType,

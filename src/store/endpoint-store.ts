@@ -30,7 +30,10 @@ export interface EndpointStore {
   delete(inferenceId: string): Promise<boolean>;
   /** Values the service keeps about itself (the secrets key check). */
   getMeta(key: string): Promise<string | undefined>;
-  /** Sets `key` only if it has no value yet (instances starting together: the first one decides); resolves to the value kept. */
+  /**
+   * Sets `key` only if it has no value yet (instances starting together: the first one decides); resolves to the value
+   * kept.
+   */
   initMeta(key: string, value: string): Promise<string>;
   readonly apiKeys: ApiKeyStore;
   /**

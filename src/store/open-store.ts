@@ -8,5 +8,7 @@ export async function connectStore(
   config: Pick<Config, 'databaseUrl' | 'dataDir'>,
   onWarning?: (message: string, err?: unknown) => void,
 ): Promise<EndpointStore> {
-  return config.databaseUrl ? PostgresEndpointStore.open(config.databaseUrl, { onWarning }) : new SqliteEndpointStore(config.dataDir);
+  return config.databaseUrl
+    ? PostgresEndpointStore.open(config.databaseUrl, { onWarning })
+    : new SqliteEndpointStore(config.dataDir);
 }

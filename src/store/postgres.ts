@@ -1,4 +1,5 @@
-// The shared endpoint store for several instances: PostgreSQL through `pg`, versioned migrations, writes announced with NOTIFY in their own transaction.
+// The shared endpoint store for several instances: PostgreSQL through `pg`, versioned migrations, writes announced with
+// NOTIFY in their own transaction.
 import crypto from 'node:crypto';
 import pg from 'pg';
 import { hideUrlPassword } from '../redaction.js';
@@ -50,7 +51,8 @@ function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EHOSTUNREACH…
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300')
+    return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Connection is closed/i.test(
     message,
@@ -108,7 +110,16 @@ class PostgresApiKeyStore implements ApiKeyStore {
         `WITH ins AS (
            INSERT INTO api_keys (id, name, privilege, salt, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL) RETURNING id)
          SELECT pg_notify($7, $8) FROM ins`,
-        [r.id, r.name, r.privilege, r.salt, r.hash, r.createdAt, CHANGES_CHANNEL, this.announce.payload('api_keys', 'created', r.id)],
+        [
+          r.id,
+          r.name,
+          r.privilege,
+          r.salt,
+          r.hash,
+          r.createdAt,
+          CHANGES_CHANNEL,
+          this.announce.payload('api_keys', 'created', r.id),
+        ],
       );
     });
   }
@@ -121,7 +132,9 @@ class PostgresApiKeyStore implements ApiKeyStore {
   }
 
   list(): Promise<ApiKeyRecord[]> {
-    return reachable(async () => (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, name')).rows.map(keyFromRow));
+    return reachable(async () =>
+      (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, name')).rows.map(keyFromRow),
+    );
   }
 
   revoke(idOrName: string, at: number): Promise<boolean> {
@@ -139,14 +152,19 @@ class PostgresApiKeyStore implements ApiKeyStore {
 
   hasActive(): Promise<boolean> {
     return reachable(async () => {
-      const { rows } = await this.pool.query<{ active: boolean }>('SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL) AS active');
+      const { rows } = await this.pool.query<{ active: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL) AS active',
+      );
       return rows[0]!.active;
     });
   }
 }
 
 export interface PostgresStoreOptions {
-  /** Told of connection problems the store recovers from by itself (an idle connection dropped, the listener reconnecting). */
+  /**
+   * Told of connection problems the store recovers from by itself (an idle connection dropped, the listener
+   * reconnecting).
+   */
   onWarning?: (message: string, err?: unknown) => void;
 }
 
@@ -185,7 +203,8 @@ export class PostgresEndpointStore implements EndpointStore {
       await store.migrate();
     } catch (err) {
       await pool.end().catch(() => {});
-      if (isConnectionError(err)) throw new Error(`cannot reach PostgreSQL at ${store.location}: ${(err as Error).message}`, { cause: err });
+      if (isConnectionError(err))
+        throw new Error(`cannot reach PostgreSQL at ${store.location}: ${(err as Error).message}`, { cause: err });
       throw err;
     }
     return store;
@@ -197,7 +216,9 @@ export class PostgresEndpointStore implements EndpointStore {
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
+      );
       const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
       const current = rows[0]?.v ?? 0;
       if (current > PG_SCHEMA_VERSION) {
@@ -227,7 +248,12 @@ export class PostgresEndpointStore implements EndpointStore {
              INSERT INTO endpoints (inference_id, task_type, service, service_settings, task_settings, chunking_settings, secrets, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING inference_id)
            SELECT pg_notify($9, $10) FROM ins`,
-          [record.inferenceId, ...columns(record), CHANGES_CHANNEL, this.announce.payload('endpoints', 'created', record.inferenceId)],
+          [
+            record.inferenceId,
+            ...columns(record),
+            CHANGES_CHANNEL,
+            this.announce.payload('endpoints', 'created', record.inferenceId),
+          ],
         );
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw errors.endpointExists(record.inferenceId);
@@ -238,7 +264,9 @@ export class PostgresEndpointStore implements EndpointStore {
 
   get(inferenceId: string): Promise<EndpointRecord | undefined> {
     return reachable(async () => {
-      const { rows } = await this.pool.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1', [inferenceId]);
+      const { rows } = await this.pool.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1', [
+        inferenceId,
+      ]);
       return rows[0] && endpointFromRow(rows[0]);
     });
   }
@@ -247,20 +275,28 @@ export class PostgresEndpointStore implements EndpointStore {
     return reachable(async () => {
       // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
       const { rows } = taskType
-        ? await this.pool.query<EndpointRow>('SELECT * FROM endpoints WHERE task_type = $1 ORDER BY inference_id COLLATE "C"', [taskType])
+        ? await this.pool.query<EndpointRow>(
+            'SELECT * FROM endpoints WHERE task_type = $1 ORDER BY inference_id COLLATE "C"',
+            [taskType],
+          )
         : await this.pool.query<EndpointRow>('SELECT * FROM endpoints ORDER BY inference_id COLLATE "C"');
       return rows.map(endpointFromRow);
     });
   }
 
-  update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined> {
+  update(
+    inferenceId: string,
+    change: (current: EndpointRecord) => EndpointRecord,
+  ): Promise<EndpointRecord | undefined> {
     return reachable(async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         // FOR UPDATE: a concurrent update of this endpoint waits here, so neither change is lost.
-        const { rows } = await client.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1 FOR UPDATE', [inferenceId]);
+        const { rows } = await client.query<EndpointRow>('SELECT * FROM endpoints WHERE inference_id = $1 FOR UPDATE', [
+          inferenceId,
+        ]);
         if (!rows[0]) {
           await client.query('ROLLBACK');
           return undefined;
@@ -271,7 +307,10 @@ export class PostgresEndpointStore implements EndpointStore {
              secrets = $7, updated_at = $8 WHERE inference_id = $1`,
           [inferenceId, ...columns(next)],
         );
-        await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, this.announce.payload('endpoints', 'updated', inferenceId)]);
+        await client.query('SELECT pg_notify($1, $2)', [
+          CHANGES_CHANNEL,
+          this.announce.payload('endpoints', 'updated', inferenceId),
+        ]);
         await client.query('COMMIT');
         return next;
       } catch (err) {
@@ -296,7 +335,10 @@ export class PostgresEndpointStore implements EndpointStore {
   }
 
   getMeta(key: string): Promise<string | undefined> {
-    return reachable(async () => (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value);
+    return reachable(
+      async () =>
+        (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value,
+    );
   }
 
   initMeta(key: string, value: string): Promise<string> {
@@ -319,7 +361,10 @@ export class PostgresEndpointStore implements EndpointStore {
   }
 }
 
-/** How long the listener waits before reconnecting: 100 ms, doubling, at most 1 s (a restarted server is heard again within about a second). */
+/**
+ * How long the listener waits before reconnecting: 100 ms, doubling, at most 1 s (a restarted server is heard again
+ * within about a second).
+ */
 const reconnectDelay = (attempt: number) => Math.min(100 * 2 ** attempt, 1000);
 /** A half-open connection (a network drop) reports nothing: a query every few seconds finds it out. */
 const HEALTH_CHECK_MS = 5000;
@@ -369,7 +414,9 @@ class ChangeListener {
       await client.end().catch(() => {});
       // Said at each failed attempt (they back off), so a start-up that keeps waiting here is never silent.
       this.onWarning?.(
-        this.connectedOnce ? 'the PostgreSQL change listener cannot reconnect yet' : 'the PostgreSQL change listener cannot connect yet: start-up waits for it',
+        this.connectedOnce
+          ? 'the PostgreSQL change listener cannot reconnect yet'
+          : 'the PostgreSQL change listener cannot connect yet: start-up waits for it',
         err,
       );
       return false;

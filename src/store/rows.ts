@@ -18,7 +18,8 @@ export const endpointFromRow = (row: EndpointRow): EndpointRecord => ({
   service: row.service,
   serviceSettings: JSON.parse(row.service_settings) as EndpointRecord['serviceSettings'],
   taskSettings: JSON.parse(row.task_settings) as EndpointRecord['taskSettings'],
-  chunkingSettings: row.chunking_settings === null ? null : (JSON.parse(row.chunking_settings) as EndpointRecord['chunkingSettings']),
+  chunkingSettings:
+    row.chunking_settings === null ? null : (JSON.parse(row.chunking_settings) as EndpointRecord['chunkingSettings']),
   sealedSecrets: row.secrets,
 });
 

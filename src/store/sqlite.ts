@@ -112,7 +112,9 @@ export class SqliteEndpointStore implements EndpointStore {
       ),
       get: this.db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE inference_id = ?'),
       listAll: this.db.prepare<[], EndpointRow>('SELECT * FROM endpoints ORDER BY inference_id'),
-      listByTask: this.db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE task_type = ? ORDER BY inference_id'),
+      listByTask: this.db.prepare<[string], EndpointRow>(
+        'SELECT * FROM endpoints WHERE task_type = ? ORDER BY inference_id',
+      ),
       update: this.db.prepare(
         `UPDATE endpoints SET task_type = @task_type, service = @service, service_settings = @service_settings,
            task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
@@ -144,10 +146,12 @@ export class SqliteEndpointStore implements EndpointStore {
       );
     }
     for (let v = current; v < SCHEMA_VERSION; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
     }
   }
 
@@ -155,7 +159,8 @@ export class SqliteEndpointStore implements EndpointStore {
     try {
       this.stmt.insert.run(toParams(record));
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw errors.endpointExists(record.inferenceId);
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+        throw errors.endpointExists(record.inferenceId);
       throw err;
     }
   }
@@ -170,14 +175,19 @@ export class SqliteEndpointStore implements EndpointStore {
     return rows.map(endpointFromRow);
   }
 
-  async update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined> {
-    return this.db.transaction(() => {
-      const row = this.stmt.get.get(inferenceId);
-      if (!row) return undefined;
-      const next = change(endpointFromRow(row));
-      this.stmt.update.run(toParams({ ...next, inferenceId }));
-      return next;
-    }).immediate();
+  async update(
+    inferenceId: string,
+    change: (current: EndpointRecord) => EndpointRecord,
+  ): Promise<EndpointRecord | undefined> {
+    return this.db
+      .transaction(() => {
+        const row = this.stmt.get.get(inferenceId);
+        if (!row) return undefined;
+        const next = change(endpointFromRow(row));
+        this.stmt.update.run(toParams({ ...next, inferenceId }));
+        return next;
+      })
+      .immediate();
   }
 
   async delete(inferenceId: string): Promise<boolean> {

@@ -1,4 +1,5 @@
-// What the batched task types share: inputs cut into chunks, their queue's batches of batch_size, results regrouped per input.
+// What the batched task types share: inputs cut into chunks, their queue's batches of batch_size, results regrouped per
+// input.
 import { chunkText, type Chunk } from '../chunking/chunker.js';
 import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import type { SendBatch } from '../dispatch/endpoint-queue.js';
@@ -9,7 +10,10 @@ import { checkInputType, readInputs } from './input.js';
 import { queueLifecycle } from './queue-lifecycle.js';
 import type { DispatchContext } from './task-module.js';
 
-/** Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input order. */
+/**
+ * Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input
+ * order.
+ */
 export interface ChunkedInputs {
   inputs: string[];
   chunks: Chunk[][];
@@ -56,7 +60,8 @@ export function perInput<R>(chunked: ChunkedInputs, results: readonly R[]): R[][
 }
 
 /** An input the upstream found too large on its own, cut in half for another try. */
-export const halve = (text: string): string | undefined => (text.length <= 1 ? undefined : text.slice(0, Math.ceil(text.length / 2)));
+export const halve = (text: string): string | undefined =>
+  text.length <= 1 ? undefined : text.slice(0, Math.ceil(text.length / 2));
 
 /**
  * The lifecycle of a batched task type (embeddings, rerank): batches of the endpoint's batch_size

@@ -1,12 +1,27 @@
-// chat_completion: Elasticsearch's unified chat body, streamed back as bare OpenAI-style chunks in Elasticsearch's field order (`_stream` only).
+// chat_completion: Elasticsearch's unified chat body, streamed back as bare OpenAI-style chunks in Elasticsearch's
+// field order (`_stream` only).
 import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { ChatCompletionRequest } from '../../schemas/chat-completion.js';
 import { errors, type EsError } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
 import { MAX_INT, SettingsReader } from '../settings-reader.js';
-import { SAMPLING_LIMITS, type GenerationChunk, type GenerationRequest, type GenerationSettings } from '../services/inference-service.js';
-import { DONE_EVENT, errorEvent, generationLifecycle, messageEvent, samplingOf, startStream, streamEvents, type GenerationState } from './generation-task.js';
+import {
+  SAMPLING_LIMITS,
+  type GenerationChunk,
+  type GenerationRequest,
+  type GenerationSettings,
+} from '../services/inference-service.js';
+import {
+  DONE_EVENT,
+  errorEvent,
+  generationLifecycle,
+  messageEvent,
+  samplingOf,
+  startStream,
+  streamEvents,
+  type GenerationState,
+} from './generation-task.js';
 import type { Task } from './task-module.js';
 
 const checkBody = bodyChecker(ChatCompletionRequest);
@@ -61,7 +76,10 @@ function readChatRequest(body: ChatCompletionRequest, stored: GenerationSettings
   return request;
 }
 
-/** A chunk as Elasticsearch sends it: `id`, `choices` (`delta` {content, refusal, role, tool_calls}, `finish_reason`, `index`), `model`, `object`, `usage`. */
+/**
+ * A chunk as Elasticsearch sends it: `id`, `choices` (`delta` {content, refusal, role, tool_calls}, `finish_reason`,
+ * `index`), `model`, `object`, `usage`.
+ */
 export function chunkJson(id: string, model: string, chunk: GenerationChunk): string {
   const choices = chunk.choices.map((c) => {
     const delta: Record<string, unknown> = {};
@@ -82,8 +100,12 @@ export function chunkJson(id: string, model: string, chunk: GenerationChunk): st
   return JSON.stringify(out);
 }
 
-/** `{"error":{"code","message","type":"hugging_face_error"}}`: OpenAI's error shape; `code` is the HTTP status the failure stands for. */
-const chatErrorJson = (error: EsError) => JSON.stringify({ error: { code: String(error.status), message: error.reason, type: 'hugging_face_error' } });
+/**
+ * `{"error":{"code","message","type":"hugging_face_error"}}`: OpenAI's error shape; `code` is the HTTP status the
+ * failure stands for.
+ */
+const chatErrorJson = (error: EsError) =>
+  JSON.stringify({ error: { code: String(error.status), message: error.reason, type: 'hugging_face_error' } });
 
 /**
  * The event formatting of one chat stream. The id is the upstream's, or one made for the stream

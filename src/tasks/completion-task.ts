@@ -1,4 +1,5 @@
-// completion: each input sent as one user message, answered whole (`{"completion":[{"result"}]}`) or streamed as deltas.
+// completion: each input sent as one user message, answered whole (`{"completion":[{"result"}]}`) or streamed as
+// deltas.
 import { CompletionRequest, CompletionResult } from '../../schemas/completion.js';
 import { errors } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
@@ -29,7 +30,10 @@ function completionJson(results: readonly string[]): string {
   return `{"completion":[${results.map((r) => `{"result":${JSON.stringify(r)}}`).join(',')}]}`;
 }
 
-/** The events of one network read: each chunk's text as `{"completion":[{"delta":"…"}]}` (chunks without text send nothing). */
+/**
+ * The events of one network read: each chunk's text as `{"completion":[{"delta":"…"}]}` (chunks without text send
+ * nothing).
+ */
 export function completionDeltas(chunks: readonly GenerationChunk[]): string {
   let out = '';
   for (const chunk of chunks) {
@@ -66,11 +70,16 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
       checkInputType(body.input_type);
       const inputs = readInputs(body.input);
       if (inputs.length !== 1) throw errors.streamOneInput(inputs.length);
-      const stream = await startStream(state, asRequest(inputs[0]!, endpoint.taskSettings(body.task_settings)), lifetime);
+      const stream = await startStream(
+        state,
+        asRequest(inputs[0]!, endpoint.taskSettings(body.task_settings)),
+        lifetime,
+      );
       return streamEvents(state, stream, {
         chunks: completionDeltas,
         end: () => DONE_EVENT,
-        failed: (error) => errorEvent(JSON.stringify({ error: { type: error.type, reason: error.reason }, status: error.status })),
+        failed: (error) =>
+          errorEvent(JSON.stringify({ error: { type: error.type, reason: error.reason }, status: error.status })),
       });
     },
   },

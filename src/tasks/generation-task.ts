@@ -1,4 +1,5 @@
-// What completion and chat_completion share: one upstream request per answer through the endpoint's queue, streams holding their slot, and the SSE framing.
+// What completion and chat_completion share: one upstream request per answer through the endpoint's queue, streams
+// holding their slot, and the SSE framing.
 import type { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import type { GenerationRequest, GenerationSettings, GenerationStream } from '../services/inference-service.js';
@@ -21,12 +22,21 @@ export type GenerationState = QueueState<GenerationWork, GenerationResult, undef
  * max_concurrent_streams (the queue's in-flight cap), and take none of the service-wide slots of
  * batched work: a stream holds its slot for minutes, and its memory is bounded per stream.
  */
-export const generationLifecycle = queueLifecycle<'completion' | 'chat_completion', GenerationWork, GenerationResult, undefined>(
+export const generationLifecycle = queueLifecycle<
+  'completion' | 'chat_completion',
+  GenerationWork,
+  GenerationResult,
+  undefined
+>(
   () => 1,
   (context) => ({
     send: async ([work], _group, signal) => {
       const operations = context.current().operations;
-      return [work!.stream ? await operations.stream(work!.request, signal) : await operations.generate(work!.request, signal)];
+      return [
+        work!.stream
+          ? await operations.stream(work!.request, signal)
+          : await operations.generate(work!.request, signal),
+      ];
     },
     // A stream keeps its slot until its upstream request is over.
     hold: (result) => (typeof result === 'string' ? Promise.resolve() : result.done),
@@ -35,7 +45,11 @@ export const generationLifecycle = queueLifecycle<'completion' | 'chat_completio
 );
 
 /** Whole answers, one upstream request each (all queued at once, answered in input order). */
-export function generateAll(state: GenerationState, requests: GenerationRequest[], lifetime: Cancellation): Promise<string[]> {
+export function generateAll(
+  state: GenerationState,
+  requests: GenerationRequest[],
+  lifetime: Cancellation,
+): Promise<string[]> {
   return submitAll(
     state.queue,
     requests.map((request) => ({ request, stream: false })),
@@ -45,7 +59,11 @@ export function generateAll(state: GenerationState, requests: GenerationRequest[
 }
 
 /** A stream, once its upstream has answered and sent its first event. */
-export async function startStream(state: GenerationState, request: GenerationRequest, lifetime: Cancellation): Promise<GenerationStream> {
+export async function startStream(
+  state: GenerationState,
+  request: GenerationRequest,
+  lifetime: Cancellation,
+): Promise<GenerationStream> {
   const [stream] = await submitAll(state.queue, [{ request, stream: true }], lifetime, undefined);
   return stream as GenerationStream;
 }
@@ -76,7 +94,11 @@ const streamFailure = (err: unknown): EsError => (err instanceof EsError ? err :
 export async function* streamEvents(
   state: GenerationState,
   stream: GenerationStream,
-  format: { chunks(batch: GenerationStream extends AsyncIterable<infer B> ? B : never): string; end(): string; failed(error: EsError): string },
+  format: {
+    chunks(batch: GenerationStream extends AsyncIterable<infer B> ? B : never): string;
+    end(): string;
+    failed(error: EsError): string;
+  },
 ): AsyncGenerator<string> {
   const closed = state.telemetry.streamOpened();
   try {

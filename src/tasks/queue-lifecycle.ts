@@ -1,4 +1,5 @@
-// What every task type whose work goes through its endpoint's queue shares: the queue's live state, made, updated and closed, and a request's items submitted to it.
+// What every task type whose work goes through its endpoint's queue shares: the queue's live state, made, updated and
+// closed, and a request's items submitted to it.
 import type { Cancellation } from '../cancellation.js';
 import { EndpointQueue, type EndpointQueueOptions } from '../dispatch/endpoint-queue.js';
 import type { EsError } from '../errors.js';
@@ -14,7 +15,10 @@ export interface QueueState<I, O, G> {
   readonly telemetry: EndpointTelemetry;
 }
 
-/** What a task type's queue has of its own: its upstream call, and how its items shrink, hold their slot, count and share slots. */
+/**
+ * What a task type's queue has of its own: its upstream call, and how its items shrink, hold their slot, count and
+ * share slots.
+ */
 type QueueShape<I, O, G> = Pick<EndpointQueueOptions<I, O, G>, 'send' | 'shrink' | 'hold' | 'countsTexts' | 'inflight'>;
 
 /**
@@ -49,7 +53,8 @@ export function queueLifecycle<T extends TaskType, I, O, G>(
     refresh(state: QueueState<I, O, G>, endpoint: BoundEndpoint<T>, previous: BoundEndpoint<T>): void {
       const next = endpoint.dispatch;
       if (next.batchSize !== previous.dispatch.batchSize) state.queue.setBatchSize(batchSize(next));
-      if (next.maxConcurrentRequests !== previous.dispatch.maxConcurrentRequests) state.queue.setMaxInFlight(next.maxConcurrentRequests);
+      if (next.maxConcurrentRequests !== previous.dispatch.maxConcurrentRequests)
+        state.queue.setMaxInFlight(next.maxConcurrentRequests);
     },
     close(state: QueueState<I, O, G>, error: EsError): void {
       state.queue.close(error);
@@ -62,7 +67,12 @@ export function queueLifecycle<T extends TaskType, I, O, G>(
  * gone) answers with the cancellation's reason (408), not the queue's; when one item fails, the
  * rest of the request's work is no longer wanted.
  */
-export async function submitAll<I, O, G>(queue: EndpointQueue<I, O, G>, items: readonly I[], lifetime: Cancellation, group: G): Promise<O[]> {
+export async function submitAll<I, O, G>(
+  queue: EndpointQueue<I, O, G>,
+  items: readonly I[],
+  lifetime: Cancellation,
+  group: G,
+): Promise<O[]> {
   try {
     return await Promise.all(queue.submit(items, lifetime, group));
   } catch (err) {

@@ -1,4 +1,5 @@
-// rerank: documents scored against a query, split into upstream requests of at most batch_size, merged back, sorted, cut to top_n.
+// rerank: documents scored against a query, split into upstream requests of at most batch_size, merged back, sorted,
+// cut to top_n.
 import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
 import { errors } from '../errors.js';
 import { bodyChecker } from '../request-body.js';
@@ -24,7 +25,8 @@ function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial
   const out: Partial<RerankRequest> = {};
   if (query.top_n !== undefined) {
     const n = /^-?\d+$/.test(query.top_n) ? Number(query.top_n) : NaN;
-    if (!Number.isSafeInteger(n)) throw errors.badRequest(`Failed to parse value [${query.top_n}] of parameter [top_n] as an integer`);
+    if (!Number.isSafeInteger(n))
+      throw errors.badRequest(`Failed to parse value [${query.top_n}] of parameter [top_n] as an integer`);
     out.top_n = n;
   }
   if (query.return_documents !== undefined) out.return_documents = parseBooleanParam(query.return_documents);
@@ -36,7 +38,12 @@ function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial
  * most `topN`. `text` is the caller's own document as sent: the upstream's copy may be cut (TEI
  * truncates long texts, and a document refused as too large is halved before it is sent again).
  */
-function rerankJson(scores: readonly number[], inputs: readonly string[], topN: number | undefined, returnDocuments: boolean): string {
+function rerankJson(
+  scores: readonly number[],
+  inputs: readonly string[],
+  topN: number | undefined,
+  returnDocuments: boolean,
+): string {
   const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
   const kept = topN === undefined ? order : order.slice(0, topN);
   const entries = kept.map((i) => {
@@ -56,12 +63,17 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
   checkBody(body, query) {
     const request = checkStructure(body);
     const extra = fromQuery(query);
-    return { ...request, top_n: request.top_n ?? extra.top_n, return_documents: request.return_documents ?? extra.return_documents };
+    return {
+      ...request,
+      top_n: request.top_n ?? extra.top_n,
+      return_documents: request.return_documents ?? extra.return_documents,
+    };
   },
 
   ...batchedLifecycle<'rerank', string, number, RerankGroup>(
     DEFAULT_BATCH_SIZE,
-    (context) => (texts, group, signal) => context.current().operations.score(group.query, texts, group.returnText, signal),
+    (context) => (texts, group, signal) =>
+      context.current().operations.score(group.query, texts, group.returnText, signal),
     halve,
   ),
 
@@ -72,7 +84,8 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
     // Top-level fields override the request's task_settings, which override the stored ones.
     const settings = endpoint.taskSettings(body.task_settings);
     const topN = body.top_n ?? settings.top_n;
-    if (topN !== undefined && topN !== null && topN <= 0) throw errors.validation([`[top_n] Invalid value [${topN}]. [top_n] must be a positive integer`]);
+    if (topN !== undefined && topN !== null && topN <= 0)
+      throw errors.validation([`[top_n] Invalid value [${topN}]. [top_n] must be a positive integer`]);
     const returnDocuments = body.return_documents ?? settings.return_documents ?? false;
     state.queue.checkRoom();
     const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, returnText: returnDocuments });

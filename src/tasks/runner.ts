@@ -1,4 +1,5 @@
-// Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows endpoint changes.
+// Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows
+// endpoint changes.
 import PQueue from 'p-queue';
 import type { Cancellation } from '../cancellation.js';
 import type { EndpointChanges } from '../endpoints/changes.js';
@@ -38,7 +39,10 @@ export interface InferenceCall {
   path: string;
   /** Cancelled with the error to answer (408) when the request times out, or when its client leaves. */
   lifetime: Cancellation;
-  /** Told the endpoint's task type once it is known (the one-segment route learns it from the endpoint), for the request's log line. */
+  /**
+   * Told the endpoint's task type once it is known (the one-segment route learns it from the endpoint), for the
+   * request's log line.
+   */
   trace?: { inferenceId?: string; taskType?: TaskType };
 }
 
@@ -111,7 +115,11 @@ export class InferenceRunner {
    * such operation). With the task type in the path, the body is checked before the endpoint is
    * looked up; otherwise once the endpoint says which task reads it.
    */
-  private async start<R>(call: InferenceCall, operationOf: (task: AnyTask) => Operation<R> | undefined, refused: (live: LiveEndpoint) => EsError): Promise<R> {
+  private async start<R>(
+    call: InferenceCall,
+    operationOf: (task: AnyTask) => Operation<R> | undefined,
+    refused: (live: LiveEndpoint) => EsError,
+  ): Promise<R> {
     const pathTask = call.taskType && taskFor(call.taskType);
     const early = pathTask ? operationOf(pathTask) : undefined;
     let body = early ? checkRequest(early, call) : undefined;
@@ -129,7 +137,8 @@ export class InferenceRunner {
       call.trace.inferenceId = call.inferenceId;
       call.trace.taskType = live.endpoint.taskType;
     }
-    if (call.taskType && call.taskType !== live.endpoint.taskType) throw errors.taskTypeMismatchOnInference(call.taskType, live.endpoint.taskType);
+    if (call.taskType && call.taskType !== live.endpoint.taskType)
+      throw errors.taskTypeMismatchOnInference(call.taskType, live.endpoint.taskType);
     return live;
   }
 
@@ -197,7 +206,8 @@ export class InferenceRunner {
       next = await this.deps.registry.resolve(inferenceId);
     } catch (err) {
       // Gone: its waiting requests fail. Unreadable (the shared store is away): it keeps serving as it was.
-      if (err instanceof EsError && err.status === 404 && this.changeOf(inferenceId) === before) this.drop(inferenceId, err);
+      if (err instanceof EsError && err.status === 404 && this.changeOf(inferenceId) === before)
+        this.drop(inferenceId, err);
       return;
     }
     // A later change has its own refresh, which reads after it: this older read must not win.
@@ -240,7 +250,9 @@ interface Operation<R> {
 
 /** Query parameters only some tasks read are refused by the others; then the task checks the body. */
 function checkRequest(task: Pick<Operation<unknown>, 'checkBody' | 'queryParameters'>, call: InferenceCall): unknown {
-  const unread = TASK_QUERY_PARAMETERS.filter((name) => call.query[name] !== undefined && !task.queryParameters?.includes(name));
+  const unread = TASK_QUERY_PARAMETERS.filter(
+    (name) => call.query[name] !== undefined && !task.queryParameters?.includes(name),
+  );
   if (unread.length > 0) throw errors.unrecognizedParameters(call.path, unread);
   return task.checkBody(call.body, call.query);
 }

@@ -1,4 +1,5 @@
-// sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum over its chunks).
+// sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum
+// over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
 import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/inference-service.js';
@@ -6,7 +7,6 @@ import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
 import type { Task } from './task-module.js';
-
 
 interface SparseItem {
   text: string;
@@ -21,7 +21,8 @@ interface SparseResult {
 
 const vectorJson = (vector: SparseVector) => {
   let out = '{';
-  for (const [token, weight] of vector) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(token)}:${JSON.stringify(weight)}`;
+  for (const [token, weight] of vector)
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(token)}:${JSON.stringify(weight)}`;
   return out + '}';
 };
 
@@ -37,7 +38,11 @@ function maxMerge(vectors: readonly SparseVector[]): SparseVector {
   return out;
 }
 
-export const sparseEmbeddingTask: Task<'sparse_embedding', SparseEmbeddingRequest, QueueState<SparseItem, SparseResult, undefined>> = {
+export const sparseEmbeddingTask: Task<
+  'sparse_embedding',
+  SparseEmbeddingRequest,
+  QueueState<SparseItem, SparseResult, undefined>
+> = {
   taskType: 'sparse_embedding',
   requestSchema: SparseEmbeddingRequest,
   resultSchema: SparseEmbeddingResult,

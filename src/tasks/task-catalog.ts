@@ -21,7 +21,9 @@ export function taskFor(taskType: TaskType): AnyTask | undefined {
 }
 
 /** Query parameters some task reads on its POST (the route accepts them; a task that does not read one refuses it). */
-export const TASK_QUERY_PARAMETERS: readonly string[] = [...new Set(Object.values(TASKS).flatMap((t) => t.queryParameters ?? []))];
+export const TASK_QUERY_PARAMETERS: readonly string[] = [
+  ...new Set(Object.values(TASKS).flatMap((t) => t.queryParameters ?? [])),
+];
 
 /** Every task module of this build (the OpenAPI document describes each one's request and answer). */
 export function allTasks(): AnyTask[] {

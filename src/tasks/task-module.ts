@@ -1,4 +1,5 @@
-// What a task type is to the rest of the service: how its request is read, how its work is dispatched, how its answer is written.
+// What a task type is to the rest of the service: how its request is read, how its work is dispatched, how its answer
+// is written.
 import type PQueue from 'p-queue';
 import type { Cancellation } from '../cancellation.js';
 import type { RateLimiter } from '../dispatch/rate-limiter.js';
@@ -16,7 +17,10 @@ export interface DispatchContext<T extends TaskType> {
   current(): BoundEndpoint<T>;
   /** The endpoint's rate limiter: every upstream request takes one grant. */
   limiter: RateLimiter;
-  /** The service-wide bound on batched upstream requests in flight (generations take none: max_concurrent_streams bounds them per endpoint). */
+  /**
+   * The service-wide bound on batched upstream requests in flight (generations take none: max_concurrent_streams bounds
+   * them per endpoint).
+   */
   inflight: PQueue;
   retry: RetryPolicy;
   /** Waiting batches per endpoint before 429 (QUEUE_CAPACITY unless set). */
@@ -50,7 +54,10 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
   readonly taskType: T;
   /** Inputs are chunked: `chunking_settings` apply to endpoints of this type. */
   readonly chunked: boolean;
-  /** Query parameters of the POST this task reads besides `timeout` (Elasticsearch 8 clients send some request fields there). */
+  /**
+   * Query parameters of the POST this task reads besides `timeout` (Elasticsearch 8 clients send some request fields
+   * there).
+   */
   readonly queryParameters?: readonly string[];
   /** The POST body's schema (checkBody applies it) and the answer's: both go into the OpenAPI document. */
   readonly requestSchema: TSchema;

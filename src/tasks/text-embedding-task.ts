@@ -1,4 +1,5 @@
-// text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there are several).
+// text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there
+// are several).
 import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
 import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/inference-service.js';
@@ -36,7 +37,8 @@ function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
   const parts = entries.map((entry) => {
     if (!entry.chunks) return `{"embedding":${vectorJson(entry.embedding)}}`;
     const chunks = entry.chunks.map(
-      (c) => `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(c.embedding)}}`,
+      (c) =>
+        `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(c.embedding)}}`,
     );
     return `{"embedding":${vectorJson(entry.embedding)},"chunks":[${chunks.join(',')}]}`;
   });
@@ -55,7 +57,11 @@ function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
   return { values: out };
 }
 
-export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, QueueState<string, Embedding, undefined>> = {
+export const textEmbeddingTask: Task<
+  'text_embedding',
+  TextEmbeddingRequest,
+  QueueState<string, Embedding, undefined>
+> = {
   taskType: 'text_embedding',
   requestSchema: TextEmbeddingRequest,
   resultSchema: TextEmbeddingResult,
@@ -76,7 +82,12 @@ export const textEmbeddingTask: Task<'text_embedding', TextEmbeddingRequest, Que
       if (chunks.length === 1) return { embedding: mine[0]! };
       return {
         embedding: weightedMean(mine, chunks),
-        chunks: chunks.map((c, k) => ({ text: chunked.inputs[i]!.slice(c.start, c.end), start: c.start, end: c.end, embedding: mine[k]! })),
+        chunks: chunks.map((c, k) => ({
+          text: chunked.inputs[i]!.slice(c.start, c.end),
+          start: c.start,
+          end: c.end,
+          embedding: mine[k]!,
+        })),
       };
     });
     return textEmbeddingJson(entries);

@@ -1,4 +1,5 @@
-// Three real instances on one PostgreSQL database and one Redis: one global rate per endpoint, and every change seen everywhere within a second.
+// Three real instances on one PostgreSQL database and one Redis: one global rate per endpoint, and every change seen
+// everywhere within a second.
 import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,16 +27,27 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
   if (!(await servicesAvailable(t, { postgres: true, redis: true }))) return;
   await runAlone(t, 'cluster-timing');
   const databaseUrl = await createDatabase(t);
-  const cluster = await Cluster.start({ owner: t, size: 3, databaseUrl, redisUrl: TEST_REDIS_URL, env: { LOG_LEVEL: 'info' } });
+  const cluster = await Cluster.start({
+    owner: t,
+    size: 3,
+    databaseUrl,
+    redisUrl: TEST_REDIS_URL,
+    env: { LOG_LEVEL: 'info' },
+  });
   t.teardown(() => cluster.close());
   const [a, b, c] = [0, 1, 2].map((i) => cluster.url(i)) as [string, string, string];
   const upstream = cluster.upstream;
 
   t.test('the start-up line names the store and the rate limiter, without the password', async (t) => {
-    const lines = cluster.instances[0]!.stdout.map((l) => JSON.parse(l)).filter((l) => /^Server listening at /.test(l.msg));
+    const lines = cluster.instances[0]!.stdout.map((l) => JSON.parse(l)).filter((l) =>
+      /^Server listening at /.test(l.msg),
+    );
     t.equal(lines.length, 1, 'one start-up line');
     t.equal(lines[0].store, `postgres ${databaseUrl}`);
-    t.equal(lines[0].rate_limiter, `redis ${TEST_REDIS_URL} (shared by every instance; requests_per_minute / 3 each while Redis is away)`);
+    t.equal(
+      lines[0].rate_limiter,
+      `redis ${TEST_REDIS_URL} (shared by every instance; requests_per_minute / 3 each while Redis is away)`,
+    );
   });
 
   t.test(`twice the limit through all three for ${SECONDS} s at ${RPM}/min`, async (t) => {
@@ -46,7 +58,13 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     await measureTiming(t, 'spacing at 2x the limit', 10, async () => {
       await sleep(1500);
       await upstream.reset();
-      const load = await offerLoad({ bases: [a, b, c], inferenceId: id, perSecond: (2 * RPM) / 60, seconds: SECONDS, graceMs: 1000 });
+      const load = await offerLoad({
+        bases: [a, b, c],
+        inferenceId: id,
+        perSecond: (2 * RPM) / 60,
+        seconds: SECONDS,
+        graceMs: 1000,
+      });
       const s = measureSpacing(
         (await upstream.received()).map((r) => r.at),
         RPM,
@@ -57,10 +75,17 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
         met: s.accuracy >= 0.95 && s.accuracy <= 1 && s.minGap >= 90 && failures === 0,
         text: `upstream requests ${s.count} of ${s.allowed} allowed (${(s.accuracy * 100).toFixed(1)}%), smallest gap ${s.minGap.toFixed(1)} ms, most in one second ${s.maxPerSecond}, ${failures} failed`,
         check: () => {
-          t.ok(s.accuracy >= 0.95 && s.accuracy <= 1, `upstream requests within 95-100% of the limit: ${s.count} of ${s.allowed}`);
+          t.ok(
+            s.accuracy >= 0.95 && s.accuracy <= 1,
+            `upstream requests within 95-100% of the limit: ${s.count} of ${s.allowed}`,
+          );
           t.ok(s.minGap >= 90, `no two upstream requests closer than 90 ms: smallest gap ${s.minGap.toFixed(1)} ms`);
           t.strictSame(load.errors, [], 'no request failed on the network');
-          t.strictSame([...new Set(load.statuses)], [200], `every answered request succeeded (${load.statuses.length} answered, ${load.unanswered} still queued at the end)`);
+          t.strictSame(
+            [...new Set(load.statuses)],
+            [200],
+            `every answered request succeeded (${load.statuses.length} answered, ${load.unanswered} still queued at the end)`,
+          );
         },
       };
     });
@@ -70,7 +95,9 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     const id = `created-${run}`;
     for (const base of [b, c]) t.equal((await embed(base, id)).status, 404, 'unknown before');
     t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);
-    const took = await timeUntil(async () => (await embed(b, id)).status === 200 && (await embed(c, id)).status === 200);
+    const took = await timeUntil(
+      async () => (await embed(b, id)).status === 200 && (await embed(c, id)).status === 200,
+    );
     t.ok(took < 1000, `served by the others after ${took.toFixed(0)} ms`);
   });
 
@@ -86,9 +113,13 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     }
     await upstream.requireKey('hf_rotated_key_1');
     t.equal((await embed(b, id)).status, 401, 'the upstream refuses the old key');
-    const update = await send(a, 'PUT', `/_inference/${id}/_update`, { service_settings: { api_key: 'hf_rotated_key_1' } });
+    const update = await send(a, 'PUT', `/_inference/${id}/_update`, {
+      service_settings: { api_key: 'hf_rotated_key_1' },
+    });
     t.equal(update.status, 200);
-    const took = await timeUntil(async () => (await embed(b, id)).status === 200 && (await embed(c, id)).status === 200);
+    const took = await timeUntil(
+      async () => (await embed(b, id)).status === 200 && (await embed(c, id)).status === 200,
+    );
     t.ok(took < 1000, `the new key used by the others after ${took.toFixed(0)} ms`);
     const last = (await upstream.received()).at(-1)!;
     t.equal(last.authorization, 'Bearer hf_rotated_key_1');
@@ -99,7 +130,9 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);
     for (const base of [b, c]) t.equal((await embed(base, id)).status, 200, 'live on the others');
     t.equal((await send(a, 'DELETE', `/_inference/${id}`)).status, 200);
-    const took = await timeUntil(async () => (await embed(b, id)).status === 404 && (await embed(c, id)).status === 404);
+    const took = await timeUntil(
+      async () => (await embed(b, id)).status === 404 && (await embed(c, id)).status === 404,
+    );
     t.ok(took < 1000, `refused by the others after ${took.toFixed(0)} ms`);
     const gone = await embed(b, id);
     t.strictSame(gone.json.error.reason, `Inference endpoint not found [${id}]`);
@@ -115,21 +148,45 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     await sleep(500);
     t.equal((await upstream.received()).length, 1, 'one request went, three wait for the slow rate');
     const updated = epochNow();
-    t.equal((await send(a, 'PUT', `/_inference/${id}/_update`, { service_settings: { rate_limit: { requests_per_minute: 60_000 } } })).status, 200);
+    t.equal(
+      (
+        await send(a, 'PUT', `/_inference/${id}/_update`, {
+          service_settings: { rate_limit: { requests_per_minute: 60_000 } },
+        })
+      ).status,
+      200,
+    );
     const answers = await Promise.all(waiting);
-    t.strictSame(answers.map((x) => x.status), [200, 200, 200, 200], JSON.stringify(answers.filter((x) => x.status !== 200)).slice(0, 500));
+    t.strictSame(
+      answers.map((x) => x.status),
+      [200, 200, 200, 200],
+      JSON.stringify(answers.filter((x) => x.status !== 200)).slice(0, 500),
+    );
     const lastArrival = Math.max(...(await upstream.received()).map((r) => r.at));
-    t.ok(lastArrival - updated < 1000, `the waiting requests went ${(lastArrival - updated).toFixed(0)} ms after the update`);
+    t.ok(
+      lastArrival - updated < 1000,
+      `the waiting requests went ${(lastArrival - updated).toFixed(0)} ms after the update`,
+    );
 
     // And back down: 60/min, one a second, whichever instance sends.
-    t.equal((await send(a, 'PUT', `/_inference/${id}/_update`, { service_settings: { rate_limit: { requests_per_minute: 60 } } })).status, 200);
+    t.equal(
+      (
+        await send(a, 'PUT', `/_inference/${id}/_update`, {
+          service_settings: { rate_limit: { requests_per_minute: 60 } },
+        })
+      ).status,
+      200,
+    );
     await sleep(1000);
     await upstream.reset();
     await Promise.all([b, c, b, c].map((base) => embed(base, id)));
     const times = (await upstream.received()).map((r) => r.at).sort((x, y) => x - y);
     const gaps = times.slice(1).map((x, i) => x - times[i]!);
     t.equal(times.length, 4);
-    t.ok(Math.min(...gaps) >= 950, `spaced at the new rate on every instance: gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    t.ok(
+      Math.min(...gaps) >= 950,
+      `spaced at the new rate on every instance: gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`,
+    );
   });
 
   t.test('a second instance with another SECRETS_KEY refuses to start', async (t) => {
@@ -143,25 +200,37 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
   });
 
   // Last: once a key exists, every instance asks for one.
-  t.test('an API key revoked (by `npm run keys` on the database) is refused by every instance within 1 s', async (t) => {
-    const id = `keys-${run}`;
-    t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);
-    const keys = (...args: string[]) =>
-      new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, [KEYS_CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...cluster.env(9) } }, (err, stdout, stderr) =>
-          err ? reject(new Error(stderr)) : resolve(stdout),
-        ),
+  t.test(
+    'an API key revoked (by `npm run keys` on the database) is refused by every instance within 1 s',
+    async (t) => {
+      const id = `keys-${run}`;
+      t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);
+      const keys = (...args: string[]) =>
+        new Promise<string>((resolve, reject) =>
+          execFile(
+            process.execPath,
+            [KEYS_CLI, ...args],
+            { env: { PATH: process.env.PATH ?? '', ...cluster.env(9) } },
+            (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
+          ),
+        );
+      // Two keys: revoking the last one would open a loopback service again (by design), which is not what is tested
+      // here; both manage_inference, as the CLI refuses to leave no key able to manage endpoints.
+      await keys('create', '--name', 'other', '--privilege', 'manage_inference', '--json');
+      const created = JSON.parse(
+        await keys('create', '--name', 'cluster', '--privilege', 'manage_inference', '--json'),
+      ) as { encoded: string };
+      const auth = { authorization: `ApiKey ${created.encoded}` };
+      const withKey = await timeUntil(
+        async () => (await embed(b, id)).status === 401 && (await embed(c, id)).status === 401,
       );
-    // Two keys: revoking the last one would open a loopback service again (by design), which is not what is tested
-    // here; both manage_inference, as the CLI refuses to leave no key able to manage endpoints.
-    await keys('create', '--name', 'other', '--privilege', 'manage_inference', '--json');
-    const created = JSON.parse(await keys('create', '--name', 'cluster', '--privilege', 'manage_inference', '--json')) as { encoded: string };
-    const auth = { authorization: `ApiKey ${created.encoded}` };
-    const withKey = await timeUntil(async () => (await embed(b, id)).status === 401 && (await embed(c, id)).status === 401);
-    t.ok(withKey < 1000, `a first key makes every instance ask for one, after ${withKey.toFixed(0)} ms`);
-    for (const base of [a, b, c]) t.equal((await embed(base, id, auth)).status, 200, 'the key works everywhere');
-    t.equal((await keys('revoke', '--name', 'cluster')).trim(), 'revoked [cluster]');
-    const took = await timeUntil(async () => (await embed(b, id, auth)).status === 401 && (await embed(c, id, auth)).status === 401);
-    t.ok(took < 1000, `refused by every instance after ${took.toFixed(0)} ms`);
-  });
+      t.ok(withKey < 1000, `a first key makes every instance ask for one, after ${withKey.toFixed(0)} ms`);
+      for (const base of [a, b, c]) t.equal((await embed(base, id, auth)).status, 200, 'the key works everywhere');
+      t.equal((await keys('revoke', '--name', 'cluster')).trim(), 'revoked [cluster]');
+      const took = await timeUntil(
+        async () => (await embed(b, id, auth)).status === 401 && (await embed(c, id, auth)).status === 401,
+      );
+      t.ok(took < 1000, `refused by every instance after ${took.toFixed(0)} ms`);
+    },
+  );
 });

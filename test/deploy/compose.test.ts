@@ -1,4 +1,5 @@
-// docker-compose.yml read as data (no Docker engine here): the default set-up unchanged, and the "cluster" profile wired as docs/scale-out.md says.
+// docker-compose.yml read as data (no Docker engine here): the default set-up unchanged, and the "cluster" profile
+// wired as docs/scale-out.md says.
 import fs from 'node:fs';
 import t from 'tap';
 import { parse } from 'yaml';
@@ -23,16 +24,27 @@ t.test('the cluster profile: three replicas behind nginx, PostgreSQL and Redis w
 
   const gateway = services.gateway;
   t.equal(gateway.deploy.replicas, 3);
-  t.equal(gateway.environment.CLUSTER_SIZE, String(gateway.deploy.replicas), 'the fallback share matches the replica count');
+  t.equal(
+    gateway.environment.CLUSTER_SIZE,
+    String(gateway.deploy.replicas),
+    'the fallback share matches the replica count',
+  );
   const db = services.postgres.environment;
-  t.equal(gateway.environment.DATABASE_URL, `postgres://${db.POSTGRES_USER}:${db.POSTGRES_PASSWORD}@postgres:5432/${db.POSTGRES_DB}`);
+  t.equal(
+    gateway.environment.DATABASE_URL,
+    `postgres://${db.POSTGRES_USER}:${db.POSTGRES_PASSWORD}@postgres:5432/${db.POSTGRES_DB}`,
+  );
   t.equal(gateway.environment.REDIS_URL, 'redis://redis:6379');
   t.equal(gateway.environment.SECRETS_KEY, '${SECRETS_KEY:-}', 'one key for every replica, from the environment');
   t.equal(gateway.environment.HOST, '0.0.0.0');
   t.notOk(gateway.ports, 'replicas are reached through the balancer only');
-  t.strictSame(gateway.depends_on, { postgres: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+  t.strictSame(gateway.depends_on, {
+    postgres: { condition: 'service_healthy' },
+    redis: { condition: 'service_healthy' },
+  });
 
-  for (const name of ['postgres', 'redis', 'balancer']) t.ok(services[name].healthcheck?.test, `${name} has a health check`);
+  for (const name of ['postgres', 'redis', 'balancer'])
+    t.ok(services[name].healthcheck?.test, `${name} has a health check`);
   t.strictSame(services.balancer.depends_on, { gateway: { condition: 'service_healthy' } });
   t.strictSame(services.balancer.ports, ['127.0.0.1:9201:9200']);
   t.ok(services.postgres.volumes.includes('postgres-data:/var/lib/postgresql/data'));

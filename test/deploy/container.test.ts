@@ -1,4 +1,5 @@
-// The container without a Docker engine: the Dockerfile's build replayed from exactly the files it copies, its runtime stage checked and started, its health check run; compose's start-up order.
+// The container without a Docker engine: the Dockerfile's build replayed from exactly the files it copies, its runtime
+// stage checked and started, its health check run; compose's start-up order.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -56,7 +57,8 @@ function replayCopies(stage: Instruction[], dir: string, stageDirs: Record<strin
     const base = from ? stageDirs[from]! : ROOT;
     for (const source of sources) {
       const relative = from ? path.relative('/app', source) : source;
-      const target = dest.endsWith('/') || sources.length > 1 ? path.join(dir, dest, path.basename(relative)) : path.join(dir, dest);
+      const target =
+        dest.endsWith('/') || sources.length > 1 ? path.join(dir, dest, path.basename(relative)) : path.join(dir, dest);
       // The image runs `npm ci`; here the repository's installed packages stand in for it.
       if (relative === 'node_modules') fs.symlinkSync(path.join(ROOT, 'node_modules'), target);
       else copyInto(path.join(base, relative), target);
@@ -87,7 +89,11 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
     .find((c) => /^npx tsc\b/.test(c));
   t.ok(compile, 'the build stage runs tsc');
   const [, ...args] = compile!.split(/\s+/);
-  const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...args.slice(1)], { cwd: buildDir, encoding: 'utf8' });
+  const result = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...args.slice(1)],
+    { cwd: buildDir, encoding: 'utf8' },
+  );
   t.equal(result.status, 0, `tsc in the image's build stage:\n${result.stdout}${result.stderr}`);
   t.ok(fs.existsSync(path.join(buildDir, 'dist', 'src', 'server.js')), 'the server is compiled');
   t.ok(fs.existsSync(path.join(buildDir, 'dist', 'src', 'cli', 'keys.js')), 'and the keys command');
@@ -101,7 +107,9 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
   t.ok(fs.existsSync(path.join(runDir, 'public', 'index.html')), 'the management page is in the image');
 
   // `npm prune --omit=dev` leaves only dependencies: the compiled code may import nothing else.
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   const imported = new Set<string>();
   const walk = (dir: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -118,7 +126,11 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
   };
   walk(path.join(runDir, 'dist'));
   t.ok(imported.size > 5, `found the runtime imports: ${[...imported].join(', ')}`);
-  t.strictSame([...imported].filter((name) => !(name in pkg.dependencies)), [], 'every runtime import is a production dependency');
+  t.strictSame(
+    [...imported].filter((name) => !(name in pkg.dependencies)),
+    [],
+    'every runtime import is a production dependency',
+  );
 
   // Start it with the image's environment (loopback and a free port instead of 0.0.0.0:9200), secured by a key.
   const env: Record<string, string> = {};
@@ -127,8 +139,18 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
   }
   t.equal(env.PORT, '9200');
   const port = await freePort();
-  const runEnv = { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: path.join(work, 'data') };
-  execFileSync(process.execPath, ['dist/src/cli/keys.js', 'create', '--name', 'admin', '--privilege', 'manage_inference'], { cwd: runDir, env: runEnv });
+  const runEnv = {
+    PATH: process.env.PATH ?? '',
+    ...env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: path.join(work, 'data'),
+  };
+  execFileSync(
+    process.execPath,
+    ['dist/src/cli/keys.js', 'create', '--name', 'admin', '--privilege', 'manage_inference'],
+    { cwd: runDir, env: runEnv },
+  );
   const cmd = runtimeStage.instructions.find((i) => i.keyword === 'CMD')!;
   const [exe, ...serverArgs] = JSON.parse(cmd.args) as string[];
   t.equal(exe, 'node');
@@ -157,13 +179,19 @@ t.test('the image builds from a clean checkout: the build stage compiles exactly
   const answer = await fetch(`http://127.0.0.1:${port}/_health`);
   t.equal(await answer.text(), '{"status":"ok"}', 'and reveals nothing');
   t.equal((await fetch(`http://127.0.0.1:${port}/_ui/`)).status, 200, 'the page is served from the image');
-  const elsewhere = spawnSync(process.execPath, checkArgs, { env: { ...runEnv, PORT: String(await freePort()) }, encoding: 'utf8' });
+  const elsewhere = spawnSync(process.execPath, checkArgs, {
+    env: { ...runEnv, PORT: String(await freePort()) },
+    encoding: 'utf8',
+  });
   t.equal(elsewhere.status, 1, 'the check fails when nothing answers on $PORT');
 });
 
 t.test('compose starts the service only once TEI is healthy, and the image checks /_health on $PORT', async (t) => {
   const compose = parseYaml(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; build?: string }>;
+    services: Record<
+      string,
+      { healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; build?: string }
+    >;
   };
   const tei = compose.services.tei!;
   t.match(tei.healthcheck?.test.join(' '), /\/health\b/, 'TEI has a health check on its /health');
@@ -172,6 +200,12 @@ t.test('compose starts the service only once TEI is healthy, and the image check
   const check = runtimeStage.instructions.find((i) => i.keyword === 'HEALTHCHECK')!;
   t.match(check.args, /process\.env\.PORT/, 'the port is read when the check runs');
   t.match(check.args, /\/_health/);
-  const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
-  t.match(runtimeStage.from, new RegExp(`^node:${/\d+/.exec(engines)![0]}\\b`), 'the image runs the Node major the package asks for');
+  const engines = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+  ).engines.node;
+  t.match(
+    runtimeStage.from,
+    new RegExp(`^node:${/\d+/.exec(engines)![0]}\\b`),
+    'the image runs the Node major the package asks for',
+  );
 });

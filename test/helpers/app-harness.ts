@@ -26,7 +26,12 @@ export interface TestApp {
   app: FastifyInstance;
   dataDir: string;
   logs: LogCapture;
-  request(method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): Promise<{
+  request(
+    method: InjectOptions['method'],
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{
     status: number;
     json: any;
     body: string;

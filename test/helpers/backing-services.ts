@@ -1,4 +1,5 @@
-// PostgreSQL and Redis for tests: whether they are reachable, a throw-away database per test, and private servers to stop and start in fault tests.
+// PostgreSQL and Redis for tests: whether they are reachable, a throw-away database per test, and private servers to
+// stop and start in fault tests.
 //
 // Tests that need PostgreSQL or Redis use the ones on 127.0.0.1's standard ports (or
 // TEST_DATABASE_URL / TEST_REDIS_URL). When they cannot be reached, such a test FAILS if
@@ -38,7 +39,12 @@ export async function postgresReachable(url: string): Promise<string | undefined
 }
 
 async function redisReachable(url: string): Promise<string | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => {});
   try {
     await redis.connect();
@@ -106,7 +112,11 @@ export async function makeDatabase(): Promise<{ url: string; drop: () => Promise
 }
 
 /** Runs SQL against a database directly (to look at what the service wrote, or to change it behind its back). */
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -133,7 +143,10 @@ const waitFor = async (check: () => Promise<boolean>, ms: number, what: string) 
   throw new Error(`${what} did not come up within ${ms} ms`);
 };
 
-/** A redis-server of this test's own, without persistence (a restart loses everything, as in production without AOF/RDB). */
+/**
+ * A redis-server of this test's own, without persistence (a restart loses everything, as in production without
+ * AOF/RDB).
+ */
 export class OwnRedis {
   private child: ChildProcess | undefined;
   constructor(readonly port: number) {}
@@ -150,7 +163,11 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     await waitFor(async () => (await redisReachable(this.url)) === undefined, 10_000, `redis-server on ${this.port}`);
   }
 
@@ -196,7 +213,16 @@ export class OwnPostgres {
       own.stop('immediate');
       fs.rmSync(dir, { recursive: true, force: true });
     });
-    const init = pgCommand('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+    const init = pgCommand('initdb', [
+      '-D',
+      path.join(dir, 'data'),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '--no-sync',
+      '-E',
+      'UTF8',
+    ]);
     execFileSync(init.file, init.args, { stdio: 'ignore' });
     own.start();
     return own;
@@ -228,7 +254,10 @@ export class OwnPostgres {
 
 /** Whether PostgreSQL's server programs are installed here (fault tests run their own cluster). */
 let switchesUser: boolean | undefined;
-/** As root, PostgreSQL's programs run as `postgres` through runuser, which a user namespace (the offline run's) cannot do. */
+/**
+ * As root, PostgreSQL's programs run as `postgres` through runuser, which a user namespace (the offline run's) cannot
+ * do.
+ */
 const canRunAsPostgres = () => {
   if (process.getuid?.() !== 0) return true;
   if (switchesUser === undefined) {
@@ -242,7 +271,8 @@ const canRunAsPostgres = () => {
   return switchesUser;
 };
 
-export const canRunOwnPostgres = () => PG_BIN !== '' && fs.existsSync(path.join(PG_BIN, 'initdb')) && canRunAsPostgres();
+export const canRunOwnPostgres = () =>
+  PG_BIN !== '' && fs.existsSync(path.join(PG_BIN, 'initdb')) && canRunAsPostgres();
 
 /**
  * Runs the rest of a test file alone among files that also ask (tap runs two files at once):

@@ -1,4 +1,5 @@
-// Several real service processes on one PostgreSQL database and one Redis, a shared test upstream, paced load through all of them, and the figures read from what the upstream received.
+// Several real service processes on one PostgreSQL database and one Redis, a shared test upstream, paced load through
+// all of them, and the figures read from what the upstream received.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,8 @@ export class Cluster {
     const cluster = new Cluster(opts, await UpstreamProcess.start());
     try {
       // One at a time: the first migrates the empty database, the others find it ready.
-      for (let i = 0; i < opts.size; i++) cluster.instances.push(prioritise(await startServer(opts.owner, cluster.env(i))));
+      for (let i = 0; i < opts.size; i++)
+        cluster.instances.push(prioritise(await startServer(opts.owner, cluster.env(i))));
     } catch (err) {
       await cluster.close();
       throw err;
@@ -77,7 +79,12 @@ export class Cluster {
   }
 
   /** Creates a text_embedding endpoint on the shared upstream through instance i. */
-  async createEndpoint(i: number, id: string, requestsPerMinute: number, serviceSettings: Record<string, unknown> = {}): Promise<Response> {
+  async createEndpoint(
+    i: number,
+    id: string,
+    requestsPerMinute: number,
+    serviceSettings: Record<string, unknown> = {},
+  ): Promise<Response> {
     return send(this.url(i), 'PUT', `/_inference/text_embedding/${id}`, {
       service: 'hugging_face',
       service_settings: {
@@ -108,7 +115,13 @@ function prioritise(server: ServerProcess): ServerProcess {
   return server;
 }
 
-export function send(base: string, method: string, urlPath: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+export function send(
+  base: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(`${base}${urlPath}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -130,7 +143,13 @@ export interface LoadResult {
  * Offers `perSecond` embedding requests per second, round-robin over `bases`, for `seconds`;
  * then gives answers `graceMs` and aborts what is still waiting.
  */
-export async function offerLoad(opts: { bases: string[]; inferenceId: string; perSecond: number; seconds: number; graceMs?: number }): Promise<LoadResult> {
+export async function offerLoad(opts: {
+  bases: string[];
+  inferenceId: string;
+  perSecond: number;
+  seconds: number;
+  graceMs?: number;
+}): Promise<LoadResult> {
   const controller = new AbortController();
   const result: LoadResult = { statuses: [], unanswered: 0, errors: [] };
   const pending: Array<Promise<void>> = [];
@@ -142,7 +161,13 @@ export async function offerLoad(opts: { bases: string[]; inferenceId: string; pe
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const base = opts.bases[n % opts.bases.length]!;
     pending.push(
-      send(base, 'POST', `/_inference/text_embedding/${opts.inferenceId}`, { input: `load text ${n}` }, controller.signal).then(
+      send(
+        base,
+        'POST',
+        `/_inference/text_embedding/${opts.inferenceId}`,
+        { input: `load text ${n}` },
+        controller.signal,
+      ).then(
         async (res) => {
           await res.arrayBuffer();
           result.statuses.push(res.status);
@@ -197,7 +222,9 @@ export function measureSpacing(times: readonly number[], requestsPerMinute: numb
   };
 }
 
-/** Polls `check` every few milliseconds until it is true; resolves to the milliseconds it took, or Infinity after `ms`. */
+/**
+ * Polls `check` every few milliseconds until it is true; resolves to the milliseconds it took, or Infinity after `ms`.
+ */
 export async function timeUntil(check: () => Promise<boolean>, ms = 5000): Promise<number> {
   const start = performance.now();
   while (performance.now() - start < ms) {
@@ -207,7 +234,10 @@ export async function timeUntil(check: () => Promise<boolean>, ms = 5000): Promi
   return Infinity;
 }
 
-/** How late a 5 ms timer of this (normal-priority) process fires: the machine's scheduling noise while a figure is measured. */
+/**
+ * How late a 5 ms timer of this (normal-priority) process fires: the machine's scheduling noise while a figure is
+ * measured.
+ */
 export class NoiseMeter {
   private timer: NodeJS.Timeout | undefined;
   private worst = 0;
@@ -251,7 +281,13 @@ export interface TimedFigures {
  * here, since a stall that long between a send and its arrival moves an arrival by more than
  * the margin whatever the service did.
  */
-export async function measureTiming(t: TapLike, what: string, toleranceMs: number, run: () => Promise<TimedFigures>, attempts = 3): Promise<void> {
+export async function measureTiming(
+  t: TapLike,
+  what: string,
+  toleranceMs: number,
+  run: () => Promise<TimedFigures>,
+  attempts = 3,
+): Promise<void> {
   const meter = new NoiseMeter();
   let quietMiss: TimedFigures | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -1,4 +1,5 @@
-// A real HTTP server on 127.0.0.1 that plays Hugging Face (TEI's /embed, /rerank, /embed_sparse and /decode, Inference Endpoints, the serverless API), failures included.
+// A real HTTP server on 127.0.0.1 that plays Hugging Face (TEI's /embed, /rerank, /embed_sparse and /decode, Inference
+// Endpoints, the serverless API), failures included.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -26,12 +27,18 @@ export type Behaviour =
 
 export type Shape = 'tei' | 'embeddings' | 'flat' | 'tokens';
 
-/** What Hugging Face answers for an Inference Endpoint that is not running (docs/hugging-face-protocols.md#upstream-errors). */
+/**
+ * What Hugging Face answers for an Inference Endpoint that is not running
+ * (docs/hugging-face-protocols.md#upstream-errors).
+ */
 export const ENDPOINT_NOT_RUNNING = {
   /** A paused endpoint's proxy, in the words reported to Elasticsearch (elastic/elasticsearch#112033). */
   paused: { status: 400, json: { error: 'Bad Request: Invalid state' } },
   /** A paused endpoint reached through Hugging Face's router. */
-  pausedViaRouter: { status: 400, json: { error: 'Bad Request: The endpoint is paused, ask a maintainer to restart it' } },
+  pausedViaRouter: {
+    status: 400,
+    json: { error: 'Bad Request: The endpoint is paused, ask a maintainer to restart it' },
+  },
   /** An endpoint scaled to zero, while a replica starts (Hugging Face's autoscaling guide: the proxy answers 503). */
   waking: { status: 503, json: { error: 'Service Unavailable' } },
 } satisfies Record<string, Behaviour>;
@@ -51,7 +58,10 @@ function vectorFor(text: string, dims: number): number[] {
   return out;
 }
 
-/** A deterministic rerank score in [0, 1): the share of the query's words found in the text, plus a small hash of the text to break ties. */
+/**
+ * A deterministic rerank score in [0, 1): the share of the query's words found in the text, plus a small hash of the
+ * text to break ties.
+ */
 export function rerankScore(query: string, text: string): number {
   const words = new Set(text.toLowerCase().split(/\W+/).filter(Boolean));
   const asked = query.toLowerCase().split(/\W+/).filter(Boolean);
@@ -153,7 +163,10 @@ export class FakeHuggingFace {
       } catch {
         body = text;
       }
-      const inputs = (body as { inputs?: unknown; texts?: unknown; ids?: unknown } | null)?.inputs ?? (body as { texts?: unknown } | null)?.texts ?? (body as { ids?: unknown } | null)?.ids;
+      const inputs =
+        (body as { inputs?: unknown; texts?: unknown; ids?: unknown } | null)?.inputs ??
+        (body as { texts?: unknown } | null)?.texts ??
+        (body as { ids?: unknown } | null)?.ids;
       this.received.push({
         method: req.method ?? '',
         path: req.url ?? '',
@@ -163,7 +176,12 @@ export class FakeHuggingFace {
         at,
       });
       if (req.method === 'GET' && req.url === '/info') {
-        this.json(res, 200, { model_id: 'fake/model', max_client_batch_size: this.maxBatch, max_input_length: 512, max_batch_tokens: 16384 });
+        this.json(res, 200, {
+          model_id: 'fake/model',
+          max_client_batch_size: this.maxBatch,
+          max_input_length: 512,
+          max_batch_tokens: 16384,
+        });
         return;
       }
       if (size > this.maxBodyBytes) {
@@ -189,12 +207,20 @@ export class FakeHuggingFace {
         return;
       }
       if (behaviour && 'echo' in behaviour) {
-        res.writeHead(behaviour.status, { 'content-type': 'application/json' }).end(behaviour.echo(req.headers.authorization ?? ''));
+        res
+          .writeHead(behaviour.status, { 'content-type': 'application/json' })
+          .end(behaviour.echo(req.headers.authorization ?? ''));
         return;
       }
       if (behaviour && 'status' in behaviour) {
-        const headers = { 'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain', ...behaviour.headers };
-        const send = () => res.writeHead(behaviour.status, headers).end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
+        const headers = {
+          'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain',
+          ...behaviour.headers,
+        };
+        const send = () =>
+          res
+            .writeHead(behaviour.status, headers)
+            .end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
         if (behaviour.afterMs) setTimeout(send, behaviour.afterMs);
         else send();
         return;
@@ -221,7 +247,10 @@ export class FakeHuggingFace {
     const inputs: unknown = body?.inputs;
     const list = typeof inputs === 'string' ? [inputs] : inputs;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
-      this.json(res, 422, { error: 'Input validation error: `inputs` must be a string or a list of strings', error_type: 'Validation' });
+      this.json(res, 422, {
+        error: 'Input validation error: `inputs` must be a string or a list of strings',
+        error_type: 'Validation',
+      });
       return;
     }
     if (this.tooManyInputs(res, list.length)) return;
@@ -258,7 +287,10 @@ export class FakeHuggingFace {
   /** TEI's answer to a batch above max_client_batch_size: 422 (413 before v1.9), the same body. */
   private tooManyInputs(res: http.ServerResponse, count: number): boolean {
     if (count <= this.maxBatch) return false;
-    this.json(res, this.batchLimitStatus, { error: `batch size ${count} > maximum allowed batch size ${this.maxBatch}`, error_type: 'Validation' });
+    this.json(res, this.batchLimitStatus, {
+      error: `batch size ${count} > maximum allowed batch size ${this.maxBatch}`,
+      error_type: 'Validation',
+    });
     return true;
   }
 
@@ -282,7 +314,10 @@ export class FakeHuggingFace {
     if (!this.authorized(req, res)) return;
     const { query, texts } = body ?? {};
     if (typeof query !== 'string' || !Array.isArray(texts) || !texts.every((x: unknown) => typeof x === 'string')) {
-      this.json(res, 422, { error: 'Input validation error: `query` and `texts` are required', error_type: 'Validation' });
+      this.json(res, 422, {
+        error: 'Input validation error: `query` and `texts` are required',
+        error_type: 'Validation',
+      });
       return;
     }
     if (texts.length === 0) {
@@ -290,7 +325,11 @@ export class FakeHuggingFace {
       return;
     }
     if (this.tooManyInputs(res, texts.length)) return;
-    const ranks = texts.map((text, index) => ({ index, ...(body.return_text ? { text } : {}), score: rerankScore(query, text) }));
+    const ranks = texts.map((text, index) => ({
+      index,
+      ...(body.return_text ? { text } : {}),
+      score: rerankScore(query, text),
+    }));
     ranks.sort((a, b) => b.score - a.score);
     this.json(res, 200, ranks);
   }
@@ -300,7 +339,10 @@ export class FakeHuggingFace {
     if (!this.authorized(req, res)) return;
     const inputs = typeof body?.inputs === 'string' ? [body.inputs] : body?.inputs;
     if (!Array.isArray(inputs) || !inputs.every((x: unknown) => typeof x === 'string')) {
-      this.json(res, 422, { error: 'Input validation error: `inputs` must be a string or a list of strings', error_type: 'Validation' });
+      this.json(res, 422, {
+        error: 'Input validation error: `inputs` must be a string or a list of strings',
+        error_type: 'Validation',
+      });
       return;
     }
     if (this.tooManyInputs(res, inputs.length)) return;
@@ -326,7 +368,9 @@ export class FakeHuggingFace {
     this.json(
       res,
       200,
-      (ids as number[][]).map((list) => list.map((id) => (special.has(id) ? '' : (byId.get(id) ?? `[UNK${id}]`))).join(' ')),
+      (ids as number[][]).map((list) =>
+        list.map((id) => (special.has(id) ? '' : (byId.get(id) ?? `[UNK${id}]`))).join(' '),
+      ),
     );
   }
 
@@ -341,7 +385,9 @@ export class FakeHuggingFace {
     this.json(
       res,
       200,
-      (inputs as string[]).map((text) => Object.fromEntries(FakeHuggingFace.words(text).map((word) => [word, sparseWeight(word)]))),
+      (inputs as string[]).map((text) =>
+        Object.fromEntries(FakeHuggingFace.words(text).map((word) => [word, sparseWeight(word)])),
+      ),
     );
   }
 

@@ -1,4 +1,5 @@
-// A real HTTP server on 127.0.0.1 that plays text generation upstreams: OpenAI-compatible chat (TGI and vLLM framings), TGI's /generate and /generate_stream, text2text; failures included.
+// A real HTTP server on 127.0.0.1 that plays text generation upstreams: OpenAI-compatible chat (TGI and vLLM framings),
+// TGI's /generate and /generate_stream, text2text; failures included.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -51,7 +52,10 @@ export class FakeLlm {
   style: ChatStyle = 'tgi';
   /** Between two tokens of a stream. */
   tokenDelayMs = 0;
-  /** The answer's tokens for a prompt (and the Authorization header received: an upstream may echo the key as generated text). */
+  /**
+   * The answer's tokens for a prompt (and the Authorization header received: an upstream may echo the key as generated
+   * text).
+   */
   reply: (prompt: string, authorization: string) => string[] = replyTokens;
   /** Keep headers and bodies in `received` (the benchmark turns it off). */
   record = true;
@@ -130,7 +134,8 @@ export class FakeLlm {
       };
       this.received.push(record);
       this.peakOpen = Math.max(this.peakOpen, ++this.open);
-      if (this.openTogether !== undefined && this.open >= this.openTogether) for (const go of this.gated.splice(0)) go();
+      if (this.openTogether !== undefined && this.open >= this.openTogether)
+        for (const go of this.gated.splice(0)) go();
       res.on('close', () => {
         this.open--;
         record.closedEarly = !res.writableFinished;
@@ -144,15 +149,23 @@ export class FakeLlm {
       }
       if (behaviour && 'hang' in behaviour) return;
       if (behaviour && 'status' in behaviour) {
-        const headers = { 'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain', ...behaviour.headers };
-        res.writeHead(behaviour.status, headers).end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
+        const headers = {
+          'content-type': behaviour.json !== undefined ? 'application/json' : 'text/plain',
+          ...behaviour.headers,
+        };
+        res
+          .writeHead(behaviour.status, headers)
+          .end(behaviour.json !== undefined ? JSON.stringify(behaviour.json) : (behaviour.text ?? ''));
         return;
       }
       const path = (req.url ?? '').split('?')[0]!;
       if (path.endsWith('/chat/completions')) this.chat(res, body, behaviour);
       else if (path.endsWith('/generate_stream')) this.generateStream(res, body, behaviour);
       else if (path.endsWith('/generate')) this.json(res, 200, this.generated(body).whole);
-      else this.json(res, 200, [{ generated_text: this.reply(String(body?.inputs ?? ''), String(this.lastAuthorization)).join('') }]);
+      else
+        this.json(res, 200, [
+          { generated_text: this.reply(String(body?.inputs ?? ''), String(this.lastAuthorization)).join('') },
+        ]);
     });
   }
 
@@ -161,7 +174,11 @@ export class FakeLlm {
   }
 
   /** Tokens for a request, cut by its token limit or at a stop sequence, and why generation ended. */
-  private tokens(prompt: string, maxTokens: number | undefined, stop: string[] | undefined): { tokens: string[]; finish: 'eos_token' | 'length' | 'stop_sequence' } {
+  private tokens(
+    prompt: string,
+    maxTokens: number | undefined,
+    stop: string[] | undefined,
+  ): { tokens: string[]; finish: 'eos_token' | 'length' | 'stop_sequence' } {
     const all = this.reply(prompt, String(this.lastAuthorization));
     const out: string[] = [];
     for (const token of all) {
@@ -194,8 +211,7 @@ export class FakeLlm {
         // Never forever: a test that fails to open them all still ends, and says how many there were.
         if (this.gated.length === 0) this.later(30_000, () => this.gated.splice(0).forEach((go) => go()));
         this.gated.push(step);
-      }
-      else if (this.tokenDelayMs > 0) this.later(this.tokenDelayMs, step);
+      } else if (this.tokenDelayMs > 0) this.later(this.tokenDelayMs, step);
       else step();
     };
     if (firstDelay > 0) this.later(firstDelay, step);
@@ -203,16 +219,31 @@ export class FakeLlm {
   }
 
   /** The events up to `behaviour`'s failure point, and how the answer ends. */
-  private failing(res: http.ServerResponse, events: string[], behaviour: LlmBehaviour | undefined, error: (payload: unknown) => string[]): { events: string[]; end: (() => void) | undefined } {
+  private failing(
+    res: http.ServerResponse,
+    events: string[],
+    behaviour: LlmBehaviour | undefined,
+    error: (payload: unknown) => string[],
+  ): { events: string[]; end: (() => void) | undefined } {
     if (behaviour && 'inBandError' in behaviour) {
-      return { events: [...events.slice(0, behaviour.afterTokens), ...error(behaviour.inBandError)], end: () => res.end() };
+      return {
+        events: [...events.slice(0, behaviour.afterTokens), ...error(behaviour.inBandError)],
+        end: () => res.end(),
+      };
     }
-    if (behaviour && 'stallAfterTokens' in behaviour) return { events: events.slice(0, behaviour.stallAfterTokens), end: undefined };
+    if (behaviour && 'stallAfterTokens' in behaviour)
+      return { events: events.slice(0, behaviour.stallAfterTokens), end: undefined };
     if (behaviour && 'garbageAfterTokens' in behaviour) {
-      return { events: [...events.slice(0, behaviour.garbageAfterTokens), 'data: {"choices":[{"delta":\n\n'], end: () => res.end() };
+      return {
+        events: [...events.slice(0, behaviour.garbageAfterTokens), 'data: {"choices":[{"delta":\n\n'],
+        end: () => res.end(),
+      };
     }
     if (behaviour && 'resetAfterTokens' in behaviour) {
-      return { events: events.slice(0, behaviour.resetAfterTokens), end: () => this.later(5, () => res.socket?.destroy()) };
+      return {
+        events: events.slice(0, behaviour.resetAfterTokens),
+        end: () => this.later(5, () => res.socket?.destroy()),
+      };
     }
     return { events, end: () => res.end() };
   }
@@ -221,19 +252,28 @@ export class FakeLlm {
     const tgi = this.style === 'tgi';
     const stop = typeof body?.stop === 'string' ? [body.stop] : body?.stop;
     const { tokens, finish } = this.tokens(promptOfChat(body?.messages), body?.max_tokens, stop);
-    const finishReason = finish === 'eos_token' ? 'stop' : finish === 'stop_sequence' ? (tgi ? 'stop_sequence' : 'stop') : 'length';
+    const finishReason =
+      finish === 'eos_token' ? 'stop' : finish === 'stop_sequence' ? (tgi ? 'stop_sequence' : 'stop') : 'length';
     const id = tgi ? '' : 'chatcmpl-fake0001';
     const usage = { prompt_tokens: 5, completion_tokens: tokens.length, total_tokens: 5 + tokens.length };
     if (!body?.stream || (behaviour && 'whole' in behaviour)) {
-      const answer = () => this.json(res, 200, {
-        object: 'chat.completion',
-        id,
-        created: 1741266005,
-        model: MODEL,
-        system_fingerprint: '3.1.2-native',
-        choices: [{ index: 0, message: { role: 'assistant', content: tokens.join('') }, logprobs: null, finish_reason: finishReason }],
-        usage,
-      });
+      const answer = () =>
+        this.json(res, 200, {
+          object: 'chat.completion',
+          id,
+          created: 1741266005,
+          model: MODEL,
+          system_fingerprint: '3.1.2-native',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: tokens.join('') },
+              logprobs: null,
+              finish_reason: finishReason,
+            },
+          ],
+          usage,
+        });
       if (behaviour && 'firstTokenDelayMs' in behaviour) this.later(behaviour.firstTokenDelayMs, answer);
       else answer();
       return;
@@ -241,20 +281,59 @@ export class FakeLlm {
     const data = (value: unknown) => (tgi ? `data:${JSON.stringify(value)}\n\n` : `data: ${JSON.stringify(value)}\n\n`);
     const chunk = (delta: unknown, finishReason: string | null, extra: Record<string, unknown> = {}) =>
       tgi
-        ? { object: 'chat.completion.chunk', id, created: 1741266005, model: MODEL, system_fingerprint: '3.1.2-native', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], usage: null, ...extra }
-        : { id, object: 'chat.completion.chunk', created: 1741266005, model: MODEL, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...extra };
+        ? {
+            object: 'chat.completion.chunk',
+            id,
+            created: 1741266005,
+            model: MODEL,
+            system_fingerprint: '3.1.2-native',
+            choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+            usage: null,
+            ...extra,
+          }
+        : {
+            id,
+            object: 'chat.completion.chunk',
+            created: 1741266005,
+            model: MODEL,
+            choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+            ...extra,
+          };
     let events: string[];
     if (behaviour && 'toolCall' in behaviour) {
       const { name, arguments: args } = behaviour.toolCall;
       const pieces = ['{', ...args.slice(1).match(/.{1,6}/g)!];
       events = pieces.map((piece, i) =>
-        data(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: i === 0 ? name : null, arguments: piece } }] }, null)),
+        data(
+          chunk(
+            {
+              role: 'assistant',
+              tool_calls: [
+                { index: 0, id: '0', type: 'function', function: { name: i === 0 ? name : null, arguments: piece } },
+              ],
+            },
+            null,
+          ),
+        ),
       );
     } else {
-      events = tokens.map((t, i) => data(chunk(tgi ? { role: 'assistant', content: t } : i === 0 ? { role: 'assistant', content: t } : { content: t }, i === tokens.length - 1 ? finishReason : null)));
+      events = tokens.map((t, i) =>
+        data(
+          chunk(
+            tgi ? { role: 'assistant', content: t } : i === 0 ? { role: 'assistant', content: t } : { content: t },
+            i === tokens.length - 1 ? finishReason : null,
+          ),
+        ),
+      );
     }
     if (body?.stream_options?.include_usage) {
-      events.push(data(tgi ? { ...chunk({}, null), choices: [], usage } : { id, object: 'chat.completion.chunk', created: 1741266005, model: MODEL, choices: [], usage }));
+      events.push(
+        data(
+          tgi
+            ? { ...chunk({}, null), choices: [], usage }
+            : { id, object: 'chat.completion.chunk', created: 1741266005, model: MODEL, choices: [], usage },
+        ),
+      );
     }
     if (!(behaviour && 'noDone' in behaviour)) events.push(tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n');
     const errorEvents = (payload: unknown) => [data(payload), tgi ? 'data:[DONE]\n\n' : 'data: [DONE]\n\n'];
@@ -263,12 +342,24 @@ export class FakeLlm {
       const { tokens: echoed = [], error } = behaviour.echo(String(this.lastAuthorization));
       // The error event is written in two pieces, split inside its data: the reader sees them in two reads.
       const half = Math.floor(error.length / 2);
-      plan = { events: [...echoed.map((t) => data(chunk({ role: 'assistant', content: t }, null))), `data:${error.slice(0, half)}`, `${error.slice(half)}\n\n`], end: () => res.end() };
+      plan = {
+        events: [
+          ...echoed.map((t) => data(chunk({ role: 'assistant', content: t }, null))),
+          `data:${error.slice(0, half)}`,
+          `${error.slice(half)}\n\n`,
+        ],
+        end: () => res.end(),
+      };
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no' });
     // TGI's keep-alive comment: readers must skip it.
     if (tgi) res.write(': keep-alive\n\n');
-    this.play(res, plan.events, plan.end, behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0);
+    this.play(
+      res,
+      plan.events,
+      plan.end,
+      behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0,
+    );
   }
 
   private generateStream(res: http.ServerResponse, body: any, behaviour: LlmBehaviour | undefined): void {
@@ -276,11 +367,25 @@ export class FakeLlm {
     const withDetails = body?.parameters?.details === true;
     const event = (value: unknown) => `data:${JSON.stringify(value)}\n\n`;
     const events = tokens.map((t, i) =>
-      event({ index: i + 1, token: { id: 100 + i, text: t, logprob: -0.5, special: false }, generated_text: null, details: null }),
+      event({
+        index: i + 1,
+        token: { id: 100 + i, text: t, logprob: -0.5, special: false },
+        generated_text: null,
+        details: null,
+      }),
     );
-    const details = withDetails ? { finish_reason: finish, generated_tokens: tokens.length, seed: null, input_length: 5 } : null;
+    const details = withDetails
+      ? { finish_reason: finish, generated_tokens: tokens.length, seed: null, input_length: 5 }
+      : null;
     if (finish === 'eos_token') {
-      events.push(event({ index: tokens.length + 1, token: { id: 2, text: '</s>', logprob: -0.1, special: true }, generated_text: text, details }));
+      events.push(
+        event({
+          index: tokens.length + 1,
+          token: { id: 2, text: '</s>', logprob: -0.1, special: true },
+          generated_text: text,
+          details,
+        }),
+      );
     } else {
       // The last real token closes the stream when generation stopped on length or a stop sequence.
       const last = JSON.parse(events.pop()!.slice(5));
@@ -288,6 +393,11 @@ export class FakeLlm {
     }
     const plan = this.failing(res, events, behaviour, (payload) => [event(payload)]);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    this.play(res, plan.events, plan.end, behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0);
+    this.play(
+      res,
+      plan.events,
+      plan.end,
+      behaviour && 'firstTokenDelayMs' in behaviour ? behaviour.firstTokenDelayMs : 0,
+    );
   }
 }

@@ -1,4 +1,5 @@
-// The service's own rate limiter, counted: a test can wait until the queue is waiting for a grant instead of sleeping and hoping.
+// The service's own rate limiter, counted: a test can wait until the queue is waiting for a grant instead of sleeping
+// and hoping.
 import { LocalRateLimiter, type RateLimiter, type RateLimiterFactory } from '../../src/dispatch/rate-limiter.js';
 
 export interface CountingLimiters {
@@ -36,7 +37,10 @@ export function countingLimiters(): CountingLimiters {
     waitForAcquires(n, timeoutMs = 10_000) {
       if (acquires >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${acquires} of ${n} rate-limit grants were asked for`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`only ${acquires} of ${n} rate-limit grants were asked for`)),
+          timeoutMs,
+        );
         waiters.push({
           n,
           resolve: () => {

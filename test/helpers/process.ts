@@ -1,4 +1,5 @@
-// Runs the real service as a child process (node dist/src/server.js) for kill -9 and shutdown tests; every child is killed when its test ends.
+// Runs the real service as a child process (node dist/src/server.js) for kill -9 and shutdown tests; every child is
+// killed when its test ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { onExit } from 'signal-exit';
@@ -40,8 +41,16 @@ export type Owner = Pick<Tap, 'teardown'>;
  * Spawns a node script and registers its end with the test at once, so the child is killed
  * in teardown even when an assertion fails or the test throws before it stops the child itself.
  */
-export function spawnTracked(t: Owner, args: string[], env: Record<string, string>, stdio: Array<'ignore' | 'pipe'>): ChildProcess {
-  const child = spawn(process.execPath, args, { env: { ...baseEnv(), ...env }, stdio: stdio as ['ignore', 'pipe', 'pipe'] });
+export function spawnTracked(
+  t: Owner,
+  args: string[],
+  env: Record<string, string>,
+  stdio: Array<'ignore' | 'pipe'>,
+): ChildProcess {
+  const child = spawn(process.execPath, args, {
+    env: { ...baseEnv(), ...env },
+    stdio: stdio as ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   const gone = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -99,7 +108,10 @@ export function startServer(t: Owner, env: Record<string, string>): Promise<Serv
 }
 
 /** Runs the service expecting it to exit by itself (a start-up failure). */
-export function runServerToExit(t: Owner, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+export function runServerToExit(
+  t: Owner,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawnTracked(t, [SERVER_ENTRY], { PORT: '0', ...env }, ['ignore', 'ignore', 'pipe']);
     let stderr = '';

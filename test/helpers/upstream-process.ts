@@ -1,10 +1,14 @@
-// The test upstream in a process of its own, for timing figures: arrival times are not delayed by the test's own work (load generation, tap).
+// The test upstream in a process of its own, for timing figures: arrival times are not delayed by the test's own work
+// (load generation, tap).
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FakeHuggingFace } from './fake-hf.js';
 
-/** One request as the upstream saw it; `at` in epoch milliseconds (performance.timeOrigin + now), comparable across processes. */
+/**
+ * One request as the upstream saw it; `at` in epoch milliseconds (performance.timeOrigin + now), comparable across
+ * processes.
+ */
 export interface Arrival {
   at: number;
   authorization: string | undefined;
@@ -87,7 +91,11 @@ if (process.argv[2] === 'child' && process.send) {
     let value: unknown = true;
     if (msg.cmd === 'reset') hf.received.length = 0;
     else if (msg.cmd === 'received') {
-      value = hf.received.map((r) => ({ at: performance.timeOrigin + r.at, authorization: r.headers.authorization, inputCount: r.inputCount }));
+      value = hf.received.map((r) => ({
+        at: performance.timeOrigin + r.at,
+        authorization: r.headers.authorization,
+        inputCount: r.inputCount,
+      }));
     } else if (msg.cmd === 'requiredKey') hf.requiredKey = msg.key;
     process.send!({ id: msg.id, value });
   });

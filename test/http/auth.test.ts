@@ -1,4 +1,5 @@
-// Authentication and authorisation: API keys from the keys command, ApiKey and Bearer, two privileges, the open-mode rules.
+// Authentication and authorisation: API keys from the keys command, ApiKey and Bearer, two privileges, the open-mode
+// rules.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -41,7 +42,10 @@ t.test('with keys, every request needs valid credentials: 401 with WWW-Authentic
   const manage = createKey(dataDir, 'admin', 'manage_inference');
   const s = await startApp(t, {}, dataDir);
   let res = await s.request('GET', '/_inference');
-  t.strictSame(res.json, envelope(401, 'security_exception', 'missing authentication credentials for REST request [/_inference]'));
+  t.strictSame(
+    res.json,
+    envelope(401, 'security_exception', 'missing authentication credentials for REST request [/_inference]'),
+  );
   t.strictSame(res.headers['www-authenticate'], CHALLENGE);
   const bad = 'unable to authenticate with provided credentials and anonymous access is not allowed for this request';
   for (const authorization of [
@@ -74,10 +78,23 @@ t.test('monitor_inference may read and infer; only manage_inference may change e
   t.equal((await s.request('GET', '/_inference/e', undefined, apiKey(monitor))).status, 200);
   t.equal((await s.request('GET', '/_inference/text_embedding/_all', undefined, apiKey(monitor))).status, 200);
   const denied = (action: string) =>
-    envelope(403, 'security_exception', `action [${action}] is unauthorized for API key id [${monitor.id}] of user [ingest], this action is granted by the cluster privileges [manage_inference]`);
-  t.strictSame((await s.request('PUT', '/_inference/text_embedding/f', hfBody(), apiKey(monitor))).json, denied('cluster:admin/xpack/inference/put'));
-  t.strictSame((await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: 'x' } }, apiKey(monitor))).json, denied('cluster:admin/xpack/inference/update'));
-  t.strictSame((await s.request('DELETE', '/_inference/e', undefined, apiKey(monitor))).json, denied('cluster:admin/xpack/inference/delete'));
+    envelope(
+      403,
+      'security_exception',
+      `action [${action}] is unauthorized for API key id [${monitor.id}] of user [ingest], this action is granted by the cluster privileges [manage_inference]`,
+    );
+  t.strictSame(
+    (await s.request('PUT', '/_inference/text_embedding/f', hfBody(), apiKey(monitor))).json,
+    denied('cluster:admin/xpack/inference/put'),
+  );
+  t.strictSame(
+    (await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: 'x' } }, apiKey(monitor))).json,
+    denied('cluster:admin/xpack/inference/update'),
+  );
+  t.strictSame(
+    (await s.request('DELETE', '/_inference/e', undefined, apiKey(monitor))).json,
+    denied('cluster:admin/xpack/inference/delete'),
+  );
   // Inference is allowed: it gets as far as the (unreachable) upstream, not a 403.
   const inferred = await s.request('POST', '/_inference/text_embedding/e?timeout=2s', { input: 'x' }, apiKey(monitor));
   t.not(inferred.status, 403);
@@ -96,19 +113,43 @@ t.test('a revoked key stops working at once, and the listing never shows secrets
   t.equal((await s.request('GET', '/_inference', undefined, apiKey(admin))).status, 200);
   // Only a salted scrypt hash is stored: checked here with node's own scrypt, not the service's code.
   const db = new Database(path.join(dataDir, 'inference.db'), { readonly: true });
-  const rows = db.prepare('SELECT id, salt, hash FROM api_keys ORDER BY name').all() as Array<{ id: string; salt: string; hash: string }>;
+  const rows = db.prepare('SELECT id, salt, hash FROM api_keys ORDER BY name').all() as Array<{
+    id: string;
+    salt: string;
+    hash: string;
+  }>;
   db.close();
-  t.strictSame(rows.map((r) => r.id), [admin.id, temp.id]);
-  for (const [row, k] of [[rows[0]!, admin], [rows[1]!, temp]] as const) {
+  t.strictSame(
+    rows.map((r) => r.id),
+    [admin.id, temp.id],
+  );
+  for (const [row, k] of [
+    [rows[0]!, admin],
+    [rows[1]!, temp],
+  ] as const) {
     t.equal(Buffer.from(row.salt, 'base64').length, 16, 'a 16-byte salt of its own');
-    t.equal(crypto.scryptSync(k.api_key, Buffer.from(row.salt, 'base64'), 32).toString('base64'), row.hash, 'the hash is scrypt(secret, salt)');
+    t.equal(
+      crypto.scryptSync(k.api_key, Buffer.from(row.salt, 'base64'), 32).toString('base64'),
+      row.hash,
+      'the hash is scrypt(secret, salt)',
+    );
   }
   t.not(rows[0]!.salt, rows[1]!.salt);
   const listed = JSON.parse(keys(dataDir, 'list', '--json')) as Array<Record<string, unknown>>;
-  t.strictSame(listed.map((k) => [k.name, k.privilege, k.revokedAt === null]), [['admin', 'manage_inference', true], ['temp', 'monitor_inference', false]]);
+  t.strictSame(
+    listed.map((k) => [k.name, k.privilege, k.revokedAt === null]),
+    [
+      ['admin', 'manage_inference', true],
+      ['temp', 'monitor_inference', false],
+    ],
+  );
   const text = JSON.stringify(listed) + keys(dataDir, 'list');
   for (const k of [admin, temp]) t.notMatch(text, k.api_key);
-  const bytes = fs.readdirSync(dataDir).filter((f) => f.startsWith('inference.db')).map((f) => fs.readFileSync(path.join(dataDir, f)).toString('latin1')).join('');
+  const bytes = fs
+    .readdirSync(dataDir)
+    .filter((f) => f.startsWith('inference.db'))
+    .map((f) => fs.readFileSync(path.join(dataDir, f)).toString('latin1'))
+    .join('');
   for (const k of [admin, temp]) {
     t.notMatch(bytes, k.api_key, 'no key secret in the database file');
     t.notMatch(bytes, k.encoded);
@@ -124,14 +165,23 @@ t.test('a first new key is enforced within a second by a service running open on
   // the open state read before the key existed is not trusted for longer.
   await new Promise((r) => setTimeout(r, 1000 + 20));
   const res = await s.request('GET', '/_inference');
-  t.strictSame(res.json, envelope(401, 'security_exception', 'missing authentication credentials for REST request [/_inference]'));
+  t.strictSame(
+    res.json,
+    envelope(401, 'security_exception', 'missing authentication credentials for REST request [/_inference]'),
+  );
   t.equal((await s.request('GET', '/_inference', undefined, apiKey(key))).status, 200);
 });
 
 t.test('the keys command refuses bad input with its usage', async (t) => {
   const dataDir = t.testdir();
   createKey(dataDir, 'admin', 'manage_inference');
-  for (const args of [['create', '--name', 'x', '--privilege', 'superuser'], ['create', '--privilege', 'monitor_inference'], ['create', '--name', 'admin', '--privilege', 'monitor_inference'], ['revoke', '--name', 'nobody'], ['explode']]) {
+  for (const args of [
+    ['create', '--name', 'x', '--privilege', 'superuser'],
+    ['create', '--privilege', 'monitor_inference'],
+    ['create', '--name', 'admin', '--privilege', 'monitor_inference'],
+    ['revoke', '--name', 'nobody'],
+    ['explode'],
+  ]) {
     let code = 0;
     let stderr = '';
     try {
@@ -164,7 +214,11 @@ t.test('open mode: loopback with no key, or AUTH=none; bound elsewhere without k
   t.equal((await guarded.request('GET', '/_inference')).status, 401, 'with a key it starts, and asks for it');
   t.equal((await guarded.request('GET', '/_inference', undefined, apiKey(key))).status, 200);
   keys(dataDir, 'revoke', '--id', key.id);
-  t.equal((await guarded.request('GET', '/_inference')).status, 401, 'revoking the last key does not open a non-loopback service');
+  t.equal(
+    (await guarded.request('GET', '/_inference')).status,
+    401,
+    'revoking the last key does not open a non-loopback service',
+  );
   t.throws(() => loadConfig({ AUTH: 'maybe' }), { message: 'AUTH must be keys or none, got [maybe]' });
 });
 

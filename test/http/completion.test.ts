@@ -1,4 +1,5 @@
-// completion and chat_completion endpoints through HTTP: their settings, and whole (unstreamed) completions over every protocol.
+// completion and chat_completion endpoints through HTTP: their settings, and whole (unstreamed) completions over every
+// protocol.
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
@@ -9,82 +10,155 @@ async function setup(t: Tap, env: Record<string, string> = {}) {
   const llm = await new FakeLlm().start();
   t.teardown(() => llm.close());
   // HF_API_BASE and HF_ROUTER_BASE point at the test upstream: hosted mode stays on this machine.
-  const s = await startApp(t, { HF_ROUTER_BASE: llm.url, HF_API_BASE: `${llm.url}/hf-inference`, SKIP_VALIDATION: 'false', ...env }, undefined, { retry: FAST_RETRY });
-  const put = (taskType: string, id: string, serviceSettings: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-    s.request('PUT', `/_inference/${taskType}/${id}`, { service: 'hugging_face', service_settings: { api_key: API_KEY, ...serviceSettings }, ...extra });
+  const s = await startApp(
+    t,
+    { HF_ROUTER_BASE: llm.url, HF_API_BASE: `${llm.url}/hf-inference`, SKIP_VALIDATION: 'false', ...env },
+    undefined,
+    { retry: FAST_RETRY },
+  );
+  const put = (
+    taskType: string,
+    id: string,
+    serviceSettings: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ) =>
+    s.request('PUT', `/_inference/${taskType}/${id}`, {
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, ...serviceSettings },
+      ...extra,
+    });
   const complete = (id: string, body: unknown) => s.request('POST', `/_inference/completion/${id}`, body);
   return { s, llm, put, complete };
 }
 
-const validation = (...messages: string[]) => envelope(400, 'validation_exception', `Validation Failed: ${messages.map((m, i) => `${i + 1}: ${m};`).join('')}`);
+const validation = (...messages: string[]) =>
+  envelope(400, 'validation_exception', `Validation Failed: ${messages.map((m, i) => `${i + 1}: ${m};`).join('')}`);
 
-t.test('PUT completion and chat_completion: what is stored and shown, no call to the upstream, GET, _update and DELETE', async (t) => {
-  const { s, llm, put } = await setup(t);
-  let res = await put('completion', 'tgi-chat', { url: `${llm.url}/v1/chat/completions`, model_id: 'tgi' }, { task_settings: { max_tokens: 64, temperature: 0.2, top_p: 0.9, stop: ['\n\n'] } });
-  t.equal(res.status, 200);
-  t.equal(
-    res.body,
-    JSON.stringify({
-      inference_id: 'tgi-chat',
-      task_type: 'completion',
-      service: 'hugging_face',
-      service_settings: { url: `${llm.url}/v1/chat/completions`, model_id: 'tgi', rate_limit: { requests_per_minute: 3000 } },
-      task_settings: { max_tokens: 64, temperature: 0.2, top_p: 0.9, stop: ['\n\n'] },
-    }),
-  );
-  res = await put('chat_completion', 'hosted', { model_id: 'meta-llama/Llama-3.1-8B-Instruct', max_concurrent_streams: 16, rate_limit: { requests_per_minute: 60 } });
-  t.equal(
-    res.body,
-    JSON.stringify({
-      inference_id: 'hosted',
-      task_type: 'chat_completion',
-      service: 'hugging_face',
-      service_settings: { model_id: 'meta-llama/Llama-3.1-8B-Instruct', max_concurrent_streams: 16, rate_limit: { requests_per_minute: 60 } },
-    }),
-  );
-  res = await put('completion', 'native', { url: 'https://xyz.endpoints.huggingface.cloud', protocol: 'text_generation' });
-  t.same(res.json.service_settings, { url: 'https://xyz.endpoints.huggingface.cloud', protocol: 'text_generation', rate_limit: { requests_per_minute: 3000 } });
-  t.equal(llm.received.length, 0, 'no generation call at PUT');
-  t.notMatch(JSON.stringify((await s.request('GET', '/_inference')).json), API_KEY);
+t.test(
+  'PUT completion and chat_completion: what is stored and shown, no call to the upstream, GET, _update and DELETE',
+  async (t) => {
+    const { s, llm, put } = await setup(t);
+    let res = await put(
+      'completion',
+      'tgi-chat',
+      { url: `${llm.url}/v1/chat/completions`, model_id: 'tgi' },
+      { task_settings: { max_tokens: 64, temperature: 0.2, top_p: 0.9, stop: ['\n\n'] } },
+    );
+    t.equal(res.status, 200);
+    t.equal(
+      res.body,
+      JSON.stringify({
+        inference_id: 'tgi-chat',
+        task_type: 'completion',
+        service: 'hugging_face',
+        service_settings: {
+          url: `${llm.url}/v1/chat/completions`,
+          model_id: 'tgi',
+          rate_limit: { requests_per_minute: 3000 },
+        },
+        task_settings: { max_tokens: 64, temperature: 0.2, top_p: 0.9, stop: ['\n\n'] },
+      }),
+    );
+    res = await put('chat_completion', 'hosted', {
+      model_id: 'meta-llama/Llama-3.1-8B-Instruct',
+      max_concurrent_streams: 16,
+      rate_limit: { requests_per_minute: 60 },
+    });
+    t.equal(
+      res.body,
+      JSON.stringify({
+        inference_id: 'hosted',
+        task_type: 'chat_completion',
+        service: 'hugging_face',
+        service_settings: {
+          model_id: 'meta-llama/Llama-3.1-8B-Instruct',
+          max_concurrent_streams: 16,
+          rate_limit: { requests_per_minute: 60 },
+        },
+      }),
+    );
+    res = await put('completion', 'native', {
+      url: 'https://xyz.endpoints.huggingface.cloud',
+      protocol: 'text_generation',
+    });
+    t.same(res.json.service_settings, {
+      url: 'https://xyz.endpoints.huggingface.cloud',
+      protocol: 'text_generation',
+      rate_limit: { requests_per_minute: 3000 },
+    });
+    t.equal(llm.received.length, 0, 'no generation call at PUT');
+    t.notMatch(JSON.stringify((await s.request('GET', '/_inference')).json), API_KEY);
 
-  t.same((await s.request('GET', '/_inference/chat_completion/_all')).json.endpoints.map((e: { inference_id: string }) => e.inference_id), ['hosted']);
-  res = await s.request('PUT', '/_inference/chat_completion/hosted/_update', {
-    service_settings: { max_concurrent_streams: 4, api_key: 'hf_Rotated0123456789' },
-    task_settings: { max_tokens: 10 },
-  });
-  t.equal(res.status, 200);
-  t.same(res.json.service_settings, { model_id: 'meta-llama/Llama-3.1-8B-Instruct', max_concurrent_streams: 4, rate_limit: { requests_per_minute: 60 } });
-  t.same(res.json.task_settings, { max_tokens: 10 });
-  res = await s.request('PUT', '/_inference/completion/native/_update', { service_settings: { protocol: 'openai_chat', model_id: 'x' } });
-  t.same(
-    res.json,
-    validation(
-      '[service_settings] setting [model_id] cannot be updated; create a new inference endpoint to change it',
-      '[service_settings] setting [protocol] cannot be updated; create a new inference endpoint to change it',
-    ),
-  );
-  t.same((await s.request('DELETE', '/_inference/chat_completion/hosted')).json, { acknowledged: true, pipelines: [], indexes: [] });
-  t.equal((await s.request('GET', '/_inference/hosted')).status, 404);
-});
+    t.same(
+      (await s.request('GET', '/_inference/chat_completion/_all')).json.endpoints.map(
+        (e: { inference_id: string }) => e.inference_id,
+      ),
+      ['hosted'],
+    );
+    res = await s.request('PUT', '/_inference/chat_completion/hosted/_update', {
+      service_settings: { max_concurrent_streams: 4, api_key: 'hf_Rotated0123456789' },
+      task_settings: { max_tokens: 10 },
+    });
+    t.equal(res.status, 200);
+    t.same(res.json.service_settings, {
+      model_id: 'meta-llama/Llama-3.1-8B-Instruct',
+      max_concurrent_streams: 4,
+      rate_limit: { requests_per_minute: 60 },
+    });
+    t.same(res.json.task_settings, { max_tokens: 10 });
+    res = await s.request('PUT', '/_inference/completion/native/_update', {
+      service_settings: { protocol: 'openai_chat', model_id: 'x' },
+    });
+    t.same(
+      res.json,
+      validation(
+        '[service_settings] setting [model_id] cannot be updated; create a new inference endpoint to change it',
+        '[service_settings] setting [protocol] cannot be updated; create a new inference endpoint to change it',
+      ),
+    );
+    t.same((await s.request('DELETE', '/_inference/chat_completion/hosted')).json, {
+      acknowledged: true,
+      pipelines: [],
+      indexes: [],
+    });
+    t.equal((await s.request('GET', '/_inference/hosted')).status, 404);
+  },
+);
 
 t.test('PUT refuses bad text generation settings, every problem at once', async (t) => {
   const { s, llm, put } = await setup(t);
   const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, unknown]> = [
     ['completion', {}, {}, validation('[service_settings] does not contain the required setting [url]')],
-    ['completion', { url: 'https://x.cloud', protocol: 'grpc' }, {}, validation('[service_settings] Invalid value [grpc] received. [protocol] must be one of [openai_chat, text_generation, text2text_generation]')],
+    [
+      'completion',
+      { url: 'https://x.cloud', protocol: 'grpc' },
+      {},
+      validation(
+        '[service_settings] Invalid value [grpc] received. [protocol] must be one of [openai_chat, text_generation, text2text_generation]',
+      ),
+    ],
     [
       'chat_completion',
       { url: 'https://x.cloud', protocol: 'text_generation' },
       {},
-      validation('[service_settings] Invalid value [text_generation] received. [protocol] must be [openai_chat] for task type [chat_completion]'),
+      validation(
+        '[service_settings] Invalid value [text_generation] received. [protocol] must be [openai_chat] for task type [chat_completion]',
+      ),
     ],
     [
       'completion',
       { model_id: 'gpt2', protocol: 'text_generation' },
       {},
-      validation('[service_settings] protocol [text_generation] needs a [url]: hosted models are reached through the router with [openai_chat]'),
+      validation(
+        '[service_settings] protocol [text_generation] needs a [url]: hosted models are reached through the router with [openai_chat]',
+      ),
     ],
-    ['completion', { url: 'https://x.cloud', max_concurrent_streams: 0 }, {}, validation('[service_settings] Invalid value [0]. [max_concurrent_streams] must be a positive integer')],
+    [
+      'completion',
+      { url: 'https://x.cloud', max_concurrent_streams: 0 },
+      {},
+      validation('[service_settings] Invalid value [0]. [max_concurrent_streams] must be a positive integer'),
+    ],
     [
       'completion',
       { url: 'https://x.cloud' },
@@ -109,9 +183,22 @@ t.test('PUT refuses bad text generation settings, every problem at once', async 
       'completion',
       { url: 'https://x.cloud', similarity: 'cosine' },
       {},
-      envelope(400, 'status_exception', 'Model configuration contains settings [{similarity=cosine}] unknown to the [hugging_face] service'),
+      envelope(
+        400,
+        'status_exception',
+        'Model configuration contains settings [{similarity=cosine}] unknown to the [hugging_face] service',
+      ),
     ],
-    ['chat_completion', { url: 'https://x.cloud' }, { task_settings: { top_n: 1 } }, envelope(400, 'status_exception', 'Model configuration contains settings [{top_n=1}] unknown to the [hugging_face] service')],
+    [
+      'chat_completion',
+      { url: 'https://x.cloud' },
+      { task_settings: { top_n: 1 } },
+      envelope(
+        400,
+        'status_exception',
+        'Model configuration contains settings [{top_n=1}] unknown to the [hugging_face] service',
+      ),
+    ],
   ];
   for (const [taskType, settings, extra, expected] of cases) {
     const res = await put(taskType, 'bad', settings, extra);
@@ -130,7 +217,8 @@ t.test('each whole completion takes one rate-limit grant', async (t) => {
   t.equal(res.status, 200);
   const times = llm.received.map((r) => r.at).sort((a, b) => a - b);
   t.equal(times.length, 4, 'one upstream request per input');
-  // 100 ms apart at the limiter; measured on arrival. Without a grant each, the four would arrive within a few milliseconds.
+  // 100 ms apart at the limiter; measured on arrival. Without a grant each, the four would arrive within a few
+  // milliseconds.
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
   t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms at 100 ms spacing`);
   t.ok(times[3]! - times[0]! >= 250, `four requests span ${(times[3]! - times[0]!).toFixed(0)} ms`);
@@ -143,7 +231,10 @@ t.test('completion over OpenAI chat: one upstream request per input, answers in 
   llm.next({ firstTokenDelayMs: 150 });
   const res = await complete('c', { input: ['What is Elastic?', 'b', 'c'] });
   t.equal(res.status, 200);
-  t.equal(res.body, '{"completion":[{"result":"You said: What is Elastic?"},{"result":"You said: b"},{"result":"You said: c"}]}');
+  t.equal(
+    res.body,
+    '{"completion":[{"result":"You said: What is Elastic?"},{"result":"You said: b"},{"result":"You said: c"}]}',
+  );
   t.ok(llm.received[0]!.closedAt! > llm.received[2]!.closedAt!, 'the first answer came last');
   t.strictSame(
     llm.received.map((r) => [r.path, r.body]),
@@ -159,25 +250,60 @@ t.test('completion over OpenAI chat: one upstream request per input, answers in 
 
 t.test('task settings: stored ones sent, a request overrides them, bad overrides refused', async (t) => {
   const { llm, put, complete } = await setup(t);
-  await put('completion', 'c', { url: `${llm.url}`, model_id: 'tgi' }, { task_settings: { max_tokens: 3, temperature: 0.5, top_p: 1, stop: ['END'] } });
+  await put(
+    'completion',
+    'c',
+    { url: `${llm.url}`, model_id: 'tgi' },
+    { task_settings: { max_tokens: 3, temperature: 0.5, top_p: 1, stop: ['END'] } },
+  );
   let res = await complete('c', { input: 'one two three four' });
   t.same(res.json, { completion: [{ result: 'You said:' }] }, 'cut at max_tokens');
   t.strictSame(llm.received[0]!.path, '/v1/chat/completions', "a base url gets OpenAI chat's path");
-  t.strictSame(llm.received[0]!.body, { model: 'tgi', messages: [{ role: 'user', content: 'one two three four' }], n: 1, stream: false, max_tokens: 3, temperature: 0.5, stop: ['END'] });
+  t.strictSame(llm.received[0]!.body, {
+    model: 'tgi',
+    messages: [{ role: 'user', content: 'one two three four' }],
+    n: 1,
+    stream: false,
+    max_tokens: 3,
+    temperature: 0.5,
+    stop: ['END'],
+  });
   await complete('c', { input: 'x', task_settings: { max_tokens: 50, top_p: 0.5 } });
-  t.strictSame(llm.received[1]!.body, { model: 'tgi', messages: [{ role: 'user', content: 'x' }], n: 1, stream: false, max_tokens: 50, temperature: 0.5, top_p: 0.5, stop: ['END'] });
+  t.strictSame(llm.received[1]!.body, {
+    model: 'tgi',
+    messages: [{ role: 'user', content: 'x' }],
+    n: 1,
+    stream: false,
+    max_tokens: 50,
+    temperature: 0.5,
+    top_p: 0.5,
+    stop: ['END'],
+  });
   res = await complete('c', { input: 'x', task_settings: { top_p: 2, nope: 1 } });
-  t.same(res.json, validation('[task_settings] Invalid value [2.0]. [top_p] must be greater than [0.0] and less than or equal to [1.0]'));
+  t.same(
+    res.json,
+    validation(
+      '[task_settings] Invalid value [2.0]. [top_p] must be greater than [0.0] and less than or equal to [1.0]',
+    ),
+  );
   t.equal(llm.received.length, 2);
 });
 
 t.test('completion over TGI native, with the parameters TGI accepts', async (t) => {
   const { llm, put, complete } = await setup(t);
-  await put('completion', 'tgi', { url: `${llm.url}/generate` }, { task_settings: { max_tokens: 20, temperature: 0, top_p: 1, stop: ['?'] } });
+  await put(
+    'completion',
+    'tgi',
+    { url: `${llm.url}/generate` },
+    { task_settings: { max_tokens: 20, temperature: 0, top_p: 1, stop: ['?'] } },
+  );
   const res = await complete('tgi', { input: 'What is Elastic?' });
   t.same(res.json, { completion: [{ result: 'You said: What is Elastic?' }] });
   t.strictSame(llm.received[0]!.path, '/generate');
-  t.strictSame(llm.received[0]!.body, { inputs: 'What is Elastic?', parameters: { max_new_tokens: 20, stop: ['?'], return_full_text: false } });
+  t.strictSame(llm.received[0]!.body, {
+    inputs: 'What is Elastic?',
+    parameters: { max_new_tokens: 20, stop: ['?'], return_full_text: false },
+  });
   // The same server named by its base url and the protocol.
   await put('completion', 'tgi-base', { url: llm.url, protocol: 'text_generation' });
   t.same((await complete('tgi-base', { input: 'hi' })).json, { completion: [{ result: 'You said: hi' }] });
@@ -186,9 +312,19 @@ t.test('completion over TGI native, with the parameters TGI accepts', async (t) 
 
 t.test('completion over text2text-generation, by url and hosted', async (t) => {
   const { llm, put, complete } = await setup(t);
-  await put('completion', 't5', { url: `${llm.url}/t5`, protocol: 'text2text_generation' }, { task_settings: { max_tokens: 8, stop: ['x'] } });
-  t.same((await complete('t5', { input: 'translate to German: hi' })).json, { completion: [{ result: 'You said: translate to German: hi' }] });
-  t.strictSame([llm.received[0]!.path, llm.received[0]!.body], ['/t5', { inputs: 'translate to German: hi', parameters: { max_new_tokens: 8 } }]);
+  await put(
+    'completion',
+    't5',
+    { url: `${llm.url}/t5`, protocol: 'text2text_generation' },
+    { task_settings: { max_tokens: 8, stop: ['x'] } },
+  );
+  t.same((await complete('t5', { input: 'translate to German: hi' })).json, {
+    completion: [{ result: 'You said: translate to German: hi' }],
+  });
+  t.strictSame(
+    [llm.received[0]!.path, llm.received[0]!.body],
+    ['/t5', { inputs: 'translate to German: hi', parameters: { max_new_tokens: 8 } }],
+  );
   await put('completion', 't5-hosted', { model_id: 'google/flan-t5-base', protocol: 'text2text_generation' });
   t.same((await complete('t5-hosted', { input: 'hi' })).json, { completion: [{ result: 'You said: hi' }] });
   t.equal(llm.received[1]!.path, '/hf-inference/models/google/flan-t5-base', 'the serverless API at HF_API_BASE');
@@ -198,42 +334,82 @@ t.test('hosted completion goes to the router with the model id', async (t) => {
   const { llm, put, complete } = await setup(t);
   await put('completion', 'hosted', { model_id: 'meta-llama/Llama-3.1-8B-Instruct' });
   t.same((await complete('hosted', { input: 'hi' })).json, { completion: [{ result: 'You said: hi' }] });
-  t.strictSame([llm.received[0]!.path, llm.received[0]!.body], [
-    '/v1/chat/completions',
-    { model: 'meta-llama/Llama-3.1-8B-Instruct', messages: [{ role: 'user', content: 'hi' }], n: 1, stream: false },
-  ]);
-});
-
-t.test('upstream failures of a whole completion: mapped as docs/hugging-face-protocols.md#upstream-errors says, retried when they may be', async (t) => {
-  const { llm, put, complete } = await setup(t);
-  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
-  llm.next({ status: 429, json: { error: 'Too many requests' } }, { status: 503, json: { error: 'Model is loading', estimated_time: 0.01 } });
-  let res = await complete('c', { input: 'retried' });
-  t.same(res.json, { completion: [{ result: 'You said: retried' }] });
-  t.equal(llm.received.length, 3, 'two failures, then the answer');
-
-  llm.next({ status: 401, json: { error: 'Invalid credentials in Authorization header' } });
-  res = await complete('c', { input: 'x' });
-  t.same(res.json, envelope(401, 'status_exception', 'Received an authentication error status code for request from inference entity id [c] status [401]. Error message: [Invalid credentials in Authorization header]'));
-
-  llm.next({ status: 422, json: { error: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 5000', error_type: 'validation' } });
-  res = await complete('c', { input: 'x' });
-  t.same(
-    res.json,
-    envelope(422, 'status_exception', 'Received an unsuccessful status code for request from inference entity id [c] status [422]. Error message: [Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 5000]'),
+  t.strictSame(
+    [llm.received[0]!.path, llm.received[0]!.body],
+    [
+      '/v1/chat/completions',
+      { model: 'meta-llama/Llama-3.1-8B-Instruct', messages: [{ role: 'user', content: 'hi' }], n: 1, stream: false },
+    ],
   );
-
-  llm.next({ status: 200, json: { error: 'Model is overloaded', error_type: 'overloaded' } }, { status: 200, json: { unexpected: true } });
-  res = await complete('c', { input: 'x' });
-  t.same(res.json, envelope(502, 'status_exception', 'Failed to parse the response for inference entity id [c]: expected {"choices":[{"message":{…}}]}, got an object with keys [unexpected]'), 'an error inside a 200 is retried like a 429');
-
-  const before = llm.received.length;
-  llm.next({ drop: true }, { drop: true }, { drop: true });
-  res = await complete('c', { input: 'x' });
-  t.equal(res.status, 502);
-  t.equal(res.json.error.reason, 'Failed to send request from inference entity id [c]: the connection closed unexpectedly');
-  t.equal(llm.received.length - before, 3, 'three attempts');
 });
+
+t.test(
+  'upstream failures of a whole completion: mapped as docs/hugging-face-protocols.md#upstream-errors says, retried when they may be',
+  async (t) => {
+    const { llm, put, complete } = await setup(t);
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+    llm.next(
+      { status: 429, json: { error: 'Too many requests' } },
+      { status: 503, json: { error: 'Model is loading', estimated_time: 0.01 } },
+    );
+    let res = await complete('c', { input: 'retried' });
+    t.same(res.json, { completion: [{ result: 'You said: retried' }] });
+    t.equal(llm.received.length, 3, 'two failures, then the answer');
+
+    llm.next({ status: 401, json: { error: 'Invalid credentials in Authorization header' } });
+    res = await complete('c', { input: 'x' });
+    t.same(
+      res.json,
+      envelope(
+        401,
+        'status_exception',
+        'Received an authentication error status code for request from inference entity id [c] status [401]. Error message: [Invalid credentials in Authorization header]',
+      ),
+    );
+
+    llm.next({
+      status: 422,
+      json: {
+        error: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 5000',
+        error_type: 'validation',
+      },
+    });
+    res = await complete('c', { input: 'x' });
+    t.same(
+      res.json,
+      envelope(
+        422,
+        'status_exception',
+        'Received an unsuccessful status code for request from inference entity id [c] status [422]. Error message: [Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 5000]',
+      ),
+    );
+
+    llm.next(
+      { status: 200, json: { error: 'Model is overloaded', error_type: 'overloaded' } },
+      { status: 200, json: { unexpected: true } },
+    );
+    res = await complete('c', { input: 'x' });
+    t.same(
+      res.json,
+      envelope(
+        502,
+        'status_exception',
+        'Failed to parse the response for inference entity id [c]: expected {"choices":[{"message":{…}}]}, got an object with keys [unexpected]',
+      ),
+      'an error inside a 200 is retried like a 429',
+    );
+
+    const before = llm.received.length;
+    llm.next({ drop: true }, { drop: true }, { drop: true });
+    res = await complete('c', { input: 'x' });
+    t.equal(res.status, 502);
+    t.equal(
+      res.json.error.reason,
+      'Failed to send request from inference entity id [c]: the connection closed unexpectedly',
+    );
+    t.equal(llm.received.length - before, 3, 'three attempts');
+  },
+);
 
 t.test('one failing input fails the request; a timeout answers 408', async (t) => {
   const { llm, put, complete, s } = await setup(t);
@@ -245,24 +421,54 @@ t.test('one failing input fails the request; a timeout answers 408', async (t) =
   llm.next({ status: 400, json: { error: 'bad' } });
   const res = await complete('c', { input: ['a', 'b'] });
   t.equal(res.status, 400);
-  t.equal(res.json.error.reason, 'Received an unsuccessful status code for request from inference entity id [c] status [400]. Error message: [bad]');
+  t.equal(
+    res.json.error.reason,
+    'Received an unsuccessful status code for request from inference entity id [c] status [400]. Error message: [bad]',
+  );
 });
 
 t.test('completion request errors', async (t) => {
   const { s, llm, put, complete } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
-  t.same((await complete('c', {})).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'));
-  t.same((await complete('c', { input: [] })).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be an empty array;'));
-  t.same((await complete('c', { input: 'x', messages: [] })).json, envelope(400, 'x_content_parse_exception', 'Failed to parse field [messages]: unknown field'));
-  t.same((await s.request('POST', '/_inference/rerank/c', { input: 'x', query: 'q' })).json, envelope(400, 'status_exception', 'Incompatible task_type, the requested type [rerank] does not match the model type [completion]'));
+  t.same(
+    (await complete('c', {})).json,
+    envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'),
+  );
+  t.same(
+    (await complete('c', { input: [] })).json,
+    envelope(
+      400,
+      'action_request_validation_exception',
+      'Validation Failed: 1: Field [input] cannot be an empty array;',
+    ),
+  );
+  t.same(
+    (await complete('c', { input: 'x', messages: [] })).json,
+    envelope(400, 'x_content_parse_exception', 'Failed to parse field [messages]: unknown field'),
+  );
+  t.same(
+    (await s.request('POST', '/_inference/rerank/c', { input: 'x', query: 'q' })).json,
+    envelope(
+      400,
+      'status_exception',
+      'Incompatible task_type, the requested type [rerank] does not match the model type [completion]',
+    ),
+  );
   t.equal(llm.received.length, 0);
 });
 
 t.test('chat_completion without _stream is refused, naming the _stream route', async (t) => {
   const { s, llm, put } = await setup(t);
   await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
-  const expected = envelope(400, 'status_exception', 'The [chat_completion] task type only supports streaming; use POST /_inference/chat_completion/chat/_stream');
-  t.same((await s.request('POST', '/_inference/chat_completion/chat', { messages: [{ role: 'user', content: 'hi' }] })).json, expected);
+  const expected = envelope(
+    400,
+    'status_exception',
+    'The [chat_completion] task type only supports streaming; use POST /_inference/chat_completion/chat/_stream',
+  );
+  t.same(
+    (await s.request('POST', '/_inference/chat_completion/chat', { messages: [{ role: 'user', content: 'hi' }] })).json,
+    expected,
+  );
   t.same((await s.request('POST', '/_inference/chat', { input: 'hi' })).json, expected, 'by id alone too');
   t.equal(llm.received.length, 0);
 });
@@ -277,7 +483,11 @@ t.test('a deleted endpoint fails what waits for it; _update of max_concurrent_st
   await new Promise((r) => setTimeout(r, 50));
   t.equal(llm.received.length, 1, 'one at a time');
   await s.request('PUT', '/_inference/completion/c/_update', { service_settings: { max_concurrent_streams: 2 } });
-  t.same((await second).json, { completion: [{ result: 'You said: waits' }] }, 'the raised cap lets the waiting one go');
+  t.same(
+    (await second).json,
+    { completion: [{ result: 'You said: waits' }] },
+    'the raised cap lets the waiting one go',
+  );
   await s.request('DELETE', '/_inference/c');
   const third = await complete('c', { input: 'gone' });
   t.equal(third.status, 404);

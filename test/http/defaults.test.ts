@@ -1,4 +1,5 @@
-// The defaults a user gets, as shipped: the configuration table of docs/configuration.md, the retry policy, the queue bound, the request timeout, the rate limit and the token cache.
+// The defaults a user gets, as shipped: the configuration table of docs/configuration.md, the retry policy, the queue
+// bound, the request timeout, the rate limit and the token cache.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -41,8 +42,14 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     DATA_DIR: ['`./data`', () => t.strictSame(config.dataDir, path.resolve('./data'))],
     LOG_LEVEL: ['`info`', () => t.strictSame(config.logLevel, 'info')],
     SECRETS_KEY: ['(unset)', () => t.strictSame(config.secretsKey, undefined)],
-    HF_API_BASE: ['`https://router.huggingface.co/hf-inference`', () => t.strictSame(config.hfApiBase, 'https://router.huggingface.co/hf-inference')],
-    HF_ROUTER_BASE: ['`https://router.huggingface.co`', () => t.strictSame(config.hfRouterBase, 'https://router.huggingface.co')],
+    HF_API_BASE: [
+      '`https://router.huggingface.co/hf-inference`',
+      () => t.strictSame(config.hfApiBase, 'https://router.huggingface.co/hf-inference'),
+    ],
+    HF_ROUTER_BASE: [
+      '`https://router.huggingface.co`',
+      () => t.strictSame(config.hfRouterBase, 'https://router.huggingface.co'),
+    ],
     ELASTICSEARCH_VERSION: ['`9.4.0`', () => t.strictSame(config.elasticsearchVersion, '9.4.0')],
     DATABASE_URL: ['(unset: SQLite in `DATA_DIR`)', () => t.strictSame(config.databaseUrl, undefined)],
     REDIS_URL: ['(unset: a limiter per process)', () => t.strictSame(config.redisUrl, undefined)],
@@ -57,7 +64,11 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     MALLOC_ARENA_MAX: [
       '`2` (set by `npm start` and the image)',
       () => {
-        t.match(pkg.scripts.start, /^MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} node /, 'npm start sets it unless it is set');
+        t.match(
+          pkg.scripts.start,
+          /^MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} node /,
+          'npm start sets it unless it is set',
+        );
         t.match(dockerfile, /^ENV .*\bMALLOC_ARENA_MAX=2\b/m, 'the image sets it');
       },
     ],
@@ -81,29 +92,41 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
   );
 });
 
-t.test('the set-up the README and docs/operations.md promise: npm start builds first; the compose file runs open on loopback only', async (t) => {
-  const pkg = JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
-  t.equal(pkg.scripts.prestart, 'npm run build', 'npm start builds first');
-  t.match(pkg.scripts.start, /node dist\/src\/server\.js$/);
-  t.match(pkg.scripts.test, /^npm run build && tap /, 'npm test builds, then runs the suite');
-  const compose = fs.readFileSync(new URL('docker-compose.yml', ROOT), 'utf8');
-  t.match(compose, /^\s+AUTH: none$/m, 'the compose file sets AUTH=none');
-  // Both the single service and the cluster profile's balancer: published on loopback only.
-  t.strictSame(
-    compose.match(/^\s+- "[^"]*:9200"$/gm)?.map((l) => l.trim()),
-    ['- "127.0.0.1:9200:9200"', '- "127.0.0.1:9201:9200"'],
-    'and publishes its ports on loopback only',
-  );
-});
+t.test(
+  'the set-up the README and docs/operations.md promise: npm start builds first; the compose file runs open on loopback only',
+  async (t) => {
+    const pkg = JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    t.equal(pkg.scripts.prestart, 'npm run build', 'npm start builds first');
+    t.match(pkg.scripts.start, /node dist\/src\/server\.js$/);
+    t.match(pkg.scripts.test, /^npm run build && tap /, 'npm test builds, then runs the suite');
+    const compose = fs.readFileSync(new URL('docker-compose.yml', ROOT), 'utf8');
+    t.match(compose, /^\s+AUTH: none$/m, 'the compose file sets AUTH=none');
+    // Both the single service and the cluster profile's balancer: published on loopback only.
+    t.strictSame(
+      compose.match(/^\s+- "[^"]*:9200"$/gm)?.map((l) => l.trim()),
+      ['- "127.0.0.1:9200:9200"', '- "127.0.0.1:9201:9200"'],
+      'and publishes its ports on loopback only',
+    );
+  },
+);
 
 t.test('BODY_LIMIT as shipped: a body over 10 MB is refused with 413, one under it is read', async (t) => {
   const s = await startApp(t);
   const over = JSON.stringify({ input: 'x'.repeat(10 * 1024 * 1024) });
   let res = await s.request('POST', '/_inference/text_embedding/none', over);
-  t.strictSame(res.json, envelope(413, 'content_too_long_exception', 'Request body is too large: the limit is [10485760] bytes'));
+  t.strictSame(
+    res.json,
+    envelope(413, 'content_too_long_exception', 'Request body is too large: the limit is [10485760] bytes'),
+  );
   const under = JSON.stringify({ input: 'x'.repeat(10 * 1024 * 1024 - 100) });
   res = await s.request('POST', '/_inference/text_embedding/none', under);
-  t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [none]'), 'read and parsed; the endpoint does not exist');
+  t.strictSame(
+    res.json,
+    envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [none]'),
+    'read and parsed; the endpoint does not exist',
+  );
 });
 
 t.test('REQUEST_READ_TIMEOUT as shipped: the server reads a request for at most 30 s, headers included', async (t) => {
@@ -117,7 +140,9 @@ t.test('the retry policy as shipped: 3 attempts, 1 s then 2 s apart, capped at 5
   // The policy a service gets by default, asserted as docs/rate-limiting.md states it.
   t.strictSame({ ...DEFAULT_RETRY }, { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 5000 });
   t.strictSame(
-    [1, 2, 3, 4, 5].map((attempts) => retryDelay(DEFAULT_RETRY, attempts, { error: undefined as never, retry: 'backoff' })),
+    [1, 2, 3, 4, 5].map((attempts) =>
+      retryDelay(DEFAULT_RETRY, attempts, { error: undefined as never, retry: 'backoff' }),
+    ),
     [1000, 2000, 4000, 5000, 5000],
     'back-off doubles from 1 s and never exceeds 5 s',
   );
@@ -130,7 +155,14 @@ t.test('the retry policy as shipped: 3 attempts, 1 s then 2 s apart, capped at 5
   const waking =
     'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. ' +
     'Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
-  t.strictSame(res.json, envelope(400, 'status_exception', `${upstreamReason('Received a rate limit status code', 503, 'Service Unavailable')}. ${waking}`));
+  t.strictSame(
+    res.json,
+    envelope(
+      400,
+      'status_exception',
+      `${upstreamReason('Received a rate limit status code', 503, 'Service Unavailable')}. ${waking}`,
+    ),
+  );
   const at = hf.received.map((r) => r.at);
   t.equal(at.length, 3, 'three attempts, then the error');
   const gaps = [at[1]! - at[0]!, at[2]! - at[1]!];
@@ -146,8 +178,15 @@ t.test('the queue bound as shipped: 2000 batches of the batch size wait per endp
   const limiters = countingLimiters();
   const { s, put } = await shipped(t, { limiters: limiters.factory });
   const texts = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-  const full = envelope(429, 'es_rejected_execution_exception', 'Failed to execute task for inference id [e] because the request service queue is full');
-  for (const [batchSize, label] of [[undefined, 'the default batch size of 20'], [1, 'batch_size 1']] as const) {
+  const full = envelope(
+    429,
+    'es_rejected_execution_exception',
+    'Failed to execute task for inference id [e] because the request service queue is full',
+  );
+  for (const [batchSize, label] of [
+    [undefined, 'the default batch size of 20'],
+    [1, 'batch_size 1'],
+  ] as const) {
     await s.request('DELETE', '/_inference/e');
     await put('e', batchSize === undefined ? {} : { batch_size: batchSize });
     const capacity = 2000 * (batchSize ?? 20);
@@ -174,7 +213,11 @@ t.test('the queue bound as shipped: 2000 batches of the batch size wait per endp
     res = await s.request('POST', '/_inference/text_embedding/e?timeout=1s', { input: 'one more' });
     t.strictSame(res.json, full, `${label}: with ${capacity} texts waiting, one more is refused`);
     await s.request('DELETE', '/_inference/e');
-    t.strictSame((await filling).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [e]'), `${label}: the ${capacity} texts were queued`);
+    t.strictSame(
+      (await filling).json,
+      envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [e]'),
+      `${label}: the ${capacity} texts were queued`,
+    );
   }
 });
 
@@ -184,12 +227,20 @@ t.test('the request timeout as shipped: 30 s from arrival when ?timeout is not g
   await put('e');
   const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
   const post = (signal?: AbortSignal) =>
-    fetch(`${base}/_inference/text_embedding/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":"x"}', signal });
+    fetch(`${base}/_inference/text_embedding/e`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"input":"x"}',
+      signal,
+    });
   // A retry the upstream asks to start 30 s after arrival would end past the deadline: the
   // service fails at once with the upstream's answer rather than start waiting.
   hf.next({ status: 429, json: { error: 'slow down' }, headers: { 'retry-after': '30' } });
   const refused = await post();
-  t.strictSame(await refused.json(), envelope(429, 'status_exception', upstreamReason('Received a rate limit status code', 429, 'slow down')));
+  t.strictSame(
+    await refused.json(),
+    envelope(429, 'status_exception', upstreamReason('Received a rate limit status code', 429, 'slow down')),
+  );
   t.equal(hf.received.length, 1, 'no second attempt');
   // One asked to start 29 s after arrival fits before the deadline: the service waits for it.
   hf.next({ status: 429, json: { error: 'slow down' }, headers: { 'retry-after': '29' } });
@@ -214,7 +265,9 @@ t.test('the rate limit as shipped: 3000/min, one upstream request every 20 ms', 
   t.strictSame(res.json.service_settings.rate_limit, { requests_per_minute: 3000 });
   // Eleven requests of one batch each, all at once: ten gaps of at least 20 ms at the limiter.
   await Promise.all(
-    Array.from({ length: 11 }, (_, r) => s.request('POST', '/_inference/text_embedding/e', { input: Array.from({ length: 20 }, (_, k) => `r${r}-${k}`) })),
+    Array.from({ length: 11 }, (_, r) =>
+      s.request('POST', '/_inference/text_embedding/e', { input: Array.from({ length: 20 }, (_, k) => `r${r}-${k}`) }),
+    ),
   );
   const at = hf.received.map((r) => r.at);
   t.equal(at.length, 11);
@@ -240,7 +293,13 @@ t.test('the sparse token cache as shipped: 65,536 tokens per endpoint, the oldes
   t.equal(cache.size, 65_536, 'one more makes room by forgetting one');
   const [found] = [await cache.lookup([1, 65_536], decode)];
   t.equal(decoded.length, 2, 'the second id and the newest are still there');
-  t.strictSame([...found].sort((a, b) => a[0] - b[0]), [[1, 'tok1'], [65_536, 'tok65536']]);
+  t.strictSame(
+    [...found].sort((a, b) => a[0] - b[0]),
+    [
+      [1, 'tok1'],
+      [65_536, 'tok65536'],
+    ],
+  );
   await cache.lookup([0], decode);
   t.strictSame(decoded[2], [0], 'the oldest (id 0) was forgotten and is decoded again');
 });

@@ -5,13 +5,17 @@ import t from 'tap';
 import { API_KEY, ENDPOINT_URL as URL_, startApp } from '../helpers/app-harness.js';
 import { FakeHuggingFace, rerankScore, sparseWeight } from '../helpers/fake-hf.js';
 
-
 const clients = [
-  { name: '@elastic/elasticsearch 9', make: (node: string) => new Client9({ node }),
-    ResponseError: errors9.ResponseError, },
-  { name: '@elastic/elasticsearch 8', // Same method names and request shapes; typed as 9.x so one test body drives both.
+  {
+    name: '@elastic/elasticsearch 9',
+    make: (node: string) => new Client9({ node }),
+    ResponseError: errors9.ResponseError,
+  },
+  {
+    name: '@elastic/elasticsearch 8', // Same method names and request shapes; typed as 9.x so one test body drives both.
     make: (node: string) => new Client8({ node }) as unknown as Client9,
-    ResponseError: errors8.ResponseError as unknown as typeof errors9.ResponseError, },
+    ResponseError: errors8.ResponseError as unknown as typeof errors9.ResponseError,
+  },
 ];
 
 for (const { name, make, ResponseError } of clients) {
@@ -49,7 +53,9 @@ for (const { name, make, ResponseError } of clients) {
       (await client.inference.get()).endpoints.map((e: { inference_id: string }) => e.inference_id),
       ['generic', 'hf-emb'],
     );
-    t.strictSame((await client.inference.get({ task_type: 'text_embedding', inference_id: 'hf-emb' })).endpoints, [expected]);
+    t.strictSame((await client.inference.get({ task_type: 'text_embedding', inference_id: 'hf-emb' })).endpoints, [
+      expected,
+    ]);
 
     const updated = await client.inference.update({
       inference_id: 'hf-emb',
@@ -59,7 +65,11 @@ for (const { name, make, ResponseError } of clients) {
         service_settings: { api_key: 'hf_Rotated0123456789abcdef', rate_limit: { requests_per_minute: 600 } },
       },
     });
-    t.strictSame(updated.service_settings, { url: URL_, similarity: 'cosine', rate_limit: { requests_per_minute: 600 } });
+    t.strictSame(updated.service_settings, {
+      url: URL_,
+      similarity: 'cosine',
+      rate_limit: { requests_per_minute: 600 },
+    });
 
     t.strictSame(await client.inference.delete({ inference_id: 'hf-emb', dry_run: true }), {
       acknowledged: false,
@@ -77,7 +87,7 @@ for (const { name, make, ResponseError } of clients) {
       () => undefined,
       (e: unknown) => e,
     );
-    t.ok(err instanceof ResponseError, 'a 404 surfaces as the client\'s ResponseError');
+    t.ok(err instanceof ResponseError, "a 404 surfaces as the client's ResponseError");
     const responseError = err as InstanceType<typeof ResponseError>;
     t.equal(responseError.statusCode, 404);
     t.strictSame(responseError.body, {
@@ -122,13 +132,25 @@ for (const { name, make } of clients) {
       service: 'hugging_face',
       service_settings: { api_key: API_KEY, url: `${hf.url}/embed` },
     });
-    t.strictSame(created.service_settings, { url: `${hf.url}/embed`, similarity: 'cosine', dimensions: 16, rate_limit: { requests_per_minute: 3000 } });
+    t.strictSame(created.service_settings, {
+      url: `${hf.url}/embed`,
+      similarity: 'cosine',
+      dimensions: 16,
+      rate_limit: { requests_per_minute: 3000 },
+    });
 
     const one = await client.inference.textEmbedding({ inference_id: 'live', input: 'hello' });
     t.strictSame(one, { text_embedding: [{ embedding: hf.vector('hello') }] });
-    const many = await client.inference.inference({ task_type: 'text_embedding', inference_id: 'live', input: ['a', 'b'] });
+    const many = await client.inference.inference({
+      task_type: 'text_embedding',
+      inference_id: 'live',
+      input: ['a', 'b'],
+    });
     t.strictSame(many, { text_embedding: [{ embedding: hf.vector('a') }, { embedding: hf.vector('b') }] });
-    t.strictSame(hf.received.slice(1).map((r) => r.body), [{ inputs: ['hello'] }, { inputs: ['a', 'b'] }]);
+    t.strictSame(
+      hf.received.slice(1).map((r) => r.body),
+      [{ inputs: ['hello'] }, { inputs: ['a', 'b'] }],
+    );
   });
 }
 
@@ -157,10 +179,21 @@ for (const { name, make } of clients) {
     });
     const input = ['luke', 'leia and luke', 'r2d2'];
     // 9.x sends top_n and return_documents in the body, 8.x in the query string: both are honoured.
-    const ranked = await client.inference.rerank({ inference_id: 'rr', query: 'leia luke', input, top_n: 2, return_documents: true });
-    const scored = input.map((text, index) => ({ index, relevance_score: rerankScore('leia luke', text), text })).sort((a, b) => b.relevance_score - a.relevance_score);
+    const ranked = await client.inference.rerank({
+      inference_id: 'rr',
+      query: 'leia luke',
+      input,
+      top_n: 2,
+      return_documents: true,
+    });
+    const scored = input
+      .map((text, index) => ({ index, relevance_score: rerankScore('leia luke', text), text }))
+      .sort((a, b) => b.relevance_score - a.relevance_score);
     t.strictSame(ranked, { rerank: scored.slice(0, 2) });
-    t.strictSame(hf.received.map((r) => r.body), [{ query: 'leia luke', texts: input, return_text: true }]);
+    t.strictSame(
+      hf.received.map((r) => r.body),
+      [{ query: 'leia luke', texts: input, return_text: true }],
+    );
     const stored = await client.inference.inference({ task_type: 'rerank', inference_id: 'rr', query: 'r2d2', input });
     t.equal((stored as { rerank: unknown[] }).rerank.length, 3, 'the stored top_n applies');
 
@@ -168,10 +201,17 @@ for (const { name, make } of clients) {
     await client.inference.put({
       task_type: 'sparse_embedding',
       inference_id: 'sp',
-      inference_config: { service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/sparse-handler` } },
+      inference_config: {
+        service: 'hugging_face',
+        service_settings: { api_key: API_KEY, url: `${hf.url}/sparse-handler` },
+      },
     });
     const sparse = await client.inference.sparseEmbedding({ inference_id: 'sp', input: 'sparse search' });
-    t.strictSame(sparse, { sparse_embedding: [{ is_truncated: false, embedding: { sparse: sparseWeight('sparse'), search: sparseWeight('search') } }] });
+    t.strictSame(sparse, {
+      sparse_embedding: [
+        { is_truncated: false, embedding: { sparse: sparseWeight('sparse'), search: sparseWeight('search') } },
+      ],
+    });
   });
 }
 

@@ -11,15 +11,27 @@ interface Setup {
   s: TestApp;
   hf: FakeHuggingFace;
   limiters: CountingLimiters;
-  put(id: string, serviceSettings?: Record<string, unknown>, extra?: Record<string, unknown>): Promise<TestApp['request'] extends (...a: any[]) => Promise<infer R> ? R : never>;
+  put(
+    id: string,
+    serviceSettings?: Record<string, unknown>,
+    extra?: Record<string, unknown>,
+  ): Promise<TestApp['request'] extends (...a: any[]) => Promise<infer R> ? R : never>;
   embed(id: string, input: unknown, query?: string): ReturnType<TestApp['request']>;
 }
 
-async function setup(t: Tap & { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, queueCapacity?: number): Promise<Setup> {
+async function setup(
+  t: Tap & { teardown(fn: () => unknown): void },
+  env: Record<string, string> = {},
+  queueCapacity?: number,
+): Promise<Setup> {
   const hf = await new FakeHuggingFace().start();
   t.teardown(() => hf.close());
   const limiters = countingLimiters();
-  const s = await startApp(t, { HF_API_BASE: hf.url, SKIP_VALIDATION: 'false', ...env }, undefined, { retry: FAST_RETRY, queueCapacity, limiters: limiters.factory });
+  const s = await startApp(t, { HF_API_BASE: hf.url, SKIP_VALIDATION: 'false', ...env }, undefined, {
+    retry: FAST_RETRY,
+    queueCapacity,
+    limiters: limiters.factory,
+  });
   return {
     s,
     hf,
@@ -36,15 +48,23 @@ async function setup(t: Tap & { teardown(fn: () => unknown): void }, env: Record
 
 const upstreamReason = (prefix: string, id: string, status: number, message: string) =>
   `${prefix} for request from inference entity id [${id}] status [${status}]. Error message: [${message}]`;
-// What the service adds to a paused endpoint's 400 and to a 503 that is not a loading model (docs/hugging-face-protocols.md#upstream-errors).
-const PAUSED_HINT = 'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
-const WAKING_HINT = 'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
+// What the service adds to a paused endpoint's 400 and to a 503 that is not a loading model
+// (docs/hugging-face-protocols.md#upstream-errors).
+const PAUSED_HINT =
+  'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
+const WAKING_HINT =
+  'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.';
 
 t.test('PUT calls the upstream with ["how big"] and stores its dimensions and cosine similarity', async (t) => {
   const { s, hf, put } = await setup(t);
   const res = await put('e1');
   t.equal(res.status, 200);
-  t.strictSame(res.json.service_settings, { url: `${hf.url}/embed`, similarity: 'cosine', dimensions: 16, rate_limit: { requests_per_minute: 3000 } });
+  t.strictSame(res.json.service_settings, {
+    url: `${hf.url}/embed`,
+    similarity: 'cosine',
+    dimensions: 16,
+    rate_limit: { requests_per_minute: 3000 },
+  });
   t.equal(hf.received.length, 1);
   t.strictSame(hf.received[0]!.body, { inputs: ['how big'] });
   t.equal(hf.received[0]!.headers.authorization, `Bearer ${API_KEY}`);
@@ -57,12 +77,22 @@ t.test('PUT is refused, and nothing stored, when the validation call fails', asy
   const res = await put('bad-key');
   t.strictSame(res.json, {
     error: {
-      root_cause: [{ type: 'status_exception', reason: 'Could not complete inference endpoint creation as validation call to service threw an exception.' }],
+      root_cause: [
+        {
+          type: 'status_exception',
+          reason: 'Could not complete inference endpoint creation as validation call to service threw an exception.',
+        },
+      ],
       type: 'status_exception',
       reason: 'Could not complete inference endpoint creation as validation call to service threw an exception.',
       caused_by: {
         type: 'status_exception',
-        reason: upstreamReason('Received an authentication error status code', 'bad-key', 401, 'Invalid credentials in Authorization header'),
+        reason: upstreamReason(
+          'Received an authentication error status code',
+          'bad-key',
+          401,
+          'Invalid credentials in Authorization header',
+        ),
       },
     },
     status: 400,
@@ -70,7 +100,10 @@ t.test('PUT is refused, and nothing stored, when the validation call fails', asy
   t.equal((await s.request('GET', '/_inference/bad-key')).status, 404);
   const mismatch = await put('dims', { dimensions: 384 });
   t.equal(mismatch.status, 400);
-  t.equal(mismatch.json.error.caused_by.reason, 'Failed to parse the response for inference entity id [dims]: received embeddings of 16 dimensions where the endpoint has 384');
+  t.equal(
+    mismatch.json.error.caused_by.reason,
+    'Failed to parse the response for inference entity id [dims]: received embeddings of 16 dimensions where the endpoint has 384',
+  );
   t.equal((await s.request('GET', '/_inference/dims')).status, 404);
 });
 
@@ -94,7 +127,10 @@ t.test('PUT on a paused Inference Endpoint says to resume it; one scaled to zero
   t.equal((await s.request('GET', '/_inference/paused')).status, 404);
   // A serverless model that is loading says how long it needs: no wake-up note, its own words.
   hf.next({ status: 503, json: { error: 'Model x is currently loading', estimated_time: 0.01 } });
-  t.equal((await put('loading')).json.error.caused_by.reason, upstreamReason('Received a rate limit status code', 'loading', 503, 'Model x is currently loading'));
+  t.equal(
+    (await put('loading')).json.error.caused_by.reason,
+    upstreamReason('Received a rate limit status code', 'loading', 503, 'Model x is currently loading'),
+  );
 });
 
 t.test('PUT gives up on a hanging validation call at its timeout, and stores nothing', async (t) => {
@@ -106,7 +142,10 @@ t.test('PUT gives up on a hanging validation call at its timeout, and stores not
     service_settings: { api_key: API_KEY, url: `${hf.url}/embed` },
   });
   t.strictSame(res.json.error.caused_by, { type: 'status_exception', reason: 'Request timed out after [300ms]' });
-  t.equal(res.json.error.reason, 'Could not complete inference endpoint creation as validation call to service threw an exception.');
+  t.equal(
+    res.json.error.reason,
+    'Could not complete inference endpoint creation as validation call to service threw an exception.',
+  );
   // Far below the 30 s default that applies without ?timeout: the 300 ms one ended it.
   t.ok(performance.now() - started < 10_000, 'it gave up at its own timeout');
   t.equal((await s.request('GET', '/_inference/hangs')).status, 404);
@@ -116,7 +155,11 @@ t.test('SKIP_VALIDATION stores without calling the upstream', async (t) => {
   const { hf, put } = await setup(t, { SKIP_VALIDATION: 'true' });
   const res = await put('offline');
   t.equal(res.status, 200);
-  t.strictSame(res.json.service_settings, { url: `${hf.url}/embed`, similarity: 'cosine', rate_limit: { requests_per_minute: 3000 } });
+  t.strictSame(res.json.service_settings, {
+    url: `${hf.url}/embed`,
+    similarity: 'cosine',
+    rate_limit: { requests_per_minute: 3000 },
+  });
   t.equal(hf.received.length, 0);
 });
 
@@ -152,35 +195,71 @@ t.test('the POST forms: with and without the task type, and task type errors', a
   let res = await s.request('POST', '/_inference/e', { input: ['a'] });
   t.strictSame(res.json, { text_embedding: [{ embedding: hf.vector('a') }] });
   res = await s.request('POST', '/_inference/sparse_embedding/e', { input: 'a' });
-  t.strictSame(res.json, envelope(400, 'status_exception', 'Incompatible task_type, the requested type [sparse_embedding] does not match the model type [text_embedding]'));
+  t.strictSame(
+    res.json,
+    envelope(
+      400,
+      'status_exception',
+      'Incompatible task_type, the requested type [sparse_embedding] does not match the model type [text_embedding]',
+    ),
+  );
   res = await s.request('POST', '/_inference/embeddings/e', { input: 'a' });
   t.strictSame(res.json, envelope(400, 'status_exception', 'Unknown task_type [embeddings]'));
   res = await s.request('POST', '/_inference/text_embedding/missing', { input: 'a' });
   t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [missing]'));
   res = await s.request('POST', '/_inference/text_embedding/e/_stream', { input: 'a' });
-  t.strictSame(res.json, envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [text_embedding]'));
+  t.strictSame(
+    res.json,
+    envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [text_embedding]'),
+  );
 });
 
 t.test('bad input answers 400 and sends nothing', async (t) => {
   const { s, hf, put, embed } = await setup(t);
   await put('e');
   const before = hf.received.length;
-  t.strictSame((await embed('e', null)).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'));
-  t.strictSame((await s.request('POST', '/_inference/text_embedding/e', {})).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'));
-  t.strictSame((await embed('e', [])).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be an empty array;'));
-  t.strictSame((await embed('e', 42)).json, envelope(400, 'x_content_parse_exception', 'Failed to parse field [input]: expected a string or an array or null'));
+  t.strictSame(
+    (await embed('e', null)).json,
+    envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'),
+  );
+  t.strictSame(
+    (await s.request('POST', '/_inference/text_embedding/e', {})).json,
+    envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'),
+  );
+  t.strictSame(
+    (await embed('e', [])).json,
+    envelope(
+      400,
+      'action_request_validation_exception',
+      'Validation Failed: 1: Field [input] cannot be an empty array;',
+    ),
+  );
+  t.strictSame(
+    (await embed('e', 42)).json,
+    envelope(400, 'x_content_parse_exception', 'Failed to parse field [input]: expected a string or an array or null'),
+  );
   t.strictSame((await embed('e', ['ok', 7])).json.error.type, 'x_content_parse_exception');
-  t.strictSame((await s.request('POST', '/_inference/text_embedding/e')).json, envelope(400, 'parse_exception', 'request body is required'));
+  t.strictSame(
+    (await s.request('POST', '/_inference/text_embedding/e')).json,
+    envelope(400, 'parse_exception', 'request body is required'),
+  );
   t.strictSame(
     (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', task_settings: { top_k: 2 } })).json,
-    envelope(400, 'status_exception', 'Model configuration contains settings [{top_k=2}] unknown to the [hugging_face] service'),
+    envelope(
+      400,
+      'status_exception',
+      'Model configuration contains settings [{top_k=2}] unknown to the [hugging_face] service',
+    ),
   );
   t.strictSame(
     (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', inputs: 'b' })).json,
     envelope(400, 'x_content_parse_exception', 'Failed to parse field [inputs]: unknown field'),
   );
   t.equal((await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'ingest' })).status, 200);
-  t.equal((await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'sideways' })).status, 400);
+  t.equal(
+    (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'sideways' })).status,
+    400,
+  );
   t.equal(hf.received.length, before + 1, 'only the valid requests reached the upstream');
 });
 
@@ -188,7 +267,8 @@ t.test('bad input answers 400 and sends nothing', async (t) => {
 // cases), never computed by the chunker under test.
 const SPEC_WORDS =
   'Elasticsearch is an open source, distributed, RESTful, search engine which is built on top of Lucene internally and enjoys all the features it provides.';
-const SPEC_SENTENCES = 'This is sentence one. This is sentence two. This is a third sentence that is a bit longer than the others.';
+const SPEC_SENTENCES =
+  'This is sentence one. This is sentence two. This is a third sentence that is a bit longer than the others.';
 const UNICODE = 'Ünïcödé text with émoji 😀 keeps its offsets in code units, and this sentence goes on further.';
 const PARAGRAPHS = 'a0 a1 a2 a3 a4 a5.\n\nb0 b1 b2 b3 b4 b5.\n\nc0 c1 c2 c3 c4 c5 c6 c7 c8 c9 c10 c11.';
 
@@ -203,104 +283,140 @@ function offsetsOf(input: string, texts: string[]): Array<[number, number]> {
   });
 }
 
-t.test('each chunking strategy end to end: the chunks, their offsets in UTF-16 code units, and a vector per chunk', async (t) => {
-  const { hf, put, embed } = await setup(t);
-  const cases: Array<{ chunking: Record<string, unknown>; input: string; chunks: string[] }> = [
-    {
-      chunking: { strategy: 'word', max_chunk_size: 10, overlap: 1 },
-      input: SPEC_WORDS,
-      chunks: [
-        'Elasticsearch is an open source, distributed, RESTful, search engine which',
-        ' which is built on top of Lucene internally and enjoys',
-        ' enjoys all the features it provides.',
-      ],
-    },
-    {
-      chunking: { strategy: 'word', max_chunk_size: 10, overlap: 1 },
-      input: UNICODE,
-      chunks: ['Ünïcödé text with émoji 😀 keeps its offsets in code units', ' units, and this sentence goes on further.'],
-    },
-    {
-      chunking: { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 },
-      input: SPEC_SENTENCES,
-      chunks: ['This is sentence one. This is sentence two. ', 'This is sentence two. This is a third sentence that is a bit longer than the others.'],
-    },
-    {
-      chunking: { strategy: 'recursive', max_chunk_size: 15, separator_group: 'plaintext' },
-      input: PARAGRAPHS,
-      chunks: ['a0 a1 a2 a3 a4 a5.\n\nb0 b1 b2 b3 b4 b5.', '\n\nc0 c1 c2 c3 c4 c5 c6 c7 c8 c9 c10 c11.'],
-    },
-  ];
-  for (const [i, { chunking, input, chunks }] of cases.entries()) {
-    const id = `c${i}`;
-    t.equal((await put(id, {}, { chunking_settings: chunking })).status, 200, String(chunking.strategy));
-    const res = await embed(id, [input, 'short one']);
-    t.equal(res.status, 200);
-    const [long, short] = res.json.text_embedding;
-    t.strictSame(short, { embedding: hf.vector('short one') }, 'a single-chunk input has exactly the Elasticsearch shape');
-    const offsets = offsetsOf(input, chunks);
+t.test(
+  'each chunking strategy end to end: the chunks, their offsets in UTF-16 code units, and a vector per chunk',
+  async (t) => {
+    const { hf, put, embed } = await setup(t);
+    const cases: Array<{ chunking: Record<string, unknown>; input: string; chunks: string[] }> = [
+      {
+        chunking: { strategy: 'word', max_chunk_size: 10, overlap: 1 },
+        input: SPEC_WORDS,
+        chunks: [
+          'Elasticsearch is an open source, distributed, RESTful, search engine which',
+          ' which is built on top of Lucene internally and enjoys',
+          ' enjoys all the features it provides.',
+        ],
+      },
+      {
+        chunking: { strategy: 'word', max_chunk_size: 10, overlap: 1 },
+        input: UNICODE,
+        chunks: [
+          'Ünïcödé text with émoji 😀 keeps its offsets in code units',
+          ' units, and this sentence goes on further.',
+        ],
+      },
+      {
+        chunking: { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 },
+        input: SPEC_SENTENCES,
+        chunks: [
+          'This is sentence one. This is sentence two. ',
+          'This is sentence two. This is a third sentence that is a bit longer than the others.',
+        ],
+      },
+      {
+        chunking: { strategy: 'recursive', max_chunk_size: 15, separator_group: 'plaintext' },
+        input: PARAGRAPHS,
+        chunks: ['a0 a1 a2 a3 a4 a5.\n\nb0 b1 b2 b3 b4 b5.', '\n\nc0 c1 c2 c3 c4 c5 c6 c7 c8 c9 c10 c11.'],
+      },
+    ];
+    for (const [i, { chunking, input, chunks }] of cases.entries()) {
+      const id = `c${i}`;
+      t.equal((await put(id, {}, { chunking_settings: chunking })).status, 200, String(chunking.strategy));
+      const res = await embed(id, [input, 'short one']);
+      t.equal(res.status, 200);
+      const [long, short] = res.json.text_embedding;
+      t.strictSame(
+        short,
+        { embedding: hf.vector('short one') },
+        'a single-chunk input has exactly the Elasticsearch shape',
+      );
+      const offsets = offsetsOf(input, chunks);
+      t.strictSame(
+        long.chunks,
+        chunks.map((text, k) => ({
+          text,
+          start_offset: offsets[k]![0],
+          end_offset: offsets[k]![1],
+          embedding: hf.vector(text),
+        })),
+        `${String(chunking.strategy)}: every chunk with its offsets and its own vector`,
+      );
+      t.strictSame(Object.keys(long), ['embedding', 'chunks'], 'the entry: embedding, then chunks');
+      t.equal(long.embedding.length, hf.dims);
+    }
+    // The emoji is two UTF-16 code units: the first chunk of UNICODE ends at 58, not at its 57th code point.
+    t.strictSame(offsetsOf(UNICODE, cases[1]!.chunks), [
+      [0, 58],
+      [52, 94],
+    ]);
+    t.equal(UNICODE.slice(0, 58), cases[1]!.chunks[0]);
+
+    t.equal((await put('whole', {}, { chunking_settings: { strategy: 'none' } })).status, 200);
     t.strictSame(
-      long.chunks,
-      chunks.map((text, k) => ({ text, start_offset: offsets[k]![0], end_offset: offsets[k]![1], embedding: hf.vector(text) })),
-      `${String(chunking.strategy)}: every chunk with its offsets and its own vector`,
+      (await embed('whole', SPEC_WORDS)).json,
+      { text_embedding: [{ embedding: hf.vector(SPEC_WORDS) }] },
+      'none: one chunk, the whole input',
     );
-    t.strictSame(Object.keys(long), ['embedding', 'chunks'], 'the entry: embedding, then chunks');
-    t.equal(long.embedding.length, hf.dims);
-  }
-  // The emoji is two UTF-16 code units: the first chunk of UNICODE ends at 58, not at its 57th code point.
-  t.strictSame(offsetsOf(UNICODE, cases[1]!.chunks), [[0, 58], [52, 94]]);
-  t.equal(UNICODE.slice(0, 58), cases[1]!.chunks[0]);
+  },
+);
 
-  t.equal((await put('whole', {}, { chunking_settings: { strategy: 'none' } })).status, 200);
-  t.strictSame((await embed('whole', SPEC_WORDS)).json, { text_embedding: [{ embedding: hf.vector(SPEC_WORDS) }] }, 'none: one chunk, the whole input');
-});
-
-t.test("an input of several chunks gets the mean of its chunk vectors weighted by each chunk's word count", async (t) => {
-  const { hf, put, embed } = await setup(t);
-  await put('w', {}, { chunking_settings: { strategy: 'word', max_chunk_size: 10, overlap: 1 } });
-  const res = await embed('w', SPEC_WORDS);
-  t.equal(res.status, 200);
-  const [entry] = res.json.text_embedding;
-  // docs/chunking.md's vector: chunks of 10, 10 and 6 words (Intl.Segmenter's word-like segments).
-  const chunks: Array<[string, number]> = [
-    ['Elasticsearch is an open source, distributed, RESTful, search engine which', 10],
-    [' which is built on top of Lucene internally and enjoys', 10],
-    [' enjoys all the features it provides.', 6],
-  ];
-  const segmenter = new Intl.Segmenter('en', { granularity: 'word' });
-  t.strictSame(
-    chunks.map(([text]) => [...segmenter.segment(text)].filter((s) => s.isWordLike).length),
-    chunks.map(([, words]) => words),
-    'the word counts, as ICU counts them',
-  );
-  t.strictSame(
-    entry.chunks.map((c: { text: string }) => c.text),
-    chunks.map(([text]) => text),
-  );
-  const [a, b, c] = chunks.map(([text]) => hf.vector(text));
-  const expected = Array.from({ length: hf.dims }, (_, d) => (10 * a![d]! + 10 * b![d]! + 6 * c![d]!) / 26);
-  t.equal(hf.dims, 16);
-  t.equal(entry.embedding.length, 16, 'one value per dimension');
-  const off = expected.map((x, d) => Math.abs(x - entry.embedding[d]));
-  t.ok(
-    off.every((x) => x <= 1e-12),
-    `every dimension is (10·v1 + 10·v2 + 6·v3) / 26 (largest difference ${Math.max(...off)})`,
-  );
-  // The weights matter for this input: an unweighted mean is far from it.
-  const unweighted = Array.from({ length: hf.dims }, (_, d) => (a![d]! + b![d]! + c![d]!) / 3);
-  t.ok(
-    unweighted.some((x, d) => Math.abs(x - entry.embedding[d]) > 1e-3),
-    'and differs from the plain mean of the chunk vectors',
-  );
-});
+t.test(
+  "an input of several chunks gets the mean of its chunk vectors weighted by each chunk's word count",
+  async (t) => {
+    const { hf, put, embed } = await setup(t);
+    await put('w', {}, { chunking_settings: { strategy: 'word', max_chunk_size: 10, overlap: 1 } });
+    const res = await embed('w', SPEC_WORDS);
+    t.equal(res.status, 200);
+    const [entry] = res.json.text_embedding;
+    // docs/chunking.md's vector: chunks of 10, 10 and 6 words (Intl.Segmenter's word-like segments).
+    const chunks: Array<[string, number]> = [
+      ['Elasticsearch is an open source, distributed, RESTful, search engine which', 10],
+      [' which is built on top of Lucene internally and enjoys', 10],
+      [' enjoys all the features it provides.', 6],
+    ];
+    const segmenter = new Intl.Segmenter('en', { granularity: 'word' });
+    t.strictSame(
+      chunks.map(([text]) => [...segmenter.segment(text)].filter((s) => s.isWordLike).length),
+      chunks.map(([, words]) => words),
+      'the word counts, as ICU counts them',
+    );
+    t.strictSame(
+      entry.chunks.map((c: { text: string }) => c.text),
+      chunks.map(([text]) => text),
+    );
+    const [a, b, c] = chunks.map(([text]) => hf.vector(text));
+    const expected = Array.from({ length: hf.dims }, (_, d) => (10 * a![d]! + 10 * b![d]! + 6 * c![d]!) / 26);
+    t.equal(hf.dims, 16);
+    t.equal(entry.embedding.length, 16, 'one value per dimension');
+    const off = expected.map((x, d) => Math.abs(x - entry.embedding[d]));
+    t.ok(
+      off.every((x) => x <= 1e-12),
+      `every dimension is (10·v1 + 10·v2 + 6·v3) / 26 (largest difference ${Math.max(...off)})`,
+    );
+    // The weights matter for this input: an unweighted mean is far from it.
+    const unweighted = Array.from({ length: hf.dims }, (_, d) => (a![d]! + b![d]! + c![d]!) / 3);
+    t.ok(
+      unweighted.some((x, d) => Math.abs(x - entry.embedding[d]) > 1e-3),
+      'and differs from the plain mean of the chunk vectors',
+    );
+  },
+);
 
 t.test('every embedding response shape is accepted', async (t) => {
   const { hf, put, embed } = await setup(t);
   await put('e');
   for (const shape of ['tei', 'embeddings', 'flat', 'tokens'] as const) {
     hf.shape = shape;
-    t.strictSame((await embed('e', 'one')).json, { text_embedding: [{ embedding: hf.vector('one') }] }, `${shape}, one input`);
-    t.strictSame((await embed('e', ['one', 'two'])).json, { text_embedding: [{ embedding: hf.vector('one') }, { embedding: hf.vector('two') }] }, `${shape}, two inputs`);
+    t.strictSame(
+      (await embed('e', 'one')).json,
+      { text_embedding: [{ embedding: hf.vector('one') }] },
+      `${shape}, one input`,
+    );
+    t.strictSame(
+      (await embed('e', ['one', 'two'])).json,
+      { text_embedding: [{ embedding: hf.vector('one') }, { embedding: hf.vector('two') }] },
+      `${shape}, two inputs`,
+    );
   }
 });
 
@@ -312,10 +428,13 @@ t.test('hosted mode: model_id without url calls the serverless feature-extractio
   });
   t.equal(res.status, 200);
   await s.request('POST', '/_inference/text_embedding/hosted', { input: 'x' });
-  t.strictSame(hf.received.map((r) => r.path), [
-    '/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction',
-    '/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction',
-  ]);
+  t.strictSame(
+    hf.received.map((r) => r.path),
+    [
+      '/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction',
+      '/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction',
+    ],
+  );
 });
 
 t.test('max_input_tokens cuts each input to max_input_tokens × 3 characters', async (t) => {
@@ -329,10 +448,34 @@ t.test('max_input_tokens cuts each input to max_input_tokens × 3 characters', a
 t.test('the error table: each upstream status maps to its reason and status', async (t) => {
   const { hf, put, embed } = await setup(t);
   await put('e');
-  const cases: Array<{ reply: { status: number; json?: unknown; text?: string; headers?: Record<string, string> }; times: number; status: number; reason: string; attempts: number }> = [
-    { reply: { status: 429, json: { error: 'Rate limit reached' } }, times: 3, status: 429, reason: upstreamReason('Received a rate limit status code', 'e', 429, 'Rate limit reached'), attempts: 3 },
-    { reply: ENDPOINT_NOT_RUNNING.waking, times: 3, status: 400, reason: `${upstreamReason('Received a rate limit status code', 'e', 503, 'Service Unavailable')}. ${WAKING_HINT}`, attempts: 3 },
-    { reply: ENDPOINT_NOT_RUNNING.paused, times: 1, status: 400, reason: `${upstreamReason('Received an unsuccessful status code', 'e', 400, 'Bad Request: Invalid state')}. ${PAUSED_HINT}`, attempts: 1 },
+  const cases: Array<{
+    reply: { status: number; json?: unknown; text?: string; headers?: Record<string, string> };
+    times: number;
+    status: number;
+    reason: string;
+    attempts: number;
+  }> = [
+    {
+      reply: { status: 429, json: { error: 'Rate limit reached' } },
+      times: 3,
+      status: 429,
+      reason: upstreamReason('Received a rate limit status code', 'e', 429, 'Rate limit reached'),
+      attempts: 3,
+    },
+    {
+      reply: ENDPOINT_NOT_RUNNING.waking,
+      times: 3,
+      status: 400,
+      reason: `${upstreamReason('Received a rate limit status code', 'e', 503, 'Service Unavailable')}. ${WAKING_HINT}`,
+      attempts: 3,
+    },
+    {
+      reply: ENDPOINT_NOT_RUNNING.paused,
+      times: 1,
+      status: 400,
+      reason: `${upstreamReason('Received an unsuccessful status code', 'e', 400, 'Bad Request: Invalid state')}. ${PAUSED_HINT}`,
+      attempts: 1,
+    },
     {
       reply: ENDPOINT_NOT_RUNNING.pausedViaRouter,
       times: 1,
@@ -340,13 +483,55 @@ t.test('the error table: each upstream status maps to its reason and status', as
       reason: `${upstreamReason('Received an unsuccessful status code', 'e', 400, 'Bad Request: The endpoint is paused, ask a maintainer to restart it')}. ${PAUSED_HINT}`,
       attempts: 1,
     },
-    { reply: { status: 502, text: 'Bad Gateway' }, times: 3, status: 400, reason: upstreamReason('Received a rate limit status code', 'e', 502, 'Bad Gateway'), attempts: 3 },
-    { reply: { status: 500, json: { error: 'boom', error_type: 'Backend' } }, times: 1, status: 400, reason: upstreamReason('Received a server error status code', 'e', 500, 'boom'), attempts: 1 },
-    { reply: { status: 401, json: { error: 'Invalid token' } }, times: 1, status: 401, reason: upstreamReason('Received an authentication error status code', 'e', 401, 'Invalid token'), attempts: 1 },
-    { reply: { status: 403, json: { error: 'Forbidden' } }, times: 1, status: 401, reason: upstreamReason('Received an authentication error status code', 'e', 403, 'Forbidden'), attempts: 1 },
-    { reply: { status: 302, text: '', headers: { location: 'http://elsewhere.example/' } }, times: 1, status: 302, reason: upstreamReason('Unhandled redirection', 'e', 302, ''), attempts: 1 },
-    { reply: { status: 404, json: { error: 'Model not found' } }, times: 1, status: 404, reason: upstreamReason('Received an unsuccessful status code', 'e', 404, 'Model not found'), attempts: 1 },
-    { reply: { status: 400, json: { error: 'Input validation error', error_type: 'Validation' } }, times: 1, status: 400, reason: upstreamReason('Received an unsuccessful status code', 'e', 400, 'Input validation error'), attempts: 1 },
+    {
+      reply: { status: 502, text: 'Bad Gateway' },
+      times: 3,
+      status: 400,
+      reason: upstreamReason('Received a rate limit status code', 'e', 502, 'Bad Gateway'),
+      attempts: 3,
+    },
+    {
+      reply: { status: 500, json: { error: 'boom', error_type: 'Backend' } },
+      times: 1,
+      status: 400,
+      reason: upstreamReason('Received a server error status code', 'e', 500, 'boom'),
+      attempts: 1,
+    },
+    {
+      reply: { status: 401, json: { error: 'Invalid token' } },
+      times: 1,
+      status: 401,
+      reason: upstreamReason('Received an authentication error status code', 'e', 401, 'Invalid token'),
+      attempts: 1,
+    },
+    {
+      reply: { status: 403, json: { error: 'Forbidden' } },
+      times: 1,
+      status: 401,
+      reason: upstreamReason('Received an authentication error status code', 'e', 403, 'Forbidden'),
+      attempts: 1,
+    },
+    {
+      reply: { status: 302, text: '', headers: { location: 'http://elsewhere.example/' } },
+      times: 1,
+      status: 302,
+      reason: upstreamReason('Unhandled redirection', 'e', 302, ''),
+      attempts: 1,
+    },
+    {
+      reply: { status: 404, json: { error: 'Model not found' } },
+      times: 1,
+      status: 404,
+      reason: upstreamReason('Received an unsuccessful status code', 'e', 404, 'Model not found'),
+      attempts: 1,
+    },
+    {
+      reply: { status: 400, json: { error: 'Input validation error', error_type: 'Validation' } },
+      times: 1,
+      status: 400,
+      reason: upstreamReason('Received an unsuccessful status code', 'e', 400, 'Input validation error'),
+      attempts: 1,
+    },
   ];
   for (const c of cases) {
     const before = hf.received.length;
@@ -362,13 +547,16 @@ t.test('the error table: each upstream status maps to its reason and status', as
 t.test('retries: a failure then success; Retry-After is honoured; never past the request timeout', async (t) => {
   const { hf, put, embed } = await setup(t);
   await put('e');
-  hf.next({ status: 429, json: { error: 'slow down' } }, { status: 503, json: { error: 'Model x is currently loading', estimated_time: 0.2 } });
+  hf.next(
+    { status: 429, json: { error: 'slow down' } },
+    { status: 503, json: { error: 'Model x is currently loading', estimated_time: 0.2 } },
+  );
   let before = hf.received.length;
   let res = await embed('e', 'retry me');
   t.strictSame(res.json, { text_embedding: [{ embedding: hf.vector('retry me') }] });
   const tries = hf.received.slice(before);
   t.equal(tries.length, 3);
-  t.ok(tries[2]!.at - tries[1]!.at >= 190, 'the loading model\'s estimated_time was waited out');
+  t.ok(tries[2]!.at - tries[1]!.at >= 190, "the loading model's estimated_time was waited out");
 
   before = hf.received.length;
   hf.next({ status: 429, json: { error: 'slow down' }, headers: { 'retry-after': '1' } });
@@ -382,7 +570,11 @@ t.test('retries: a failure then success; Retry-After is honoured; never past the
   res = await embed('e', 'no time', '?timeout=10s');
   // Had the 30 s wait been started, the answer would be the 408 of the 10 s timeout; instead the
   // upstream's own 429 comes back at once.
-  t.strictSame(res.json, envelope(429, 'status_exception', upstreamReason('Received a rate limit status code', 'e', 429, 'slow down')), 'a wait past the deadline is not started');
+  t.strictSame(
+    res.json,
+    envelope(429, 'status_exception', upstreamReason('Received a rate limit status code', 'e', 429, 'slow down')),
+    'a wait past the deadline is not started',
+  );
   t.equal(hf.received.length - before, 1);
 });
 
@@ -396,7 +588,10 @@ t.test('each retry takes a rate-limit grant of its own', async (t) => {
   t.equal(at.length, 3, 'two retries');
   // The back-off alone would send a retry 20 ms (then 40 ms) after a failure; the limiter holds it
   // to 100 ms after the attempt before. Measured on arrival, with half the interval for jitter.
-  t.ok(at[1]! - at[0]! >= 50 && at[2]! - at[1]! >= 50, `retries ${(at[1]! - at[0]!).toFixed(0)} ms and ${(at[2]! - at[1]!).toFixed(0)} ms apart`);
+  t.ok(
+    at[1]! - at[0]! >= 50 && at[2]! - at[1]! >= 50,
+    `retries ${(at[1]! - at[0]!).toFixed(0)} ms and ${(at[2]! - at[1]!).toFixed(0)} ms apart`,
+  );
 });
 
 t.test('network failures are retried: dropped connection, reset mid-body, refused, unknown host', async (t) => {
@@ -422,7 +617,8 @@ t.test('network failures are retried: dropped connection, reset mid-body, refuse
   // resolve. Test apps resolve no name but localhost, so the answer is always ENOTFOUND here.
   t.strictSame(created.json.error.caused_by, {
     type: 'status_exception',
-    reason: 'Failed to send request from inference entity id [nohost]: the host name [no-such-host.invalid] could not be resolved (DNS answered ENOTFOUND: no such name)',
+    reason:
+      'Failed to send request from inference entity id [nohost]: the host name [no-such-host.invalid] could not be resolved (DNS answered ENOTFOUND: no such name)',
   });
 });
 
@@ -433,7 +629,14 @@ t.test('connection refused at inference time: three attempts, then 502', async (
     service_settings: { api_key: API_KEY, url: `http://127.0.0.1:${await closedPort()}/embed` },
   });
   const res = await s.request('POST', '/_inference/text_embedding/refused', { input: 'x' });
-  t.strictSame(res.json, envelope(502, 'status_exception', 'Failed to send request from inference entity id [refused]: the connection was refused'));
+  t.strictSame(
+    res.json,
+    envelope(
+      502,
+      'status_exception',
+      'Failed to send request from inference entity id [refused]: the connection was refused',
+    ),
+  );
   t.equal(hf.received.length, 0);
 });
 
@@ -451,11 +654,19 @@ t.test('malformed upstream answers are 502s naming the shape, never a crash', as
   for (const [json, detail] of cases) {
     hf.next({ status: 200, json });
     const res = await embed('e', 'text');
-    t.strictSame(res.json, envelope(502, 'status_exception', `Failed to parse the response for inference entity id [e]: ${detail}`), detail);
+    t.strictSame(
+      res.json,
+      envelope(502, 'status_exception', `Failed to parse the response for inference entity id [e]: ${detail}`),
+      detail,
+    );
   }
   for (const text of ['not json at all', '[[0.1, NaN, 0.3]]', '[[0.1, Infinity]]', '[[0.1, 0.2]']) {
     hf.next({ status: 200, text });
-    t.strictSame((await embed('e', 'x')).json.error.reason, 'Failed to parse the response for inference entity id [e]: the body is not JSON', text);
+    t.strictSame(
+      (await embed('e', 'x')).json.error.reason,
+      'Failed to parse the response for inference entity id [e]: the body is not JSON',
+      text,
+    );
   }
   hf.next({ status: 200, json: [[1, 2], [3]] });
   t.strictSame(
@@ -465,36 +676,60 @@ t.test('malformed upstream answers are 502s naming the shape, never a crash', as
   t.equal((await embed('e', 'fine')).status, 200);
 });
 
-t.test('413 and TEI\'s batch limit split the batch and the smaller size is remembered; one big input is halved', async (t) => {
-  const { hf, put, embed } = await setup(t);
-  await put('e');
-  hf.maxBatch = 8;
-  const inputs = Array.from({ length: 20 }, (_, i) => `t${i}`);
-  let res = await embed('e', inputs);
-  t.strictSame(res.json, { text_embedding: inputs.map((x) => ({ embedding: hf.vector(x) })) });
-  const sizes = hf.received.slice(1).map((r) => r.body.inputs.length);
-  t.strictSame(sizes, [20, 8, 8, 4], 'split to the size TEI named, then sent');
-  const before = hf.received.length;
-  await embed('e', inputs);
-  t.strictSame(hf.received.slice(before).map((r) => r.body.inputs.length), [8, 8, 4], 'the next request starts at the learned size');
+t.test(
+  "413 and TEI's batch limit split the batch and the smaller size is remembered; one big input is halved",
+  async (t) => {
+    const { hf, put, embed } = await setup(t);
+    await put('e');
+    hf.maxBatch = 8;
+    const inputs = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    let res = await embed('e', inputs);
+    t.strictSame(res.json, { text_embedding: inputs.map((x) => ({ embedding: hf.vector(x) })) });
+    const sizes = hf.received.slice(1).map((r) => r.body.inputs.length);
+    t.strictSame(sizes, [20, 8, 8, 4], 'split to the size TEI named, then sent');
+    const before = hf.received.length;
+    await embed('e', inputs);
+    t.strictSame(
+      hf.received.slice(before).map((r) => r.body.inputs.length),
+      [8, 8, 4],
+      'the next request starts at the learned size',
+    );
 
-  hf.next({ status: 413, text: 'Payload Too Large' });
-  const before2 = hf.received.length;
-  res = await embed('e', ['a', 'b', 'c', 'd']);
-  t.equal(res.status, 200);
-  t.strictSame(hf.received.slice(before2).map((r) => r.body.inputs.length), [4, 2, 2]);
+    hf.next({ status: 413, text: 'Payload Too Large' });
+    const before2 = hf.received.length;
+    res = await embed('e', ['a', 'b', 'c', 'd']);
+    t.equal(res.status, 200);
+    t.strictSame(
+      hf.received.slice(before2).map((r) => r.body.inputs.length),
+      [4, 2, 2],
+    );
 
-  hf.next({ status: 413, text: 'Payload Too Large' });
-  const before3 = hf.received.length;
-  res = await embed('e', 'a long input of forty characters, almost');
-  t.equal(res.status, 200);
-  t.strictSame(hf.received.slice(before3).map((r) => r.body.inputs[0]), ['a long input of forty characters, almost', 'a long input of fort']);
-  t.strictSame(res.json, { text_embedding: [{ embedding: hf.vector('a long input of fort') }] });
+    hf.next({ status: 413, text: 'Payload Too Large' });
+    const before3 = hf.received.length;
+    res = await embed('e', 'a long input of forty characters, almost');
+    t.equal(res.status, 200);
+    t.strictSame(
+      hf.received.slice(before3).map((r) => r.body.inputs[0]),
+      ['a long input of forty characters, almost', 'a long input of fort'],
+    );
+    t.strictSame(res.json, { text_embedding: [{ embedding: hf.vector('a long input of fort') }] });
 
-  hf.next({ status: 413, text: 'Payload Too Large' }, { status: 413, text: 'Payload Too Large' }, { status: 413, text: 'Payload Too Large' });
-  res = await embed('e', 'always too large');
-  t.strictSame(res.json, envelope(413, 'status_exception', upstreamReason('Received a content too large status code', 'e', 413, 'Payload Too Large')));
-});
+    hf.next(
+      { status: 413, text: 'Payload Too Large' },
+      { status: 413, text: 'Payload Too Large' },
+      { status: 413, text: 'Payload Too Large' },
+    );
+    res = await embed('e', 'always too large');
+    t.strictSame(
+      res.json,
+      envelope(
+        413,
+        'status_exception',
+        upstreamReason('Received a content too large status code', 'e', 413, 'Payload Too Large'),
+      ),
+    );
+  },
+);
 
 t.test('timeouts: 408 after the timeout, and queued work of a timed-out request is never sent', async (t) => {
   const { s, hf, limiters, put, embed } = await setup(t);
@@ -514,7 +749,9 @@ t.test('timeouts: 408 after the timeout, and queued work of a timed-out request 
   t.strictSame(res.json, envelope(408, 'status_exception', 'Request timed out after [200ms]'));
   t.equal(limiters.acquires - before, 2, 'the timed-out text was queued, waiting for a grant');
   // Grants now come at once: whatever is still queued goes out, and the timed-out text is not among it.
-  await s.request('PUT', '/_inference/rpm1/_update', { service_settings: { rate_limit: { requests_per_minute: 6_000_000 } } });
+  await s.request('PUT', '/_inference/rpm1/_update', {
+    service_settings: { rate_limit: { requests_per_minute: 6_000_000 } },
+  });
   t.equal((await embed('rpm1', 'after')).status, 200);
   t.strictSame(hf.texts.slice(-2), ['first', 'after']);
   t.notOk(hf.texts.includes('never sent'), 'the timed-out text never reached the upstream');
@@ -538,7 +775,7 @@ t.test('a client that leaves while its texts wait in the queue: they are dropped
     () => 'aborted',
   );
   await limiters.waitForAcquires(before + 2);
-  t.equal(hf.texts.length, 2, 'its texts are queued, not sent (the PUT\'s call and the first)');
+  t.equal(hf.texts.length, 2, "its texts are queued, not sent (the PUT's call and the first)");
   client.abort();
   t.equal(await leaving, 'aborted');
   // The service has seen the client go when it has answered (and logged) the request as cancelled.
@@ -546,11 +783,22 @@ t.test('a client that leaves while its texts wait in the queue: they are dropped
   const seen = () => s.logs.lines.some((l) => l.includes('The client closed the connection before the answer'));
   while (!seen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.ok(seen(), 'the service noticed the client leave');
-  t.notOk(s.logs.lines.some((l) => JSON.parse(l).level >= 50), 'and logged no error for it');
-  const requestLines = s.logs.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request completed' && l.method === 'POST');
-  t.strictSame(requestLines.map((l) => l.status), [200, 499], "its request line says 499, nginx's status for a client that closed the connection");
+  t.notOk(
+    s.logs.lines.some((l) => JSON.parse(l).level >= 50),
+    'and logged no error for it',
+  );
+  const requestLines = s.logs.lines
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.msg === 'request completed' && l.method === 'POST');
+  t.strictSame(
+    requestLines.map((l) => l.status),
+    [200, 499],
+    "its request line says 499, nginx's status for a client that closed the connection",
+  );
   // Grants now come at once: anything still queued goes out now.
-  await s.request('PUT', '/_inference/rpm1/_update', { service_settings: { rate_limit: { requests_per_minute: 6_000_000 } } });
+  await s.request('PUT', '/_inference/rpm1/_update', {
+    service_settings: { rate_limit: { requests_per_minute: 6_000_000 } },
+  });
   t.equal((await embed('rpm1', 'after')).status, 200);
   t.strictSame(hf.texts.slice(1), ['first', 'after'], 'the texts of the client that left were never sent');
 });
@@ -558,49 +806,98 @@ t.test('a client that leaves while its texts wait in the queue: they are dropped
 t.test('the queue bound: past capacity the endpoint answers 429', async (t) => {
   const { s, limiters, put, embed } = await setup(t, {}, 2);
   await put('tiny', { rate_limit: { requests_per_minute: 1 } });
-  // A capacity of 2 batches of 20: the first request takes the minute's one grant, the second's 40 texts then fill the queue.
+  // A capacity of 2 batches of 20: the first request takes the minute's one grant, the second's 40 texts then fill the
+  // queue.
   const before = limiters.acquires;
-  t.equal((await embed('tiny', Array.from({ length: 20 }, (_, i) => `a${i}`))).status, 200);
+  t.equal(
+    (
+      await embed(
+        'tiny',
+        Array.from({ length: 20 }, (_, i) => `a${i}`),
+      )
+    ).status,
+    200,
+  );
   // No timeout (-1): at 1/min two batches could never be sent within one, and such a request is refused at once.
-  const waiting = embed('tiny', Array.from({ length: 40 }, (_, i) => `b${i}`), '?timeout=-1');
+  const waiting = embed(
+    'tiny',
+    Array.from({ length: 40 }, (_, i) => `b${i}`),
+    '?timeout=-1',
+  );
   await limiters.waitForAcquires(before + 2);
   const res = await embed('tiny', 'one more');
-  t.strictSame(res.json, envelope(429, 'es_rejected_execution_exception', 'Failed to execute task for inference id [tiny] because the request service queue is full'));
+  t.strictSame(
+    res.json,
+    envelope(
+      429,
+      'es_rejected_execution_exception',
+      'Failed to execute task for inference id [tiny] because the request service queue is full',
+    ),
+  );
   await s.request('DELETE', '/_inference/tiny');
-  t.strictSame((await waiting).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [tiny]'), 'the queued request was not refused, it waited until its endpoint went');
+  t.strictSame(
+    (await waiting).json,
+    envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [tiny]'),
+    'the queued request was not refused, it waited until its endpoint went',
+  );
 });
 
-t.test('rate spacing: at 600/min the upstream never sees two requests closer than 100 ms; _update applies live', async (t) => {
-  const { s, hf, put, embed } = await setup(t);
-  await put('paced', { rate_limit: { requests_per_minute: 600 } });
-  await new Promise((r) => setTimeout(r, 150));
-  const before = hf.received.length;
-  const started = performance.now();
-  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => embed('paced', Array.from({ length: 20 }, (_, k) => `r${i}-${k}`))));
-  t.ok(answers.every((a) => a.status === 200));
-  const times = hf.received.slice(before).map((r) => r.at);
-  t.equal(times.length, 8);
-  const gaps = times.slice(1).map((x, i) => x - times[i]!);
-  // Measured on arrival at the upstream, where the scheduling jitter of two loaded cores shows
-  // (the bench measures the limiter's own accuracy in a quiet process). A burst would show gaps
-  // near 0; half the interval is left for jitter.
-  t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms`);
-  t.ok(times[times.length - 1]! - times[0]! >= 600, `eight requests span ${(times[times.length - 1]! - times[0]!).toFixed(0)} ms (700 ms at the limiter)`);
-  // Exact, not jittered: the limiter's grants are 100 ms apart on this process's clock, so the
-  // last grant is at least 700 ms after the first, which came after `started`.
-  t.ok(performance.now() - started >= 690, 'eight requests at 100 ms spacing take at least 700 ms');
-  // Every window of one second holds at most 10 requests (+1 at the edge).
-  for (const start of times) t.ok(times.filter((x) => x >= start && x < start + 1000).length <= 11);
+t.test(
+  'rate spacing: at 600/min the upstream never sees two requests closer than 100 ms; _update applies live',
+  async (t) => {
+    const { s, hf, put, embed } = await setup(t);
+    await put('paced', { rate_limit: { requests_per_minute: 600 } });
+    await new Promise((r) => setTimeout(r, 150));
+    const before = hf.received.length;
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        embed(
+          'paced',
+          Array.from({ length: 20 }, (_, k) => `r${i}-${k}`),
+        ),
+      ),
+    );
+    t.ok(answers.every((a) => a.status === 200));
+    const times = hf.received.slice(before).map((r) => r.at);
+    t.equal(times.length, 8);
+    const gaps = times.slice(1).map((x, i) => x - times[i]!);
+    // Measured on arrival at the upstream, where the scheduling jitter of two loaded cores shows
+    // (the bench measures the limiter's own accuracy in a quiet process). A burst would show gaps
+    // near 0; half the interval is left for jitter.
+    t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms`);
+    t.ok(
+      times[times.length - 1]! - times[0]! >= 600,
+      `eight requests span ${(times[times.length - 1]! - times[0]!).toFixed(0)} ms (700 ms at the limiter)`,
+    );
+    // Exact, not jittered: the limiter's grants are 100 ms apart on this process's clock, so the
+    // last grant is at least 700 ms after the first, which came after `started`.
+    t.ok(performance.now() - started >= 690, 'eight requests at 100 ms spacing take at least 700 ms');
+    // Every window of one second holds at most 10 requests (+1 at the edge).
+    for (const start of times) t.ok(times.filter((x) => x >= start && x < start + 1000).length <= 11);
 
-  await s.request('PUT', '/_inference/paced/_update', { service_settings: { rate_limit: { requests_per_minute: 6000 } } });
-  await new Promise((r) => setTimeout(r, 120));
-  const before2 = hf.received.length;
-  await Promise.all(Array.from({ length: 16 }, (_, i) => embed('paced', Array.from({ length: 20 }, (_, k) => `f${i}-${k}`))));
-  const fast = hf.received.slice(before2).map((r) => r.at);
-  // At 6000/min sixteen requests span 150 ms; had the update not reached the live limiter they
-  // would span 1500 ms. The bound sits far from both.
-  t.ok(fast[fast.length - 1]! - fast[0]! < 1000, `after the update sixteen requests span ${(fast[fast.length - 1]! - fast[0]!).toFixed(0)} ms`);
-});
+    await s.request('PUT', '/_inference/paced/_update', {
+      service_settings: { rate_limit: { requests_per_minute: 6000 } },
+    });
+    await new Promise((r) => setTimeout(r, 120));
+    const before2 = hf.received.length;
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        embed(
+          'paced',
+          Array.from({ length: 20 }, (_, k) => `f${i}-${k}`),
+        ),
+      ),
+    );
+    const fast = hf.received.slice(before2).map((r) => r.at);
+    // At 6000/min sixteen requests span 150 ms; had the update not reached the live limiter they
+    // would span 1500 ms. The bound sits far from both.
+    t.ok(
+      fast[fast.length - 1]! - fast[0]! < 1000,
+      `after the update sixteen requests span ${(fast[fast.length - 1]! - fast[0]!).toFixed(0)} ms`,
+    );
+  },
+);
 
 t.test('_update of the api key is used by the next upstream request', async (t) => {
   const { s, hf, put, embed } = await setup(t);
@@ -608,7 +905,10 @@ t.test('_update of the api key is used by the next upstream request', async (t) 
   await embed('e', 'before');
   await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: 'hf_Rotated0123456789' } });
   await embed('e', 'after');
-  t.strictSame(hf.received.slice(1).map((r) => r.headers.authorization), [`Bearer ${API_KEY}`, 'Bearer hf_Rotated0123456789']);
+  t.strictSame(
+    hf.received.slice(1).map((r) => r.headers.authorization),
+    [`Bearer ${API_KEY}`, 'Bearer hf_Rotated0123456789'],
+  );
 });
 
 t.test('deleting an endpoint stops its inference', async (t) => {
@@ -616,7 +916,10 @@ t.test('deleting an endpoint stops its inference', async (t) => {
   await put('e');
   t.equal((await embed('e', 'x')).status, 200);
   await s.request('DELETE', '/_inference/e');
-  t.strictSame((await embed('e', 'x')).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [e]'));
+  t.strictSame(
+    (await embed('e', 'x')).json,
+    envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [e]'),
+  );
 });
 
 t.test('deleting an endpoint ends a request waiting out a back-off at once, with the 404', async (t) => {
@@ -659,32 +962,45 @@ t.test('a real document of a megabyte goes through: every chunk embedded, batche
     const next = chunks[k + 1];
     // Overlap 1: the next chunk starts within this one (no gap), and what they share is one
     // sentence as ICU segments it (or its last words; after a paragraph break, the lone line break).
-    if (next && !(next.start_offset > c.start_offset && next.start_offset < c.end_offset)) problems.push(`chunk ${k + 1} does not overlap chunk ${k}`);
-    if (next && [...sentences.segment(doc.slice(next.start_offset, c.end_offset))].length !== 1) problems.push(`chunks ${k} and ${k + 1} share more than one sentence`);
+    if (next && !(next.start_offset > c.start_offset && next.start_offset < c.end_offset))
+      problems.push(`chunk ${k + 1} does not overlap chunk ${k}`);
+    if (next && [...sentences.segment(doc.slice(next.start_offset, c.end_offset))].length !== 1)
+      problems.push(`chunks ${k} and ${k + 1} share more than one sentence`);
     if (c.embedding.join() !== hf.vector(c.text).join()) problems.push(`chunk ${k} has the wrong vector`);
   });
-  t.strictSame(problems, [], 'every chunk is a slice of whole sentences within 250 words, overlapping its neighbours by one sentence');
+  t.strictSame(
+    problems,
+    [],
+    'every chunk is a slice of whole sentences within 250 words, overlapping its neighbours by one sentence',
+  );
   t.equal(chunks[0]!.start_offset, 0);
   t.equal(chunks[chunks.length - 1]!.end_offset, doc.length, 'the chunks reach the end');
   const sizes = hf.received.slice(1).map((r) => r.body.inputs.length);
-  t.ok(sizes.every((n) => n <= 20), 'batches of at most 20');
+  t.ok(
+    sizes.every((n) => n <= 20),
+    'batches of at most 20',
+  );
   // Up to 8 batches are in flight at once, so they may arrive in any order.
   t.strictSame([...hf.texts.slice(1)].sort(), chunks.map((c) => c.text).sort(), 'each chunk sent once');
 });
 
-t.test('an endpoint deleted while its request is out: a retryable failure after that answers 404 at once, not after a back-off', async (t) => {
-  const { s, hf, put, embed } = await setup(t);
-  await put('gone');
-  // The upstream answers 503 (retried with back-off) 300 ms later; the endpoint is deleted meanwhile.
-  hf.next({ status: 503, json: { error: 'Service Unavailable' }, afterMs: 300 });
-  const started = performance.now();
-  const pending = embed('gone', 'out when deleted');
-  while (hf.received.length < 2) await new Promise((r) => setTimeout(r, 5));
-  t.equal((await s.request('DELETE', '/_inference/gone')).status, 200);
-  const res = await pending;
-  t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [gone]'));
-  // With the shortened retry policy of these tests a back-off is at most 100 ms, so the bound says "no retry was waited for" only loosely;
-  // what matters is the status: the endpoint is gone, not busy.
-  t.ok(performance.now() - started < 5000, 'answered without waiting out the request timeout');
-  t.equal(hf.received.length, 2, 'and not sent again');
-});
+t.test(
+  'an endpoint deleted while its request is out: a retryable failure after that answers 404 at once, not after a back-off',
+  async (t) => {
+    const { s, hf, put, embed } = await setup(t);
+    await put('gone');
+    // The upstream answers 503 (retried with back-off) 300 ms later; the endpoint is deleted meanwhile.
+    hf.next({ status: 503, json: { error: 'Service Unavailable' }, afterMs: 300 });
+    const started = performance.now();
+    const pending = embed('gone', 'out when deleted');
+    while (hf.received.length < 2) await new Promise((r) => setTimeout(r, 5));
+    t.equal((await s.request('DELETE', '/_inference/gone')).status, 200);
+    const res = await pending;
+    t.strictSame(res.json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [gone]'));
+    // With the shortened retry policy of these tests a back-off is at most 100 ms, so the bound says "no retry was
+    // waited for" only loosely;
+    // what matters is the status: the endpoint is gone, not busy.
+    t.ok(performance.now() - started < 5000, 'answered without waiting out the request timeout');
+    t.equal(hf.received.length, 2, 'and not sent again');
+  },
+);

@@ -1,4 +1,5 @@
-// The management page end to end in a real headless Chromium (Debian's chromium, driven by playwright-core): sign in, create, embed, rotate, delete; a screenshot per step.
+// The management page end to end in a real headless Chromium (Debian's chromium, driven by playwright-core): sign in,
+// create, embed, rotate, delete; a screenshot per step.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -31,10 +32,14 @@ if (!fs.existsSync(CHROMIUM)) {
     hf.requiredKey = FIRST_TOKEN;
     const dataDir = t.testdir();
     const admin = JSON.parse(
-      execFileSync(process.execPath, [KEYS_CLI, 'create', '--name', 'admin', '--privilege', 'manage_inference', '--json'], {
-        env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
-        encoding: 'utf8',
-      }),
+      execFileSync(
+        process.execPath,
+        [KEYS_CLI, 'create', '--name', 'admin', '--privilege', 'manage_inference', '--json'],
+        {
+          env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
+          encoding: 'utf8',
+        },
+      ),
     ) as { encoded: string };
     const s = await startApp(t, { SKIP_VALIDATION: 'false' }, dataDir);
     const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
@@ -44,7 +49,16 @@ if (!fs.existsSync(CHROMIUM)) {
       executablePath: CHROMIUM,
       headless: true,
       // Name resolution stays on this machine: every host name fails at once, without asking a DNS server.
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1', '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator', '--enable-features=EnableIPv6ReachabilityOverride'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+        '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
+        '--enable-features=EnableIPv6ReachabilityOverride',
+      ],
       viewport: { width: 1200, height: 900 },
     });
     t.teardown(() => context.close());
@@ -70,8 +84,14 @@ if (!fs.existsSync(CHROMIUM)) {
     });
 
     await t.test('create an endpoint through the form, against the test upstream', async (t) => {
-      const tasks = await page.$$eval('#create-task option', (options) => options.map((o) => (o as unknown as { value: string }).value));
-      t.strictSame(tasks, ['text_embedding', 'sparse_embedding', 'completion', 'chat_completion', 'rerank'], 'task types come from GET /_inference/_services');
+      const tasks = await page.$$eval('#create-task option', (options) =>
+        options.map((o) => (o as unknown as { value: string }).value),
+      );
+      t.strictSame(
+        tasks,
+        ['text_embedding', 'sparse_embedding', 'completion', 'chat_completion', 'rerank'],
+        'task types come from GET /_inference/_services',
+      );
       await page.fill('#create-id', 'minilm');
       await page.selectOption('#create-task', 'text_embedding');
       await page.fill('#create-url', `${hf.url}/embed`);
@@ -93,7 +113,12 @@ if (!fs.existsSync(CHROMIUM)) {
           inference_id: 'minilm',
           task_type: 'text_embedding',
           service: 'hugging_face',
-          service_settings: { url: `${hf.url}/embed`, similarity: 'cosine', dimensions: 16, rate_limit: { requests_per_minute: 600 } },
+          service_settings: {
+            url: `${hf.url}/embed`,
+            similarity: 'cosine',
+            dimensions: 16,
+            rate_limit: { requests_per_minute: 600 },
+          },
           chunking_settings: { strategy: 'word', max_chunk_size: 50, overlap: 5 },
         },
       ]);
@@ -108,10 +133,18 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.locator('#embed-result .size').waitFor();
       t.match(await page.textContent('#embed-result .size'), /^Vector of 16 dimensions, in \d+ ms$/);
       const expected = hf.vector('hello world');
-      t.equal(await page.textContent('#embed-result .preview'), `[${expected.slice(0, 5).join(', ')}, …]`, "the upstream's first values");
-      // Live figures come from /_prometheus/metrics: one request answered; two upstream requests (the creation's and this one).
+      t.equal(
+        await page.textContent('#embed-result .preview'),
+        `[${expected.slice(0, 5).join(', ')}, …]`,
+        "the upstream's first values",
+      );
+      // Live figures come from /_prometheus/metrics: one request answered; two upstream requests (the creation's and
+      // this one).
       await textStarts(page, 'tr[data-id="minilm"] .live', '1 ok · 0 failed · 2 upstream (');
-      t.match(await page.textContent('tr[data-id="minilm"] .live'), /^1 ok · 0 failed · 2 upstream \(\d+ ms avg\) · 1 text · 0 queued$/);
+      t.match(
+        await page.textContent('tr[data-id="minilm"] .live'),
+        /^1 ok · 0 failed · 2 upstream \(\d+ ms avg\) · 1 text · 0 queued$/,
+      );
       await shot('04-embedded.png');
     });
 
@@ -125,8 +158,15 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.fill('#embed-input', 'after rotation');
       await page.click('#try-embed button[type=submit]');
       await textStarts(page, '#embed-result .size', 'Vector of 16');
-      t.equal(hf.received.at(-1)!.headers.authorization, `Bearer ${SECOND_TOKEN}`, 'the upstream now gets the new token');
-      t.equal(await page.textContent('#embed-result .preview'), `[${hf.vector('after rotation').slice(0, 5).join(', ')}, …]`);
+      t.equal(
+        hf.received.at(-1)!.headers.authorization,
+        `Bearer ${SECOND_TOKEN}`,
+        'the upstream now gets the new token',
+      );
+      t.equal(
+        await page.textContent('#embed-result .preview'),
+        `[${hf.vector('after rotation').slice(0, 5).join(', ')}, …]`,
+      );
       t.notMatch(await page.content(), SECOND_TOKEN, 'the token is not left on the page');
     });
 
@@ -182,7 +222,10 @@ if (!fs.existsSync(CHROMIUM)) {
 function textStarts(page: Page, selector: string, text: string, exact = false) {
   return page.waitForFunction(
     ([sel, want, whole]) => {
-      const found = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector(sel)?.textContent ?? '';
+      const found =
+        (
+          globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }
+        ).document.querySelector(sel)?.textContent ?? '';
       return whole ? found === want : found.startsWith(want);
     },
     [selector, text, exact] as const,
@@ -201,7 +244,12 @@ async function startChatUpstream(tokens: string[]) {
       received.push(JSON.parse(body) as { messages: unknown });
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const [i, token] of tokens.entries()) {
-        const chunk = { id: 'chatcmpl-1', choices: [{ delta: { content: token, ...(i === 0 ? { role: 'assistant' } : {}) }, index: 0 }], model: 'm', object: 'chat.completion.chunk' };
+        const chunk = {
+          id: 'chatcmpl-1',
+          choices: [{ delta: { content: token, ...(i === 0 ? { role: 'assistant' } : {}) }, index: 0 }],
+          model: 'm',
+          object: 'chat.completion.chunk',
+        };
         res.write(`data: ${JSON.stringify(chunk)}\n\n`);
         await new Promise<void>((resolve) => (releaseNext = resolve));
       }

@@ -45,7 +45,10 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
     if (content?.schema && type === 'application/json') {
       let validate = validators.get(content.schema);
       if (!validate) validators.set(content.schema, (validate = ajv.compile(content.schema)));
-      t.ok(validate(res.json), `${method} ${url} ${res.status} matches the document${validate.errors ? `: ${ajv.errorsText(validate.errors)}` : ''}`);
+      t.ok(
+        validate(res.json),
+        `${method} ${url} ${res.status} matches the document${validate.errors ? `: ${ajv.errorsText(validate.errors)}` : ''}`,
+      );
     }
     const key = `${method} ${template}`;
     seen.set(key, [...(seen.get(key) ?? []), res.status]);
@@ -59,14 +62,38 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('GET', '/_inference/_services/{task_type}', '/_inference/_services/bogus');
 
   // Endpoints of every task type this build serves.
-  const dense = { ...hfBody({ url: `${hf.url}/embed` }), chunking_settings: { strategy: 'word', max_chunk_size: 10, overlap: 1 } };
-  t.equal((await check('PUT', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/dense', dense)).status, 200);
-  t.equal((await check('PUT', '/_inference/{inference_id}', '/_inference/sparse', { ...hfBody({ url: `${hf.url}/sparse` }), task_type: 'sparse_embedding' })).status, 200);
+  const dense = {
+    ...hfBody({ url: `${hf.url}/embed` }),
+    chunking_settings: { strategy: 'word', max_chunk_size: 10, overlap: 1 },
+  };
   t.equal(
-    (await check('PUT', '/_inference/{task_type}/{inference_id}', '/_inference/rerank/ranker', { ...hfBody({ url: `${hf.url}/rerank` }), task_settings: { top_n: 2, return_documents: true } })).status,
+    (await check('PUT', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/dense', dense)).status,
     200,
   );
-  await check('PUT', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/bad', hfBody({ url: 'nope', rate_limit: { requests_per_minute: 0 } }));
+  t.equal(
+    (
+      await check('PUT', '/_inference/{inference_id}', '/_inference/sparse', {
+        ...hfBody({ url: `${hf.url}/sparse` }),
+        task_type: 'sparse_embedding',
+      })
+    ).status,
+    200,
+  );
+  t.equal(
+    (
+      await check('PUT', '/_inference/{task_type}/{inference_id}', '/_inference/rerank/ranker', {
+        ...hfBody({ url: `${hf.url}/rerank` }),
+        task_settings: { top_n: 2, return_documents: true },
+      })
+    ).status,
+    200,
+  );
+  await check(
+    'PUT',
+    '/_inference/{task_type}/{inference_id}',
+    '/_inference/text_embedding/bad',
+    hfBody({ url: 'nope', rate_limit: { requests_per_minute: 0 } }),
+  );
   await check('PUT', '/_inference/{inference_id}', '/_inference/dense', dense);
 
   await check('GET', '/_inference', '/_inference');
@@ -79,19 +106,46 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
 
   // Inference: every task's answer, a multi-chunk one included.
   const long = 'One two three four five six seven eight nine ten. Eleven twelve thirteen fourteen fifteen sixteen.';
-  const embedded = await check('POST', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/dense', { input: ['short', long] });
+  const embedded = await check('POST', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/dense', {
+    input: ['short', long],
+  });
   t.ok(embedded.json.text_embedding[1].chunks.length > 1, 'a chunked entry was checked too');
   hf.next({ status: 200, json: [{ hello: 0.5, world: 0.25 }] });
-  t.equal((await check('POST', '/_inference/{inference_id}', '/_inference/sparse', { input: 'hello world' })).status, 200);
-  hf.next({ status: 200, json: [{ index: 0, score: 0.1 }, { index: 1, score: 0.9 }] });
-  t.equal((await check('POST', '/_inference/{task_type}/{inference_id}', '/_inference/rerank/ranker', { query: 'q', input: ['a', 'b'] })).status, 200);
+  t.equal(
+    (await check('POST', '/_inference/{inference_id}', '/_inference/sparse', { input: 'hello world' })).status,
+    200,
+  );
+  hf.next({
+    status: 200,
+    json: [
+      { index: 0, score: 0.1 },
+      { index: 1, score: 0.9 },
+    ],
+  });
+  t.equal(
+    (
+      await check('POST', '/_inference/{task_type}/{inference_id}', '/_inference/rerank/ranker', {
+        query: 'q',
+        input: ['a', 'b'],
+      })
+    ).status,
+    200,
+  );
   await check('POST', '/_inference/{inference_id}', '/_inference/dense', { input: 3 });
   await check('POST', '/_inference/{task_type}/{inference_id}', '/_inference/text_embedding/nobody', { input: 'x' });
-  await check('POST', '/_inference/{task_type}/{inference_id}/_stream', '/_inference/text_embedding/dense/_stream', { input: 'x' });
+  await check('POST', '/_inference/{task_type}/{inference_id}/_stream', '/_inference/text_embedding/dense/_stream', {
+    input: 'x',
+  });
 
-  await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', { service_settings: { api_key: `${API_KEY}2` } });
-  await check('PUT', '/_inference/{task_type}/{inference_id}/_update', '/_inference/text_embedding/dense/_update', { service_settings: { rate_limit: { requests_per_minute: 600 } } });
-  await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', { service_settings: { url: 'https://elsewhere.example' } });
+  await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', {
+    service_settings: { api_key: `${API_KEY}2` },
+  });
+  await check('PUT', '/_inference/{task_type}/{inference_id}/_update', '/_inference/text_embedding/dense/_update', {
+    service_settings: { rate_limit: { requests_per_minute: 600 } },
+  });
+  await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', {
+    service_settings: { url: 'https://elsewhere.example' },
+  });
 
   await check('GET', '/_prometheus/metrics', '/_prometheus/metrics');
   await check('DELETE', '/_inference/{inference_id}', '/_inference/ranker?dry_run=true');
@@ -104,9 +158,14 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
     for (const [method, operation] of Object.entries(operations)) {
       const statuses = seen.get(`${method.toUpperCase()} ${path}`) ?? [];
       t.ok(statuses.length > 0, `${method.toUpperCase()} ${path} was checked`);
-      // Streaming answers text/event-stream; no task of this build streams yet, so only its error answer is checked here.
+      // Streaming answers text/event-stream; no task of this build streams yet, so only its error answer is checked
+      // here.
       const jsonSuccess = operation.responses['200']?.content?.['application/json'] !== undefined;
-      if (jsonSuccess) t.ok(statuses.some((x) => x >= 200 && x < 300), `${method.toUpperCase()} ${path}: a success was checked (${statuses.join(', ')})`);
+      if (jsonSuccess)
+        t.ok(
+          statuses.some((x) => x >= 200 && x < 300),
+          `${method.toUpperCase()} ${path}: a success was checked (${statuses.join(', ')})`,
+        );
     }
   }
 });

@@ -1,4 +1,5 @@
-// The operator surface: GET /_inference/_services, GET /_health, Prometheus metrics, one log line per request, faults at warn, the start-up line.
+// The operator surface: GET /_inference/_services, GET /_health, Prometheus metrics, one log line per request, faults
+// at warn, the start-up line.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -25,7 +26,10 @@ async function withUpstream(t: Tap, env: Record<string, string> = {}) {
   t.teardown(() => hf.close());
   const s = await startApp(t, { SKIP_VALIDATION: 'false', ...env }, undefined, { retry: FAST_RETRY });
   const put = (id: string, settings: Record<string, unknown> = {}) =>
-    s.request('PUT', `/_inference/text_embedding/${id}`, { ...hfBody({ url: `${hf.url}/embed`, ...settings }), chunking_settings: { strategy: 'none' } });
+    s.request('PUT', `/_inference/text_embedding/${id}`, {
+      ...hfBody({ url: `${hf.url}/embed`, ...settings }),
+      chunking_settings: { strategy: 'none' },
+    });
   return { hf, s, put };
 }
 
@@ -37,14 +41,19 @@ t.test('GET /_inference/_services lists the service, its task types and every se
   t.equal(res.status, 200);
   t.equal(res.json.length, 1);
   const [hf] = res.json;
-  t.strictSame(Object.keys(hf), ['service', 'name', 'task_types', 'configurations'], "Elasticsearch's fields, in its order");
+  t.strictSame(
+    Object.keys(hf),
+    ['service', 'name', 'task_types', 'configurations'],
+    "Elasticsearch's fields, in its order",
+  );
   t.equal(hf.service, 'hugging_face');
   t.equal(hf.name, 'Hugging Face');
   // The task types listed are exactly those a PUT accepts.
   const accepted: string[] = [];
   for (const taskType of TASK_TYPES) {
     const put = await s.request('PUT', `/_inference/${taskType}/probe-${taskType.replace('_', '-')}`, hfBody());
-    if (put.json?.error?.reason !== `The [hugging_face] service does not support task type [${taskType}]`) accepted.push(taskType);
+    if (put.json?.error?.reason !== `The [hugging_face] service does not support task type [${taskType}]`)
+      accepted.push(taskType);
   }
   t.strictSame(hf.task_types, accepted);
   t.strictSame(hf.configurations.api_key, {
@@ -88,9 +97,20 @@ t.test('GET /_inference/_services lists the service, its task types and every se
 
   const rerank = await s.request('GET', '/_inference/_services/rerank');
   t.strictSame(rerank.json, res.json, 'filtered by task type');
-  t.strictSame((await s.request('GET', '/_inference/_services/chat_completion')).json, res.json, 'the service serves chat_completion too');
-  t.strictSame((await s.request('GET', '/_inference/_services/bogus')).json, envelope(400, 'status_exception', 'Unknown task_type [bogus]'));
-  t.equal((await s.request('PUT', '/_inference/_services', hfBody())).json.error.type, 'action_request_validation_exception', '_services is never an inference id');
+  t.strictSame(
+    (await s.request('GET', '/_inference/_services/chat_completion')).json,
+    res.json,
+    'the service serves chat_completion too',
+  );
+  t.strictSame(
+    (await s.request('GET', '/_inference/_services/bogus')).json,
+    envelope(400, 'status_exception', 'Unknown task_type [bogus]'),
+  );
+  t.equal(
+    (await s.request('PUT', '/_inference/_services', hfBody())).json.error.type,
+    'action_request_validation_exception',
+    '_services is never an inference id',
+  );
 });
 
 t.test('GET /_health answers without credentials and reveals nothing; everything else still asks', async (t) => {
@@ -100,14 +120,21 @@ t.test('GET /_health answers without credentials and reveals nothing; everything
   const health = await s.request('GET', '/_health');
   t.equal(health.status, 200);
   t.equal(health.body, '{"status":"ok"}');
-  t.equal((await s.request('GET', '/_health', undefined, { authorization: `ApiKey ${admin.encoded}` })).body, '{"status":"ok"}', 'the same with a key');
+  t.equal(
+    (await s.request('GET', '/_health', undefined, { authorization: `ApiKey ${admin.encoded}` })).body,
+    '{"status":"ok"}',
+    'the same with a key',
+  );
   t.equal((await s.request('GET', '/')).status, 401, 'GET / is not a health check: it asks for a key');
   t.equal((await s.request('GET', '/_prometheus/metrics')).status, 401, 'metrics name endpoints: they ask for a key');
   t.equal((await s.request('GET', '/_inference/_services')).status, 401);
   t.equal((await s.request('GET', '/_ui/')).status, 200, 'the page itself holds no data');
   for (const path of ['/_ui/%2e%2e/package.json', '/_ui/..%2fpackage.json', '/_ui/%2e%2e%2fsrc%2fapp.ts']) {
     const outside = await s.request('GET', path);
-    t.ok(outside.status >= 400 && outside.status < 500 && !outside.body.includes('"dependencies"'), `nothing outside its folder: ${path} ${outside.status}`);
+    t.ok(
+      outside.status >= 400 && outside.status < 500 && !outside.body.includes('"dependencies"'),
+      `nothing outside its folder: ${path} ${outside.status}`,
+    );
   }
   t.equal((await s.request('GET', '/_openapi.json')).status, 200, 'nor does the API document');
 });
@@ -115,7 +142,11 @@ t.test('GET /_health answers without credentials and reveals nothing; everything
 t.test('metrics: per endpoint and task type, no secret or input text, series gone with the endpoint', async (t) => {
   const { hf, s, put } = await withUpstream(t);
   t.equal((await put('e')).status, 200);
-  t.equal((await s.request('POST', '/_inference/text_embedding/e', { input: ['first secret text', 'second secret text'] })).status, 200);
+  t.equal(
+    (await s.request('POST', '/_inference/text_embedding/e', { input: ['first secret text', 'second secret text'] }))
+      .status,
+    200,
+  );
   hf.next({ status: 503, json: { error: 'Model is currently loading', estimated_time: 0.01 } });
   t.equal((await s.request('POST', '/_inference/e', { input: 'third' })).status, 200, 'retried after a 503');
   t.equal((await s.request('POST', '/_inference/text_embedding/nobody', { input: 'x' })).status, 404);
@@ -128,24 +159,43 @@ t.test('metrics: per endpoint and task type, no secret or input text, series gon
       .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
       .sort();
   const e = 'inference_id="e",task_type="text_embedding"';
-  t.strictSame(series('hf_gateway_inference_requests_total'), [`hf_gateway_inference_requests_total{${e},status="200"} 2`], 'no series for an id that does not exist');
-  t.strictSame(series('hf_gateway_upstream_requests_total'), [
-    `hf_gateway_upstream_requests_total{${e},status="200"} 3`,
-    `hf_gateway_upstream_requests_total{${e},status="503"} 1`,
-  ], 'the creation call, two batches, one 503');
-  t.strictSame(series('hf_gateway_upstream_request_duration_seconds_count'), [`hf_gateway_upstream_request_duration_seconds_count{${e}} 4`]);
-  t.strictSame(series('hf_gateway_upstream_retries_total'), [`hf_gateway_upstream_retries_total{${e},kind="backoff"} 1`]);
+  t.strictSame(
+    series('hf_gateway_inference_requests_total'),
+    [`hf_gateway_inference_requests_total{${e},status="200"} 2`],
+    'no series for an id that does not exist',
+  );
+  t.strictSame(
+    series('hf_gateway_upstream_requests_total'),
+    [
+      `hf_gateway_upstream_requests_total{${e},status="200"} 3`,
+      `hf_gateway_upstream_requests_total{${e},status="503"} 1`,
+    ],
+    'the creation call, two batches, one 503',
+  );
+  t.strictSame(series('hf_gateway_upstream_request_duration_seconds_count'), [
+    `hf_gateway_upstream_request_duration_seconds_count{${e}} 4`,
+  ]);
+  t.strictSame(series('hf_gateway_upstream_retries_total'), [
+    `hf_gateway_upstream_retries_total{${e},kind="backoff"} 1`,
+  ]);
   t.strictSame(series('hf_gateway_texts_embedded_total'), [`hf_gateway_texts_embedded_total{${e}} 3`]);
-  t.strictSame(series('hf_gateway_batch_size_sum'), [`hf_gateway_batch_size_sum{${e}} 4`], '2 texts, then 1 sent twice');
+  t.strictSame(
+    series('hf_gateway_batch_size_sum'),
+    [`hf_gateway_batch_size_sum{${e}} 4`],
+    '2 texts, then 1 sent twice',
+  );
   t.strictSame(series('hf_gateway_batch_size_count'), [`hf_gateway_batch_size_count{${e}} 3`]);
   t.strictSame(series('hf_gateway_limiter_wait_seconds_count'), [`hf_gateway_limiter_wait_seconds_count{${e}} 3`]);
   t.strictSame(series('hf_gateway_queue_depth'), [`hf_gateway_queue_depth{${e}} 0`]);
-  t.strictSame(series('hf_gateway_inference_request_duration_seconds_count'), [`hf_gateway_inference_request_duration_seconds_count{${e}} 2`]);
+  t.strictSame(series('hf_gateway_inference_request_duration_seconds_count'), [
+    `hf_gateway_inference_request_duration_seconds_count{${e}} 2`,
+  ]);
   t.match(scrape.body, /^# TYPE hf_gateway_streams_open gauge$/m, 'stream instruments exist before any stream');
   t.match(scrape.body, /^# TYPE hf_gateway_tokens_streamed_total counter$/m);
   t.match(scrape.body, /^process_cpu_user_seconds_total \d/m, "the process's own figures");
   t.match(scrape.body, /^nodejs_eventloop_lag_seconds \d/m);
-  for (const secret of [API_KEY, 'secret text', 'third']) t.notMatch(scrape.body, secret, 'no secret and no input text');
+  for (const secret of [API_KEY, 'secret text', 'third'])
+    t.notMatch(scrape.body, secret, 'no secret and no input text');
 
   t.equal((await s.request('DELETE', '/_inference/e')).status, 200);
   await new Promise((r) => setTimeout(r, 50));
@@ -153,7 +203,11 @@ t.test('metrics: per endpoint and task type, no secret or input text, series gon
   t.notMatch(after.body, 'inference_id="e"', 'a deleted endpoint leaves no series behind');
 
   const other = await startApp(t);
-  t.equal((await other.request('GET', '/_prometheus/metrics')).status, 200, 'a second app in the same process has its own registry');
+  t.equal(
+    (await other.request('GET', '/_prometheus/metrics')).status,
+    200,
+    'a second app in the same process has its own registry',
+  );
 });
 
 t.test('one log line per request: route, inference id, task type, status, duration, upstream requests', async (t) => {
@@ -165,8 +219,26 @@ t.test('one log line per request: route, inference id, task type, status, durati
   await new Promise((r) => setImmediate(r));
   const lines = logLines(s.logs.lines);
   const post = lines.find((l) => l.method === 'POST')!;
-  t.strictSame(lines.filter((l) => l.reqId === post.reqId), [post], 'exactly one line for the request');
-  t.strictSame(Object.keys(post), ['level', 'time', 'pid', 'hostname', 'reqId', 'method', 'route', 'inference_id', 'task_type', 'status', 'duration_ms', 'upstream_requests', 'msg']);
+  t.strictSame(
+    lines.filter((l) => l.reqId === post.reqId),
+    [post],
+    'exactly one line for the request',
+  );
+  t.strictSame(Object.keys(post), [
+    'level',
+    'time',
+    'pid',
+    'hostname',
+    'reqId',
+    'method',
+    'route',
+    'inference_id',
+    'task_type',
+    'status',
+    'duration_ms',
+    'upstream_requests',
+    'msg',
+  ]);
   t.match(post, {
     level: 30,
     reqId: /^req-/,
@@ -180,16 +252,32 @@ t.test('one log line per request: route, inference id, task type, status, durati
     msg: 'request completed',
   });
   t.ok(JSON.stringify(post).length < 300, `${JSON.stringify(post).length} bytes`);
-  t.notOk(lines.some((l) => l.msg === 'incoming request'), "no fastify 'incoming request' lines");
+  t.notOk(
+    lines.some((l) => l.msg === 'incoming request'),
+    "no fastify 'incoming request' lines",
+  );
   const missing = lines.find((l) => l.inference_id === 'nobody')!;
-  t.match(missing, { method: 'GET', route: '/_inference/:inference_id', status: 404, error: 'resource_not_found_exception' });
+  t.match(missing, {
+    method: 'GET',
+    route: '/_inference/:inference_id',
+    status: 404,
+    error: 'resource_not_found_exception',
+  });
   t.notOk('task_type' in missing, 'no task type for an endpoint that does not exist');
-  t.match(lines.find((l) => l.url === '/nowhere'), { status: 404, error: 'resource_not_found_exception' }, 'an unknown route logs its path, without the query');
+  t.match(
+    lines.find((l) => l.url === '/nowhere'),
+    { status: 404, error: 'resource_not_found_exception' },
+    'an unknown route logs its path, without the query',
+  );
 });
 
 t.test('an unreachable upstream: a warn line per failed attempt, no stack trace, nothing at error', async (t) => {
   const s = await startApp(t, { SKIP_VALIDATION: 'true' }, undefined, { retry: FAST_RETRY });
-  await s.request('PUT', '/_inference/text_embedding/down', hfBody({ url: `http://127.0.0.1:${await closedPort()}/embed` }));
+  await s.request(
+    'PUT',
+    '/_inference/text_embedding/down',
+    hfBody({ url: `http://127.0.0.1:${await closedPort()}/embed` }),
+  );
   s.logs.lines.length = 0;
   const res = await s.request('POST', '/_inference/text_embedding/down', { input: 'x' });
   t.equal(res.status, 502);
@@ -207,7 +295,10 @@ t.test('an unreachable upstream: a warn line per failed attempt, no stack trace,
     reason: 'Failed to send request from inference entity id [down]: the connection was refused',
   });
   t.notMatch(s.logs.text, /stack|"err"| {4}at /, 'no stack trace');
-  t.notOk(lines.some((l) => (l.level as number) >= 50), 'nothing at error');
+  t.notOk(
+    lines.some((l) => (l.level as number) >= 50),
+    'nothing at error',
+  );
   t.match(lines.at(-1), { msg: 'request completed', status: 502, upstream_requests: 3, error: 'status_exception' });
 });
 
@@ -218,7 +309,9 @@ t.test('the start-up line names the store, the auth mode, the data directory and
     server.child.kill('SIGTERM');
     await server.exited;
   });
-  const started = logLines(server.stdout).filter((l) => typeof l.msg === 'string' && (l.msg).startsWith('Server listening at'));
+  const started = logLines(server.stdout).filter(
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'),
+  );
   t.equal(started.length, 1);
   t.match(started[0], {
     level: 30,
@@ -232,13 +325,22 @@ t.test('the start-up line names the store, the auth mode, the data directory and
 
 t.test('a creation that fails leaves no series for the id it would have had', async (t) => {
   const s = await startApp(t, { SKIP_VALIDATION: 'false' }, undefined, { retry: FAST_RETRY });
-  const res = await s.request('PUT', '/_inference/text_embedding/never', hfBody({ url: `http://127.0.0.1:${await closedPort()}/embed` }));
+  const res = await s.request(
+    'PUT',
+    '/_inference/text_embedding/never',
+    hfBody({ url: `http://127.0.0.1:${await closedPort()}/embed` }),
+  );
   t.equal(res.status, 400);
   await new Promise((r) => setTimeout(r, 50));
   t.notMatch((await s.request('GET', '/_prometheus/metrics')).body, 'inference_id="never"');
   t.match(
     s.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'upstream request failed'),
-    { level: 40, inference_id: 'never', during: 'creation', reason: 'Failed to send request from inference entity id [never]: the connection was refused' },
+    {
+      level: 40,
+      inference_id: 'never',
+      during: 'creation',
+      reason: 'Failed to send request from inference entity id [never]: the connection was refused',
+    },
     'the failed creation call is logged at warn',
   );
 });

@@ -27,27 +27,37 @@ async function silentRedis(t: { teardown(fn: () => unknown): void }) {
   return { port: (server.address() as net.AddressInfo).port, open: () => sockets.size, accepted: () => accepted };
 }
 
-t.test('a step failing after the store and Redis are open: both are closed before the error reaches the caller', async (t) => {
-  const redis = await silentRedis(t);
-  const dataDir = t.testdir();
-  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: `redis://127.0.0.1:${redis.port}`, SKIP_VALIDATION: 'true' });
-  // The step after Redis: its "not reachable yet" line, written to a log destination that fails.
-  const failingLog = {
-    write(line: string) {
-      if (line.includes('not reachable yet')) throw new Error('log destination failed');
-    },
-  };
-  await t.rejects(buildApp(config, { logStream: failingLog }), new Error('log destination failed'));
-  t.ok(redis.accepted() >= 1, 'Redis had been connected to');
-  // The client's close reaches this side a moment later.
-  for (let waited = 0; redis.open() > 0 && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-  t.equal(redis.open(), 0, 'no Redis connection is left open');
-  // Left open, the limiter would reconnect every second or so.
-  const accepted = redis.accepted();
-  await new Promise((r) => setTimeout(r, 1500));
-  t.equal(redis.accepted(), accepted, 'and none is made again');
-  t.notOk(fs.existsSync(path.join(dataDir, 'inference.db-wal')), 'the database was closed (SQLite removes its WAL on the last close)');
-});
+t.test(
+  'a step failing after the store and Redis are open: both are closed before the error reaches the caller',
+  async (t) => {
+    const redis = await silentRedis(t);
+    const dataDir = t.testdir();
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      SKIP_VALIDATION: 'true',
+    });
+    // The step after Redis: its "not reachable yet" line, written to a log destination that fails.
+    const failingLog = {
+      write(line: string) {
+        if (line.includes('not reachable yet')) throw new Error('log destination failed');
+      },
+    };
+    await t.rejects(buildApp(config, { logStream: failingLog }), new Error('log destination failed'));
+    t.ok(redis.accepted() >= 1, 'Redis had been connected to');
+    // The client's close reaches this side a moment later.
+    for (let waited = 0; redis.open() > 0 && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    t.equal(redis.open(), 0, 'no Redis connection is left open');
+    // Left open, the limiter would reconnect every second or so.
+    const accepted = redis.accepted();
+    await new Promise((r) => setTimeout(r, 1500));
+    t.equal(redis.accepted(), accepted, 'and none is made again');
+    t.notOk(
+      fs.existsSync(path.join(dataDir, 'inference.db-wal')),
+      'the database was closed (SQLite removes its WAL on the last close)',
+    );
+  },
+);
 
 t.test('a port that is taken: the process closes the store and exits 1 with one line', async (t) => {
   const taken = net.createServer();

@@ -35,7 +35,9 @@ t.test('endpoints survive a restart, and their secrets still decrypt', async (t)
   const second = await startApp(t, {}, dataDir);
   t.strictSame((await second.request('GET', '/_inference')).json, before);
   // An update decrypts the stored secrets and seals them again: proof the key survived too.
-  const res = await second.request('PUT', '/_inference/keep/_update', { service_settings: { rate_limit: { requests_per_minute: 10 } } });
+  const res = await second.request('PUT', '/_inference/keep/_update', {
+    service_settings: { rate_limit: { requests_per_minute: 10 } },
+  });
   t.equal(res.status, 200);
 });
 
@@ -54,10 +56,17 @@ t.test('of concurrent PUTs of one id exactly one succeeds', async (t) => {
   const winners = answers.filter((a) => a.status === 200);
   t.equal(winners.length, 1);
   for (const loser of answers.filter((a) => a.status !== 200)) {
-    t.strictSame(loser.json, envelope(400, 'resource_already_exists_exception', 'Inference endpoint [race] already exists'));
+    t.strictSame(
+      loser.json,
+      envelope(400, 'resource_already_exists_exception', 'Inference endpoint [race] already exists'),
+    );
   }
   const stored = (await s.request('GET', '/_inference/race')).json.endpoints[0];
-  t.equal(stored.service_settings.url, winners[0]!.json.service_settings.url, 'the stored endpoint is the one acknowledged');
+  t.equal(
+    stored.service_settings.url,
+    winners[0]!.json.service_settings.url,
+    'the stored endpoint is the one acknowledged',
+  );
 });
 
 t.test('the database file never holds an api key in clear text', async (t) => {
@@ -85,9 +94,12 @@ t.test('api keys are sealed with AES-256-GCM under the key file, bound to their 
   await s.request('PUT', '/_inference/text_embedding/sealed', hfBody());
   const key = Buffer.from(fs.readFileSync(path.join(s.dataDir, 'secret.key'), 'utf8').trim(), 'base64');
   const db = new Database(path.join(s.dataDir, 'inference.db'), { readonly: true });
-  const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('sealed') as { secrets: string };
+  const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('sealed') as {
+    secrets: string;
+  };
   db.close();
-  // Opened here with node's own AES-256-GCM, not the service's code: v1.<base64 of a 12-byte IV, the ciphertext, a 16-byte tag>.
+  // Opened here with node's own AES-256-GCM, not the service's code: v1.<base64 of a 12-byte IV, the ciphertext, a
+  // 16-byte tag>.
   const raw = Buffer.from(secrets.slice('v1.'.length), 'base64');
   const open = (aad: string) => {
     const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
@@ -103,7 +115,9 @@ t.test('_update seals the secret again only when it brings a new api_key', async
   const s = await startApp(t);
   const sealed = () => {
     const db = new Database(path.join(s.dataDir, 'inference.db'), { readonly: true });
-    const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('e') as { secrets: string };
+    const { secrets } = db.prepare('SELECT secrets FROM endpoints WHERE inference_id = ?').get('e') as {
+      secrets: string;
+    };
     db.close();
     return secrets;
   };
@@ -122,9 +136,15 @@ t.test('_update seals the secret again only when it brings a new api_key', async
   t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: ROTATED } })).status, 200);
   t.not(sealed(), created, 'a new api_key is sealed');
   const rotated = sealed();
-  t.equal((await s.request('PUT', '/_inference/e/_update', { service_settings: { rate_limit: { requests_per_minute: 20 } } })).status, 200);
+  t.equal(
+    (await s.request('PUT', '/_inference/e/_update', { service_settings: { rate_limit: { requests_per_minute: 20 } } }))
+      .status,
+    200,
+  );
   t.equal(sealed(), rotated, 'and kept as sealed by the next update without one');
-  t.strictSame((await s.request('GET', '/_inference/e')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 20 });
+  t.strictSame((await s.request('GET', '/_inference/e')).json.endpoints[0].service_settings.rate_limit, {
+    requests_per_minute: 20,
+  });
 });
 
 t.test('the secrets key file is created once with mode 0600 and reused', async (t) => {
@@ -138,26 +158,35 @@ t.test('the secrets key file is created once with mode 0600 and reused', async (
   t.equal(fs.readFileSync(file, 'utf8'), before);
 });
 
-t.test('the data directory the service creates is 0700, and the database, its WAL and shared memory are 0600', async (t) => {
-  // A directory that does not exist yet, under the umask most systems run with (files 0644 otherwise).
-  const previous = process.umask(0o022);
-  t.teardown(() => void process.umask(previous));
-  const dataDir = path.join(t.testdir(), 'new', 'data');
-  const s = await startApp(t, {}, dataDir);
-  t.equal((await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status, 200, 'a write, so the WAL holds data');
-  const mode = (file: string) => (fs.statSync(path.join(dataDir, file)).mode & 0o777).toString(8);
-  t.equal(mode('.'), '700', 'the data directory');
-  t.strictSame(
-    Object.fromEntries(['inference.db', 'inference.db-wal', 'inference.db-shm', 'secret.key'].map((f) => [f, mode(f)])),
-    { 'inference.db': '600', 'inference.db-wal': '600', 'inference.db-shm': '600', 'secret.key': '600' },
-  );
-  await s.app.close();
-  // Reopened: nothing loosened, nothing lost.
-  const again = await startApp(t, {}, dataDir);
-  t.equal((await again.request('GET', '/_inference/e')).status, 200);
-  t.equal(mode('inference.db'), '600');
-  t.equal(mode('inference.db-wal'), '600');
-});
+t.test(
+  'the data directory the service creates is 0700, and the database, its WAL and shared memory are 0600',
+  async (t) => {
+    // A directory that does not exist yet, under the umask most systems run with (files 0644 otherwise).
+    const previous = process.umask(0o022);
+    t.teardown(() => void process.umask(previous));
+    const dataDir = path.join(t.testdir(), 'new', 'data');
+    const s = await startApp(t, {}, dataDir);
+    t.equal(
+      (await s.request('PUT', '/_inference/text_embedding/e', hfBody())).status,
+      200,
+      'a write, so the WAL holds data',
+    );
+    const mode = (file: string) => (fs.statSync(path.join(dataDir, file)).mode & 0o777).toString(8);
+    t.equal(mode('.'), '700', 'the data directory');
+    t.strictSame(
+      Object.fromEntries(
+        ['inference.db', 'inference.db-wal', 'inference.db-shm', 'secret.key'].map((f) => [f, mode(f)]),
+      ),
+      { 'inference.db': '600', 'inference.db-wal': '600', 'inference.db-shm': '600', 'secret.key': '600' },
+    );
+    await s.app.close();
+    // Reopened: nothing loosened, nothing lost.
+    const again = await startApp(t, {}, dataDir);
+    t.equal((await again.request('GET', '/_inference/e')).status, 200);
+    t.equal(mode('inference.db'), '600');
+    t.equal(mode('inference.db-wal'), '600');
+  },
+);
 
 t.test('SECRETS_KEY is used instead of a key file', async (t) => {
   const key = crypto.randomBytes(32).toString('base64');
@@ -166,7 +195,10 @@ t.test('SECRETS_KEY is used instead of a key file', async (t) => {
   await s.request('PUT', '/_inference/text_embedding/a', hfBody());
   await s.app.close();
   const again = await startApp(t, { SECRETS_KEY: key }, s.dataDir);
-  t.equal((await again.request('PUT', '/_inference/a/_update', { service_settings: { api_key: ROTATED } })).status, 200);
+  t.equal(
+    (await again.request('PUT', '/_inference/a/_update', { service_settings: { api_key: ROTATED } })).status,
+    200,
+  );
 });
 
 t.test('a wrong key at start-up is a clear error naming the cause', async (t) => {
@@ -174,7 +206,11 @@ t.test('a wrong key at start-up is a clear error naming the cause', async (t) =>
   const s = await startApp(t, { SECRETS_KEY: crypto.randomBytes(32).toString('base64') }, dataDir);
   await s.request('PUT', '/_inference/text_embedding/a', hfBody());
   await s.app.close();
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', SECRETS_KEY: crypto.randomBytes(32).toString('base64') });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    SECRETS_KEY: crypto.randomBytes(32).toString('base64'),
+  });
   await t.rejects(buildApp(config), {
     name: 'ConfigError',
     message: `the secrets key from SECRETS_KEY is not the key the database ${path.join(dataDir, 'inference.db')} was written with, so its stored api keys cannot be decrypted; start with the original key`,
@@ -197,8 +233,18 @@ t.test('a damaged key file is a clear error', async (t) => {
 
 t.test('a sealed secret opens only under its own key and inference id', async (t) => {
   const dir = t.testdir();
-  const box = SecretBox.open({ configuredKey: crypto.randomBytes(32), dataDir: dir, storeHasSecrets: false, databasePath: 'x' });
-  const other = SecretBox.open({ configuredKey: crypto.randomBytes(32), dataDir: dir, storeHasSecrets: false, databasePath: 'x' });
+  const box = SecretBox.open({
+    configuredKey: crypto.randomBytes(32),
+    dataDir: dir,
+    storeHasSecrets: false,
+    databasePath: 'x',
+  });
+  const other = SecretBox.open({
+    configuredKey: crypto.randomBytes(32),
+    dataDir: dir,
+    storeHasSecrets: false,
+    databasePath: 'x',
+  });
   const sealed = box.encrypt('{"api_key":"k"}', 'id-a');
   t.equal(box.decrypt(sealed, 'id-a'), '{"api_key":"k"}');
   t.not(box.encrypt('{"api_key":"k"}', 'id-a'), sealed, 'a fresh IV every time');
@@ -226,17 +272,25 @@ t.test('a new database is migrated to the current schema version, in WAL mode', 
   db.close();
 });
 
-t.test('the store writes in WAL mode with synchronous=FULL: a write is on disk before it is acknowledged', async (t) => {
-  // The store as buildApp opens it; synchronous is a setting of the connection, read from that connection.
-  const store = new SqliteEndpointStore(t.testdir());
-  t.teardown(() => store.close());
-  t.strictSame(store.durability(), { journalMode: 'wal', synchronous: 'full' });
-});
+t.test(
+  'the store writes in WAL mode with synchronous=FULL: a write is on disk before it is acknowledged',
+  async (t) => {
+    // The store as buildApp opens it; synchronous is a setting of the connection, read from that connection.
+    const store = new SqliteEndpointStore(t.testdir());
+    t.teardown(() => store.close());
+    t.strictSame(store.durability(), { journalMode: 'wal', synchronous: 'full' });
+  },
+);
 
 t.test('at trace level no api key or credential reaches the logs', async (t) => {
   const s = await startApp(t, { LOG_LEVEL: 'trace' });
   await s.request('PUT', '/_inference/text_embedding/a', hfBody(), { authorization: `Bearer ${API_KEY}` });
-  await s.request('PUT', '/_inference/a/_update', { service_settings: { api_key: ROTATED } }, { authorization: 'ApiKey c2VjcmV0OnNlY3JldA==' });
+  await s.request(
+    'PUT',
+    '/_inference/a/_update',
+    { service_settings: { api_key: ROTATED } },
+    { authorization: 'ApiKey c2VjcmV0OnNlY3JldA==' },
+  );
   await s.request('PUT', '/_inference/text_embedding/b', `{"api_key": ${API_KEY}`);
   await s.request('PUT', '/_inference/text_embedding/c', hfBody({ api_key: API_KEY, extra: API_KEY }));
   await s.request('GET', '/_inference');
@@ -253,7 +307,16 @@ t.test('the logger configuration redacts credentials wherever a log line carries
     },
   });
   const log = pino(loggerOptions('trace'), sink);
-  log.info({ req: { method: 'GET', url: `/_inference?api_key=${API_KEY}&pretty`, headers: { authorization: `Bearer ${API_KEY}` } } }, 'request');
+  log.info(
+    {
+      req: {
+        method: 'GET',
+        url: `/_inference?api_key=${API_KEY}&pretty`,
+        headers: { authorization: `Bearer ${API_KEY}` },
+      },
+    },
+    'request',
+  );
   log.info({ upstream: { headers: { authorization: `Bearer ${API_KEY}` } } }, 'upstream call');
   log.info({ body: { service_settings: { api_key: API_KEY } } }, 'body');
   log.info({ endpoint: { secrets: { api_key: API_KEY } } }, 'endpoint');
@@ -286,7 +349,10 @@ t.test('configuration: defaults, and a clear error for each bad value', async (t
     [{ BODY_LIMIT: '0' }, 'BODY_LIMIT must be a positive size such as 10mb, 512kb or 1048576, got [0]'],
     [{ HF_API_BASE: 'ftp://x' }, 'HF_API_BASE must be an http(s) URL, got [ftp://x]'],
     [{ HF_ROUTER_BASE: 'ftp://u:pw@router' }, 'HF_ROUTER_BASE must be an http(s) URL, got [ftp://u:***@router]'],
-    [{ SECRETS_KEY: 'c2hvcnQ=' }, 'SECRETS_KEY must be 32 bytes encoded as base64 (44 characters, e.g. from `openssl rand -base64 32`), got 5 bytes'],
+    [
+      { SECRETS_KEY: 'c2hvcnQ=' },
+      'SECRETS_KEY must be 32 bytes encoded as base64 (44 characters, e.g. from `openssl rand -base64 32`), got 5 bytes',
+    ],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), new ConfigError(message), message);
 });

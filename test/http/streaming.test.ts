@@ -1,4 +1,5 @@
-// Streamed completion and chat_completion through HTTP: the events on the wire, failures before and after the first byte, timeouts, disconnects, caps.
+// Streamed completion and chat_completion through HTTP: the events on the wire, failures before and after the first
+// byte, timeouts, disconnects, caps.
 import http from 'node:http';
 import t from 'tap';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
@@ -7,23 +8,40 @@ import { FakeLlm, MODEL } from '../helpers/fake-llm.js';
 
 const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 /** What the official clients send on every call with a body, `_stream` included. */
-const CLIENT_HEADERS = { 'content-type': 'application/vnd.elasticsearch+json; compatible-with=9', accept: 'application/vnd.elasticsearch+json; compatible-with=9' };
+const CLIENT_HEADERS = {
+  'content-type': 'application/vnd.elasticsearch+json; compatible-with=9',
+  accept: 'application/vnd.elasticsearch+json; compatible-with=9',
+};
 
 async function setup(t: Tap, env: Record<string, string> = {}, queueCapacity?: number) {
   const llm = await new FakeLlm().start();
   t.teardown(() => llm.close());
-  const s = await startApp(t, { HF_ROUTER_BASE: llm.url, SKIP_VALIDATION: 'false', ...env }, undefined, { retry: FAST_RETRY, queueCapacity });
-  const put = async (taskType: string, id: string, serviceSettings: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const res = await s.request('PUT', `/_inference/${taskType}/${id}`, { service: 'hugging_face', service_settings: { api_key: API_KEY, ...serviceSettings }, ...extra });
+  const s = await startApp(t, { HF_ROUTER_BASE: llm.url, SKIP_VALIDATION: 'false', ...env }, undefined, {
+    retry: FAST_RETRY,
+    queueCapacity,
+  });
+  const put = async (
+    taskType: string,
+    id: string,
+    serviceSettings: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const res = await s.request('PUT', `/_inference/${taskType}/${id}`, {
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, ...serviceSettings },
+      ...extra,
+    });
     if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
   };
-  const stream = (taskType: string, id: string, body: unknown, query = '') => s.request('POST', `/_inference/${taskType}/${id}/_stream${query}`, body, CLIENT_HEADERS);
+  const stream = (taskType: string, id: string, body: unknown, query = '') =>
+    s.request('POST', `/_inference/${taskType}/${id}/_stream${query}`, body, CLIENT_HEADERS);
   return { s, llm, put, stream };
 }
 
 /** `event: message\ndata: {"completion":[{"delta":"x"}]}\n\n` for each delta, then [DONE]. */
 const completionStream = (deltas: string[]) =>
-  deltas.map((d) => `event: message\ndata: ${JSON.stringify({ completion: [{ delta: d }] })}\n\n`).join('') + 'event: message\ndata: [DONE]\n\n';
+  deltas.map((d) => `event: message\ndata: ${JSON.stringify({ completion: [{ delta: d }] })}\n\n`).join('') +
+  'event: message\ndata: [DONE]\n\n';
 
 /** Each event's data, parsed (or the raw text for [DONE]), with its event name. */
 const events = (body: string) =>
@@ -46,33 +64,44 @@ async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-t.test('completion _stream over OpenAI chat (TGI framing): the events of docs/api.md#streaming, headers whatever Accept says', async (t) => {
-  const { s, llm, put, stream } = await setup(t);
-  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` }, { task_settings: { max_tokens: 100 } });
-  const res = await stream('completion', 'c', { input: 'What is Elastic?' });
-  t.equal(res.status, 200);
-  t.equal(res.headers['content-type'], 'text/event-stream');
-  t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
-  t.equal(res.body, completionStream(['You', ' said', ':', ' What', ' is', ' Elastic?']));
-  t.strictSame(llm.received[0]!.body, {
-    messages: [{ role: 'user', content: 'What is Elastic?' }],
-    n: 1,
-    stream: true,
-    stream_options: { include_usage: true },
-    max_tokens: 100,
-  });
-  t.equal(llm.received[0]!.headers.accept, 'text/event-stream');
-  // Elasticsearch's stream of any task type: the id alone.
-  const byId = await s.request('POST', '/_inference/c/_stream', { input: 'hi' }, CLIENT_HEADERS);
-  t.equal(byId.body, completionStream(['You', ' said', ':', ' hi']));
-  t.equal(byId.headers['content-type'], 'text/event-stream');
-  // Logged and counted under the endpoint's own id, not the path segment where a task type goes.
-  const line = s.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request completed').at(-1);
-  t.match(line, { route: '/_inference/:task_type/:inference_id', inference_id: 'c', task_type: 'completion', status: 200 });
-  const scrape = (await s.request('GET', '/_prometheus/metrics')).body;
-  t.notMatch(scrape, 'inference_id="_stream"');
-  t.match(scrape, /hf_gateway_inference_requests_total\{inference_id="c",task_type="completion",status="200"\} 2/);
-});
+t.test(
+  'completion _stream over OpenAI chat (TGI framing): the events of docs/api.md#streaming, headers whatever Accept says',
+  async (t) => {
+    const { s, llm, put, stream } = await setup(t);
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` }, { task_settings: { max_tokens: 100 } });
+    const res = await stream('completion', 'c', { input: 'What is Elastic?' });
+    t.equal(res.status, 200);
+    t.equal(res.headers['content-type'], 'text/event-stream');
+    t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
+    t.equal(res.body, completionStream(['You', ' said', ':', ' What', ' is', ' Elastic?']));
+    t.strictSame(llm.received[0]!.body, {
+      messages: [{ role: 'user', content: 'What is Elastic?' }],
+      n: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 100,
+    });
+    t.equal(llm.received[0]!.headers.accept, 'text/event-stream');
+    // Elasticsearch's stream of any task type: the id alone.
+    const byId = await s.request('POST', '/_inference/c/_stream', { input: 'hi' }, CLIENT_HEADERS);
+    t.equal(byId.body, completionStream(['You', ' said', ':', ' hi']));
+    t.equal(byId.headers['content-type'], 'text/event-stream');
+    // Logged and counted under the endpoint's own id, not the path segment where a task type goes.
+    const line = s.logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request completed')
+      .at(-1);
+    t.match(line, {
+      route: '/_inference/:task_type/:inference_id',
+      inference_id: 'c',
+      task_type: 'completion',
+      status: 200,
+    });
+    const scrape = (await s.request('GET', '/_prometheus/metrics')).body;
+    t.notMatch(scrape, 'inference_id="_stream"');
+    t.match(scrape, /hf_gateway_inference_requests_total\{inference_id="c",task_type="completion",status="200"\} 2/);
+  },
+);
 
 t.test('completion _stream over vLLM framing, the router, TGI native and text2text', async (t) => {
   const { llm, put, stream } = await setup(t, { HF_API_BASE: 'http://127.0.0.1:1' });
@@ -82,241 +111,440 @@ t.test('completion _stream over vLLM framing, the router, TGI native and text2te
   t.equal(llm.received[0]!.body.model, 'served');
 
   await put('completion', 'hosted', { model_id: 'meta-llama/Llama-3.1-8B-Instruct' });
-  t.equal((await stream('completion', 'hosted', { input: ['hi'] })).body, completionStream(['You', ' said', ':', ' hi']), 'a list of one input is one input');
-  t.strictSame([llm.received[1]!.path, llm.received[1]!.body.model], ['/v1/chat/completions', 'meta-llama/Llama-3.1-8B-Instruct']);
+  t.equal(
+    (await stream('completion', 'hosted', { input: ['hi'] })).body,
+    completionStream(['You', ' said', ':', ' hi']),
+    'a list of one input is one input',
+  );
+  t.strictSame(
+    [llm.received[1]!.path, llm.received[1]!.body.model],
+    ['/v1/chat/completions', 'meta-llama/Llama-3.1-8B-Instruct'],
+  );
 
   // TGI native: the closing </s> is a special token, not text; TGI sends no [DONE] and we still end with ours.
   await put('completion', 'tgi', { url: `${llm.url}/generate` }, { task_settings: { temperature: 0.7, stop: ['?'] } });
-  t.equal((await stream('completion', 'tgi', { input: 'Why? Because' })).body, completionStream(['You', ' said', ':', ' Why?']), 'cut at the stop sequence');
-  t.strictSame([llm.received[2]!.path, llm.received[2]!.body], [
-    '/generate_stream',
-    { inputs: 'Why? Because', parameters: { temperature: 0.7, stop: ['?'], return_full_text: false, details: true } },
-  ]);
+  t.equal(
+    (await stream('completion', 'tgi', { input: 'Why? Because' })).body,
+    completionStream(['You', ' said', ':', ' Why?']),
+    'cut at the stop sequence',
+  );
+  t.strictSame(
+    [llm.received[2]!.path, llm.received[2]!.body],
+    [
+      '/generate_stream',
+      { inputs: 'Why? Because', parameters: { temperature: 0.7, stop: ['?'], return_full_text: false, details: true } },
+    ],
+  );
 
   await put('completion', 't5', { url: `${llm.url}/t5`, protocol: 'text2text_generation' });
-  t.equal((await stream('completion', 't5', { input: 'hi' })).body, completionStream(['You said: hi']), 'one message, then [DONE]');
+  t.equal(
+    (await stream('completion', 't5', { input: 'hi' })).body,
+    completionStream(['You said: hi']),
+    'one message, then [DONE]',
+  );
   t.equal(llm.received[3]!.body.inputs, 'hi');
 });
 
-t.test('chat_completion _stream: the unified body on the wire, bare chunks in Elasticsearch field order, usage, one id per stream', async (t) => {
-  const { llm, put, stream } = await setup(t);
-  await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions`, model_id: 'tgi' }, { task_settings: { temperature: 0.1, max_tokens: 500 } });
-  const body = {
-    messages: [
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: [{ type: 'text', text: 'Weather' }, { type: 'text', text: ' in Paris' }] },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
-      { role: 'tool', content: 'Sunny', tool_call_id: 'call_1' },
-      { role: 'user', content: 'So?' },
-    ],
-    max_completion_tokens: 3,
-    stop: 'never',
-    top_p: 0.5,
-    tools: [{ type: 'function', function: { name: 'get_weather', description: null, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
-    tool_choice: { type: 'function', function: { name: 'get_weather' } },
-  };
-  const res = await stream('chat_completion', 'chat', body);
-  t.equal(res.status, 200);
-  t.equal(res.headers['content-type'], 'text/event-stream');
-  t.strictSame(llm.received[0]!.body, {
-    model: 'tgi',
-    messages: [
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: [{ type: 'text', text: 'Weather' }, { type: 'text', text: ' in Paris' }] },
-      { role: 'assistant', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
-      { role: 'tool', content: 'Sunny', tool_call_id: 'call_1' },
-      { role: 'user', content: 'So?' },
-    ],
-    n: 1,
-    stream: true,
-    stream_options: { include_usage: true },
-    max_tokens: 3,
-    temperature: 0.1,
-    top_p: 0.5,
-    stop: ['never'],
-    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
-    tool_choice: { type: 'function', function: { name: 'get_weather' } },
-  });
-  const id = /"id":"(chatcmpl-[^"]+)"/.exec(res.body)![1]!;
-  const chunk = (content: string, finish?: string) =>
-    `event: message\ndata: {"id":"${id}","choices":[{"delta":{"content":${JSON.stringify(content)},"role":"assistant"},${finish ? `"finish_reason":"${finish}",` : ''}"index":0}],"model":"${MODEL}","object":"chat.completion.chunk"}\n\n`;
-  t.equal(
-    res.body,
-    chunk('You') +
-      chunk(' said') +
-      chunk(':', 'length') +
-      `event: message\ndata: {"id":"${id}","choices":[],"model":"${MODEL}","object":"chat.completion.chunk","usage":{"completion_tokens":3,"prompt_tokens":5,"total_tokens":8}}\n\n` +
-      'event: message\ndata: [DONE]\n\n',
-  );
-  const again = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'x' }] });
-  t.notMatch(again.body, id, 'each stream gets its own id');
-});
+t.test(
+  'chat_completion _stream: the unified body on the wire, bare chunks in Elasticsearch field order, usage, one id per stream',
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    await put(
+      'chat_completion',
+      'chat',
+      { url: `${llm.url}/v1/chat/completions`, model_id: 'tgi' },
+      { task_settings: { temperature: 0.1, max_tokens: 500 } },
+    );
+    const body = {
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather' },
+            { type: 'text', text: ' in Paris' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
+        },
+        { role: 'tool', content: 'Sunny', tool_call_id: 'call_1' },
+        { role: 'user', content: 'So?' },
+      ],
+      max_completion_tokens: 3,
+      stop: 'never',
+      top_p: 0.5,
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: null,
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    };
+    const res = await stream('chat_completion', 'chat', body);
+    t.equal(res.status, 200);
+    t.equal(res.headers['content-type'], 'text/event-stream');
+    t.strictSame(llm.received[0]!.body, {
+      model: 'tgi',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather' },
+            { type: 'text', text: ' in Paris' },
+          ],
+        },
+        {
+          role: 'assistant',
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
+        },
+        { role: 'tool', content: 'Sunny', tool_call_id: 'call_1' },
+        { role: 'user', content: 'So?' },
+      ],
+      n: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 3,
+      temperature: 0.1,
+      top_p: 0.5,
+      stop: ['never'],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+        },
+      ],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    });
+    const id = /"id":"(chatcmpl-[^"]+)"/.exec(res.body)![1]!;
+    const chunk = (content: string, finish?: string) =>
+      `event: message\ndata: {"id":"${id}","choices":[{"delta":{"content":${JSON.stringify(content)},"role":"assistant"},${finish ? `"finish_reason":"${finish}",` : ''}"index":0}],"model":"${MODEL}","object":"chat.completion.chunk"}\n\n`;
+    t.equal(
+      res.body,
+      chunk('You') +
+        chunk(' said') +
+        chunk(':', 'length') +
+        `event: message\ndata: {"id":"${id}","choices":[],"model":"${MODEL}","object":"chat.completion.chunk","usage":{"completion_tokens":3,"prompt_tokens":5,"total_tokens":8}}\n\n` +
+        'event: message\ndata: [DONE]\n\n',
+    );
+    const again = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'x' }] });
+    t.notMatch(again.body, id, 'each stream gets its own id');
+  },
+);
 
-t.test("chat_completion _stream: an upstream's own id is kept, TGI's stop_sequence is stop, the request's model is sent", async (t) => {
-  const { llm, put, stream } = await setup(t);
-  llm.style = 'vllm';
-  await put('chat_completion', 'vllm', { url: `${llm.url}/v1` });
-  const res = await stream('chat_completion', 'vllm', { model: 'asked', messages: [{ role: 'user', content: 'a b' }] });
-  t.equal(llm.received[0]!.path, '/v1/chat/completions');
-  t.equal(llm.received[0]!.body.model, 'asked');
-  const all = events(res.body);
-  t.strictSame(all[0], { event: 'message', data: { id: 'chatcmpl-fake0001', choices: [{ delta: { content: 'You', role: 'assistant' }, index: 0 }], model: MODEL, object: 'chat.completion.chunk' } });
-  t.strictSame(all[1]!.data.choices, [{ delta: { content: ' said' }, index: 0 }]);
+t.test(
+  "chat_completion _stream: an upstream's own id is kept, TGI's stop_sequence is stop, the request's model is sent",
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    llm.style = 'vllm';
+    await put('chat_completion', 'vllm', { url: `${llm.url}/v1` });
+    const res = await stream('chat_completion', 'vllm', {
+      model: 'asked',
+      messages: [{ role: 'user', content: 'a b' }],
+    });
+    t.equal(llm.received[0]!.path, '/v1/chat/completions');
+    t.equal(llm.received[0]!.body.model, 'asked');
+    const all = events(res.body);
+    t.strictSame(all[0], {
+      event: 'message',
+      data: {
+        id: 'chatcmpl-fake0001',
+        choices: [{ delta: { content: 'You', role: 'assistant' }, index: 0 }],
+        model: MODEL,
+        object: 'chat.completion.chunk',
+      },
+    });
+    t.strictSame(all[1]!.data.choices, [{ delta: { content: ' said' }, index: 0 }]);
 
-  llm.style = 'tgi';
-  const stopped = events((await stream('chat_completion', 'vllm', { messages: [{ role: 'user', content: 'a b c' }], stop: ['b'] })).body);
-  t.strictSame(
-    stopped.filter((e) => e.data !== '[DONE]' && e.data.choices.length > 0).map((e) => [e.data.choices[0].delta.content, e.data.choices[0].finish_reason]),
-    [['You', undefined], [' said', undefined], [':', undefined], [' a', undefined], [' b', 'stop']],
-  );
-});
+    llm.style = 'tgi';
+    const stopped = events(
+      (await stream('chat_completion', 'vllm', { messages: [{ role: 'user', content: 'a b c' }], stop: ['b'] })).body,
+    );
+    t.strictSame(
+      stopped
+        .filter((e) => e.data !== '[DONE]' && e.data.choices.length > 0)
+        .map((e) => [e.data.choices[0].delta.content, e.data.choices[0].finish_reason]),
+      [
+        ['You', undefined],
+        [' said', undefined],
+        [':', undefined],
+        [' a', undefined],
+        [' b', 'stop'],
+      ],
+    );
+  },
+);
 
-t.test('chat_completion _stream: tool calls go through intact and the stream gets the finish TGI never sends', async (t) => {
-  const { llm, put, stream } = await setup(t);
-  await put('chat_completion', 'tools', { url: `${llm.url}/v1/chat/completions` });
-  llm.next({ toolCall: { name: 'get_weather', arguments: '{"location":"Paris, France"}' } });
-  const res = await stream('chat_completion', 'tools', {
-    messages: [{ role: 'user', content: 'Weather in Paris?' }],
-    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
-    tool_choice: 'required',
-  });
-  const all = events(res.body);
-  const calls = all.filter((e) => e.data !== '[DONE]' && e.data.choices[0]?.delta.tool_calls);
-  t.strictSame(calls[0]!.data.choices[0].delta, {
-    role: 'assistant',
-    tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: 'get_weather', arguments: '{' } }],
-  });
-  t.equal(calls.map((e) => e.data.choices[0].delta.tool_calls[0].function.arguments).join(''), '{"location":"Paris, France"}');
-  t.strictSame(calls[1]!.data.choices[0].delta.tool_calls[0].function, { name: null, arguments: '"locat' }, 'as TGI sent them, nulls included');
-  const tail = all.slice(calls.length);
-  t.strictSame(
-    tail.map((e) => (e.data === '[DONE]' ? e.data : { choices: e.data.choices, usage: e.data.usage })),
-    [{ choices: [{ delta: {}, finish_reason: 'tool_calls', index: 0 }], usage: undefined }, { choices: [], usage: { completion_tokens: 6, prompt_tokens: 5, total_tokens: 11 } }, '[DONE]'],
-  );
-  t.equal(llm.received[0]!.body.tool_choice, 'required');
-});
+t.test(
+  'chat_completion _stream: tool calls go through intact and the stream gets the finish TGI never sends',
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    await put('chat_completion', 'tools', { url: `${llm.url}/v1/chat/completions` });
+    llm.next({ toolCall: { name: 'get_weather', arguments: '{"location":"Paris, France"}' } });
+    const res = await stream('chat_completion', 'tools', {
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+      tool_choice: 'required',
+    });
+    const all = events(res.body);
+    const calls = all.filter((e) => e.data !== '[DONE]' && e.data.choices[0]?.delta.tool_calls);
+    t.strictSame(calls[0]!.data.choices[0].delta, {
+      role: 'assistant',
+      tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: 'get_weather', arguments: '{' } }],
+    });
+    t.equal(
+      calls.map((e) => e.data.choices[0].delta.tool_calls[0].function.arguments).join(''),
+      '{"location":"Paris, France"}',
+    );
+    t.strictSame(
+      calls[1]!.data.choices[0].delta.tool_calls[0].function,
+      { name: null, arguments: '"locat' },
+      'as TGI sent them, nulls included',
+    );
+    const tail = all.slice(calls.length);
+    t.strictSame(
+      tail.map((e) => (e.data === '[DONE]' ? e.data : { choices: e.data.choices, usage: e.data.usage })),
+      [
+        { choices: [{ delta: {}, finish_reason: 'tool_calls', index: 0 }], usage: undefined },
+        { choices: [], usage: { completion_tokens: 6, prompt_tokens: 5, total_tokens: 11 } },
+        '[DONE]',
+      ],
+    );
+    t.equal(llm.received[0]!.body.tool_choice, 'required');
+  },
+);
 
-t.test('before the first byte: error statuses and errors inside the first event are ordinary answers, retried as docs/rate-limiting.md#retries says', async (t) => {
-  const { llm, put, stream } = await setup(t);
-  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
-  await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
+t.test(
+  'before the first byte: error statuses and errors inside the first event are ordinary answers, retried as docs/rate-limiting.md#retries says',
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+    await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
 
-  llm.next({ status: 429, json: { error: 'slow down' } }, { inBandError: { error: { message: 'Model is overloaded', http_status_code: 422 } }, afterTokens: 0 });
-  let res = await stream('completion', 'c', { input: 'hi' });
-  t.equal(res.body, completionStream(['You', ' said', ':', ' hi']), 'a 429, then an overload inside a 200 stream: both retried');
-  t.equal(llm.received.length, 3);
+    llm.next(
+      { status: 429, json: { error: 'slow down' } },
+      { inBandError: { error: { message: 'Model is overloaded', http_status_code: 422 } }, afterTokens: 0 },
+    );
+    let res = await stream('completion', 'c', { input: 'hi' });
+    t.equal(
+      res.body,
+      completionStream(['You', ' said', ':', ' hi']),
+      'a 429, then an overload inside a 200 stream: both retried',
+    );
+    t.equal(llm.received.length, 3);
 
-  llm.next({ inBandError: { error: { message: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1024 `max_new_tokens`', http_status_code: 422 } }, afterTokens: 0 });
-  res = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'long' }] });
-  t.equal(res.status, 422);
-  t.match(res.headers['content-type'], /^application\/json/);
-  t.same(
-    res.json,
-    envelope(
-      422,
-      'status_exception',
-      'Received an unsuccessful status code for request from inference entity id [chat] status [422]. Error message: [Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1024 `max_new_tokens`]',
-    ),
-  );
-  t.equal(llm.received.length, 4, 'a validation error is not retried');
+    llm.next({
+      inBandError: {
+        error: {
+          message:
+            'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1024 `max_new_tokens`',
+          http_status_code: 422,
+        },
+      },
+      afterTokens: 0,
+    });
+    res = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'long' }] });
+    t.equal(res.status, 422);
+    t.match(res.headers['content-type'], /^application\/json/);
+    t.same(
+      res.json,
+      envelope(
+        422,
+        'status_exception',
+        'Received an unsuccessful status code for request from inference entity id [chat] status [422]. Error message: [Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1024 `max_new_tokens`]',
+      ),
+    );
+    t.equal(llm.received.length, 4, 'a validation error is not retried');
 
-  llm.next({ status: 401, json: { error: 'Invalid username or password.' } });
-  res = await stream('completion', 'c', { input: 'hi' });
-  t.same(res.json, envelope(401, 'status_exception', 'Received an authentication error status code for request from inference entity id [c] status [401]. Error message: [Invalid username or password.]'));
+    llm.next({ status: 401, json: { error: 'Invalid username or password.' } });
+    res = await stream('completion', 'c', { input: 'hi' });
+    t.same(
+      res.json,
+      envelope(
+        401,
+        'status_exception',
+        'Received an authentication error status code for request from inference entity id [c] status [401]. Error message: [Invalid username or password.]',
+      ),
+    );
 
-  const before = llm.received.length;
-  llm.next(...Array.from({ length: 3 }, () => ({ status: 503, json: { error: 'Service Unavailable' } })));
-  res = await stream('completion', 'c', { input: 'hi' });
-  t.same(
-    res.json,
-    envelope(
-      400,
-      'status_exception',
-      'Received a rate limit status code for request from inference entity id [c] status [503]. Error message: [Service Unavailable]. ' +
-        // A 503 that is not a loading model reads as an endpoint waking from zero (docs/hugging-face-protocols.md#upstream-errors).
-        'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.',
-    ),
-  );
-  t.equal(llm.received.length - before, 3, 'three attempts, no more');
-  t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
-});
+    const before = llm.received.length;
+    llm.next(...Array.from({ length: 3 }, () => ({ status: 503, json: { error: 'Service Unavailable' } })));
+    res = await stream('completion', 'c', { input: 'hi' });
+    t.same(
+      res.json,
+      envelope(
+        400,
+        'status_exception',
+        'Received a rate limit status code for request from inference entity id [c] status [503]. Error message: [Service Unavailable]. ' +
+          // A 503 that is not a loading model reads as an endpoint waking from zero
+          // (docs/hugging-face-protocols.md#upstream-errors).
+          'The Hugging Face endpoint is not ready: an Inference Endpoint scaled to zero answers 503 while it wakes up, which can take a few minutes. Inference requests are retried for up to 3 s; try again shortly, or keep at least one replica running.',
+      ),
+    );
+    t.equal(llm.received.length - before, 3, 'three attempts, no more');
+    t.equal(res.headers['x-elastic-product'], 'Elasticsearch');
+  },
+);
 
-t.test('after the first byte: failures become an error event in the shapes of docs/api.md#streaming, and nothing follows', async (t) => {
-  const { llm, put, stream } = await setup(t);
-  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
-  await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
-  await put('completion', 'tgi', { url: `${llm.url}/generate` });
-  const message = 'Request failed during generation: Server error: CUDA out of memory';
+t.test(
+  'after the first byte: failures become an error event in the shapes of docs/api.md#streaming, and nothing follows',
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+    await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
+    await put('completion', 'tgi', { url: `${llm.url}/generate` });
+    const message = 'Request failed during generation: Server error: CUDA out of memory';
 
-  llm.next({ inBandError: { error: { message, http_status_code: 422 } }, afterTokens: 2 });
-  let res = await stream('completion', 'c', { input: 'hi' });
-  t.equal(res.status, 200);
-  t.equal(
-    res.body,
-    completionStream(['You', ' said']).replace('event: message\ndata: [DONE]\n\n', '') +
-      `event: error\ndata: {"error":{"type":"status_exception","reason":"Received an unsuccessful status code for request from inference entity id [c] status [422]. Error message: [${message}]"},"status":422}\n\n`,
-    "the upstream's [DONE] after its error is not passed on",
-  );
+    llm.next({ inBandError: { error: { message, http_status_code: 422 } }, afterTokens: 2 });
+    let res = await stream('completion', 'c', { input: 'hi' });
+    t.equal(res.status, 200);
+    t.equal(
+      res.body,
+      completionStream(['You', ' said']).replace('event: message\ndata: [DONE]\n\n', '') +
+        `event: error\ndata: {"error":{"type":"status_exception","reason":"Received an unsuccessful status code for request from inference entity id [c] status [422]. Error message: [${message}]"},"status":422}\n\n`,
+      "the upstream's [DONE] after its error is not passed on",
+    );
 
-  llm.next({ inBandError: { error: { message: 'Model is overloaded', http_status_code: 422 } }, afterTokens: 1 });
-  res = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'hi' }] });
-  const all = events(res.body);
-  t.equal(all.length, 2);
-  t.strictSame(all[1], {
-    event: 'error',
-    data: { error: { code: '429', message: 'Received a rate limit status code for request from inference entity id [chat] status [429]. Error message: [Model is overloaded]', type: 'hugging_face_error' } },
-  });
+    llm.next({ inBandError: { error: { message: 'Model is overloaded', http_status_code: 422 } }, afterTokens: 1 });
+    res = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'hi' }] });
+    const all = events(res.body);
+    t.equal(all.length, 2);
+    t.strictSame(all[1], {
+      event: 'error',
+      data: {
+        error: {
+          code: '429',
+          message:
+            'Received a rate limit status code for request from inference entity id [chat] status [429]. Error message: [Model is overloaded]',
+          type: 'hugging_face_error',
+        },
+      },
+    });
 
-  llm.next({ inBandError: { error: 'Request failed during generation: stopped', error_type: 'generation' }, afterTokens: 3 });
-  res = await stream('completion', 'tgi', { input: 'hi' });
-  t.strictSame(events(res.body).at(-1), {
-    event: 'error',
-    data: { error: { type: 'status_exception', reason: 'Received an unsuccessful status code for request from inference entity id [tgi] status [424]. Error message: [Request failed during generation: stopped]' }, status: 424 },
-  });
+    llm.next({
+      inBandError: { error: 'Request failed during generation: stopped', error_type: 'generation' },
+      afterTokens: 3,
+    });
+    res = await stream('completion', 'tgi', { input: 'hi' });
+    t.strictSame(events(res.body).at(-1), {
+      event: 'error',
+      data: {
+        error: {
+          type: 'status_exception',
+          reason:
+            'Received an unsuccessful status code for request from inference entity id [tgi] status [424]. Error message: [Request failed during generation: stopped]',
+        },
+        status: 424,
+      },
+    });
 
-  llm.next({ resetAfterTokens: 2 });
-  res = await stream('completion', 'c', { input: 'hi' });
-  t.strictSame(events(res.body).slice(2), [
-    { event: 'error', data: { error: { type: 'status_exception', reason: 'Failed to send request from inference entity id [c]: the connection closed unexpectedly' }, status: 502 } },
-  ]);
+    llm.next({ resetAfterTokens: 2 });
+    res = await stream('completion', 'c', { input: 'hi' });
+    t.strictSame(events(res.body).slice(2), [
+      {
+        event: 'error',
+        data: {
+          error: {
+            type: 'status_exception',
+            reason: 'Failed to send request from inference entity id [c]: the connection closed unexpectedly',
+          },
+          status: 502,
+        },
+      },
+    ]);
 
-  llm.next({ noDone: true });
-  res = await stream('completion', 'c', { input: 'hi' });
-  t.equal(res.body, completionStream(['You', ' said', ':', ' hi']), 'a stream that ends without [DONE] (TGI before 2.1) ends well');
-  await waitFor(() => llm.received.at(-1)!.closedAt !== undefined);
-  t.notOk(llm.received.at(-1)!.closedEarly, 'the upstream answered to its end');
-});
+    llm.next({ noDone: true });
+    res = await stream('completion', 'c', { input: 'hi' });
+    t.equal(
+      res.body,
+      completionStream(['You', ' said', ':', ' hi']),
+      'a stream that ends without [DONE] (TGI before 2.1) ends well',
+    );
+    await waitFor(() => llm.received.at(-1)!.closedAt !== undefined);
+    t.notOk(llm.received.at(-1)!.closedEarly, 'the upstream answered to its end');
+  },
+);
 
-t.test('TGI native and text2text streams: early failures retried, late ones reported; a whole answer to a stream request; a broken event', async (t) => {
-  const { llm, put, stream } = await setup(t);
-  await put('completion', 'tgi', { url: `${llm.url}/generate` });
-  await put('completion', 't5', { url: `${llm.url}/t5`, protocol: 'text2text_generation' });
-  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+t.test(
+  'TGI native and text2text streams: early failures retried, late ones reported; a whole answer to a stream request; a broken event',
+  async (t) => {
+    const { llm, put, stream } = await setup(t);
+    await put('completion', 'tgi', { url: `${llm.url}/generate` });
+    await put('completion', 't5', { url: `${llm.url}/t5`, protocol: 'text2text_generation' });
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
 
-  llm.next({ inBandError: { error: 'Model is overloaded', error_type: 'overloaded' }, afterTokens: 0 });
-  t.equal((await stream('completion', 'tgi', { input: 'hi' })).body, completionStream(['You', ' said', ':', ' hi']), "TGI native's overload before the first token is retried");
-  t.equal(llm.received.length, 2);
+    llm.next({ inBandError: { error: 'Model is overloaded', error_type: 'overloaded' }, afterTokens: 0 });
+    t.equal(
+      (await stream('completion', 'tgi', { input: 'hi' })).body,
+      completionStream(['You', ' said', ':', ' hi']),
+      "TGI native's overload before the first token is retried",
+    );
+    t.equal(llm.received.length, 2);
 
-  llm.next({ inBandError: { error: 'Input validation error: `temperature` must be strictly positive', error_type: 'validation' }, afterTokens: 0 });
-  const invalid = await stream('completion', 'tgi', { input: 'hi' });
-  t.same(
-    invalid.json,
-    envelope(422, 'status_exception', 'Received an unsuccessful status code for request from inference entity id [tgi] status [422]. Error message: [Input validation error: `temperature` must be strictly positive]'),
-  );
+    llm.next({
+      inBandError: {
+        error: 'Input validation error: `temperature` must be strictly positive',
+        error_type: 'validation',
+      },
+      afterTokens: 0,
+    });
+    const invalid = await stream('completion', 'tgi', { input: 'hi' });
+    t.same(
+      invalid.json,
+      envelope(
+        422,
+        'status_exception',
+        'Received an unsuccessful status code for request from inference entity id [tgi] status [422]. Error message: [Input validation error: `temperature` must be strictly positive]',
+      ),
+    );
 
-  llm.next({ status: 503, json: { error: 'Model google/flan-t5-base is currently loading', estimated_time: 0.01 } });
-  t.equal((await stream('completion', 't5', { input: 'hi' })).body, completionStream(['You said: hi']), "text2text's loading model is waited for");
+    llm.next({ status: 503, json: { error: 'Model google/flan-t5-base is currently loading', estimated_time: 0.01 } });
+    t.equal(
+      (await stream('completion', 't5', { input: 'hi' })).body,
+      completionStream(['You said: hi']),
+      "text2text's loading model is waited for",
+    );
 
-  llm.next({ whole: true });
-  t.equal((await stream('completion', 'c', { input: 'hi' })).body, completionStream(['You said: hi']), 'a server that answers a stream request whole is read whole');
+    llm.next({ whole: true });
+    t.equal(
+      (await stream('completion', 'c', { input: 'hi' })).body,
+      completionStream(['You said: hi']),
+      'a server that answers a stream request whole is read whole',
+    );
 
-  llm.next({ garbageAfterTokens: 2 });
-  t.strictSame(events((await stream('completion', 'c', { input: 'hi' })).body).slice(2), [
-    { event: 'error', data: { error: { type: 'status_exception', reason: 'Failed to parse the response for inference entity id [c]: an event of the stream is not JSON' }, status: 502 } },
-  ]);
-  llm.next({ garbageAfterTokens: 0 });
-  t.same((await stream('completion', 'c', { input: 'hi' })).json.status, 502, 'a broken first event is an ordinary 502 answer');
-});
+    llm.next({ garbageAfterTokens: 2 });
+    t.strictSame(events((await stream('completion', 'c', { input: 'hi' })).body).slice(2), [
+      {
+        event: 'error',
+        data: {
+          error: {
+            type: 'status_exception',
+            reason: 'Failed to parse the response for inference entity id [c]: an event of the stream is not JSON',
+          },
+          status: 502,
+        },
+      },
+    ]);
+    llm.next({ garbageAfterTokens: 0 });
+    t.same(
+      (await stream('completion', 'c', { input: 'hi' })).json.status,
+      502,
+      'a broken first event is an ordinary 502 answer',
+    );
+  },
+);
 
 t.test('a stream that goes silent for UPSTREAM_TIMEOUT is ended with a 408 error event', async (t) => {
   const { llm, put, stream } = await setup(t, { UPSTREAM_TIMEOUT: '300ms' });
@@ -327,7 +555,16 @@ t.test('a stream that goes silent for UPSTREAM_TIMEOUT is ended with a 408 error
   let res = await stream('completion', 'c', { input: 'hi' });
   t.ok(performance.now() - started >= 290, 'not before the silence lasted UPSTREAM_TIMEOUT');
   t.strictSame(events(res.body).slice(2), [
-    { event: 'error', data: { error: { type: 'status_exception', reason: 'The upstream of inference entity id [c] sent nothing for [300ms]; the stream was ended' }, status: 408 } },
+    {
+      event: 'error',
+      data: {
+        error: {
+          type: 'status_exception',
+          reason: 'The upstream of inference entity id [c] sent nothing for [300ms]; the stream was ended',
+        },
+        status: 408,
+      },
+    },
   ]);
   await waitFor(() => llm.received[0]!.closedAt !== undefined);
   t.ok(llm.received[0]!.closedEarly, 'the upstream request was ended');
@@ -335,7 +572,13 @@ t.test('a stream that goes silent for UPSTREAM_TIMEOUT is ended with a 408 error
   res = await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'hi' }] });
   t.strictSame(events(res.body)[1], {
     event: 'error',
-    data: { error: { code: '408', message: 'The upstream of inference entity id [chat] sent nothing for [300ms]; the stream was ended', type: 'hugging_face_error' } },
+    data: {
+      error: {
+        code: '408',
+        message: 'The upstream of inference entity id [chat] sent nothing for [300ms]; the stream was ended',
+        type: 'hugging_face_error',
+      },
+    },
   });
 });
 
@@ -350,7 +593,11 @@ t.test('the request timeout bounds the wait for the first byte, not the stream',
 
   llm.tokenDelayMs = 100;
   res = await stream('completion', 'c', { input: 'one two three' }, '?timeout=200ms');
-  t.equal(res.body, completionStream(['You', ' said', ':', ' one', ' two', ' three']), 'a stream of 600 ms outlives a 200 ms timeout');
+  t.equal(
+    res.body,
+    completionStream(['You', ' said', ':', ' one', ' two', ' three']),
+    'a stream of 600 ms outlives a 200 ms timeout',
+  );
 });
 
 t.test('a client that disconnects mid-stream aborts the upstream request within 100 ms', async (t) => {
@@ -390,7 +637,11 @@ t.test('a client that disconnects mid-stream aborts the upstream request within 
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((l) => l.msg === 'request completed' && l.method === 'POST')
     .map((l) => [l.status, l.client_closed ?? false]);
-  t.strictSame(streamLines, [...Array.from({ length: 3 }, () => [200, true]), [200, false]], 'one line per stream; the three cut short say so');
+  t.strictSame(
+    streamLines,
+    [...Array.from({ length: 3 }, () => [200, true]), [200, false]],
+    'one line per stream; the three cut short say so',
+  );
 });
 
 /** Opens a stream with a raw HTTP request; resolves with its first event and a way to drop the connection. */
@@ -413,73 +664,112 @@ function openStream(url: string, body: unknown): Promise<{ firstEvent: string; d
   });
 }
 
-t.test('at most max_concurrent_streams run at once; the rest wait under the timeout; a full queue answers 429', async (t) => {
-  const { s, llm, put } = await setup(t, {}, 1);
-  await put('completion', 'capped', { url: `${llm.url}/v1/chat/completions`, max_concurrent_streams: 2 });
-  const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `${base}/_inference/completion/capped/_stream`;
-  llm.next({ stallAfterTokens: 1 }, { stallAfterTokens: 1 });
-  const first = await openStream(url, { input: 'one' });
-  const second = await openStream(url, { input: 'two' });
-  t.equal(llm.open, 2);
-  // The third waits for a slot (the queue holds one); the fourth finds the queue full.
-  const third = s.request('POST', '/_inference/completion/capped/_stream?timeout=300ms', { input: 'three' });
-  await sleep(50);
-  const fourth = await s.request('POST', '/_inference/completion/capped/_stream', { input: 'four' });
-  t.same(fourth.json, envelope(429, 'es_rejected_execution_exception', 'Failed to execute task for inference id [capped] because the request service queue is full'));
-  t.same((await third).json, envelope(408, 'status_exception', 'Request timed out after [300ms]'));
-  t.equal(llm.received.length, 2, 'neither reached the upstream');
-  // A stream that ends frees its slot.
-  first.disconnect();
-  const fifth = await s.request('POST', '/_inference/completion/capped/_stream', { input: 'five' });
-  t.equal(fifth.body, completionStream(['You', ' said', ':', ' five']));
-  second.disconnect();
-});
+t.test(
+  'at most max_concurrent_streams run at once; the rest wait under the timeout; a full queue answers 429',
+  async (t) => {
+    const { s, llm, put } = await setup(t, {}, 1);
+    await put('completion', 'capped', { url: `${llm.url}/v1/chat/completions`, max_concurrent_streams: 2 });
+    const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `${base}/_inference/completion/capped/_stream`;
+    llm.next({ stallAfterTokens: 1 }, { stallAfterTokens: 1 });
+    const first = await openStream(url, { input: 'one' });
+    const second = await openStream(url, { input: 'two' });
+    t.equal(llm.open, 2);
+    // The third waits for a slot (the queue holds one); the fourth finds the queue full.
+    const third = s.request('POST', '/_inference/completion/capped/_stream?timeout=300ms', { input: 'three' });
+    await sleep(50);
+    const fourth = await s.request('POST', '/_inference/completion/capped/_stream', { input: 'four' });
+    t.same(
+      fourth.json,
+      envelope(
+        429,
+        'es_rejected_execution_exception',
+        'Failed to execute task for inference id [capped] because the request service queue is full',
+      ),
+    );
+    t.same((await third).json, envelope(408, 'status_exception', 'Request timed out after [300ms]'));
+    t.equal(llm.received.length, 2, 'neither reached the upstream');
+    // A stream that ends frees its slot.
+    first.disconnect();
+    const fifth = await s.request('POST', '/_inference/completion/capped/_stream', { input: 'five' });
+    t.equal(fifth.body, completionStream(['You', ' said', ':', ' five']));
+    second.disconnect();
+  },
+);
 
 t.test('max_concurrent_streams as shipped: 64 streams of an endpoint at once, the 65th waits for a slot', async (t) => {
   const { s, llm, put } = await setup(t);
   // The rate limit out of the way, so that only the stream cap holds streams back.
-  await put('completion', 'default-cap', { url: `${llm.url}/v1/chat/completions`, rate_limit: { requests_per_minute: 6_000_000 } });
+  await put('completion', 'default-cap', {
+    url: `${llm.url}/v1/chat/completions`,
+    rate_limit: { requests_per_minute: 6_000_000 },
+  });
   const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
   const url = `${base}/_inference/completion/default-cap/_stream`;
   llm.next(...Array.from({ length: 65 }, () => ({ stallAfterTokens: 1 })));
   const open = await Promise.all(Array.from({ length: 64 }, (_, i) => openStream(url, { input: `s${i}` })));
   t.equal(llm.open, 64, '64 upstream streams open');
-  const waiting = await s.request('POST', '/_inference/completion/default-cap/_stream?timeout=300ms', { input: 'one more' });
-  t.same(waiting.json, envelope(408, 'status_exception', 'Request timed out after [300ms]'), 'the 65th waited for a slot until its timeout');
+  const waiting = await s.request('POST', '/_inference/completion/default-cap/_stream?timeout=300ms', {
+    input: 'one more',
+  });
+  t.same(
+    waiting.json,
+    envelope(408, 'status_exception', 'Request timed out after [300ms]'),
+    'the 65th waited for a slot until its timeout',
+  );
   t.equal(llm.received.length, 64, 'it never reached the upstream');
   for (const o of open) o.disconnect();
   await waitFor(() => llm.open === 0);
 });
 
-t.test('generations are bounded per endpoint by max_concurrent_streams alone: one endpoint at its cap holds up neither another endpoint nor embeddings', async (t) => {
-  const { s, llm, put } = await setup(t);
-  const hf = await new FakeHuggingFace().start();
-  t.teardown(() => hf.close());
-  const fast = { rate_limit: { requests_per_minute: 6_000_000 } };
-  await put('completion', 'busy', { url: `${llm.url}/v1/chat/completions`, ...fast });
-  await put('completion', 'other', { url: `${llm.url}/v1/chat/completions`, ...fast });
-  await s.request('PUT', '/_inference/text_embedding/emb', { service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, ...fast } });
-  const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
-  // 64 streams: the cap of their endpoint, and as many as the service-wide slots of batched work.
-  llm.next(...Array.from({ length: 64 }, () => ({ stallAfterTokens: 1 })));
-  const open = await Promise.all(Array.from({ length: 64 }, (_, i) => openStream(`${base}/_inference/completion/busy/_stream`, { input: `s${i}` })));
-  t.equal(llm.open, 64, '64 upstream streams open');
-  const waiting = await s.request('POST', '/_inference/completion/busy/_stream?timeout=300ms', { input: 'one more' });
-  t.same(waiting.json, envelope(408, 'status_exception', 'Request timed out after [300ms]'), 'a 65th stream of the busy endpoint waits for one of its slots');
-  const other = await s.request('POST', '/_inference/completion/other/_stream?timeout=5s', { input: 'elsewhere' });
-  t.equal(other.body, completionStream(['You', ' said', ':', ' elsewhere']), 'another endpoint streams at once');
-  const embedded = await s.request('POST', '/_inference/text_embedding/emb?timeout=5s', { input: 'meanwhile' });
-  t.strictSame(embedded.json, { text_embedding: [{ embedding: hf.vector('meanwhile') }] }, 'embeddings take slots no stream holds');
-  for (const o of open) o.disconnect();
-  await waitFor(() => llm.open === 0);
-});
+t.test(
+  'generations are bounded per endpoint by max_concurrent_streams alone: one endpoint at its cap holds up neither another endpoint nor embeddings',
+  async (t) => {
+    const { s, llm, put } = await setup(t);
+    const hf = await new FakeHuggingFace().start();
+    t.teardown(() => hf.close());
+    const fast = { rate_limit: { requests_per_minute: 6_000_000 } };
+    await put('completion', 'busy', { url: `${llm.url}/v1/chat/completions`, ...fast });
+    await put('completion', 'other', { url: `${llm.url}/v1/chat/completions`, ...fast });
+    await s.request('PUT', '/_inference/text_embedding/emb', {
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, ...fast },
+    });
+    const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+    // 64 streams: the cap of their endpoint, and as many as the service-wide slots of batched work.
+    llm.next(...Array.from({ length: 64 }, () => ({ stallAfterTokens: 1 })));
+    const open = await Promise.all(
+      Array.from({ length: 64 }, (_, i) =>
+        openStream(`${base}/_inference/completion/busy/_stream`, { input: `s${i}` }),
+      ),
+    );
+    t.equal(llm.open, 64, '64 upstream streams open');
+    const waiting = await s.request('POST', '/_inference/completion/busy/_stream?timeout=300ms', { input: 'one more' });
+    t.same(
+      waiting.json,
+      envelope(408, 'status_exception', 'Request timed out after [300ms]'),
+      'a 65th stream of the busy endpoint waits for one of its slots',
+    );
+    const other = await s.request('POST', '/_inference/completion/other/_stream?timeout=5s', { input: 'elsewhere' });
+    t.equal(other.body, completionStream(['You', ' said', ':', ' elsewhere']), 'another endpoint streams at once');
+    const embedded = await s.request('POST', '/_inference/text_embedding/emb?timeout=5s', { input: 'meanwhile' });
+    t.strictSame(
+      embedded.json,
+      { text_embedding: [{ embedding: hf.vector('meanwhile') }] },
+      'embeddings take slots no stream holds',
+    );
+    for (const o of open) o.disconnect();
+    await waitFor(() => llm.open === 0);
+  },
+);
 
 t.test('each stream takes one rate-limit token', async (t) => {
   const { llm, put, stream } = await setup(t);
   await put('completion', 'paced', { url: `${llm.url}/v1/chat/completions`, rate_limit: { requests_per_minute: 600 } });
   await sleep(150);
-  const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => stream('completion', 'paced', { input: `n${i}` })));
+  const answers = await Promise.all(
+    Array.from({ length: 4 }, (_, i) => stream('completion', 'paced', { input: `n${i}` })),
+  );
   t.ok(answers.every((a) => a.status === 200));
   const times = llm.received.map((r) => r.at);
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
@@ -493,19 +783,72 @@ t.test('_stream refusals: task types that cannot stream, bad bodies, wrong endpo
   const { s, llm, put, stream } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
   await put('chat_completion', 'chat', { url: `${llm.url}/v1/chat/completions` });
-  await s.request('PUT', '/_inference/rerank/r', { service: 'hugging_face', service_settings: { api_key: API_KEY, url: `${llm.url}/rerank` } });
-  t.same((await stream('rerank', 'r', { input: ['a'], query: 'q' })).json, envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [rerank]'));
-  t.same((await s.request('POST', '/_inference/r/_stream', { input: ['a'], query: 'q' })).json, envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [rerank]'));
-  t.same((await stream('completion', 'missing', { input: 'x' })).json, envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [missing]'));
-  t.same((await stream('chat_completion', 'c', { messages: [{ role: 'user', content: 'x' }] })).json, envelope(400, 'status_exception', 'Incompatible task_type, the requested type [chat_completion] does not match the model type [completion]'));
-  t.same((await stream('completion', 'c', { input: ['a', 'b'] })).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] must hold one text when streaming, got [2];'));
-  t.same((await stream('completion', 'c', {})).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'));
-  t.same((await stream('chat_completion', 'chat', { input: 'x' })).json, envelope(400, 'x_content_parse_exception', 'Failed to parse field [input]: unknown field'));
-  t.same((await stream('chat_completion', 'chat', {})).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [messages] cannot be null;'));
-  t.same((await stream('chat_completion', 'chat', { messages: [] })).json, envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [messages] cannot be an empty array;'));
-  t.same((await stream('chat_completion', 'chat', { messages: [{ content: 'x' }] })).json.error.type, 'x_content_parse_exception');
+  await s.request('PUT', '/_inference/rerank/r', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${llm.url}/rerank` },
+  });
   t.same(
-    (await stream('chat_completion', 'chat', { messages: [{ role: 'user', content: 'x' }], top_p: 1.5, temperature: -1, max_completion_tokens: 0, stop: ['a', 'b', 'c', 'd', 'e'] })).json,
+    (await stream('rerank', 'r', { input: ['a'], query: 'q' })).json,
+    envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [rerank]'),
+  );
+  t.same(
+    (await s.request('POST', '/_inference/r/_stream', { input: ['a'], query: 'q' })).json,
+    envelope(405, 'status_exception', 'Streaming is not allowed for service [hugging_face] and task [rerank]'),
+  );
+  t.same(
+    (await stream('completion', 'missing', { input: 'x' })).json,
+    envelope(404, 'resource_not_found_exception', 'Inference endpoint not found [missing]'),
+  );
+  t.same(
+    (await stream('chat_completion', 'c', { messages: [{ role: 'user', content: 'x' }] })).json,
+    envelope(
+      400,
+      'status_exception',
+      'Incompatible task_type, the requested type [chat_completion] does not match the model type [completion]',
+    ),
+  );
+  t.same(
+    (await stream('completion', 'c', { input: ['a', 'b'] })).json,
+    envelope(
+      400,
+      'action_request_validation_exception',
+      'Validation Failed: 1: Field [input] must hold one text when streaming, got [2];',
+    ),
+  );
+  t.same(
+    (await stream('completion', 'c', {})).json,
+    envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [input] cannot be null;'),
+  );
+  t.same(
+    (await stream('chat_completion', 'chat', { input: 'x' })).json,
+    envelope(400, 'x_content_parse_exception', 'Failed to parse field [input]: unknown field'),
+  );
+  t.same(
+    (await stream('chat_completion', 'chat', {})).json,
+    envelope(400, 'action_request_validation_exception', 'Validation Failed: 1: Field [messages] cannot be null;'),
+  );
+  t.same(
+    (await stream('chat_completion', 'chat', { messages: [] })).json,
+    envelope(
+      400,
+      'action_request_validation_exception',
+      'Validation Failed: 1: Field [messages] cannot be an empty array;',
+    ),
+  );
+  t.same(
+    (await stream('chat_completion', 'chat', { messages: [{ content: 'x' }] })).json.error.type,
+    'x_content_parse_exception',
+  );
+  t.same(
+    (
+      await stream('chat_completion', 'chat', {
+        messages: [{ role: 'user', content: 'x' }],
+        top_p: 1.5,
+        temperature: -1,
+        max_completion_tokens: 0,
+        stop: ['a', 'b', 'c', 'd', 'e'],
+      })
+    ).json,
     envelope(
       400,
       'validation_exception',
@@ -516,7 +859,14 @@ t.test('_stream refusals: task types that cannot stream, bad bodies, wrong endpo
     ),
   );
   // What an 8.x client sends when `messages` is passed outside chat_completion_request: no body at all.
-  t.same((await s.request('POST', '/_inference/chat_completion/chat/_stream?messages=%5Bobject%20Object%5D')).json.error.type, 'illegal_argument_exception');
-  t.same((await s.request('POST', '/_inference/chat_completion/chat/_stream')).json, envelope(400, 'parse_exception', 'request body is required'));
+  t.same(
+    (await s.request('POST', '/_inference/chat_completion/chat/_stream?messages=%5Bobject%20Object%5D')).json.error
+      .type,
+    'illegal_argument_exception',
+  );
+  t.same(
+    (await s.request('POST', '/_inference/chat_completion/chat/_stream')).json,
+    envelope(400, 'parse_exception', 'request body is required'),
+  );
   t.equal(llm.received.length, 0);
 });

@@ -1,4 +1,5 @@
-// Every validation error of docs/api.md#errors and docs/chunking.md through HTTP, with its exact status, type and reason.
+// Every validation error of docs/api.md#errors and docs/chunking.md through HTTP, with its exact status, type and
+// reason.
 import t from 'tap';
 import { API_KEY, envelope, hfBody, startApp } from '../helpers/app-harness.js';
 
@@ -17,22 +18,79 @@ interface Case {
 
 const cases: Case[] = [
   // Path and id
-  { name: 'unknown task type in the path', url: '/_inference/embedding/x', body: hfBody(), status: 400, type: 'status_exception', reason: 'Unknown task_type [embedding]' },
-  { name: 'unknown task type in the body', url: '/_inference/x', body: hfBody({}, { task_type: 'embed' }), status: 400, type: 'status_exception', reason: 'Unknown task_type [embed]' },
-  { name: 'uppercase id', url: '/_inference/text_embedding/MyModel', body: hfBody(), status: 400, type: 'action_request_validation_exception', reason: idReason('MyModel') },
-  { name: 'id ending in a hyphen', url: '/_inference/text_embedding/abc-', body: hfBody(), status: 400, type: 'action_request_validation_exception', reason: idReason('abc-') },
-  { name: 'id starting with an underscore', url: '/_inference/text_embedding/_x', body: hfBody(), status: 400, type: 'action_request_validation_exception', reason: idReason('_x') },
-  { name: 'reserved id _all', url: '/_inference/_all', body: hfBody({}, { task_type: 'text_embedding' }), status: 400, type: 'action_request_validation_exception', reason: idReason('_all') },
-  { name: 'id with a space', url: '/_inference/text_embedding/a%20b', body: hfBody(), status: 400, type: 'action_request_validation_exception', reason: idReason('a b') },
+  {
+    name: 'unknown task type in the path',
+    url: '/_inference/embedding/x',
+    body: hfBody(),
+    status: 400,
+    type: 'status_exception',
+    reason: 'Unknown task_type [embedding]',
+  },
+  {
+    name: 'unknown task type in the body',
+    url: '/_inference/x',
+    body: hfBody({}, { task_type: 'embed' }),
+    status: 400,
+    type: 'status_exception',
+    reason: 'Unknown task_type [embed]',
+  },
+  {
+    name: 'uppercase id',
+    url: '/_inference/text_embedding/MyModel',
+    body: hfBody(),
+    status: 400,
+    type: 'action_request_validation_exception',
+    reason: idReason('MyModel'),
+  },
+  {
+    name: 'id ending in a hyphen',
+    url: '/_inference/text_embedding/abc-',
+    body: hfBody(),
+    status: 400,
+    type: 'action_request_validation_exception',
+    reason: idReason('abc-'),
+  },
+  {
+    name: 'id starting with an underscore',
+    url: '/_inference/text_embedding/_x',
+    body: hfBody(),
+    status: 400,
+    type: 'action_request_validation_exception',
+    reason: idReason('_x'),
+  },
+  {
+    name: 'reserved id _all',
+    url: '/_inference/_all',
+    body: hfBody({}, { task_type: 'text_embedding' }),
+    status: 400,
+    type: 'action_request_validation_exception',
+    reason: idReason('_all'),
+  },
+  {
+    name: 'id with a space',
+    url: '/_inference/text_embedding/a%20b',
+    body: hfBody(),
+    status: 400,
+    type: 'action_request_validation_exception',
+    reason: idReason('a b'),
+  },
   // Task type resolution
-  { name: 'no task type anywhere', url: '/_inference/x', body: hfBody(), status: 400, type: 'status_exception', reason: 'model is missing required setting [task_type]' },
+  {
+    name: 'no task type anywhere',
+    url: '/_inference/x',
+    body: hfBody(),
+    status: 400,
+    type: 'status_exception',
+    reason: 'model is missing required setting [task_type]',
+  },
   {
     name: 'path and body disagree',
     url: '/_inference/text_embedding/x',
     body: hfBody({}, { task_type: 'completion' }),
     status: 400,
     type: 'status_exception',
-    reason: 'Cannot resolve conflicting task_type parameter in the request URL [text_embedding] and the request body [completion]',
+    reason:
+      'Cannot resolve conflicting task_type parameter in the request URL [text_embedding] and the request body [completion]',
   },
   // completion and chat_completion are served (test/http/completion.test.ts); their own refusals:
   ...(['completion', 'chat_completion'] as const).map((tt) => ({
@@ -44,10 +102,38 @@ const cases: Case[] = [
     reason: `Validation Failed: 1: [chunking_settings] are not supported for task type [${tt}];`,
   })),
   // Service
-  { name: 'missing service', url: '/_inference/text_embedding/x', body: { service_settings: { api_key: 'k', url: 'https://x' } }, status: 400, type: 'status_exception', reason: 'Inference endpoint configuration is missing the [service] setting' },
-  { name: 'unknown service', url: '/_inference/text_embedding/x', body: hfBody({}, { service: 'openai' }), status: 400, type: 'status_exception', reason: 'Unknown service [openai]' },
-  { name: 'missing service_settings', url: '/_inference/text_embedding/x', body: { service: 'hugging_face' }, status: 400, type: 'status_exception', reason: 'Missing required field [service_settings]' },
-  { name: 'null service_settings', url: '/_inference/text_embedding/x', body: { service: 'hugging_face', service_settings: null }, status: 400, type: 'status_exception', reason: 'Missing required field [service_settings]' },
+  {
+    name: 'missing service',
+    url: '/_inference/text_embedding/x',
+    body: { service_settings: { api_key: 'k', url: 'https://x' } },
+    status: 400,
+    type: 'status_exception',
+    reason: 'Inference endpoint configuration is missing the [service] setting',
+  },
+  {
+    name: 'unknown service',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({}, { service: 'openai' }),
+    status: 400,
+    type: 'status_exception',
+    reason: 'Unknown service [openai]',
+  },
+  {
+    name: 'missing service_settings',
+    url: '/_inference/text_embedding/x',
+    body: { service: 'hugging_face' },
+    status: 400,
+    type: 'status_exception',
+    reason: 'Missing required field [service_settings]',
+  },
+  {
+    name: 'null service_settings',
+    url: '/_inference/text_embedding/x',
+    body: { service: 'hugging_face', service_settings: null },
+    status: 400,
+    type: 'status_exception',
+    reason: 'Missing required field [service_settings]',
+  },
   // Service settings
   {
     name: 'missing api_key',
@@ -81,7 +167,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcdefgh\r\nX-Evil: 1' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -90,7 +177,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcd\u0000efgh' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -99,7 +187,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcd\tefgh' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -108,7 +197,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcd\u007fefgh' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -117,7 +207,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcd\u0085efgh' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -126,7 +217,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcdefghĀ' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     // A header cannot carry it: refused here rather than failing every call; never quoted.
@@ -135,7 +227,8 @@ const cases: Case[] = [
     body: hfBody({ api_key: 'hf_abcdefgh😀' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
+    reason:
+      'Validation Failed: 1: [secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF);',
   },
   {
     name: 'api_key short and with a LF: both rules',
@@ -161,7 +254,8 @@ const cases: Case[] = [
     body: hfBody({ url: 'not a url' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid url [not a url] received for field [url]. Error: Invalid URL;',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [not a url] received for field [url]. Error: Invalid URL;',
   },
   {
     name: 'url with a scheme other than http(s)',
@@ -169,7 +263,8 @@ const cases: Case[] = [
     body: hfBody({ url: 'ftp://models.example/x' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid url [ftp://models.example/x] received for field [url]. Error: unsupported scheme [ftp]; the url must use http or https;',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [ftp://models.example/x] received for field [url]. Error: unsupported scheme [ftp]; the url must use http or https;',
   },
   {
     name: 'url with a password in it',
@@ -186,7 +281,8 @@ const cases: Case[] = [
     body: hfBody({ url: 'https://user@models.example/embed' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid url [https://[REDACTED]@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid url [https://[REDACTED]@models.example/embed] received for field [url]. Error: credentials in the url are not allowed; put the token in [api_key];',
   },
   {
     name: 'url with a token in its query string',
@@ -212,7 +308,8 @@ const cases: Case[] = [
     body: hfBody({ similarity: 'euclid' }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid value [euclid] received. [similarity] must be one of [cosine, dot_product, l2_norm];',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid value [euclid] received. [similarity] must be one of [cosine, dot_product, l2_norm];',
   },
   {
     name: 'requests_per_minute of 0',
@@ -236,7 +333,8 @@ const cases: Case[] = [
     body: { service: 'hugging_face', service_settings: { api_key: API_KEY, model_id: '../../admin' } },
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [service_settings] Invalid value [../../admin] received for field [model_id]. It must be a Hugging Face model id such as [sentence-transformers/all-MiniLM-L6-v2];',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid value [../../admin] received for field [model_id]. It must be a Hugging Face model id such as [sentence-transformers/all-MiniLM-L6-v2];',
   },
   {
     name: 'every problem at once, numbered',
@@ -270,7 +368,8 @@ const cases: Case[] = [
     body: hfBody({}, { foo: 1, bar: { nested: [1, 'two'] } }),
     status: 400,
     type: 'status_exception',
-    reason: 'Model configuration contains settings [{foo=1, bar={nested=[1, two]}}] unknown to the [hugging_face] service',
+    reason:
+      'Model configuration contains settings [{foo=1, bar={nested=[1, two]}}] unknown to the [hugging_face] service',
   },
   {
     name: 'unknown key in task_settings',
@@ -294,10 +393,18 @@ const cases: Case[] = [
     body: hfBody({}, { api_key: API_KEY, token: API_KEY, note: `uses ${API_KEY}` }),
     status: 400,
     type: 'status_exception',
-    reason: 'Model configuration contains settings [{api_key=[REDACTED], token=[REDACTED], note=uses [REDACTED]}] unknown to the [hugging_face] service',
+    reason:
+      'Model configuration contains settings [{api_key=[REDACTED], token=[REDACTED], note=uses [REDACTED]}] unknown to the [hugging_face] service',
   },
   // Chunking (§4)
-  { name: 'unknown strategy', url: '/_inference/text_embedding/x', body: chunking({ strategy: 'paragraph' }), status: 400, type: 'validation_exception', reason: 'Validation Failed: 1: Invalid chunkingStrategy paragraph;' },
+  {
+    name: 'unknown strategy',
+    url: '/_inference/text_embedding/x',
+    body: chunking({ strategy: 'paragraph' }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: Invalid chunkingStrategy paragraph;',
+  },
   {
     name: 'chunking without a strategy',
     url: '/_inference/text_embedding/x',
@@ -328,7 +435,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'word', max_chunk_size: 101, overlap: 51 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [51.0]. [overlap] must be a less than or equal to [50.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [51.0]. [overlap] must be a less than or equal to [50.0];',
   },
   {
     name: 'word overlap of 0',
@@ -344,7 +452,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'word', max_chunk_size: 9, overlap: 1 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [9.0]. [max_chunk_size] must be a greater than or equal to [10.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [9.0]. [max_chunk_size] must be a greater than or equal to [10.0];',
   },
   {
     name: 'max_chunk_size above 300',
@@ -352,7 +461,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'word', max_chunk_size: 301, overlap: 1 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
   },
   {
     name: 'word with sentence settings',
@@ -360,7 +470,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'word', max_chunk_size: 100, overlap: 10, sentence_overlap: 1, x: 2 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: Word based chunking settings can not have the following settings: [sentence_overlap, x];',
+    reason:
+      'Validation Failed: 1: Word based chunking settings can not have the following settings: [sentence_overlap, x];',
   },
   {
     name: 'sentence with word settings',
@@ -384,7 +495,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'sentence', max_chunk_size: 19 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [19.0]. [max_chunk_size] must be a greater than or equal to [20.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [19.0]. [max_chunk_size] must be a greater than or equal to [20.0];',
   },
   {
     name: 'recursive with both separators and a group',
@@ -416,7 +528,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'recursive', max_chunk_size: 50, separators: ['(unclosed'] }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: Invalid separator [(unclosed]: Invalid regular expression: /(unclosed/m: Unterminated group;',
+    reason:
+      'Validation Failed: 1: Invalid separator [(unclosed]: Invalid regular expression: /(unclosed/m: Unterminated group;',
   },
   {
     name: "docs/api.md's example",
@@ -433,7 +546,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'sentence', max_chunk_size: 301 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
   },
   {
     name: 'recursive max_chunk_size below 10',
@@ -441,7 +555,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'recursive', max_chunk_size: 9 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [9.0]. [max_chunk_size] must be a greater than or equal to [10.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [9.0]. [max_chunk_size] must be a greater than or equal to [10.0];',
   },
   {
     name: 'recursive max_chunk_size above 300',
@@ -449,7 +564,8 @@ const cases: Case[] = [
     body: chunking({ strategy: 'recursive', max_chunk_size: 301 }),
     status: 400,
     type: 'validation_exception',
-    reason: 'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
+    reason:
+      'Validation Failed: 1: [chunking_settings] Invalid value [301.0]. [max_chunk_size] must be a less than or equal to [300.0];',
   },
   {
     name: 'none with a size',
@@ -494,6 +610,12 @@ t.test('the valid edges of each rule are accepted', async (t) => {
     t.equal(res.status, 200, JSON.stringify(body));
   }
   const stored = (await s.request('GET', '/_inference/ok-3')).json.endpoints[0];
-  t.strictSame(stored.chunking_settings, { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 }, 'strategy names are case-insensitive and sentence_overlap defaults to 1');
-  t.strictSame((await s.request('GET', '/_inference/ok-6')).json.endpoints[0].service_settings.rate_limit, { requests_per_minute: 3000 });
+  t.strictSame(
+    stored.chunking_settings,
+    { strategy: 'sentence', max_chunk_size: 20, sentence_overlap: 1 },
+    'strategy names are case-insensitive and sentence_overlap defaults to 1',
+  );
+  t.strictSame((await s.request('GET', '/_inference/ok-6')).json.endpoints[0].service_settings.rate_limit, {
+    requests_per_minute: 3000,
+  });
 });

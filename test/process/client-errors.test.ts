@@ -1,4 +1,5 @@
-// Requests node's HTTP parser refuses (malformed, headers or URL too large): the real process answers them and lives, at every log level.
+// Requests node's HTTP parser refuses (malformed, headers or URL too large): the real process answers them and lives,
+// at every log level.
 import net from 'node:net';
 import t from 'tap';
 import { envelope, type Tap } from '../helpers/app-harness.js';
@@ -14,7 +15,13 @@ const SENT_KEY = 'hf_SentInARefusedRequest0123456789';
  */
 async function startAt(t: Tap, level: string) {
   const port = await closedPort();
-  const env = { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: level, SKIP_VALIDATION: 'true', DATA_DIR: t.testdir() };
+  const env = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: level,
+    SKIP_VALIDATION: 'true',
+    DATA_DIR: t.testdir(),
+  };
   const child = spawnTracked(t, [SERVER_ENTRY], env, ['ignore', 'pipe', 'pipe']);
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -25,7 +32,13 @@ async function startAt(t: Tap, level: string) {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited: ${stderr.join('\n')}`);
-    if ((await fetch(`${url}/_health`).then((r) => r.status, () => 0)) === 200) break;
+    if (
+      (await fetch(`${url}/_health`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`server did not start: ${stderr.join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -55,7 +68,11 @@ function exchange(port: number, bytes: string): Promise<string> {
 function parse(raw: string): { status: number; headers: string; json: unknown } {
   const end = raw.indexOf('\r\n\r\n');
   const head = raw.slice(0, end);
-  return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]), headers: head, json: JSON.parse(raw.slice(end + 4)) };
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]),
+    headers: head,
+    json: JSON.parse(raw.slice(end + 4)),
+  };
 }
 
 const refused = [
@@ -72,39 +89,56 @@ const refused = [
   {
     name: 'headers of 20 KB',
     bytes: `GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SENT_KEY}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
-    answer: envelope(431, 'too_long_http_header_exception', 'The request line and headers are larger than [16384] bytes'),
+    answer: envelope(
+      431,
+      'too_long_http_header_exception',
+      'The request line and headers are larger than [16384] bytes',
+    ),
   },
   {
     name: 'a URL of 70 KB',
     bytes: `GET /_inference/${'a'.repeat(70_000)}?api_key=${SENT_KEY} HTTP/1.1\r\nHost: x\r\n\r\n`,
-    answer: envelope(431, 'too_long_http_header_exception', 'The request line and headers are larger than [16384] bytes'),
+    answer: envelope(
+      431,
+      'too_long_http_header_exception',
+      'The request line and headers are larger than [16384] bytes',
+    ),
   },
 ];
 
 for (const level of ['trace', 'debug', 'info', 'warn']) {
-  t.test(`LOG_LEVEL=${level}: refused requests get 400 or 431 in the error envelope, and the process lives on`, async (t) => {
-    const server = await startAt(t, level);
-    const { port } = server;
-    for (const { name, bytes, answer } of refused) {
-      const res = parse(await exchange(port, bytes));
-      t.equal(res.status, answer.status, `${name}: ${answer.status}`);
-      t.strictSame(res.json, answer, `${name}: the envelope`);
-      t.match(res.headers, /\r\nX-Elastic-Product: Elasticsearch\r\n/, `${name}: the product header`);
-      t.match(res.headers, /\r\nConnection: close(\r\n|$)/, `${name}: the connection is closed`);
-      t.equal(server.child.exitCode, null, `${name}: still running`);
-      // A normal request after each one is answered: the process is alive and serving.
-      const health = await fetch(`${server.url}/_health`);
-      t.equal(health.status, 200, `${name}: the next request is answered`);
-    }
-    server.child.kill('SIGTERM');
-    t.equal(await server.exited, 0, 'it stops cleanly');
-    const logs = [...server.stdout, ...server.stderr].join('\n');
-    t.notMatch(logs, SENT_KEY, 'nothing the client sent is logged');
-    t.notMatch(logs, /rawPacket/, 'nor the raw packet');
-    if (level === 'trace' || level === 'debug') {
-      const lines = server.stdout.filter((l) => l.includes('client error'));
-      t.equal(lines.length, refused.length, 'one small line per refused request');
-      t.match(JSON.parse(lines[0]!), { level: 20, code: 'HPE_INVALID_HEADER_TOKEN', status: 400, remoteAddress: '127.0.0.1', msg: 'client error: Malformed HTTP request: Invalid header token' });
-    }
-  });
+  t.test(
+    `LOG_LEVEL=${level}: refused requests get 400 or 431 in the error envelope, and the process lives on`,
+    async (t) => {
+      const server = await startAt(t, level);
+      const { port } = server;
+      for (const { name, bytes, answer } of refused) {
+        const res = parse(await exchange(port, bytes));
+        t.equal(res.status, answer.status, `${name}: ${answer.status}`);
+        t.strictSame(res.json, answer, `${name}: the envelope`);
+        t.match(res.headers, /\r\nX-Elastic-Product: Elasticsearch\r\n/, `${name}: the product header`);
+        t.match(res.headers, /\r\nConnection: close(\r\n|$)/, `${name}: the connection is closed`);
+        t.equal(server.child.exitCode, null, `${name}: still running`);
+        // A normal request after each one is answered: the process is alive and serving.
+        const health = await fetch(`${server.url}/_health`);
+        t.equal(health.status, 200, `${name}: the next request is answered`);
+      }
+      server.child.kill('SIGTERM');
+      t.equal(await server.exited, 0, 'it stops cleanly');
+      const logs = [...server.stdout, ...server.stderr].join('\n');
+      t.notMatch(logs, SENT_KEY, 'nothing the client sent is logged');
+      t.notMatch(logs, /rawPacket/, 'nor the raw packet');
+      if (level === 'trace' || level === 'debug') {
+        const lines = server.stdout.filter((l) => l.includes('client error'));
+        t.equal(lines.length, refused.length, 'one small line per refused request');
+        t.match(JSON.parse(lines[0]!), {
+          level: 20,
+          code: 'HPE_INVALID_HEADER_TOKEN',
+          status: 400,
+          remoteAddress: '127.0.0.1',
+          msg: 'client error: Malformed HTTP request: Invalid header token',
+        });
+      }
+    },
+  );
 }

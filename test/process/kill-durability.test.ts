@@ -1,4 +1,5 @@
-// kill -9 at random moments under PUT/_update/DELETE traffic: every acknowledged write survives, nothing half-written appears.
+// kill -9 at random moments under PUT/_update/DELETE traffic: every acknowledged write survives, nothing half-written
+// appears.
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -17,7 +18,7 @@ interface Known {
 
 function random(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (t) => {
@@ -34,7 +35,11 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
     const server = await startServer(t, { DATA_DIR: dataDir });
     let stop = false;
     const send = (method: string, url: string, body?: unknown) =>
-      fetch(`${server.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(`${server.url}${url}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
 
     const worker = async () => {
       while (!stop) {
@@ -61,7 +66,9 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
                   service_settings: { api_key: API_KEY, url, rate_limit: { requests_per_minute: op.rpm } },
                 })
               : op.kind === 'update'
-                ? await send('PUT', `/_inference/${id}/_update`, { service_settings: { rate_limit: { requests_per_minute: op.rpm } } })
+                ? await send('PUT', `/_inference/${id}/_update`, {
+                    service_settings: { rate_limit: { requests_per_minute: op.rpm } },
+                  })
                 : await send('DELETE', `/_inference/${id}`);
           await res.text();
           if (res.status !== 200) throw new Error(`${op.kind} ${id} answered ${res.status}`);
@@ -85,8 +92,12 @@ t.test(`${ROUNDS} rounds of writes killed by SIGKILL at random moments`, async (
 
     // Restart and compare what is stored with what was acknowledged.
     const after = await startServer(t, { DATA_DIR: dataDir });
-    const listed = (await (await fetch(`${after.url}/_inference`)).json()) as { endpoints: Array<{ inference_id: string; service_settings: { rate_limit: { requests_per_minute: number } } }> };
-    const stored = new Map(listed.endpoints.map((e) => [e.inference_id, e.service_settings.rate_limit.requests_per_minute]));
+    const listed = (await (await fetch(`${after.url}/_inference`)).json()) as {
+      endpoints: Array<{ inference_id: string; service_settings: { rate_limit: { requests_per_minute: number } } }>;
+    };
+    const stored = new Map(
+      listed.endpoints.map((e) => [e.inference_id, e.service_settings.rate_limit.requests_per_minute]),
+    );
     let mismatches = 0;
     for (const [id, k] of known) {
       const allowed: Array<number | undefined> = [k.acked.exists ? k.acked.rpm : undefined];

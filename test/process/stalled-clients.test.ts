@@ -1,4 +1,5 @@
-// Every connection has a deadline: 500 clients that send half a body and then nothing are cut at REQUEST_READ_TIMEOUT, and the process's descriptors come back.
+// Every connection has a deadline: 500 clients that send half a body and then nothing are cut at REQUEST_READ_TIMEOUT,
+// and the process's descriptors come back.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -64,11 +65,18 @@ t.test(`${STALLED} half-sent bodies are closed at REQUEST_READ_TIMEOUT while oth
       }),
   );
   // All connected and their requests begun: the service holds them all.
-  t.ok(await eventually(() => descriptors(pid) >= before + STALLED, 5000), 'the service holds every stalled connection');
+  t.ok(
+    await eventually(() => descriptors(pid) >= before + STALLED, 5000),
+    'the service holds every stalled connection',
+  );
   const during = descriptors(pid);
   // Meanwhile other clients get their answers.
   const others = await Promise.all(Array.from({ length: 20 }, () => get(`${server.url}/_inference`)));
-  t.strictSame(others.map((o) => o.status), others.map(() => 200), 'other clients are answered while the stalled ones wait');
+  t.strictSame(
+    others.map((o) => o.status),
+    others.map(() => 200),
+    'other clients are answered while the stalled ones wait',
+  );
   const slowest = Math.max(...others.map((o) => o.ms));
   t.ok(slowest < 1500, `the slowest other answer took ${slowest.toFixed(0)} ms`);
 

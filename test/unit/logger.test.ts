@@ -21,18 +21,34 @@ t.test('an error carrying a Buffer is logged at trace without throwing, without 
   t.doesNotThrow(() => log.trace({ err: parseError() }, 'client error'));
   t.doesNotThrow(() => log.error({ err: { wrapped: parseError(), bytes: new Uint8Array(4) } }, 'nested'));
   const [first, second] = sink.lines.map((l) => JSON.parse(l));
-  t.match(first.err, { type: 'Error', message: 'Parse Error: Invalid header token', code: 'HPE_INVALID_HEADER_TOKEN', bytesParsed: 27 });
+  t.match(first.err, {
+    type: 'Error',
+    message: 'Parse Error: Invalid header token',
+    code: 'HPE_INVALID_HEADER_TOKEN',
+    bytesParsed: 27,
+  });
   t.notOk('rawPacket' in first.err, 'no raw packet');
   t.strictSame(Object.keys(second.err), ['wrapped'], 'bytes at any depth are left out');
   t.notMatch(sink.text, /hf_SentByTheClient/);
 });
 
-t.test('the error serializer keeps plain fields and causes, and redaction still masks a key inside an error', async (t) => {
-  const cause = Object.assign(new Error('inner'), { status: 503 });
-  const err = Object.assign(new Error('outer', { cause }), { details: { api_key: 'hf_InsideAnError0123456789', retry: true }, socket: new (class Socket {})() });
-  t.match(serializeError(err), { type: 'Error', message: 'outer', details: { api_key: 'hf_InsideAnError0123456789', retry: true }, cause: { message: 'inner', status: 503 } });
-  t.notOk('socket' in (serializeError(err) as object), 'objects other than plain ones are left out');
-  const sink = new LogCapture();
-  pino(loggerOptions('info'), sink).warn({ err }, 'with a key');
-  t.strictSame(JSON.parse(sink.lines[0]!).err.details, { api_key: '[Redacted]', retry: true });
-});
+t.test(
+  'the error serializer keeps plain fields and causes, and redaction still masks a key inside an error',
+  async (t) => {
+    const cause = Object.assign(new Error('inner'), { status: 503 });
+    const err = Object.assign(new Error('outer', { cause }), {
+      details: { api_key: 'hf_InsideAnError0123456789', retry: true },
+      socket: new (class Socket {})(),
+    });
+    t.match(serializeError(err), {
+      type: 'Error',
+      message: 'outer',
+      details: { api_key: 'hf_InsideAnError0123456789', retry: true },
+      cause: { message: 'inner', status: 503 },
+    });
+    t.notOk('socket' in (serializeError(err) as object), 'objects other than plain ones are left out');
+    const sink = new LogCapture();
+    pino(loggerOptions('info'), sink).warn({ err }, 'with a key');
+    t.strictSame(JSON.parse(sink.lines[0]!).err.details, { api_key: '[Redacted]', retry: true });
+  },
+);

@@ -1,16 +1,27 @@
-// maskSecrets and SecretHoldBack: a key in any encoding an upstream may echo it in, and the upstream error mapping that masks it after decoding.
+// maskSecrets and SecretHoldBack: a key in any encoding an upstream may echo it in, and the upstream error mapping that
+// masks it after decoding.
 import fc from 'fast-check';
 import t from 'tap';
 import { maskSecret, maskSecrets, SecretHoldBack } from '../../src/redaction.js';
 import { mapInBandError, mapUpstreamStatus } from '../../src/services/hugging-face/hugging-face-errors.js';
 import { ENCODINGS } from '../helpers/key-encodings.js';
 
-/** Keys over the whole character range: printable ASCII (with `"` `\` `/` `%` `+` made likely), Latin-1, any Unicode incl. astral. */
+/**
+ * Keys over the whole character range: printable ASCII (with `"` `\` `/` `%` `+` made likely), Latin-1, any Unicode
+ * incl. astral.
+ */
 export const anyKey = fc
-  .array(fc.oneof(fc.constantFrom('"', '\\', '/', '%', '+', ' ', 'é', '😀'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), {
-    minLength: 8,
-    maxLength: 40,
-  })
+  .array(
+    fc.oneof(
+      fc.constantFrom('"', '\\', '/', '%', '+', ' ', 'é', '😀'),
+      fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+    ),
+    {
+      minLength: 8,
+      maxLength: 40,
+    },
+  )
   .map((chars) => chars.join(''));
 
 /** What a reader of `text` can make of it: the text, its JSON string decoded, its percent-encoding decoded. */
@@ -45,17 +56,30 @@ t.test('a key is masked in every encoding, whatever its characters', async (t) =
 
 t.test('the exact text of masked echoes', async (t) => {
   const key = 'sec"ret/va\\lue99';
-  t.equal(maskSecrets('{"error":"bad token Bearer sec\\"ret/va\\\\lue99"}', [key]), '{"error":"bad token Bearer [REDACTED]"}');
-  t.equal(maskSecrets('{"error":"bad token Bearer sec\\"ret\\/va\\\\lue99"}', [key]), '{"error":"bad token Bearer [REDACTED]"}');
-  t.equal(maskSecrets('{"error":"Bearer \\u0073ec\\u0022ret\\u002Fva\\u005clue99"}', [key]), '{"error":"Bearer [REDACTED]"}');
+  t.equal(
+    maskSecrets('{"error":"bad token Bearer sec\\"ret/va\\\\lue99"}', [key]),
+    '{"error":"bad token Bearer [REDACTED]"}',
+  );
+  t.equal(
+    maskSecrets('{"error":"bad token Bearer sec\\"ret\\/va\\\\lue99"}', [key]),
+    '{"error":"bad token Bearer [REDACTED]"}',
+  );
+  t.equal(
+    maskSecrets('{"error":"Bearer \\u0073ec\\u0022ret\\u002Fva\\u005clue99"}', [key]),
+    '{"error":"Bearer [REDACTED]"}',
+  );
   t.equal(maskSecrets('?token=sec%22ret%2Fva%5Clue99&x=1', [key]), '?token=[REDACTED]&x=1');
-  t.equal(maskSecrets('astral \\ud83d\\ude00key-1234 and 😀key-1234', ['😀key-1234']), 'astral [REDACTED] and [REDACTED]');
+  t.equal(
+    maskSecrets('astral \\ud83d\\ude00key-1234 and 😀key-1234', ['😀key-1234']),
+    'astral [REDACTED] and [REDACTED]',
+  );
   t.equal(maskSecrets('a short key abc', ['abc']), 'a short key abc', 'shorter than 8: left alone by default');
   t.equal(maskSecrets('a short key abc', ['abc'], '[REDACTED]', 1), 'a short key [REDACTED]', 'unless asked');
   t.equal(maskSecrets('nothing here', ['']), 'nothing here');
 });
 
-const upstreamReason = (status: number, body: string, key: string) => mapUpstreamStatus(status, body, {}, 'e', key).error.reason;
+const upstreamReason = (status: number, body: string, key: string) =>
+  mapUpstreamStatus(status, body, {}, 'e', key).error.reason;
 
 t.test('an upstream error answer never quotes the key, decoded or not, at any length or cut', async (t) => {
   const key = 'sec"ret/va\\lue99';
@@ -77,13 +101,21 @@ t.test('an upstream error answer never quotes the key, decoded or not, at any le
   t.notMatch(cut, 'sec"r', 'no start of the key before the cut');
   t.match(cut, /x\[REDACTED\]\]$/, 'masked, then short enough not to be cut');
   // A key of fewer than 8 characters stored before they were refused is masked in its upstream's words.
-  t.equal(upstreamReason(403, '{"error":"key abc refused"}', 'abc'), 'Received an authentication error status code for request from inference entity id [e] status [403]. Error message: [key [REDACTED] refused]');
+  t.equal(
+    upstreamReason(403, '{"error":"key abc refused"}', 'abc'),
+    'Received an authentication error status code for request from inference entity id [e] status [403]. Error message: [key [REDACTED] refused]',
+  );
 
   fc.assert(
-    fc.property(anyKey, fc.constantFrom(...Object.values(ENCODINGS)), fc.constantFrom(400, 401, 413, 429, 500, 503), (key, encode, status) => {
-      const reason = upstreamReason(status, `{"error":"token ${encode(key)} refused","estimated_time":2}`, key);
-      return !reason.includes(key) && decodings(reason).every((d) => !d.includes(key));
-    }),
+    fc.property(
+      anyKey,
+      fc.constantFrom(...Object.values(ENCODINGS)),
+      fc.constantFrom(400, 401, 413, 429, 500, 503),
+      (key, encode, status) => {
+        const reason = upstreamReason(status, `{"error":"token ${encode(key)} refused","estimated_time":2}`, key);
+        return !reason.includes(key) && decodings(reason).every((d) => !d.includes(key));
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -117,21 +149,33 @@ const cutAt = (text: string, cuts: number[]) => {
   return [0, ...points].map((from, i) => text.slice(from, [...points, text.length][i]));
 };
 
-t.test('a key split across streamed pieces is masked: the pieces give back exactly the whole text masked', async (t) => {
-  for (const [name, encode] of Object.entries(ENCODINGS)) {
-    fc.assert(
-      fc.property(anyKey, fc.constantFrom('', 'x ', 'é', '%', '\\', 'sec'), fc.array(fc.nat(200), { minLength: 1, maxLength: 2 }), (key, around, cuts) => {
-        const text = `${around}hello ${encode(key)} bye${around}`;
-        const holdBack = new SecretHoldBack(key);
-        const out = cutAt(text, cuts).map((piece) => holdBack.push(piece));
-        out.push(holdBack.flush());
-        return out.join('') === maskSecret(text, key) && out.join('').includes('hello [REDACTED] bye') && out.every((o) => decodings(o).every((d) => !d.includes(key)));
-      }),
-      { numRuns: 150 },
-    );
-    t.pass(name);
-  }
-});
+t.test(
+  'a key split across streamed pieces is masked: the pieces give back exactly the whole text masked',
+  async (t) => {
+    for (const [name, encode] of Object.entries(ENCODINGS)) {
+      fc.assert(
+        fc.property(
+          anyKey,
+          fc.constantFrom('', 'x ', 'é', '%', '\\', 'sec'),
+          fc.array(fc.nat(200), { minLength: 1, maxLength: 2 }),
+          (key, around, cuts) => {
+            const text = `${around}hello ${encode(key)} bye${around}`;
+            const holdBack = new SecretHoldBack(key);
+            const out = cutAt(text, cuts).map((piece) => holdBack.push(piece));
+            out.push(holdBack.flush());
+            return (
+              out.join('') === maskSecret(text, key) &&
+              out.join('').includes('hello [REDACTED] bye') &&
+              out.every((o) => decodings(o).every((d) => !d.includes(key)))
+            );
+          },
+        ),
+        { numRuns: 150 },
+      );
+      t.pass(name);
+    }
+  },
+);
 
 t.test('a key split at every position across two or three pieces', async (t) => {
   const key = 'sec"ret/vä\\lue-😀';
@@ -141,7 +185,8 @@ t.test('a key split at every position across two or three pieces', async (t) => 
     for (let i = 0; i <= text.length; i++) {
       for (let j = i; j <= text.length; j++) {
         const holdBack = new SecretHoldBack(key);
-        const out = [text.slice(0, i), text.slice(i, j), text.slice(j)].map((p) => holdBack.push(p)).join('') + holdBack.flush();
+        const out =
+          [text.slice(0, i), text.slice(i, j), text.slice(j)].map((p) => holdBack.push(p)).join('') + holdBack.flush();
         if (out !== 'a [REDACTED] b') t.fail(`${name}, cut at ${i} and ${j}: ${out}`);
         checked++;
       }

@@ -1,4 +1,5 @@
-// One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers become SendErrors.
+// One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers
+// become SendErrors.
 import { SendError } from '../send-error.js';
 import { EsError, errors, type ErrorCause } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
@@ -26,7 +27,9 @@ export function describeShape(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) {
     if (value.length === 0) return 'an empty array';
-    const kinds = [...new Set(value.slice(0, 50).map((v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v)))];
+    const kinds = [
+      ...new Set(value.slice(0, 50).map((v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v))),
+    ];
     return `an array of ${value.length} (${kinds.join(', ')})`;
   }
   if (typeof value === 'object') return `an object with keys [${Object.keys(value).slice(0, 10).join(', ')}]`;
@@ -42,7 +45,8 @@ export interface UpstreamCall {
 }
 
 /** The status label of an upstream request that got no HTTP status. */
-export const noStatus = (code: string | undefined) => (code === CALL_TIMED_OUT ? 'timeout' : code === RESPONSE_TOO_LARGE ? 'too_large' : 'network_error');
+export const noStatus = (code: string | undefined) =>
+  code === CALL_TIMED_OUT ? 'timeout' : code === RESPONSE_TOO_LARGE ? 'too_large' : 'network_error';
 
 /**
  * A 2xx answer: its text as the upstream sent it (vectors can be passed through from it unchanged),
@@ -69,10 +73,10 @@ export class JsonAnswer {
   }
 }
 
-
 /**
  * POSTs `payload` (already JSON) to `url` and answers the 2xx body, parsed. Throws SendError
- * carrying the mapped error and its retry policy (docs/hugging-face-protocols.md#upstream-errors); an abort is rethrown as it is.
+ * carrying the mapped error and its retry policy (docs/hugging-face-protocols.md#upstream-errors); an abort is rethrown
+ * as it is.
  */
 export async function postJson(
   transport: HttpTransport,
@@ -88,7 +92,10 @@ export async function postJson(
     if (signal.aborted) throw err;
     call.telemetry?.upstreamRequest(noStatus((err as { code?: string }).code), (performance.now() - started) / 1000);
     if ((err as { code?: string }).code === RESPONSE_TOO_LARGE) {
-      throw new SendError({ error: errors.badUpstreamResponse(call.inferenceId, 'the answer is larger than the limit for upstream answers'), retry: 'none' });
+      throw new SendError({
+        error: errors.badUpstreamResponse(call.inferenceId, 'the answer is larger than the limit for upstream answers'),
+        retry: 'none',
+      });
     }
     throw new SendError(mapNetworkError(err, call.url, call.inferenceId));
   }
@@ -96,7 +103,10 @@ export async function postJson(
   return answerOf(res, call.inferenceId, call.apiKey);
 }
 
-/** A whole upstream answer: a 2xx JSON body parsed, anything else the SendError of docs/hugging-face-protocols.md#upstream-errors. */
+/**
+ * A whole upstream answer: a 2xx JSON body parsed, anything else the SendError of
+ * docs/hugging-face-protocols.md#upstream-errors.
+ */
 export function answerOf(
   res: { status: number; text: string; headers: Record<string, string | string[] | undefined> },
   inferenceId: string,
@@ -119,7 +129,10 @@ const maskCause = (cause: ErrorCause, apiKey: string): ErrorCause => {
   return out;
 };
 
-/** `error` with `apiKey` masked in its reason and its causes' (any length, as upstreamMessage does); itself when it holds no key. */
+/**
+ * `error` with `apiKey` masked in its reason and its causes' (any length, as upstreamMessage does); itself when it
+ * holds no key.
+ */
 export function maskedError(error: EsError, apiKey: string): EsError {
   const reason = maskSecrets(error.reason, [apiKey], '[REDACTED]', 1);
   const causedBy = error.causedBy && maskCause(error.causedBy, apiKey);
@@ -156,7 +169,9 @@ export function maskingFailures<O extends object>(operations: O, apiKey: string)
       } catch (err) {
         throw maskedFailure(err, apiKey);
       }
-      return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(maskedFailure(err, apiKey) as Error)) : result;
+      return result instanceof Promise
+        ? result.catch((err: unknown) => Promise.reject(maskedFailure(err, apiKey) as Error))
+        : result;
     };
   }
   return out as O;

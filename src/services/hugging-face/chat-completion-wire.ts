@@ -1,7 +1,13 @@
-// OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router): request body, answer, stream chunks.
+// OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router):
+// request body, answer, stream chunks.
 import type { GenerationChoice, GenerationChunk, GenerationRequest, TokenUsage } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { eventObject, normaliseFinishReason, type GenerationProtocol, type StreamReading } from './generation-protocol.js';
+import {
+  eventObject,
+  normaliseFinishReason,
+  type GenerationProtocol,
+  type StreamReading,
+} from './generation-protocol.js';
 import { isDone } from '../upstream/sse.js';
 
 const CHAT_PATH = '/v1/chat/completions';
@@ -42,23 +48,25 @@ export function chatRequest(request: GenerationRequest, model: string | undefine
   return JSON.stringify(body);
 }
 
-
 /** `choices[0].message.content` of a whole answer (empty when the model answered with tool calls only). */
 export function parseChatAnswer(answer: JsonAnswer, inferenceId: string): string {
   const body = answer.body;
   const choice: unknown = isJsonObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
   const message = isJsonObject(choice) ? choice.message : undefined;
-  if (!isJsonObject(message)) throw badAnswer(inferenceId, `expected {"choices":[{"message":{…}}]}, got ${describeShape(body)}`);
+  if (!isJsonObject(message))
+    throw badAnswer(inferenceId, `expected {"choices":[{"message":{…}}]}, got ${describeShape(body)}`);
   const content = message.content;
   if (content === undefined || content === null) return '';
-  if (typeof content !== 'string') throw badAnswer(inferenceId, `expected the message content to be a string, got ${describeShape(content)}`);
+  if (typeof content !== 'string')
+    throw badAnswer(inferenceId, `expected the message content to be a string, got ${describeShape(content)}`);
   return content;
 }
 
 function readUsage(value: unknown): TokenUsage | undefined {
   if (!isJsonObject(value)) return undefined;
   const { completion_tokens, prompt_tokens, total_tokens } = value;
-  if (typeof completion_tokens !== 'number' || typeof prompt_tokens !== 'number' || typeof total_tokens !== 'number') return undefined;
+  if (typeof completion_tokens !== 'number' || typeof prompt_tokens !== 'number' || typeof total_tokens !== 'number')
+    return undefined;
   return { completion_tokens, prompt_tokens, total_tokens };
 }
 
@@ -85,7 +93,9 @@ export function readChatEvent(data: string, inferenceId: string): StreamReading 
   if (isDone(data)) return { done: true };
   const payload = eventObject(data, inferenceId, 'a chat completion chunk');
   if ('error' in payload) return { error: payload };
-  const choices = Array.isArray(payload.choices) ? payload.choices.map(readChoice).filter((c): c is GenerationChoice => c !== undefined) : [];
+  const choices = Array.isArray(payload.choices)
+    ? payload.choices.map(readChoice).filter((c): c is GenerationChoice => c !== undefined)
+    : [];
   const usage = readUsage(payload.usage);
   if (choices.length === 0 && usage === undefined) return undefined;
   const chunk: GenerationChunk = { choices };

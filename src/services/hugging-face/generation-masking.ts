@@ -1,4 +1,5 @@
-// A generated answer with the endpoint's key masked: whole, or streamed with each choice's text held back only where it could begin the key.
+// A generated answer with the endpoint's key masked: whole, or streamed with each choice's text held back only where it
+// could begin the key.
 import { maskSecret, SecretHoldBack } from '../../redaction.js';
 import type { GenerationChoice, GenerationChunk } from '../inference-service.js';
 
@@ -6,7 +7,8 @@ import type { GenerationChoice, GenerationChunk } from '../inference-service.js'
 function maskDeep(value: unknown, key: string): unknown {
   if (typeof value === 'string') return maskSecret(value, key);
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, key));
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [maskSecret(k, key), maskDeep(v, key)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [maskSecret(k, key), maskDeep(v, key)]));
   return value;
 }
 

@@ -1,9 +1,11 @@
-// What a generation protocol is (TGI native, text2text, OpenAI chat), and what the three share: finish reasons, prompts, stream events as JSON.
+// What a generation protocol is (TGI native, text2text, OpenAI chat), and what the three share: finish reasons,
+// prompts, stream events as JSON.
 import type { ChatMessage, GenerationChunk, GenerationRequest } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 
 /** What one SSE event of a protocol's stream means. */
-export type StreamReading = { chunk: GenerationChunk } | { error: Record<string, unknown> } | { done: true } | undefined;
+export type StreamReading =
+  { chunk: GenerationChunk } | { error: Record<string, unknown> } | { done: true } | undefined;
 
 /** One upstream protocol: its requests, its answers, its stream events. Pure functions. */
 export interface GenerationProtocol {

@@ -1,8 +1,19 @@
-// Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the first event read before anything is committed.
+// Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the
+// first event read before anything is committed.
 import { SendError } from '../send-error.js';
 import { errors } from '../../errors.js';
-import type { GenerationChunk, GenerationOperations, GenerationRequest, GenerationStream } from '../inference-service.js';
-import { BODY_TIMEOUT, RESPONSE_TOO_LARGE, type HttpTransport, type UpstreamStream } from '../upstream/http-transport.js';
+import type {
+  GenerationChunk,
+  GenerationOperations,
+  GenerationRequest,
+  GenerationStream,
+} from '../inference-service.js';
+import {
+  BODY_TIMEOUT,
+  RESPONSE_TOO_LARGE,
+  type HttpTransport,
+  type UpstreamStream,
+} from '../upstream/http-transport.js';
 import { SseParser, SseTooLargeError } from '../upstream/sse.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { maskSecret } from '../../redaction.js';
@@ -73,7 +84,8 @@ class EventReader {
         let error: SendError | undefined;
         try {
           reading = this.protocol.readEvent(event.data, this.call.inferenceId);
-          if (reading !== undefined && 'error' in reading) error = new SendError(mapInBandError(reading.error, this.call.inferenceId, this.call.apiKey));
+          if (reading !== undefined && 'error' in reading)
+            error = new SendError(mapInBandError(reading.error, this.call.inferenceId, this.call.apiKey));
         } catch (err) {
           error = this.failure(err);
         }
@@ -125,7 +137,10 @@ class EventReader {
     if (err instanceof SseTooLargeError) return badAnswer(this.call.inferenceId, err.message);
     const code = (err as { code?: string }).code;
     if (code === BODY_TIMEOUT && this.started) {
-      return new SendError({ error: errors.upstreamSilent(this.call.inferenceId, this.call.silenceLimit), retry: 'none' });
+      return new SendError({
+        error: errors.upstreamSilent(this.call.inferenceId, this.call.silenceLimit),
+        retry: 'none',
+      });
     }
     return new SendError(mapNetworkError(err, this.call.url, this.call.inferenceId));
   }
@@ -172,7 +187,8 @@ function generationOperations(call: GenerationCall): GenerationOperations {
       text = await res.text();
     } catch (err) {
       if (signal.aborted) throw err;
-      if ((err as { code?: string }).code === RESPONSE_TOO_LARGE) throw badAnswer(inferenceId, 'the answer is larger than the limit for upstream answers');
+      if ((err as { code?: string }).code === RESPONSE_TOO_LARGE)
+        throw badAnswer(inferenceId, 'the answer is larger than the limit for upstream answers');
       throw new SendError(mapNetworkError(err, url, inferenceId));
     }
     const answer = answerOf({ status: res.status, text, headers: res.headers }, inferenceId, apiKey);
@@ -245,7 +261,10 @@ function generationOperations(call: GenerationCall): GenerationOperations {
 }
 
 /** The protocol an endpoint's generations use (see protocolOf), bound to its urls. */
-function protocolFor(settings: ServiceSettingsOf<'completion' | 'chat_completion'>, { hfApiBase, hfRouterBase }: WireContext): GenerationProtocol {
+function protocolFor(
+  settings: ServiceSettingsOf<'completion' | 'chat_completion'>,
+  { hfApiBase, hfRouterBase }: WireContext,
+): GenerationProtocol {
   switch (protocolOf(settings)) {
     case 'text_generation':
       return textGenerationProtocol(settings.url!);
@@ -262,7 +281,14 @@ export function generationWire<T extends 'completion' | 'chat_completion'>(conte
     const protocol = protocolFor(settings, context);
     return {
       upstreamUrls: [...protocol.urls],
-      operations: generationOperations({ transport: context.transport, inferenceId, apiKey, protocol, silenceLimit: context.silenceLimit, telemetry }),
+      operations: generationOperations({
+        transport: context.transport,
+        inferenceId,
+        apiKey,
+        protocol,
+        silenceLimit: context.silenceLimit,
+        telemetry,
+      }),
     };
   };
 }

@@ -1,4 +1,5 @@
-// Hugging Face upstream failures → service errors, and whether to retry, split or give up (docs/hugging-face-protocols.md#upstream-errors).
+// Hugging Face upstream failures → service errors, and whether to retry, split or give up
+// (docs/hugging-face-protocols.md#upstream-errors).
 import { errors } from '../../errors.js';
 import { maskSecrets } from '../../redaction.js';
 import { DEFAULT_RETRY, retryDelay } from '../../dispatch/retry.js';
@@ -53,7 +54,8 @@ const PAUSED_HINT =
 /** How long the shipped retry policy keeps trying a failure before it gives up: the waits between its attempts. */
 function retrySeconds(failure: SendFailure): number {
   let ms = 0;
-  for (let attempt = 1; attempt < DEFAULT_RETRY.maxAttempts; attempt++) ms += retryDelay(DEFAULT_RETRY, attempt, failure);
+  for (let attempt = 1; attempt < DEFAULT_RETRY.maxAttempts; attempt++)
+    ms += retryDelay(DEFAULT_RETRY, attempt, failure);
   return Math.round(ms / 100) / 10;
 }
 
@@ -88,16 +90,25 @@ export function mapUpstreamStatus(
   // TEI answers a batch above its maximum with 413 up to v1.8 and with 422 since v1.9, with the same message.
   const batchLimit = status === 422 || status === 413 ? BATCH_LIMIT.exec(message) : null;
 
-  if (status === 429) return { error: errors.upstream(429, reason('Received a rate limit status code')), retry: 'backoff', waitMs };
+  if (status === 429)
+    return { error: errors.upstream(429, reason('Received a rate limit status code')), retry: 'backoff', waitMs };
   if (status === 502 || status === 503) {
     const estimated = typeof json?.estimated_time === 'number' ? json.estimated_time * 1000 : undefined;
-    const failure: SendFailure = { error: errors.upstream(400, reason('Received a rate limit status code')), retry: 'backoff', waitMs: estimated ?? waitMs };
+    const failure: SendFailure = {
+      error: errors.upstream(400, reason('Received a rate limit status code')),
+      retry: 'backoff',
+      waitMs: estimated ?? waitMs,
+    };
     if (status === 503 && estimated === undefined) {
-      failure.error = errors.upstream(400, `${reason('Received a rate limit status code')}. ${wakingHint(retrySeconds(failure))}`);
+      failure.error = errors.upstream(
+        400,
+        `${reason('Received a rate limit status code')}. ${wakingHint(retrySeconds(failure))}`,
+      );
     }
     return failure;
   }
-  if (status >= 500) return { error: errors.upstream(400, reason('Received a server error status code')), retry: 'none' };
+  if (status >= 500)
+    return { error: errors.upstream(400, reason('Received a server error status code')), retry: 'none' };
   if (status === 413 || batchLimit) {
     return {
       error: errors.upstream(413, reason('Received a content too large status code')),
@@ -105,10 +116,15 @@ export function mapUpstreamStatus(
       maxBatchSize: batchLimit ? Number(batchLimit[1]) : undefined,
     };
   }
-  if (status === 401 || status === 403) return { error: errors.upstream(401, reason('Received an authentication error status code')), retry: 'none' };
-  if (status >= 300 && status < 400) return { error: errors.upstream(status, reason('Unhandled redirection')), retry: 'none' };
+  if (status === 401 || status === 403)
+    return { error: errors.upstream(401, reason('Received an authentication error status code')), retry: 'none' };
+  if (status >= 300 && status < 400)
+    return { error: errors.upstream(status, reason('Unhandled redirection')), retry: 'none' };
   if (status === 400 && PAUSED.test(message)) {
-    return { error: errors.upstream(400, `${reason('Received an unsuccessful status code')}. ${PAUSED_HINT}`), retry: 'none' };
+    return {
+      error: errors.upstream(400, `${reason('Received an unsuccessful status code')}. ${PAUSED_HINT}`),
+      retry: 'none',
+    };
   }
   return { error: errors.upstream(status, reason('Received an unsuccessful status code')), retry: 'none' };
 }
@@ -134,7 +150,11 @@ export function mapNetworkError(err: unknown, url: string, inferenceId: string):
     return { error: errors.upstreamRefused(inferenceId, reason), retry: 'none' };
   }
   // A name that does not exist will not exist a second later; a failed lookup (EAI_AGAIN) may succeed.
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { error: errors.hostNotResolved(inferenceId, hostOf(url), code), retry: code === 'ENOTFOUND' ? 'none' : 'backoff' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return {
+      error: errors.hostNotResolved(inferenceId, hostOf(url), code),
+      retry: code === 'ENOTFOUND' ? 'none' : 'backoff',
+    };
   const descriptions: Record<string, string> = {
     ECONNREFUSED: 'the connection was refused',
     ECONNRESET: 'the connection was reset',
@@ -165,7 +185,8 @@ const OVERLOADED = /overloaded/i;
 
 /**
  * An error an upstream sent inside a 2xx answer or stream, as the HTTP status it stands for
- * (the table in docs/hugging-face-protocols.md#upstream-errors then applies: an overload before the first token is retried like a 429).
+ * (the table in docs/hugging-face-protocols.md#upstream-errors then applies: an overload before the first token is
+ * retried like a 429).
  * Shapes: `{"error":"…","error_type":"…"}` (TGI native, old TGI chat, serverless),
  * `{"error":{"message":"…","http_status_code":422}}` (TGI chat ≥ 2.4.1, 422 even for an overload),
  * `{"error":{"message","type","param","code"}}` (vLLM, OpenAI).
@@ -173,7 +194,12 @@ const OVERLOADED = /overloaded/i;
 export function mapInBandError(payload: Record<string, unknown>, inferenceId: string, apiKey: string): SendFailure {
   const error = payload.error;
   const detail = isJsonObject(error) ? error : undefined;
-  const message = typeof error === 'string' ? error : typeof detail?.message === 'string' ? detail.message : JSON.stringify(error ?? payload);
+  const message =
+    typeof error === 'string'
+      ? error
+      : typeof detail?.message === 'string'
+        ? detail.message
+        : JSON.stringify(error ?? payload);
   const errorType = typeof payload.error_type === 'string' ? payload.error_type.toLowerCase() : undefined;
   const asStatus = (v: unknown) => {
     const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{3}$/.test(v) ? Number(v) : NaN;
@@ -182,6 +208,9 @@ export function mapInBandError(payload: Record<string, unknown>, inferenceId: st
   const status =
     errorType === 'overloaded' || OVERLOADED.test(message)
       ? 429
-      : (asStatus(detail?.http_status_code) ?? asStatus(detail?.code) ?? (errorType ? ERROR_TYPE_STATUS[errorType] : undefined) ?? 500);
+      : (asStatus(detail?.http_status_code) ??
+        asStatus(detail?.code) ??
+        (errorType ? ERROR_TYPE_STATUS[errorType] : undefined) ??
+        500);
   return mapUpstreamStatus(status, JSON.stringify({ error: message }), {}, inferenceId, apiKey);
 }

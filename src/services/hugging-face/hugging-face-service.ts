@@ -1,9 +1,16 @@
-// The hugging_face service: its settings (hugging-face-settings.ts), and each stored endpoint bound to its task type's wire (the *-wire.ts modules).
+// The hugging_face service: its settings (hugging-face-settings.ts), and each stored endpoint bound to its task type's
+// wire (the *-wire.ts modules).
 import { errors } from '../../errors.js';
 import { renderSettings } from '../../settings-reader.js';
 import type { SettingsMap } from '../../store/endpoint-store.js';
 import { TASK_TYPES as ALL_TASK_TYPES, type TaskType } from '../../inference-task-type.js';
-import type { BoundEndpoint, InferenceService, ModelDetails, ParsedServiceConfig, TaskSettingsByType } from '../inference-service.js';
+import type {
+  BoundEndpoint,
+  InferenceService,
+  ModelDetails,
+  ParsedServiceConfig,
+  TaskSettingsByType,
+} from '../inference-service.js';
 import type { HttpTransport } from '../upstream/http-transport.js';
 import { NO_TELEMETRY, type Telemetry } from '../../telemetry.js';
 import { maskingFailures } from './call.js';
@@ -50,7 +57,8 @@ type TaskWires = { [T in TaskType]: TaskWire<T> };
 type StoredEndpoint = Parameters<InferenceService['bind']>[0];
 
 function rejectBadStored(inferenceId: string, problems: string[]): void {
-  if (problems.length > 0) throw new Error(`the stored settings of endpoint [${inferenceId}] are not valid: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new Error(`the stored settings of endpoint [${inferenceId}] are not valid: ${problems.join('; ')}`);
 }
 
 export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceService {
@@ -78,7 +86,12 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     rejectBadStored(inferenceId, problems);
     const apiKey = endpoint.secrets.api_key;
     if (typeof apiKey !== 'string') throw new Error(`the stored secrets of endpoint [${inferenceId}] hold no api key`);
-    const wire = wires[taskType]({ inferenceId, settings, apiKey, telemetry: telemetry.endpoint(inferenceId, taskType) });
+    const wire = wires[taskType]({
+      inferenceId,
+      settings,
+      apiKey,
+      telemetry: telemetry.endpoint(inferenceId, taskType),
+    });
     const dispatch = settings as ServiceSettingsOf<'text_embedding'> & ServiceSettingsOf<'completion'>;
     const generating = taskType === 'completion' || taskType === 'chat_completion';
     return {
@@ -98,11 +111,13 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       operations: maskingFailures(wire.operations, apiKey),
       taskSettings(overrides) {
         // Read by the task type's own definitions: these are that type's task settings.
-        if (overrides === null || overrides === undefined || Object.keys(overrides).length === 0) return stored as TaskSettingsByType[T];
+        if (overrides === null || overrides === undefined || Object.keys(overrides).length === 0)
+          return stored as TaskSettingsByType[T];
         const requestProblems: string[] = [];
         const request = readTaskSettings(taskType, overrides, requestProblems);
         if (requestProblems.length > 0) throw errors.validation(requestProblems);
-        if (Object.keys(request.unknown).length > 0) throw errors.unknownSettings(SERVICE_NAME, renderSettings(request.unknown));
+        if (Object.keys(request.unknown).length > 0)
+          throw errors.unknownSettings(SERVICE_NAME, renderSettings(request.unknown));
         return { ...stored, ...request.settings } as TaskSettingsByType[T];
       },
     };
@@ -113,7 +128,12 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     taskTypes: TASK_TYPES,
     settingsView: SERVICE_SETTINGS_VIEW,
 
-    describe: () => ({ service: SERVICE_NAME, name: 'Hugging Face', task_types: [...TASK_TYPES], configurations: describeServiceSettings(TASK_TYPES) }),
+    describe: () => ({
+      service: SERVICE_NAME,
+      name: 'Hugging Face',
+      task_types: [...TASK_TYPES],
+      configurations: describeServiceSettings(TASK_TYPES),
+    }),
 
     parseCreate(taskType, serviceSettingsRaw, taskSettingsRaw, problems): ParsedServiceConfig {
       const service = readServiceSettings(taskType, serviceSettingsRaw, problems);

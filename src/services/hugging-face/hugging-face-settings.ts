@@ -13,10 +13,16 @@ const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
 type Similarity = (typeof SIMILARITIES)[number];
 const DEFAULT_REQUESTS_PER_MINUTE = 3000;
 const MAX_BATCH_SIZE = 1024;
-/** Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours, docs/rate-limiting.md#batching-under-load-ours). */
+/**
+ * Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours,
+ * docs/rate-limiting.md#batching-under-load-ours).
+ */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 const MAX_CONCURRENT_REQUESTS = 1024;
-/** Streams (and unstreamed generations) in flight per endpoint unless it sets `max_concurrent_streams` (ours, docs/api.md#streaming). */
+/**
+ * Streams (and unstreamed generations) in flight per endpoint unless it sets `max_concurrent_streams` (ours,
+ * docs/api.md#streaming).
+ */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 64;
 const MAX_CONCURRENT_STREAMS = 4096;
 /** What Elasticsearch shows (and we apply) as the input limit of a sparse embedding endpoint. */
@@ -50,7 +56,9 @@ export interface SettingDefinition<V, Ts extends readonly TaskType[] = readonly 
 }
 
 /** Keeps each definition's value type and task list as literal types, so the settings types below can be derived. */
-function setting<V, const Ts extends readonly TaskType[]>(definition: SettingDefinition<V, Ts>): SettingDefinition<V, Ts> {
+function setting<V, const Ts extends readonly TaskType[]>(
+  definition: SettingDefinition<V, Ts>,
+): SettingDefinition<V, Ts> {
   return definition;
 }
 
@@ -60,10 +68,15 @@ const MODEL_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\/[A-Za-z0-9](?:
 /** HF_TOKEN without its global flag, for a plain test. */
 const HF_TOKEN_SHAPE = new RegExp(HF_TOKEN.source);
 
-/** A url as it may be echoed: a password in it becomes [REDACTED], and so does a user name alone (a token is often put there). */
+/**
+ * A url as it may be echoed: a password in it becomes [REDACTED], and so does a user name alone (a token is often put
+ * there).
+ */
 const maskUserinfo = (url: string) =>
-  url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/:@]*)(:[^/@]*)?@/i, (_m, scheme: string, user: string, password?: string) =>
-    password === undefined ? `${scheme}[REDACTED]@` : `${scheme}${user}:[REDACTED]@`,
+  url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/:@]*)(:[^/@]*)?@/i,
+    (_m, scheme: string, user: string, password?: string) =>
+      password === undefined ? `${scheme}[REDACTED]@` : `${scheme}${user}:[REDACTED]@`,
   );
 
 const GENERATION = ['completion', 'chat_completion'] as const;
@@ -80,10 +93,14 @@ const HOSTED_TASKS: readonly TaskType[] = ['text_embedding', ...GENERATION];
 const PROTOCOLS = ['openai_chat', 'text_generation', 'text2text_generation'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** The protocol an endpoint uses: the one it names, else TGI native for a url ending in `/generate` or `/generate_stream`, else OpenAI chat. */
+/**
+ * The protocol an endpoint uses: the one it names, else TGI native for a url ending in `/generate` or
+ * `/generate_stream`, else OpenAI chat.
+ */
 export function protocolOf(settings: { url?: string; protocol?: Protocol }): Protocol {
   if (settings.protocol) return settings.protocol;
-  if (settings.url !== undefined && /\/generate(_stream)?\/?$/.test(new URL(settings.url).pathname)) return 'text_generation';
+  if (settings.url !== undefined && /\/generate(_stream)?\/?$/.test(new URL(settings.url).pathname))
+    return 'text_generation';
   return 'openai_chat';
 }
 
@@ -91,14 +108,20 @@ function readProtocol(reader: SettingsReader): Protocol | undefined {
   const value = reader.takeString('protocol');
   if (value === undefined) return undefined;
   if (!(PROTOCOLS as readonly string[]).includes(value)) {
-    reader.problem(`[${reader.scope}] Invalid value [${value}] received. [protocol] must be one of [${PROTOCOLS.join(', ')}]`);
+    reader.problem(
+      `[${reader.scope}] Invalid value [${value}] received. [protocol] must be one of [${PROTOCOLS.join(', ')}]`,
+    );
     return undefined;
   }
   return value as Protocol;
 }
 
 /** Rules across settings of a text generation endpoint, checked once each setting has been read. */
-function checkGeneration(taskType: TaskType, settings: { url?: string; model_id?: string; protocol?: Protocol }, problems: string[]): void {
+function checkGeneration(
+  taskType: TaskType,
+  settings: { url?: string; model_id?: string; protocol?: Protocol },
+  problems: string[],
+): void {
   if (taskType === 'chat_completion' && settings.protocol !== undefined && settings.protocol !== 'openai_chat') {
     // A conversation needs the model's chat template, which only an OpenAI-compatible chat server applies.
     problems.push(
@@ -106,7 +129,9 @@ function checkGeneration(taskType: TaskType, settings: { url?: string; model_id?
     );
   }
   if (settings.url === undefined && settings.protocol === 'text_generation' && settings.model_id !== undefined) {
-    problems.push('[service_settings] protocol [text_generation] needs a [url]: hosted models are reached through the router with [openai_chat]');
+    problems.push(
+      '[service_settings] protocol [text_generation] needs a [url]: hosted models are reached through the router with [openai_chat]',
+    );
   }
 }
 
@@ -122,7 +147,12 @@ function readUrl(reader: SettingsReader, { taskType }: ReadContext): string | un
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       reason = `unsupported scheme [${parsed.protocol.slice(0, -1)}]; the url must use http or https`;
-    } else if (parsed.username || parsed.password || [...parsed.searchParams.keys()].some((name) => SECRET_NAME.test(name)) || HF_TOKEN_SHAPE.test(url)) {
+    } else if (
+      parsed.username ||
+      parsed.password ||
+      [...parsed.searchParams.keys()].some((name) => SECRET_NAME.test(name)) ||
+      HF_TOKEN_SHAPE.test(url)
+    ) {
       // A credential in the url (user:password@, ?token=…, a Hugging Face token anywhere) would be
       // stored in clear and shown by GET: it belongs in api_key, which is encrypted.
       reason = 'credentials in the url are not allowed; put the token in [api_key]';
@@ -131,7 +161,9 @@ function readUrl(reader: SettingsReader, { taskType }: ReadContext): string | un
     reason = 'Invalid URL';
   }
   if (reason) {
-    reader.problem(`[${reader.scope}] Invalid url [${redactUrl(maskUserinfo(url), '[REDACTED]')}] received for field [url]. Error: ${reason}`);
+    reader.problem(
+      `[${reader.scope}] Invalid url [${redactUrl(maskUserinfo(url), '[REDACTED]')}] received for field [url]. Error: ${reason}`,
+    );
     return undefined;
   }
   return url;
@@ -153,7 +185,9 @@ function readSimilarity(reader: SettingsReader): Similarity | undefined {
   if (value === undefined) return undefined;
   const lower = value.toLowerCase();
   if (!(SIMILARITIES as readonly string[]).includes(lower)) {
-    reader.problem(`[${reader.scope}] Invalid value [${value}] received. [similarity] must be one of [${SIMILARITIES.join(', ')}]`);
+    reader.problem(
+      `[${reader.scope}] Invalid value [${value}] received. [similarity] must be one of [${SIMILARITIES.join(', ')}]`,
+    );
     return undefined;
   }
   return lower as Similarity;
@@ -188,7 +222,7 @@ const SERVICE_SETTINGS = {
     tasks: ['text_embedding', ...GENERATION],
     label: 'Model ID',
     description:
-      "A model on Hugging Face. Without url it is the hosted model to call (the serverless API for text_embedding, the router for completion and chat_completion); with url it is sent as `model` to OpenAI-compatible servers.",
+      'A model on Hugging Face. Without url it is the hosted model to call (the serverless API for text_embedding, the router for completion and chat_completion); with url it is sent as `model` to OpenAI-compatible servers.',
     type: 'str',
     updatable: false,
     read: readModelId,
@@ -229,7 +263,8 @@ const SERVICE_SETTINGS = {
   batch_size: setting({
     tasks: BATCHED,
     label: 'Batch size',
-    description: 'Most inputs in one upstream request (1-1024); lowered at run time when the upstream refuses a batch as too large.',
+    description:
+      'Most inputs in one upstream request (1-1024); lowered at run time when the upstream refuses a batch as too large.',
     type: 'int',
     updatable: true,
     read: (r) => r.takeInteger('batch_size', { max: MAX_BATCH_SIZE }),
@@ -330,7 +365,10 @@ type KeysFor<Defs extends Definitions, T extends TaskType> = {
 type SettingsFrom<Defs extends Definitions, T extends TaskType> = { [K in KeysFor<Defs, T>]?: ValueOf<Defs[K]> };
 
 /** The stored service settings of a task type (the api key is kept apart, encrypted). */
-export type ServiceSettingsOf<T extends TaskType> = Omit<SettingsFrom<typeof SERVICE_SETTINGS, T>, 'api_key' | 'rate_limit'> & {
+export type ServiceSettingsOf<T extends TaskType> = Omit<
+  SettingsFrom<typeof SERVICE_SETTINGS, T>,
+  'api_key' | 'rate_limit'
+> & {
   rate_limit: RateLimit;
 };
 export type TaskSettingsOf<T extends TaskType> = SettingsFrom<typeof TASK_SETTINGS, T>;
@@ -341,7 +379,12 @@ interface Secrets {
 const has = (definition: SettingDefinition<unknown>, taskType: TaskType) => definition.tasks.includes(taskType);
 
 /** Reads every setting of the task type from `reader`, in definition order, into a new map. */
-function readAll(definitions: Definitions, reader: SettingsReader, context: ReadContext, keys?: (key: string) => boolean): SettingsMap {
+function readAll(
+  definitions: Definitions,
+  reader: SettingsReader,
+  context: ReadContext,
+  keys?: (key: string) => boolean,
+): SettingsMap {
   const out: SettingsMap = {};
   for (const [key, definition] of Object.entries(definitions)) {
     if (!has(definition, context.taskType) || (keys && !keys(key))) continue;
@@ -381,12 +424,18 @@ function headerCarries(key: string): boolean {
  * quote the key (docs/operations.md#storage-and-secrets).
  */
 function readApiKey(reader: SettingsReader, problems: string[], required: boolean): string | undefined {
-  const apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString('api_key', { required });
+  const apiKey = new SettingsReader({ api_key: reader.takeRaw('api_key') }, 'secret_settings', problems).takeString(
+    'api_key',
+    { required },
+  );
   if (apiKey === undefined) return undefined;
   const before = problems.length;
-  if (apiKey.length < MIN_SECRET_LENGTH) problems.push(`[secret_settings] Invalid value: [api_key] must be at least ${MIN_SECRET_LENGTH} characters long`);
+  if (apiKey.length < MIN_SECRET_LENGTH)
+    problems.push(`[secret_settings] Invalid value: [api_key] must be at least ${MIN_SECRET_LENGTH} characters long`);
   if (!headerCarries(apiKey)) {
-    problems.push('[secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF)');
+    problems.push(
+      '[secret_settings] Invalid value: [api_key] must hold only characters an HTTP header can carry (no control characters, none above U+00FF)',
+    );
   }
   return problems.length === before ? apiKey : undefined;
 }
@@ -439,14 +488,17 @@ export function updateServiceSettings(
 ): { settings: SettingsMap; apiKey: string | undefined; unknown: SettingsMap[] } {
   const reader = new SettingsReader(raw, 'service_settings', problems);
   const context: ReadContext = { taskType, nestedUnknown: [] };
-  const updatable = (key: string) => key !== 'api_key' && SERVICE_SETTINGS[key as keyof typeof SERVICE_SETTINGS].updatable && reader.has(key);
+  const updatable = (key: string) =>
+    key !== 'api_key' && SERVICE_SETTINGS[key as keyof typeof SERVICE_SETTINGS].updatable && reader.has(key);
   const changed = readAll(SERVICE_SETTINGS, reader, context, updatable);
   let apiKey: string | undefined;
   if (reader.has('api_key')) apiKey = readApiKey(reader, problems, false);
   for (const [key, definition] of Object.entries(SERVICE_SETTINGS)) {
     if (!definition.updatable && has(definition, taskType) && reader.has(key)) {
       reader.drop(key);
-      problems.push(`[service_settings] setting [${key}] cannot be updated; create a new inference endpoint to change it`);
+      problems.push(
+        `[service_settings] setting [${key}] cannot be updated; create a new inference endpoint to change it`,
+      );
     }
   }
   return { settings: { ...current, ...changed }, apiKey, unknown: [reader.leftovers(), ...context.nestedUnknown] };
@@ -485,7 +537,8 @@ export function viewServiceSettings(taskType: TaskType, stored: SettingsMap): Se
   const view: SettingsMap = {};
   for (const [key, definition] of Object.entries(SERVICE_SETTINGS)) {
     if (definition.sensitive || !has(definition, taskType) || stored[key] === undefined) continue;
-    view[key] = key === 'rate_limit' ? { requests_per_minute: (stored[key] as RateLimit).requests_per_minute } : stored[key];
+    view[key] =
+      key === 'rate_limit' ? { requests_per_minute: (stored[key] as RateLimit).requests_per_minute } : stored[key];
   }
   return view;
 }

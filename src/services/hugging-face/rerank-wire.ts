@@ -1,4 +1,5 @@
-// rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking body, every spelling of the answer, and the operation they make.
+// rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking
+// body, every spelling of the answer, and the operation they make.
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { TaskWire, WireContext } from './task-wire.js';
 
@@ -6,7 +7,6 @@ import type { TaskWire, WireContext } from './task-wire.js';
 function rerankRequest(query: string, texts: readonly string[], returnText: boolean): string {
   return JSON.stringify(returnText ? { query, texts, return_text: true } : { query, texts });
 }
-
 
 /**
  * One score per text sent, in the order sent. Accepts `[{"index","score","text"?}]` (TEI),
@@ -17,13 +17,17 @@ function rerankRequest(query: string, texts: readonly string[], returnText: bool
 function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: string): number[] {
   const body = answer.body;
   const list = isJsonObject(body) && Array.isArray(body.results) ? body.results : body;
-  if (!Array.isArray(list)) throw badAnswer(inferenceId, `expected a list of ${textCount} scores, got ${describeShape(body)}`);
+  if (!Array.isArray(list))
+    throw badAnswer(inferenceId, `expected a list of ${textCount} scores, got ${describeShape(body)}`);
   const out = new Array<number | undefined>(textCount);
   for (const [i, item] of list.entries()) {
     const score = isJsonObject(item) ? (item.score ?? item.relevance_score) : undefined;
     const index = isJsonObject(item) ? item.index : undefined;
     if (typeof score !== 'number' || !Number.isFinite(score) || typeof index !== 'number') {
-      throw badAnswer(inferenceId, `score [${i}] is not {"index": number, "score": number}: got ${describeShape(item)}`);
+      throw badAnswer(
+        inferenceId,
+        `score [${i}] is not {"index": number, "score": number}: got ${describeShape(item)}`,
+      );
     }
     if (!Number.isInteger(index) || index < 0 || index >= textCount) {
       throw badAnswer(inferenceId, `score [${i}] has index [${index}] but ${textCount} texts were sent`);
@@ -46,7 +50,11 @@ export function rerankWire({ transport }: WireContext): TaskWire<'rerank'> {
       upstreamUrls: [call.url],
       operations: {
         score: async (query, texts, returnText, signal) =>
-          parseRerank(await postJson(transport, call, rerankRequest(query, texts, returnText), signal), texts.length, inferenceId),
+          parseRerank(
+            await postJson(transport, call, rerankRequest(query, texts, returnText), signal),
+            texts.length,
+            inferenceId,
+          ),
       },
     };
   };

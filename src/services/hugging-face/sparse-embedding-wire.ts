@@ -1,13 +1,13 @@
-// sparse_embedding on the wire (docs/hugging-face-protocols.md#sparse_embedding): token-weight maps from an Inference Endpoint handler, or TEI's /embed_sparse indices decoded through /decode (their tokens cached).
+// sparse_embedding on the wire (docs/hugging-face-protocols.md#sparse_embedding): token-weight maps from an Inference
+// Endpoint handler, or TEI's /embed_sparse indices decoded through /decode (their tokens cached).
 import type { SparseVector } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { TaskWire, WireContext } from './task-wire.js';
 import { embeddingRequest as sparseRequest, truncateInput } from './text-embedding-wire.js';
 
-;
-
 /** What one answer holds: token maps, or token ids still to decode (TEI's /embed_sparse). */
-type SparseAnswer = { kind: 'tokens'; vectors: SparseVector[] } | { kind: 'ids'; vectors: Array<Array<[number, number]>> };
+type SparseAnswer =
+  { kind: 'tokens'; vectors: SparseVector[] } | { kind: 'ids'; vectors: Array<Array<[number, number]>> };
 
 const isWeight = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -19,13 +19,15 @@ const isWeight = (v: unknown): v is number => typeof v === 'number' && Number.is
 function parseSparse(answer: JsonAnswer, inputCount: number, inferenceId: string): SparseAnswer {
   const body = answer.body;
   const fail = (detail: string) => badAnswer(inferenceId, detail);
-  if (!Array.isArray(body)) throw fail(`expected a list of ${inputCount} sparse embeddings, got ${describeShape(body)}`);
+  if (!Array.isArray(body))
+    throw fail(`expected a list of ${inputCount} sparse embeddings, got ${describeShape(body)}`);
   if (body.length !== inputCount) throw fail(`sent ${inputCount} inputs but received ${body.length} sparse embeddings`);
   if (body.every(isJsonObject)) {
     const vectors = body.map((item, i) => {
       const vector: SparseVector = new Map();
       for (const [token, weight] of Object.entries(item)) {
-        if (!isWeight(weight)) throw fail(`sparse embedding [${i}] has a weight that is not a finite number for token [${token}]`);
+        if (!isWeight(weight))
+          throw fail(`sparse embedding [${i}] has a weight that is not a finite number for token [${token}]`);
         vector.set(token, weight);
       }
       return vector;
@@ -35,8 +37,15 @@ function parseSparse(answer: JsonAnswer, inputCount: number, inferenceId: string
   if (body.every(Array.isArray)) {
     const vectors = (body as unknown[][]).map((item, i) =>
       item.map((entry): [number, number] => {
-        if (!isJsonObject(entry) || !Number.isInteger(entry.index) || (entry.index as number) < 0 || !isWeight(entry.value)) {
-          throw fail(`sparse embedding [${i}] holds ${describeShape(entry)} where {"index": integer, "value": number} was expected`);
+        if (
+          !isJsonObject(entry) ||
+          !Number.isInteger(entry.index) ||
+          (entry.index as number) < 0 ||
+          !isWeight(entry.value)
+        ) {
+          throw fail(
+            `sparse embedding [${i}] holds ${describeShape(entry)} where {"index": integer, "value": number} was expected`,
+          );
         }
         return [entry.index as number, entry.value];
       }),
@@ -90,7 +99,10 @@ function toTokens(ids: ReadonlyArray<[number, number]>, tokenOf: (id: number) =>
 /** Most decoded tokens kept per endpoint (vocabularies of SPLADE models are ~30k). */
 export const TOKEN_CACHE_SIZE = 65_536;
 
-/** Decoded tokens of one endpoint: each id is decoded once (a token id never changes meaning), concurrent batches share a decode. */
+/**
+ * Decoded tokens of one endpoint: each id is decoded once (a token id never changes meaning), concurrent batches share
+ * a decode.
+ */
 export class TokenCache {
   private readonly tokens = new Map<number, string>();
   private readonly decoding = new Map<number, Promise<Map<number, string>>>();
@@ -161,7 +173,9 @@ export class TokenCache {
 /** Sparse endpoints whose decoded tokens are kept (each up to TOKEN_CACHE_SIZE tokens); the oldest goes first. */
 const TOKEN_CACHES = 256;
 
-/** One sparse_embedding endpoint: one POST per batch of texts, then /decode for the token ids nobody has decoded yet. */
+/**
+ * One sparse_embedding endpoint: one POST per batch of texts, then /decode for the token ids nobody has decoded yet.
+ */
 export function sparseEmbeddingWire({ transport }: WireContext): TaskWire<'sparse_embedding'> {
   /**
    * Decoded tokens per endpoint and decode url, kept across bindings: an endpoint is bound again on
@@ -187,7 +201,11 @@ export function sparseEmbeddingWire({ transport }: WireContext): TaskWire<'spars
       upstreamUrls: [call.url, decodeCall.url],
       operations: {
         async embed(texts, signal, acquire) {
-          const answer = parseSparse(await postJson(transport, call, sparseRequest(texts), signal), texts.length, inferenceId);
+          const answer = parseSparse(
+            await postJson(transport, call, sparseRequest(texts), signal),
+            texts.length,
+            inferenceId,
+          );
           if (answer.kind === 'tokens') return answer.vectors;
           const known = await tokens.lookup(
             answer.vectors.flatMap((v) => v.map(([id]) => id)),
@@ -197,7 +215,13 @@ export function sparseEmbeddingWire({ transport }: WireContext): TaskWire<'spars
               for (let i = 0; i < ids.length; i += DECODE_BATCH) {
                 const part = ids.slice(i, i + DECODE_BATCH);
                 await acquire();
-                tokens.push(...parseDecode(await postJson(transport, decodeCall, decodeRequest(part), signal), part.length, inferenceId));
+                tokens.push(
+                  ...parseDecode(
+                    await postJson(transport, decodeCall, decodeRequest(part), signal),
+                    part.length,
+                    inferenceId,
+                  ),
+                );
               }
               return tokens;
             },

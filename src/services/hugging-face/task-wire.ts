@@ -1,4 +1,5 @@
-// What each task's wire module gives the Hugging Face service: one endpoint's operations and the URLs they call, resolved once.
+// What each task's wire module gives the Hugging Face service: one endpoint's operations and the URLs they call,
+// resolved once.
 import type { TaskType } from '../../inference-task-type.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import type { TaskOperations } from '../inference-service.js';

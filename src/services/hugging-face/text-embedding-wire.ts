@@ -1,4 +1,5 @@
-// text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, every answer shape the servers send, checked, and the operations they make.
+// text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, every
+// answer shape the servers send, checked, and the operations they make.
 import type { Embedding } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { ServiceSettingsOf } from './hugging-face-settings.js';
@@ -6,7 +7,9 @@ import type { TaskWire, WireContext } from './task-wire.js';
 
 type Settings = ServiceSettingsOf<'text_embedding'>;
 
-/** A `url` is used as given; hosted mode (`model_id` alone) targets the serverless API's feature-extraction pipeline. */
+/**
+ * A `url` is used as given; hosted mode (`model_id` alone) targets the serverless API's feature-extraction pipeline.
+ */
 function embeddingUrl(settings: Settings, hfApiBase: string): string {
   if (settings.url) return settings.url;
   return `${hfApiBase}/models/${settings.model_id}/pipeline/feature-extraction`;
@@ -22,7 +25,10 @@ export function embeddingRequest(texts: readonly string[]): string {
   return JSON.stringify({ inputs: texts });
 }
 
-/** A vector the upstream wrote, passed on as its own text; its numbers are parsed only if something needs them (a mean of chunks). */
+/**
+ * A vector the upstream wrote, passed on as its own text; its numbers are parsed only if something needs them (a mean
+ * of chunks).
+ */
 class PassedVector implements Embedding {
   private parsed: number[] | undefined;
 
@@ -130,7 +136,12 @@ function vectorTexts(text: string, count: number): string[] | undefined {
  * a count that differs from the inputs, vectors of different lengths, or a length other than
  * the endpoint's `dimensions` throws SendError (a 502 naming the problem).
  */
-export function parseEmbeddings(answer: JsonAnswer, inputCount: number, inferenceId: string, dimensions: number | undefined): Embedding[] {
+export function parseEmbeddings(
+  answer: JsonAnswer,
+  inputCount: number,
+  inferenceId: string,
+  dimensions: number | undefined,
+): Embedding[] {
   // TEI's and Inference Endpoints' shape is checked in one pass over the text, without building
   // the numbers; anything else (or anything odd in it) takes the general path, which names the problem.
   const fast = scanVectorList(answer.text);
@@ -182,7 +193,13 @@ export function textEmbeddingWire({ transport, hfApiBase }: WireContext): TaskWi
     return {
       upstreamUrls: [call.url],
       operations: {
-        embed: async (texts, signal) => parseEmbeddings(await postJson(transport, call, embeddingRequest(texts), signal), texts.length, inferenceId, settings.dimensions),
+        embed: async (texts, signal) =>
+          parseEmbeddings(
+            await postJson(transport, call, embeddingRequest(texts), signal),
+            texts.length,
+            inferenceId,
+            settings.dimensions,
+          ),
         prepare: (text) => truncateInput(text, settings.max_input_tokens),
       },
     };

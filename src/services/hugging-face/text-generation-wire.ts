@@ -1,7 +1,14 @@
-// TGI's native protocol on the wire: POST /generate and /generate_stream with {"inputs","parameters"}, the answer, and the stream's token events.
+// TGI's native protocol on the wire: POST /generate and /generate_stream with {"inputs","parameters"}, the answer, and
+// the stream's token events.
 import type { GenerationChunk, GenerationRequest } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
-import { eventObject, normaliseFinishReason, promptOf, type GenerationProtocol, type StreamReading } from './generation-protocol.js';
+import {
+  eventObject,
+  normaliseFinishReason,
+  promptOf,
+  type GenerationProtocol,
+  type StreamReading,
+} from './generation-protocol.js';
 import { isDone } from '../upstream/sse.js';
 
 /** `/generate` and `/generate_stream` of the server a url names (its base, or either route itself). */
@@ -41,7 +48,6 @@ export function generateRequest(request: GenerationRequest, stream: boolean): st
   return JSON.stringify({ inputs: promptOf(request.messages), parameters });
 }
 
-
 /** `{"generated_text": …}` (TGI) or `[{"generated_text": …}]` (its compat route, the serverless API, text2text). */
 export function parseGeneratedText(answer: JsonAnswer, inferenceId: string): string {
   const body = answer.body;
@@ -62,7 +68,8 @@ export function readGenerateEvent(data: string, inferenceId: string): StreamRead
   const payload = eventObject(data, inferenceId, 'a token event');
   if ('error' in payload) return { error: payload };
   const token = isJsonObject(payload.token) ? payload.token : undefined;
-  const text = token && token.special !== true && typeof token.text === 'string' && token.text !== '' ? token.text : undefined;
+  const text =
+    token && token.special !== true && typeof token.text === 'string' && token.text !== '' ? token.text : undefined;
   const finish = normaliseFinishReason(isJsonObject(payload.details) ? payload.details.finish_reason : undefined);
   if (text === undefined && finish === undefined) return undefined;
   const chunk: GenerationChunk = { choices: [{ index: 0, delta: text === undefined ? {} : { content: text } }] };
@@ -76,7 +83,10 @@ export function textGenerationProtocol(url: string): GenerationProtocol {
   return {
     streams: true,
     urls: [urls.generate, urls.stream],
-    request: (request, stream) => ({ url: stream ? urls.stream : urls.generate, body: generateRequest(request, stream) }),
+    request: (request, stream) => ({
+      url: stream ? urls.stream : urls.generate,
+      body: generateRequest(request, stream),
+    }),
     parseAnswer: parseGeneratedText,
     readEvent: readGenerateEvent,
   };

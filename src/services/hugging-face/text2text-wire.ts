@@ -1,4 +1,5 @@
-// text2text-generation on the wire (the transformers pipeline behind Inference Endpoints and the serverless API): one request, one whole answer.
+// text2text-generation on the wire (the transformers pipeline behind Inference Endpoints and the serverless API): one
+// request, one whole answer.
 import type { GenerationRequest } from '../inference-service.js';
 import { promptOf, type GenerationProtocol } from './generation-protocol.js';
 import { parseGeneratedText, samplingParameters } from './text-generation-wire.js';
@@ -11,7 +12,11 @@ export function text2textUrl(url: string | undefined, modelId: string | undefine
 /** `{"inputs","parameters"?}`: the pipeline has no stop sequences, so `stop` is not sent. */
 export function text2textRequest(request: GenerationRequest): string {
   const parameters = samplingParameters(request);
-  return JSON.stringify(Object.keys(parameters).length > 0 ? { inputs: promptOf(request.messages), parameters } : { inputs: promptOf(request.messages) });
+  return JSON.stringify(
+    Object.keys(parameters).length > 0
+      ? { inputs: promptOf(request.messages), parameters }
+      : { inputs: promptOf(request.messages) },
+  );
 }
 
 /** The pipeline answers `[{"generated_text": …}]` and cannot stream: a stream of it is its one answer. */

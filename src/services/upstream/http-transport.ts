@@ -1,4 +1,5 @@
-// Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects; streamed answers for text generation.
+// Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects;
+// streamed answers for text generation.
 import { Agent, request } from 'undici';
 import type { UpstreamGuard } from './upstream-guard.js';
 
@@ -46,7 +47,8 @@ export const RESPONSE_TOO_LARGE = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
 /** undici's error for a body silent longer than its bodyTimeout. */
 export const BODY_TIMEOUT = 'UND_ERR_BODY_TIMEOUT';
 
-const tooLarge = () => Object.assign(new Error('the upstream answer is larger than the limit'), { code: RESPONSE_TOO_LARGE });
+const tooLarge = () =>
+  Object.assign(new Error('the upstream answer is larger than the limit'), { code: RESPONSE_TOO_LARGE });
 
 export class HttpTransport {
   private readonly agent: Agent;
@@ -65,7 +67,12 @@ export class HttpTransport {
       connect,
       maxResponseSize: options.maxResponseBytes,
     });
-    this.longAgent = new Agent({ keepAliveTimeout: 30_000, connect, headersTimeout: options.callTimeoutMs, bodyTimeout: options.callTimeoutMs });
+    this.longAgent = new Agent({
+      keepAliveTimeout: 30_000,
+      connect,
+      headersTimeout: options.callTimeoutMs,
+      bodyTimeout: options.callTimeoutMs,
+    });
   }
 
   /**
@@ -126,7 +133,12 @@ export class HttpTransport {
    * POSTs `body`; rejects on network errors, on a refused host, on abort, and when the call
    * outlasts callTimeoutMs. Redirects are returned, never followed.
    */
-  async post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+  async post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     this.options.guard.checkHost(url);
     // Nobody wants the answer any more (the request left while this one waited for its grant): send nothing.
     signal.throwIfAborted();
@@ -144,7 +156,8 @@ export class HttpTransport {
       const res = await request(url, { method: 'POST', headers, body, signal: call.signal, dispatcher: this.agent });
       return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (err) {
-      if (timedOut && !signal.aborted) throw Object.assign(new Error('the upstream call timed out'), { code: CALL_TIMED_OUT });
+      if (timedOut && !signal.aborted)
+        throw Object.assign(new Error('the upstream call timed out'), { code: CALL_TIMED_OUT });
       throw err;
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,5 @@
-// Server-sent events read incrementally: bytes in as they arrive, whole events out, through eventsource-parser (the parser most TypeScript streaming clients use).
+// Server-sent events read incrementally: bytes in as they arrive, whole events out, through eventsource-parser (the
+// parser most TypeScript streaming clients use).
 //
 // What upstreams send and this accepts: `data:` with or without one space after the colon (TGI
 // and axum write none), `:` comment lines (keep-alives), LF, CRLF or CR line ends split
@@ -33,7 +34,10 @@ export class SseParser {
   /** The events completed by the text being fed. */
   private out: SseEvent[] = [];
   private tooLarge = false;
-  /** The last event id, which the standard keeps for the events after it (eventsource-parser gives each event only its own). */
+  /**
+   * The last event id, which the standard keeps for the events after it (eventsource-parser gives each event only its
+   * own).
+   */
   private lastId: string | undefined;
 
   constructor(private readonly maxEventChars = MAX_EVENT_CHARS) {

@@ -1,4 +1,5 @@
-// Which upstream hosts the service may call: never link-local or cloud-metadata addresses, and only listed hosts when a list is set.
+// Which upstream hosts the service may call: never link-local or cloud-metadata addresses, and only listed hosts when a
+// list is set.
 import dns from 'node:dns';
 import net from 'node:net';
 
@@ -7,7 +8,10 @@ export const BLOCKED_HOST = 'UPSTREAM_HOST_BLOCKED';
 
 export class BlockedHostError extends Error {
   readonly code = BLOCKED_HOST;
-  constructor(readonly host: string, readonly why: string) {
+  constructor(
+    readonly host: string,
+    readonly why: string,
+  ) {
     super(`the host [${host}] ${why}`);
   }
 }
@@ -26,7 +30,9 @@ export function isLinkLocalOrMetadata(address: string): boolean {
   if (groups.join(':') === 'fd00:0ec2:0000:0000:0000:0000:0000:0254') return true;
   const head = groups.slice(0, 6).join(':');
   const carriesIPv4 =
-    head === '0000:0000:0000:0000:0000:ffff' || head === '0000:0000:0000:0000:0000:0000' || head === '0064:ff9b:0000:0000:0000:0000';
+    head === '0000:0000:0000:0000:0000:ffff' ||
+    head === '0000:0000:0000:0000:0000:0000' ||
+    head === '0064:ff9b:0000:0000:0000:0000';
   return carriesIPv4 && groups[6]!.startsWith('a9fe');
 }
 
@@ -35,7 +41,9 @@ function expandIPv6(ip: string): string[] {
   const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
   const hex = dotted
     ? ip.slice(0, dotted.index) +
-      [Number(dotted[1]) * 256 + Number(dotted[2]), Number(dotted[3]) * 256 + Number(dotted[4])].map((n) => n.toString(16)).join(':')
+      [Number(dotted[1]) * 256 + Number(dotted[2]), Number(dotted[3]) * 256 + Number(dotted[4])]
+        .map((n) => n.toString(16))
+        .join(':')
     : ip;
   const [head = '', tail = ''] = hex.split('::');
   const h = head ? head.split(':') : [];
@@ -59,7 +67,9 @@ export class UpstreamGuard {
   private allowed(host: string): boolean {
     if (this.allowedHosts.length === 0) return true;
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    return this.allowedHosts.some((pattern) => (pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) : h === pattern));
+    return this.allowedHosts.some((pattern) =>
+      pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) : h === pattern,
+    );
   }
 
   /** URLs already checked by checkHost (the answer cannot change while the process runs). */

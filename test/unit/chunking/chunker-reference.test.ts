@@ -47,7 +47,9 @@ class WordIterator {
 }
 
 function sentenceEnds(text: string): number[] {
-  return [...new Intl.Segmenter(undefined, { granularity: 'sentence' }).segment(text)].map((s) => s.index + s.segment.length);
+  return [...new Intl.Segmenter(undefined, { granularity: 'sentence' }).segment(text)].map(
+    (s) => s.index + s.segment.length,
+  );
 }
 
 interface Position {
@@ -81,14 +83,16 @@ function wordChunkPositions(input: string, chunkSize: number, overlap: number): 
       wordsSinceMark = 0;
     }
   }
-  if (wordsInChunk > overlap || out.length === 0) out.push({ start: windowStart, end: input.length, words: wordsInChunk });
+  if (wordsInChunk > overlap || out.length === 0)
+    out.push({ start: windowStart, end: input.length, words: wordsInChunk });
   return out;
 }
 
 function countWords(start: number, end: number, it: WordIterator): number {
   it.preceding(start);
   let count = 0;
-  for (let boundary = it.current(); boundary !== DONE && boundary <= end; boundary = it.next()) if (it.isWord()) count++;
+  for (let boundary = it.current(); boundary !== DONE && boundary <= end; boundary = it.next())
+    if (it.isWord()) count++;
   return count;
 }
 
@@ -136,7 +140,11 @@ function referenceSentenceChunks(input: string, max: number, includePreceding: b
         }
       }
       if (nextChunkWordCount > max) {
-        const splits = wordChunkPositions(input.substring(chunkStart, sentenceEnd), max, Math.min(20, Math.floor((max - 1) / 2)));
+        const splits = wordChunkPositions(
+          input.substring(chunkStart, sentenceEnd),
+          max,
+          Math.min(20, Math.floor((max - 1) / 2)),
+        );
         let i = 0;
         for (; i < splits.length - 1; i++) chunks.push([chunkStart + splits[i]!.start, chunkStart + splits[i]!.end]);
         chunkStart += splits[i]!.start;
@@ -157,26 +165,53 @@ function referenceSentenceChunks(input: string, max: number, includePreceding: b
   return chunks;
 }
 
-const sentence = (max: number, overlap: 0 | 1): ChunkingSettings => ({ strategy: 'sentence', max_chunk_size: max, sentence_overlap: overlap });
-const ours = (input: string, max: number, overlap: 0 | 1) => chunkText(input, sentence(max, overlap)).map((c): [number, number] => [c.start, c.end]);
+const sentence = (max: number, overlap: 0 | 1): ChunkingSettings => ({
+  strategy: 'sentence',
+  max_chunk_size: max,
+  sentence_overlap: overlap,
+});
+const ours = (input: string, max: number, overlap: 0 | 1) =>
+  chunkText(input, sentence(max, overlap)).map((c): [number, number] => [c.start, c.end]);
 const show = (input: string, spans: Array<[number, number]>) => spans.map(([a, b]) => input.slice(a, b));
 
 // Documents: sentences of 1 to 70 words (so both short ones and ones over any max_chunk_size from
 // 20 to 40), words joined by spaces or punctuation, sentences ended by ". ", "! ", a bare line
 // break, "!" with no space, a blank line, an ellipsis; now and then a non-ASCII character.
-const wordArb = fc.constantFrom('alpha', 'beta', 'gamma', "don't", 'open-source', '42', '3.14', 'naïve', 'Ωmega', 'x', 'data_set');
+const wordArb = fc.constantFrom(
+  'alpha',
+  'beta',
+  'gamma',
+  "don't",
+  'open-source',
+  '42',
+  '3.14',
+  'naïve',
+  'Ωmega',
+  'x',
+  'data_set',
+);
 const joinArb = fc.constantFrom(' ', ' ', ' ', ', ', '  ', ' - ', ' — ', ' (', ') ', ' “', '” ', ' 😀 ', '\t');
 const endArb = fc.constantFrom('. ', '. ', '! ', '? ', '.\n', '\n', '\r\n', '!', '\n\n', '... ', '." ', '.  ', '。');
 const sentenceArb = fc
-  .tuple(fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 12 }) }, { weight: 1, arbitrary: fc.integer({ min: 13, max: 70 }) }), endArb)
+  .tuple(
+    fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 12 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 13, max: 70 }) },
+    ),
+    endArb,
+  )
   .chain(([n, end]) =>
-    fc.tuple(fc.array(wordArb, { minLength: n, maxLength: n }), fc.array(joinArb, { minLength: n, maxLength: n })).map(([ws, joins]) => {
-      let s = 'Start';
-      for (let i = 0; i < n; i++) s += joins[i]! + ws[i]!;
-      return s + end;
-    }),
+    fc
+      .tuple(fc.array(wordArb, { minLength: n, maxLength: n }), fc.array(joinArb, { minLength: n, maxLength: n }))
+      .map(([ws, joins]) => {
+        let s = 'Start';
+        for (let i = 0; i < n; i++) s += joins[i]! + ws[i]!;
+        return s + end;
+      }),
   );
-const documentArb = fc.tuple(fc.constantFrom('', ' ', '\n'), fc.array(sentenceArb, { minLength: 1, maxLength: 12 })).map(([lead, ss]) => lead + ss.join(''));
+const documentArb = fc
+  .tuple(fc.constantFrom('', ' ', '\n'), fc.array(sentenceArb, { minLength: 1, maxLength: 12 }))
+  .map(([lead, ss]) => lead + ss.join(''));
 
 t.test('the reference model reproduces what Elasticsearch documents and tests', async (t) => {
   // SentenceBoundaryChunkerTests: "This is a short sentence. Followed by another." counts 5 and 3 words.
@@ -186,7 +221,8 @@ t.test('the reference model reproduces what Elasticsearch documents and tests', 
   // And skipping 3 words from the start lands on "word3 ".
   const text = Array.from({ length: 50 }, (_, i) => `word${i}`).join(' ');
   t.equal(text.slice(skipWords(0, 3, new WordIterator(text))).startsWith('word3 '), true);
-  const input = 'This is sentence one. This is sentence two. This is a third sentence that is a bit longer than the others.';
+  const input =
+    'This is sentence one. This is sentence two. This is a third sentence that is a bit longer than the others.';
   t.strictSame(show(input, referenceSentenceChunks(input, 20, true)), [
     'This is sentence one. This is sentence two. ',
     'This is sentence two. This is a third sentence that is a bit longer than the others.',
@@ -201,7 +237,9 @@ t.test('generated documents chunk as Elasticsearch chunks them, offsets exact', 
       const expected = referenceSentenceChunks(doc, max, overlap === 1);
       const actual = ours(doc, max, overlap);
       if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-        throw new Error(`max ${max}, overlap ${overlap}\n${JSON.stringify(doc)}\nexpected ${JSON.stringify(show(doc, expected))}\nactual   ${JSON.stringify(show(doc, actual))}`);
+        throw new Error(
+          `max ${max}, overlap ${overlap}\n${JSON.stringify(doc)}\nexpected ${JSON.stringify(show(doc, expected))}\nactual   ${JSON.stringify(show(doc, actual))}`,
+        );
       }
     }),
     { numRuns: 600, seed: 20240607 },
@@ -213,18 +251,59 @@ t.test('any mix of scripts, marks, emoji and punctuation chunks as Elasticsearch
   // Short pieces drawn from everything the segmenter treats specially, joined at random: the
   // text between words is then anything at all (marks, joiners, flags, CJK stops, CR LF).
   const pieceArb = fc.constantFrom(
-    'word', 'Word', 'x', '12', ' ', ' ', '  ', '. ', '! ', '?', '.', ',', '\n', '\r\n', '\t', 'é', '\u0301', '\u00ad', '日本', 'ไทย',
-    '😀', '\u200d', '🇫🇷', 'Ж', '\u2019', '“', '”', '…', '\u00a0', '—', '\u3000', '。', '_', '\u2028', '(', ')',
+    'word',
+    'Word',
+    'x',
+    '12',
+    ' ',
+    ' ',
+    '  ',
+    '. ',
+    '! ',
+    '?',
+    '.',
+    ',',
+    '\n',
+    '\r\n',
+    '\t',
+    'é',
+    '\u0301',
+    '\u00ad',
+    '日本',
+    'ไทย',
+    '😀',
+    '\u200d',
+    '🇫🇷',
+    'Ж',
+    '\u2019',
+    '“',
+    '”',
+    '…',
+    '\u00a0',
+    '—',
+    '\u3000',
+    '。',
+    '_',
+    '\u2028',
+    '(',
+    ')',
   );
   fc.assert(
-    fc.property(fc.array(pieceArb, { minLength: 1, maxLength: 200 }), fc.integer({ min: 20, max: 24 }), fc.constantFrom<0 | 1>(0, 1), (pieces, max, overlap) => {
-      const doc = pieces.join('');
-      const expected = referenceSentenceChunks(doc, max, overlap === 1);
-      const actual = ours(doc, max, overlap);
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-        throw new Error(`max ${max}, overlap ${overlap}\n${JSON.stringify(doc)}\nexpected ${JSON.stringify(show(doc, expected))}\nactual   ${JSON.stringify(show(doc, actual))}`);
-      }
-    }),
+    fc.property(
+      fc.array(pieceArb, { minLength: 1, maxLength: 200 }),
+      fc.integer({ min: 20, max: 24 }),
+      fc.constantFrom<0 | 1>(0, 1),
+      (pieces, max, overlap) => {
+        const doc = pieces.join('');
+        const expected = referenceSentenceChunks(doc, max, overlap === 1);
+        const actual = ours(doc, max, overlap);
+        if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+          throw new Error(
+            `max ${max}, overlap ${overlap}\n${JSON.stringify(doc)}\nexpected ${JSON.stringify(show(doc, expected))}\nactual   ${JSON.stringify(show(doc, actual))}`,
+          );
+        }
+      },
+    ),
     { numRuns: 600, seed: 7 },
   );
   t.pass('600 documents');
@@ -236,7 +315,11 @@ t.test('hand-written: where Elasticsearch puts the whitespace of a carried sente
   // the last min(20/2, 20) = 10 words come along, starting at the word itself: Elasticsearch skips
   // 5 words and the space after the fifth.
   const partial = `${seq('P', 15)}. ${seq('N', 12)}.`;
-  const partialOut = [`${seq('P', 15)}. `, 'P5 P6 P7 P8 P9 P10 P11 P12 P13 P14. N0 N1 N2 N3 N4 N5 N6 N7 N8 N9', ' N1 N2 N3 N4 N5 N6 N7 N8 N9 N10 N11.'];
+  const partialOut = [
+    `${seq('P', 15)}. `,
+    'P5 P6 P7 P8 P9 P10 P11 P12 P13 P14. N0 N1 N2 N3 N4 N5 N6 N7 N8 N9',
+    ' N1 N2 N3 N4 N5 N6 N7 N8 N9 N10 N11.',
+  ];
   t.strictSame(show(partial, ours(partial, 20, 1)), partialOut);
   t.strictSame(show(partial, referenceSentenceChunks(partial, 20, true)), partialOut);
   // Carried whole but too long with the next sentence (8 + 15 > 20, and 8 <= 10 words): the carry
@@ -255,15 +338,22 @@ t.test('hand-written: a sentence right after a word and one separator counts tha
   // Two lines of 10 words with no full stop: ICU ends a sentence at each line break, and
   // Elasticsearch counts a sentence's words from the boundary before it, which takes in "ten"
   // of the first line: 10 + 11 > 20, so two chunks where a plain count (20) would give one.
-  const lines = 'One two three four five six seven eight nine ten\nEleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty\n';
-  const linesOut = ['One two three four five six seven eight nine ten\n', 'Eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty\n'];
+  const lines =
+    'One two three four five six seven eight nine ten\nEleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty\n';
+  const linesOut = [
+    'One two three four five six seven eight nine ten\n',
+    'Eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty\n',
+  ];
   t.strictSame(show(lines, ours(lines, 20, 0)), linesOut);
   t.strictSame(show(lines, referenceSentenceChunks(lines, 20, false)), linesOut);
   // With a full stop before the line break the count is exact, and both lines fit in one chunk.
   const stopped = lines.replace('ten\n', 'ten.\n');
   t.strictSame(show(stopped, ours(stopped, 20, 0)), [stopped]);
   // The weight of a chunk in the mean is still its own words.
-  t.strictSame(chunkText(lines, sentence(20, 0)).map((c) => c.words), [10, 10]);
+  t.strictSame(
+    chunkText(lines, sentence(20, 0)).map((c) => c.words),
+    [10, 10],
+  );
 });
 
 t.test('hand-written: sentences without words before a long one join it, not a chunk of their own', async (t) => {

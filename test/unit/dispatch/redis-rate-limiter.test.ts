@@ -1,4 +1,5 @@
-// The Redis-shared rate limiter in one process, against a Redis of its own: one rate across "instances", a new rate at once, cancellation, and Redis losing its state.
+// The Redis-shared rate limiter in one process, against a Redis of its own: one rate across "instances", a new rate at
+// once, cancellation, and Redis losing its state.
 import t, { type Test } from 'tap';
 import { Cancellation } from '../../../src/cancellation.js';
 import { LimiterStoppedError } from '../../../src/dispatch/rate-limiter.js';
@@ -11,7 +12,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Two "instances": two connections, each with its own limiter for the same endpoint. */
 async function twoInstances(t: Test, url: string, clusterSize = 2) {
-  const instances = [new RedisRateLimiters({ url, clusterSize, log: quiet }), new RedisRateLimiters({ url, clusterSize, log: quiet })];
+  const instances = [
+    new RedisRateLimiters({ url, clusterSize, log: quiet }),
+    new RedisRateLimiters({ url, clusterSize, log: quiet }),
+  ];
   t.teardown(() => Promise.all(instances.map((i) => i.close())));
   for (const i of instances) t.ok(await i.whenReady(5000), 'connected');
   return instances;
@@ -41,7 +45,11 @@ t.test('the shared limiter', async (t) => {
     await sleep(800); // past the quarantine of a Redis that was just started
     await measureTiming(t, 'grants of two instances', 5, async () => {
       const grants: number[] = [];
-      await Promise.all(limiters.flatMap((l) => Array.from({ length: 10 }, () => l.acquire().then(() => grants.push(performance.now())))));
+      await Promise.all(
+        limiters.flatMap((l) =>
+          Array.from({ length: 10 }, () => l.acquire().then(() => grants.push(performance.now()))),
+        ),
+      );
       grants.sort((x, y) => x - y);
       const span = grants[grants.length - 1]! - grants[0]!;
       const gaps = grants.slice(1).map((x, i) => x - grants[i]!);
@@ -68,7 +76,10 @@ t.test('the shared limiter', async (t) => {
     await sleep(100);
     limiter.setRate(60_000);
     await waiting;
-    t.ok(performance.now() - started < 1000, `granted ${(performance.now() - started).toFixed(0)} ms later instead of 10 s`);
+    t.ok(
+      performance.now() - started < 1000,
+      `granted ${(performance.now() - started).toFixed(0)} ms later instead of 10 s`,
+    );
   });
 
   t.test('a cancelled request is never granted; closing fails the rest', async (t) => {
@@ -103,18 +114,26 @@ t.test('the shared limiter', async (t) => {
     const grants: Array<{ at: number; who: number }> = [];
     const start = performance.now();
     await Promise.all(
-      limiters.flatMap((l, who) => Array.from({ length: 12 }, () => l.acquire().then(() => grants.push({ at: performance.now() - start, who })))),
+      limiters.flatMap((l, who) =>
+        Array.from({ length: 12 }, () => l.acquire().then(() => grants.push({ at: performance.now() - start, who }))),
+      ),
     );
     // During the quarantine (0.5 s + horizon + interval) each instance spaces its own grants 200 ms apart.
     for (const who of [0, 1]) {
       const own = grants.filter((g) => g.who === who && g.at < 800).map((g) => g.at);
       const gaps = own.slice(1).map((x, i) => x - own[i]!);
-      t.ok(gaps.every((g) => g >= 180), `instance ${who} alone: gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+      t.ok(
+        gaps.every((g) => g >= 180),
+        `instance ${who} alone: gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`,
+      );
     }
     const lastQuarter = grants.filter((g) => g.at >= 1200);
     t.ok(lastQuarter.length > 0, 'shared again after the quarantine');
     const inFirstSecond = grants.filter((g) => g.at < 1000).length;
-    t.ok(inFirstSecond <= 10 + 1, `never above the rate: ${inFirstSecond} grants in the first second (10 allowed, +1 per other instance)`);
+    t.ok(
+      inFirstSecond <= 10 + 1,
+      `never above the rate: ${inFirstSecond} grants in the first second (10 allowed, +1 per other instance)`,
+    );
     t.ok(Number(await a!.redis.get(EPOCH_KEY)) > 0, 'the epoch was recreated');
   });
 });

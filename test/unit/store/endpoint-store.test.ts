@@ -1,4 +1,5 @@
-// One contract for every store: the same tests run against SQLite and PostgreSQL (insert, races, order, atomic updates, delete, meta, API keys).
+// One contract for every store: the same tests run against SQLite and PostgreSQL (insert, races, order, atomic updates,
+// delete, meta, API keys).
 import t, { type Test } from 'tap';
 import { errors } from '../../../src/errors.js';
 import { PostgresEndpointStore } from '../../../src/store/postgres.js';
@@ -11,7 +12,12 @@ const record = (inferenceId: string, extra: Partial<EndpointRecord> = {}): Endpo
   taskType: 'text_embedding',
   service: 'hugging_face',
   // Key order as a user gave it, not alphabetical: the store must keep it.
-  serviceSettings: { url: 'https://x.example', similarity: 'cosine', dimensions: 384, rate_limit: { requests_per_minute: 3000 } },
+  serviceSettings: {
+    url: 'https://x.example',
+    similarity: 'cosine',
+    dimensions: 384,
+    rate_limit: { requests_per_minute: 3000 },
+  },
   taskSettings: {},
   chunkingSettings: { strategy: 'sentence', max_chunk_size: 250, sentence_overlap: 1 },
   sealedSecrets: 'v1.c2VhbGVk',
@@ -35,12 +41,20 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
   parent.test(`${name}: insert and get give back exactly what was stored`, async (t) => {
     const store = await open(t);
     const a = record('a');
-    const b = record('b', { taskType: 'rerank', chunkingSettings: null, taskSettings: { top_n: 3, return_documents: true } });
+    const b = record('b', {
+      taskType: 'rerank',
+      chunkingSettings: null,
+      taskSettings: { top_n: 3, return_documents: true },
+    });
     await store.insert(a);
     await store.insert(b);
     t.strictSame(await store.get('a'), a);
     t.strictSame(await store.get('b'), b);
-    t.strictSame(Object.keys((await store.get('a'))!.serviceSettings), ['url', 'similarity', 'dimensions', 'rate_limit'], 'key order kept');
+    t.strictSame(
+      Object.keys((await store.get('a'))!.serviceSettings),
+      ['url', 'similarity', 'dimensions', 'rate_limit'],
+      'key order kept',
+    );
     t.equal(await store.get('missing'), undefined);
   });
 
@@ -58,7 +72,12 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     t.equal(won.length, 1);
     for (const r of results) {
-      if (r.status === 'rejected') t.match(r.reason, { status: 400, type: 'resource_already_exists_exception', reason: 'Inference endpoint [race] already exists' });
+      if (r.status === 'rejected')
+        t.match(r.reason, {
+          status: 400,
+          type: 'resource_already_exists_exception',
+          reason: 'Inference endpoint [race] already exists',
+        });
     }
     t.equal((await store.get('race'))!.sealedSecrets, `v1.${won[0]}`);
   });
@@ -68,15 +87,25 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     const ids = ['b', 'a_b', 'a-b', 'a.b', 'ab', 'a0', '9z', 'a'];
     for (const id of ids) await store.insert(record(id, id.startsWith('a') ? {} : { taskType: 'sparse_embedding' }));
     // Code-point order: '-' < '.' < digits < '_' < letters (a locale collation would ignore the punctuation).
-    t.strictSame((await store.list()).map((r) => r.inferenceId), ['9z', 'a', 'a-b', 'a.b', 'a0', 'a_b', 'ab', 'b']);
-    t.strictSame((await store.list('sparse_embedding')).map((r) => r.inferenceId), ['9z', 'b']);
+    t.strictSame(
+      (await store.list()).map((r) => r.inferenceId),
+      ['9z', 'a', 'a-b', 'a.b', 'a0', 'a_b', 'ab', 'b'],
+    );
+    t.strictSame(
+      (await store.list('sparse_embedding')).map((r) => r.inferenceId),
+      ['9z', 'b'],
+    );
     t.strictSame(await store.list('rerank'), []);
   });
 
   parent.test(`${name}: update changes atomically; a throwing change leaves the endpoint as it was`, async (t) => {
     const store = await open(t);
     await store.insert(record('u'));
-    const next = await store.update('u', (current) => ({ ...current, serviceSettings: { ...current.serviceSettings, dimensions: 768 }, sealedSecrets: 'v1.bmV3' }));
+    const next = await store.update('u', (current) => ({
+      ...current,
+      serviceSettings: { ...current.serviceSettings, dimensions: 768 },
+      sealedSecrets: 'v1.bmV3',
+    }));
     t.equal(next!.serviceSettings.dimensions, 768);
     t.strictSame(await store.get('u'), next);
     t.equal(await store.update('missing', (c) => c), undefined);
@@ -96,7 +125,10 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     await store.insert(record('counter', { taskSettings: { n: 0 } }));
     await Promise.all(
       Array.from({ length: 25 }, () =>
-        store.update('counter', (current) => ({ ...current, taskSettings: { n: (current.taskSettings.n as number) + 1 } })),
+        store.update('counter', (current) => ({
+          ...current,
+          taskSettings: { n: (current.taskSettings.n as number) + 1 },
+        })),
       ),
     );
     t.strictSame((await store.get('counter'))!.taskSettings, { n: 25 });
@@ -128,7 +160,11 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     await store.apiKeys.insert(key('id1', 'first', 1000));
     await t.rejects(store.apiKeys.insert(key('id3', 'first', 3000)), 'a taken name is refused');
     t.strictSame(await store.apiKeys.get('id1'), key('id1', 'first', 1000));
-    t.strictSame((await store.apiKeys.list()).map((k) => k.id), ['id1', 'id2'], 'oldest first');
+    t.strictSame(
+      (await store.apiKeys.list()).map((k) => k.id),
+      ['id1', 'id2'],
+      'oldest first',
+    );
     t.equal(await store.apiKeys.hasActive(), true);
     t.equal(await store.apiKeys.revoke('id1', 5000), true);
     t.equal(await store.apiKeys.revoke('id1', 6000), false, 'already revoked');
@@ -172,15 +208,23 @@ function contractOn(parent: Test): void {
     const heard: StoreChange[] = [];
     const heardByWriter: StoreChange[] = [];
     let resyncs = 0;
-    await watcher.watch((c) => heard.push(c), () => resyncs++);
-    await writer.watch((c) => heardByWriter.push(c), () => {});
+    await watcher.watch(
+      (c) => heard.push(c),
+      () => resyncs++,
+    );
+    await writer.watch(
+      (c) => heardByWriter.push(c),
+      () => {},
+    );
     await writer.insert(record('w'));
     await writer.update('w', (c) => ({ ...c, sealedSecrets: 'v1.cm90YXRlZA==' }));
     await writer.delete('w');
     await writer.delete('w'); // nothing deleted: nothing announced
     await writer.apiKeys.insert(key('k1', 'one', 1));
     await writer.apiKeys.revoke('one', 2);
-    await t.rejects(writer.update('missing', (c) => c).then((r) => (r === undefined ? Promise.reject(new Error('none')) : r)));
+    await t.rejects(
+      writer.update('missing', (c) => c).then((r) => (r === undefined ? Promise.reject(new Error('none')) : r)),
+    );
     const until = Date.now() + 2000;
     while (heard.length < 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
@@ -204,7 +248,10 @@ function contractOn(parent: Test): void {
       await watcher.close();
     });
     const heard: StoreChange[] = [];
-    await watcher.watch((c) => heard.push(c), () => {});
+    await watcher.watch(
+      (c) => heard.push(c),
+      () => {},
+    );
     await writer.insert(record('r'));
     await t.rejects(
       writer.update('r', () => {
@@ -214,7 +261,10 @@ function contractOn(parent: Test): void {
     await writer.delete('r');
     const until = Date.now() + 2000;
     while (heard.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    t.strictSame(heard.map((c) => c.op), ['created', 'deleted']);
+    t.strictSame(
+      heard.map((c) => c.op),
+      ['created', 'deleted'],
+    );
   });
 
   parent.test('postgres: a listener that lost its connection listens again and asks for a resync', async (t) => {
@@ -227,12 +277,16 @@ function contractOn(parent: Test): void {
     });
     let resyncs = 0;
     const heard: StoreChange[] = [];
-    await store.watch((c) => heard.push(c), () => resyncs++);
+    await store.watch(
+      (c) => heard.push(c),
+      () => resyncs++,
+    );
     const database = new URL(url).pathname.slice(1);
-    const killed = await sql(url, `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [
-      database,
-      'hf-inference-gateway listener',
-    ]);
+    const killed = await sql(
+      url,
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+      [database, 'hf-inference-gateway listener'],
+    );
     t.equal(killed.length, 1, 'the listener connection was found and ended');
     const until = Date.now() + 3000;
     while (resyncs === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

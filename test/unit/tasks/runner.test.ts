@@ -1,4 +1,5 @@
-// The runner's live endpoints against changes that arrive while the store is being read: a slow read never brings back what a later change replaced or deleted.
+// The runner's live endpoints against changes that arrive while the store is being read: a slow read never brings back
+// what a later change replaced or deleted.
 import t from 'tap';
 import { Cancellation } from '../../../src/cancellation.js';
 import { localRateLimiters } from '../../../src/dispatch/rate-limiter.js';
@@ -29,7 +30,12 @@ async function setup(t: Tap) {
     guard: new UpstreamGuard([]),
   });
   t.teardown(() => transport.close());
-  const service = createHuggingFaceService({ transport, hfApiBase: 'http://hf.test', hfRouterBase: 'http://router.test', upstreamTimeoutMs: 5000 });
+  const service = createHuggingFaceService({
+    transport,
+    hfApiBase: 'http://hf.test',
+    hfRouterBase: 'http://router.test',
+    upstreamTimeoutMs: 5000,
+  });
   const bound = (apiKey: string) =>
     service.bind({
       inferenceId: 'e',
@@ -56,7 +62,14 @@ async function setup(t: Tap) {
   });
   t.teardown(() => runner.close());
   const embed = (text: string) =>
-    runner.infer({ inferenceId: 'e', taskType: undefined, body: { input: text }, query: {}, path: '/_inference/e', lifetime: new Cancellation(Date.now() + 5000) });
+    runner.infer({
+      inferenceId: 'e',
+      taskType: undefined,
+      body: { input: text },
+      query: {},
+      path: '/_inference/e',
+      lifetime: new Cancellation(Date.now() + 5000),
+    });
   /** Resolves once the runner has asked the store `n` times in all. */
   const readsAsked = async (n: number) => {
     const until = Date.now() + 2000;
@@ -68,30 +81,42 @@ async function setup(t: Tap) {
   return { hf, bound, reads, readsAsked, changes, embed };
 }
 
-t.test('a key rotated while the first request reads the endpoint: the read is done again, the new key used', async (t) => {
-  const { hf, bound, reads, readsAsked, changes, embed } = await setup(t);
-  const first = embed('one');
-  await readsAsked(1);
-  changes.publish({ kind: 'updated', inferenceId: 'e' });
-  reads[0]!.answer(bound('hf_old'));
-  await readsAsked(2);
-  reads[1]!.answer(bound('hf_new'));
-  await first;
-  t.equal(hf.received[0]!.headers.authorization, 'Bearer hf_new');
-});
+t.test(
+  'a key rotated while the first request reads the endpoint: the read is done again, the new key used',
+  async (t) => {
+    const { hf, bound, reads, readsAsked, changes, embed } = await setup(t);
+    const first = embed('one');
+    await readsAsked(1);
+    changes.publish({ kind: 'updated', inferenceId: 'e' });
+    reads[0]!.answer(bound('hf_old'));
+    await readsAsked(2);
+    reads[1]!.answer(bound('hf_new'));
+    await first;
+    t.equal(hf.received[0]!.headers.authorization, 'Bearer hf_new');
+  },
+);
 
-t.test('an endpoint deleted while the first request reads it: that request gets the 404, nothing is sent', async (t) => {
-  const { hf, bound, reads, readsAsked, changes, embed } = await setup(t);
-  const first = embed('one');
-  await readsAsked(1);
-  changes.publish({ kind: 'deleted', inferenceId: 'e' });
-  reads[0]!.answer(bound('hf_key'));
-  await readsAsked(2);
-  reads[1]!.answer(errors.endpointNotFound('e'));
-  const failure = await first.then(() => undefined, (e: unknown) => e);
-  t.ok(failure instanceof EsError && failure.status === 404 && failure.reason === 'Inference endpoint not found [e]', 'a 404');
-  t.equal(hf.received.length, 0);
-});
+t.test(
+  'an endpoint deleted while the first request reads it: that request gets the 404, nothing is sent',
+  async (t) => {
+    const { hf, bound, reads, readsAsked, changes, embed } = await setup(t);
+    const first = embed('one');
+    await readsAsked(1);
+    changes.publish({ kind: 'deleted', inferenceId: 'e' });
+    reads[0]!.answer(bound('hf_key'));
+    await readsAsked(2);
+    reads[1]!.answer(errors.endpointNotFound('e'));
+    const failure = await first.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(
+      failure instanceof EsError && failure.status === 404 && failure.reason === 'Inference endpoint not found [e]',
+      'a 404',
+    );
+    t.equal(hf.received.length, 0);
+  },
+);
 
 t.test('two updates whose reads come back in the wrong order: the later change wins', async (t) => {
   const { hf, bound, reads, readsAsked, changes, embed } = await setup(t);

@@ -1,10 +1,21 @@
-// The text generation protocols' pure parts: request bodies, answers and stream events as TGI, vLLM and the pipelines send them.
+// The text generation protocols' pure parts: request bodies, answers and stream events as TGI, vLLM and the pipelines
+// send them.
 import t from 'tap';
 import { JsonAnswer } from '../../../../src/services/hugging-face/call.js';
 import { SendError, type SendFailure } from '../../../../src/services/send-error.js';
-import { chatRequest, chatUrl, parseChatAnswer, readChatEvent } from '../../../../src/services/hugging-face/chat-completion-wire.js';
+import {
+  chatRequest,
+  chatUrl,
+  parseChatAnswer,
+  readChatEvent,
+} from '../../../../src/services/hugging-face/chat-completion-wire.js';
 import { mapInBandError } from '../../../../src/services/hugging-face/hugging-face-errors.js';
-import { generateRequest, generateUrls, parseGeneratedText, readGenerateEvent } from '../../../../src/services/hugging-face/text-generation-wire.js';
+import {
+  generateRequest,
+  generateUrls,
+  parseGeneratedText,
+  readGenerateEvent,
+} from '../../../../src/services/hugging-face/text-generation-wire.js';
 import { text2textRequest, text2textUrl } from '../../../../src/services/hugging-face/text2text-wire.js';
 import { protocolOf } from '../../../../src/services/hugging-face/hugging-face-settings.js';
 import type { GenerationChunk } from '../../../../src/services/inference-service.js';
@@ -39,10 +50,22 @@ t.test('which protocol an endpoint speaks, and where its requests go', async (t)
   t.equal(chatUrl('https://x.cloud/', 'r'), 'https://x.cloud/v1/chat/completions');
   t.equal(chatUrl('http://127.0.0.1:8080/v1/', 'r'), 'http://127.0.0.1:8080/v1/chat/completions');
 
-  t.strictSame(generateUrls('https://x.cloud'), { generate: 'https://x.cloud/generate', stream: 'https://x.cloud/generate_stream' });
-  t.strictSame(generateUrls('https://x.cloud/tgi/generate'), { generate: 'https://x.cloud/tgi/generate', stream: 'https://x.cloud/tgi/generate_stream' });
-  t.strictSame(generateUrls('https://x.cloud/generate_stream/'), { generate: 'https://x.cloud/generate', stream: 'https://x.cloud/generate_stream' });
-  t.equal(text2textUrl(undefined, 'google/flan-t5-base', 'https://router.huggingface.co/hf-inference'), 'https://router.huggingface.co/hf-inference/models/google/flan-t5-base');
+  t.strictSame(generateUrls('https://x.cloud'), {
+    generate: 'https://x.cloud/generate',
+    stream: 'https://x.cloud/generate_stream',
+  });
+  t.strictSame(generateUrls('https://x.cloud/tgi/generate'), {
+    generate: 'https://x.cloud/tgi/generate',
+    stream: 'https://x.cloud/tgi/generate_stream',
+  });
+  t.strictSame(generateUrls('https://x.cloud/generate_stream/'), {
+    generate: 'https://x.cloud/generate',
+    stream: 'https://x.cloud/generate_stream',
+  });
+  t.equal(
+    text2textUrl(undefined, 'google/flan-t5-base', 'https://router.huggingface.co/hf-inference'),
+    'https://router.huggingface.co/hf-inference/models/google/flan-t5-base',
+  );
   t.equal(text2textUrl('https://t5.cloud', 'x', 'b'), 'https://t5.cloud');
 });
 
@@ -66,7 +89,11 @@ t.test('OpenAI chat request: field order, max_tokens, usage on streams, top_p 1 
       '"max_tokens":12,"temperature":0,"top_p":0.9,"stop":["\\n"],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto"}',
   );
   t.equal(chatRequest({ messages: [], topP: 1, stop: [] }, undefined, false), '{"messages":[],"n":1,"stream":false}');
-  t.equal(chatRequest({ messages: [], model: 'asked' }, 'stored', false), '{"model":"asked","messages":[],"n":1,"stream":false}', "the request's model wins");
+  t.equal(
+    chatRequest({ messages: [], model: 'asked' }, 'stored', false),
+    '{"model":"asked","messages":[],"n":1,"stream":false}',
+    "the request's model wins",
+  );
 });
 
 t.test('OpenAI chat answers: TGI, a tool-call answer, and shapes that are not one', async (t) => {
@@ -81,7 +108,10 @@ t.test('OpenAI chat answers: TGI, a tool-call answer, and shapes that are not on
   t.equal(parseChatAnswer(answer(tools), 'c'), '');
   const failure = sendFailure(() => parseChatAnswer(answer('[{"generated_text":"x"}]'), 'c'));
   t.equal(failure.error.status, 502);
-  t.equal(failure.error.reason, 'Failed to parse the response for inference entity id [c]: expected {"choices":[{"message":{…}}]}, got an array of 1 (object)');
+  t.equal(
+    failure.error.reason,
+    'Failed to parse the response for inference entity id [c]: expected {"choices":[{"message":{…}}]}, got an array of 1 (object)',
+  );
   t.equal(failure.retry, 'none');
 });
 
@@ -94,31 +124,70 @@ t.test('OpenAI chat stream events: TGI and vLLM chunks reduced to what Elasticse
     { chunk: { choices: [{ index: 0, delta: { content: 'OK', role: 'assistant' } }], model: 'm' } },
   );
   t.strictSame(
-    readChatEvent('{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"."},"logprobs":null,"finish_reason":"stop_sequence"}]}', 'c'),
-    { chunk: { choices: [{ index: 0, delta: { content: '.' }, finish_reason: 'stop' }], id: 'chatcmpl-9', model: 'm' } },
+    readChatEvent(
+      '{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"."},"logprobs":null,"finish_reason":"stop_sequence"}]}',
+      'c',
+    ),
+    {
+      chunk: { choices: [{ index: 0, delta: { content: '.' }, finish_reason: 'stop' }], id: 'chatcmpl-9', model: 'm' },
+    },
     "TGI's stop_sequence is OpenAI's stop",
   );
   t.strictSame(
-    readChatEvent('{"object":"chat.completion.chunk","id":"","created":1,"model":"m","system_fingerprint":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14,"prompt_tokens_details":null}}', 'c'),
+    readChatEvent(
+      '{"object":"chat.completion.chunk","id":"","created":1,"model":"m","system_fingerprint":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14,"prompt_tokens_details":null}}',
+      'c',
+    ),
     { chunk: { choices: [], model: 'm', usage: { completion_tokens: 9, prompt_tokens: 5, total_tokens: 14 } } },
   );
-  const toolDelta = { role: 'assistant', tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: null, arguments: '"Paris' } }] };
+  const toolDelta = {
+    role: 'assistant',
+    tool_calls: [{ index: 0, id: '0', type: 'function', function: { name: null, arguments: '"Paris' } }],
+  };
   t.strictSame(
-    readChatEvent(JSON.stringify({ object: 'chat.completion.chunk', id: '', choices: [{ index: 0, delta: toolDelta, logprobs: null, finish_reason: null }] }), 'c'),
+    readChatEvent(
+      JSON.stringify({
+        object: 'chat.completion.chunk',
+        id: '',
+        choices: [{ index: 0, delta: toolDelta, logprobs: null, finish_reason: null }],
+      }),
+      'c',
+    ),
     { chunk: { choices: [{ index: 0, delta: toolDelta }] } },
     'tool calls go on intact',
   );
   t.strictSame(readChatEvent('[DONE]', 'c'), { done: true });
-  t.equal(readChatEvent('{"object":"ping"}', 'c'), undefined, 'an event with neither choices nor usage carries nothing');
-  const error = { error: { message: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096', http_status_code: 422 } };
+  t.equal(
+    readChatEvent('{"object":"ping"}', 'c'),
+    undefined,
+    'an event with neither choices nor usage carries nothing',
+  );
+  const error = {
+    error: {
+      message: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096',
+      http_status_code: 422,
+    },
+  };
   t.strictSame(readChatEvent(JSON.stringify(error), 'c'), { error });
   const bad = sendFailure(() => readChatEvent('{"choices":[', 'c'));
-  t.equal(bad.error.reason, 'Failed to parse the response for inference entity id [c]: an event of the stream is not JSON');
+  t.equal(
+    bad.error.reason,
+    'Failed to parse the response for inference entity id [c]: an event of the stream is not JSON',
+  );
 });
 
 t.test('TGI native: request parameters, answers and token events', async (t) => {
   t.equal(
-    generateRequest({ messages: [{ role: 'user', content: 'What is Deep Learning?' }], maxTokens: 20, temperature: 0, topP: 1, stop: ['\n\n'] }, true),
+    generateRequest(
+      {
+        messages: [{ role: 'user', content: 'What is Deep Learning?' }],
+        maxTokens: 20,
+        temperature: 0,
+        topP: 1,
+        stop: ['\n\n'],
+      },
+      true,
+    ),
     '{"inputs":"What is Deep Learning?","parameters":{"max_new_tokens":20,"stop":["\\n\\n"],"return_full_text":false,"details":true}}',
     'temperature 0 (greedy, TGI refuses it) and top_p 1 (TGI refuses it) are left out; details only on streams',
   );
@@ -131,7 +200,10 @@ t.test('TGI native: request parameters, answers and token events', async (t) => 
   t.equal(sendFailure(() => parseGeneratedText(answer('{"choices":[]}'), 'g')).error.status, 502);
 
   t.strictSame(
-    readGenerateEvent('{"index":16,"token":{"id":28723,"text":".","logprob":-0.6196289,"special":false},"generated_text":null,"details":null}', 'g'),
+    readGenerateEvent(
+      '{"index":16,"token":{"id":28723,"text":".","logprob":-0.6196289,"special":false},"generated_text":null,"details":null}',
+      'g',
+    ),
     { chunk: { choices: [{ index: 0, delta: { content: '.' } }] } },
   );
   t.strictSame(
@@ -142,45 +214,108 @@ t.test('TGI native: request parameters, answers and token events', async (t) => 
     { chunk: { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] } },
     'the special end token carries no text; eos_token is stop',
   );
-  t.equal(readGenerateEvent('{"index":3,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"x","details":null}', 'g'), undefined);
+  t.equal(
+    readGenerateEvent(
+      '{"index":3,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"x","details":null}',
+      'g',
+    ),
+    undefined,
+  );
   t.strictSame(
-    readGenerateEvent('{"index":20,"token":{"id":9,"text":" and","logprob":-1,"special":false},"generated_text":"… and","details":{"finish_reason":"length","generated_tokens":20,"seed":null}}', 'g'),
+    readGenerateEvent(
+      '{"index":20,"token":{"id":9,"text":" and","logprob":-1,"special":false},"generated_text":"… and","details":{"finish_reason":"length","generated_tokens":20,"seed":null}}',
+      'g',
+    ),
     { chunk: { choices: [{ index: 0, delta: { content: ' and' }, finish_reason: 'length' }] } },
   );
-  t.strictSame(readGenerateEvent('{"error":"Model is overloaded","error_type":"overloaded"}', 'g'), { error: { error: 'Model is overloaded', error_type: 'overloaded' } });
+  t.strictSame(readGenerateEvent('{"error":"Model is overloaded","error_type":"overloaded"}', 'g'), {
+    error: { error: 'Model is overloaded', error_type: 'overloaded' },
+  });
 });
 
 t.test('text2text: no stop sequences, no empty parameters', async (t) => {
-  t.equal(text2textRequest({ messages: [{ role: 'user', content: 'translate: hi' }], stop: ['.'] }), '{"inputs":"translate: hi"}');
-  t.equal(text2textRequest({ messages: [{ role: 'user', content: 'x' }], maxTokens: 5, temperature: 0 }), '{"inputs":"x","parameters":{"max_new_tokens":5}}');
+  t.equal(
+    text2textRequest({ messages: [{ role: 'user', content: 'translate: hi' }], stop: ['.'] }),
+    '{"inputs":"translate: hi"}',
+  );
+  t.equal(
+    text2textRequest({ messages: [{ role: 'user', content: 'x' }], maxTokens: 5, temperature: 0 }),
+    '{"inputs":"x","parameters":{"max_new_tokens":5}}',
+  );
 });
 
 t.test('errors inside a 200 answer or stream stand for an HTTP status', async (t) => {
   const overloaded = mapInBandError({ error: 'Model is overloaded', error_type: 'overloaded' }, 'g', 'hf_key');
   t.equal(overloaded.error.status, 429);
   t.equal(overloaded.retry, 'backoff');
-  t.equal(overloaded.error.reason, 'Received a rate limit status code for request from inference entity id [g] status [429]. Error message: [Model is overloaded]');
+  t.equal(
+    overloaded.error.reason,
+    'Received a rate limit status code for request from inference entity id [g] status [429]. Error message: [Model is overloaded]',
+  );
   // TGI chat ≥ 2.4.1 says 422 even for an overload: the message decides.
-  t.equal(mapInBandError({ error: { message: 'Model is overloaded', http_status_code: 422 } }, 'g', 'hf_key').error.status, 429);
-  const validation = mapInBandError({ error: { message: 'Input validation error: `top_p` must be > 0.0 and < 1.0', http_status_code: 422 } }, 'g', 'hf_key');
+  t.equal(
+    mapInBandError({ error: { message: 'Model is overloaded', http_status_code: 422 } }, 'g', 'hf_key').error.status,
+    429,
+  );
+  const validation = mapInBandError(
+    { error: { message: 'Input validation error: `top_p` must be > 0.0 and < 1.0', http_status_code: 422 } },
+    'g',
+    'hf_key',
+  );
   t.strictSame([validation.error.status, validation.retry], [422, 'none']);
-  t.equal(validation.error.reason, 'Received an unsuccessful status code for request from inference entity id [g] status [422]. Error message: [Input validation error: `top_p` must be > 0.0 and < 1.0]');
-  t.equal(mapInBandError({ error: 'Input validation error: x', error_type: 'validation' }, 'g', 'hf_key').error.status, 422);
-  t.equal(mapInBandError({ error: { message: 'bad', type: 'BadRequestError', param: null, code: 400 } }, 'g', 'hf_key').error.status, 400, 'vLLM');
-  const unknown = mapInBandError({ error: 'Request failed during generation: CUDA OOM', error_type: 'generation' }, 'g', 'hf_key');
+  t.equal(
+    validation.error.reason,
+    'Received an unsuccessful status code for request from inference entity id [g] status [422]. Error message: [Input validation error: `top_p` must be > 0.0 and < 1.0]',
+  );
+  t.equal(
+    mapInBandError({ error: 'Input validation error: x', error_type: 'validation' }, 'g', 'hf_key').error.status,
+    422,
+  );
+  t.equal(
+    mapInBandError({ error: { message: 'bad', type: 'BadRequestError', param: null, code: 400 } }, 'g', 'hf_key').error
+      .status,
+    400,
+    'vLLM',
+  );
+  const unknown = mapInBandError(
+    { error: 'Request failed during generation: CUDA OOM', error_type: 'generation' },
+    'g',
+    'hf_key',
+  );
   t.strictSame([unknown.error.status, unknown.retry], [424, 'none']);
-  const incomplete = mapInBandError({ error: 'Incomplete generation stream', error_type: 'incomplete_generation_stream' }, 'g', 'hf_key');
-  t.strictSame([incomplete.error.status, incomplete.retry], [400, 'none'], 'a 500 is reported as Elasticsearch reports server errors');
+  const incomplete = mapInBandError(
+    { error: 'Incomplete generation stream', error_type: 'incomplete_generation_stream' },
+    'g',
+    'hf_key',
+  );
+  t.strictSame(
+    [incomplete.error.status, incomplete.retry],
+    [400, 'none'],
+    'a 500 is reported as Elasticsearch reports server errors',
+  );
   // An upstream that echoes the key it was sent does not pass it on (the reason reaches the client and the log).
-  const echoed = mapInBandError({ error: { message: 'invalid token plainKey-0042 for this model', code: 401 } }, 'g', 'plainKey-0042');
-  t.equal(echoed.error.reason, 'Received an authentication error status code for request from inference entity id [g] status [401]. Error message: [invalid token [REDACTED] for this model]');
+  const echoed = mapInBandError(
+    { error: { message: 'invalid token plainKey-0042 for this model', code: 401 } },
+    'g',
+    'plainKey-0042',
+  );
+  t.equal(
+    echoed.error.reason,
+    'Received an authentication error status code for request from inference entity id [g] status [401]. Error message: [invalid token [REDACTED] for this model]',
+  );
 });
 
 t.test("chunks in Elasticsearch's field order; completion deltas", async (t) => {
   const chunk: GenerationChunk = {
     id: 'ignored',
     model: 'm',
-    choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0 }], content: 'a', refusal: 'no' }, finish_reason: 'stop' }],
+    choices: [
+      {
+        index: 0,
+        delta: { role: 'assistant', tool_calls: [{ index: 0 }], content: 'a', refusal: 'no' },
+        finish_reason: 'stop',
+      },
+    ],
     usage: { total_tokens: 3, prompt_tokens: 1, completion_tokens: 2 },
   };
   t.equal(
@@ -200,9 +335,14 @@ t.test("chunks in Elasticsearch's field order; completion deltas", async (t) => 
 
 t.test('a tool-call stream that never says it finished gets finish_reason tool_calls before its usage', async (t) => {
   const format = chatFormatter(undefined);
-  const call = (args: string) => ({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] } }], model: 'm' });
+  const call = (args: string) => ({
+    choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] } }],
+    model: 'm',
+  });
   const text =
-    format.chunks([call('{'), call('"a":1}')]) + format.chunks([{ choices: [], model: 'm', usage: { completion_tokens: 2, prompt_tokens: 1, total_tokens: 3 } }]) + format.end();
+    format.chunks([call('{'), call('"a":1}')]) +
+    format.chunks([{ choices: [], model: 'm', usage: { completion_tokens: 2, prompt_tokens: 1, total_tokens: 3 } }]) +
+    format.end();
   const events = text.split('\n\n').filter(Boolean);
   const ids = new Set(events.slice(0, -1).map((e) => JSON.parse(e.slice('event: message\ndata: '.length)).id));
   t.equal(ids.size, 1, 'one id for the whole stream');

@@ -1,4 +1,5 @@
-// The one-pass check of TEI's answer shape against JSON.parse: whatever it accepts parses to the same vectors, and it never accepts what JSON.parse refuses.
+// The one-pass check of TEI's answer shape against JSON.parse: whatever it accepts parses to the same vectors, and it
+// never accepts what JSON.parse refuses.
 import fc from 'fast-check';
 import t from 'tap';
 import { type SendError } from '../../../../src/services/send-error.js';
@@ -14,7 +15,10 @@ function reference(text: string): number[][] | undefined {
     return undefined;
   }
   if (!Array.isArray(value) || value.length === 0) return undefined;
-  if (!value.every((v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)))) return undefined;
+  if (
+    !value.every((v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+  )
+    return undefined;
   const dims = (value[0] as number[]).length;
   return value.every((v) => (v as number[]).length === dims) ? (value as number[][]) : undefined;
 }
@@ -23,22 +27,58 @@ const space = fc.constantFrom('', ' ', '\n', '\t', '\r\n', '  ');
 const number = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => JSON.stringify(x)),
   fc.integer().map(String),
-  fc.constantFrom('0', '-0', '1e5', '1E-7', '2.5e+10', '1e400', '-1e-400', '01', '1.', '.5', '+1', '1e', '--1', '0x10', 'NaN', 'Infinity', '1'.repeat(25), '1e123'),
+  fc.constantFrom(
+    '0',
+    '-0',
+    '1e5',
+    '1E-7',
+    '2.5e+10',
+    '1e400',
+    '-1e-400',
+    '01',
+    '1.',
+    '.5',
+    '+1',
+    '1e',
+    '--1',
+    '0x10',
+    'NaN',
+    'Infinity',
+    '1'.repeat(25),
+    '1e123',
+  ),
 );
-const vector = fc.array(fc.tuple(space, number, space), { minLength: 0, maxLength: 6 }).map((xs) => `[${xs.map(([a, n, b]) => a + n + b).join(',')}]`);
+const vector = fc
+  .array(fc.tuple(space, number, space), { minLength: 0, maxLength: 6 })
+  .map((xs) => `[${xs.map(([a, n, b]) => a + n + b).join(',')}]`);
 const anyAnswer = fc
-  .tuple(space, fc.array(fc.tuple(space, vector, space), { minLength: 0, maxLength: 5 }), space, fc.constantFrom('', '', '', 'x', ']', ','))
+  .tuple(
+    space,
+    fc.array(fc.tuple(space, vector, space), { minLength: 0, maxLength: 5 }),
+    space,
+    fc.constantFrom('', '', '', 'x', ']', ','),
+  )
   .map(([a, vs, b, tail]) => `${a}[${vs.map(([x, v, y]) => x + v + y).join(',')}]${b}${tail}`);
 /** Answers close to TEI's: vectors of one length, plain numbers, now and then one odd token. */
 const plainNumber = fc.oneof(
   // As servers write float32 vectors: plain decimals, and small exponents.
   { weight: 10, arbitrary: fc.integer({ min: -2_000_000, max: 2_000_000 }).map((i) => String(i / 1_000_000)) },
-  { weight: 10, arbitrary: fc.tuple(fc.integer({ min: -99_999, max: 99_999 }), fc.integer({ min: -45, max: 38 })).map(([m, e]) => `${m / 10_000}e${e}`) },
+  {
+    weight: 10,
+    arbitrary: fc
+      .tuple(fc.integer({ min: -99_999, max: 99_999 }), fc.integer({ min: -45, max: 38 }))
+      .map(([m, e]) => `${m / 10_000}e${e}`),
+  },
   { weight: 1, arbitrary: number },
 );
 const nearAnswer = fc
   .integer({ min: 1, max: 6 })
-  .chain((dims) => fc.array(fc.array(fc.tuple(space, plainNumber), { minLength: dims, maxLength: dims }), { minLength: 1, maxLength: 4 }))
+  .chain((dims) =>
+    fc.array(fc.array(fc.tuple(space, plainNumber), { minLength: dims, maxLength: dims }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+  )
   .map((vs) => `[${vs.map((v) => `[${v.map(([a, n]) => a + n).join(',')}]`).join(', ')}]`);
 const answer = fc.oneof(anyAnswer, nearAnswer);
 
@@ -67,8 +107,14 @@ t.test('answers the fast check leaves alone get the same verdict as before', asy
     }
   };
   const prefix = 'Failed to parse the response for inference entity id [e]: ';
-  t.strictSame(parse('[[0.5, 1e-7], [2, -3]]', 2), [[0.5, 1e-7], [2, -3]]);
-  t.strictSame(parse('[[1e400, 1]]', 1), `${prefix}embedding [0] is not a list of finite numbers: got an array of 2 (number)`);
+  t.strictSame(parse('[[0.5, 1e-7], [2, -3]]', 2), [
+    [0.5, 1e-7],
+    [2, -3],
+  ]);
+  t.strictSame(
+    parse('[[1e400, 1]]', 1),
+    `${prefix}embedding [0] is not a list of finite numbers: got an array of 2 (number)`,
+  );
   t.strictSame(parse('[[01, 1]]', 1), `${prefix}the body is not JSON`);
   t.strictSame(parse('[[1, 2], [3]]', 2), `${prefix}embedding [1] has 1 dimensions where embedding [0] has 2`);
   t.strictSame(parse('[[1, 2]]', 2), `${prefix}sent 2 inputs but received 1 embeddings`);

@@ -49,17 +49,28 @@ t.test('the same events whatever the reads are cut at, UTF-8 characters included
 });
 
 t.test('an event without data is not delivered; the last event is delivered even without its blank line', async (t) => {
-  t.strictSame(parse(Buffer.from('event: ping\n\ndata: x\n\nretry: 10\nfoo: bar\n\ndata: [DONE]')), [ev('x'), ev('[DONE]')]);
+  t.strictSame(parse(Buffer.from('event: ping\n\ndata: x\n\nretry: 10\nfoo: bar\n\ndata: [DONE]')), [
+    ev('x'),
+    ev('[DONE]'),
+  ]);
   t.strictSame(parse(Buffer.from('data')), [ev('')], 'a field name without a colon has an empty value');
 });
 
 t.test('an event larger than the limit fails instead of growing without bound', async (t) => {
   const parser = new SseParser(100);
-  t.throws(() => parser.push('data: ' + 'x'.repeat(200)), { code: 'SSE_EVENT_TOO_LARGE', message: 'an event of the upstream stream is larger than 100 characters' }, 'one long line');
+  t.throws(
+    () => parser.push('data: ' + 'x'.repeat(200)),
+    { code: 'SSE_EVENT_TOO_LARGE', message: 'an event of the upstream stream is larger than 100 characters' },
+    'one long line',
+  );
   const lines = new SseParser(100);
-  t.throws(() => {
-    for (let i = 0; i < 20; i++) lines.push('data: 0123456789\n');
-  }, { code: 'SSE_EVENT_TOO_LARGE' }, 'many data lines of one event');
+  t.throws(
+    () => {
+      for (let i = 0; i < 20; i++) lines.push('data: 0123456789\n');
+    },
+    { code: 'SSE_EVENT_TOO_LARGE' },
+    'many data lines of one event',
+  );
   const fine = new SseParser(100);
   for (let i = 0; i < 50; i++) t.strictSame(fine.push('data: 0123456789\n\n'), [ev('0123456789')]);
 });
