@@ -217,11 +217,12 @@ t.test('each whole completion takes one rate-limit grant', async (t) => {
   t.equal(res.status, 200);
   const times = llm.received.map((r) => r.at).sort((a, b) => a - b);
   t.equal(times.length, 4, 'one upstream request per input');
-  // 100 ms apart at the limiter; measured on arrival. Without a grant each, the four would arrive within a few
-  // milliseconds.
+  // 100 ms apart at the limiter; measured on arrival, in this same process, so a stall of its event loop bunches
+  // two arrivals (43 ms seen on a loaded machine). Without a grant each, the four would arrive within a few
+  // milliseconds: the margins below still tell the two apart.
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
-  t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms at 100 ms spacing`);
-  t.ok(times[3]! - times[0]! >= 250, `four requests span ${(times[3]! - times[0]!).toFixed(0)} ms`);
+  t.ok(Math.min(...gaps) >= 25, `smallest gap ${Math.min(...gaps).toFixed(1)} ms at 100 ms spacing`);
+  t.ok(times[3]! - times[0]! >= 200, `four requests span ${(times[3]! - times[0]!).toFixed(0)} ms`);
 });
 
 t.test('completion over OpenAI chat: one upstream request per input, answers in input order', async (t) => {
