@@ -30,16 +30,16 @@ const MUTATIONS = [
   [
     'queue: 2001 batches',
     'src/dispatch/endpoint-queue.ts',
-    'export const QUEUE_CAPACITY = 2000;',
-    'export const QUEUE_CAPACITY = 2001;',
+    'const QUEUE_CAPACITY = 2000;',
+    'const QUEUE_CAPACITY = 2001;',
     'http/defaults',
     'queue bound',
   ],
   [
     'queue: 1999 batches',
     'src/dispatch/endpoint-queue.ts',
-    'export const QUEUE_CAPACITY = 2000;',
-    'export const QUEUE_CAPACITY = 1999;',
+    'const QUEUE_CAPACITY = 2000;',
+    'const QUEUE_CAPACITY = 1999;',
     'http/defaults',
     'queue bound',
   ],
@@ -102,8 +102,8 @@ const MUTATIONS = [
   [
     'rate limit default 6000/min',
     'src/services/hugging-face/hugging-face-settings.ts',
-    'export const DEFAULT_REQUESTS_PER_MINUTE = 3000;',
-    'export const DEFAULT_REQUESTS_PER_MINUTE = 6000;',
+    'const DEFAULT_REQUESTS_PER_MINUTE = 3000;',
+    'const DEFAULT_REQUESTS_PER_MINUTE = 6000;',
     'http/defaults',
     'rate limit as shipped',
   ],
@@ -118,8 +118,8 @@ const MUTATIONS = [
   [
     'key presence trusted 5 s',
     'src/auth/api-keys.ts',
-    'export const ACTIVE_KEYS_RECHECK_MS = 1000;',
-    'export const ACTIVE_KEYS_RECHECK_MS = 5000;',
+    'const ACTIVE_KEYS_RECHECK_MS = 1000;',
+    'const ACTIVE_KEYS_RECHECK_MS = 5000;',
     'http/auth',
     'first new key',
   ],
@@ -198,8 +198,8 @@ const MUTATIONS = [
   [
     'connections: no read deadline',
     'src/app.ts',
-    '    requestTimeout: config.requestReadTimeoutMs,\n',
-    '',
+    '    requestTimeout: config.requestReadTimeoutMs,\n    http: {\n      requestTimeout: config.requestReadTimeoutMs,\n',
+    '    http: {\n',
     'http/defaults',
     'REQUEST_READ_TIMEOUT as shipped',
   ],
@@ -293,9 +293,9 @@ const MUTATIONS = [
   ],
   [
     'redaction: upstream echo not masked',
-    'src/services/hugging-face/call.ts',
-    'maskSecrets(res.text, [apiKey])',
-    'res.text',
+    'src/services/hugging-face/hugging-face-errors.ts',
+    "maskSecrets(raw, [apiKey], '[REDACTED]', 1)",
+    'raw',
     'process/secret-hygiene',
     'anywhere a request',
   ],
@@ -332,6 +332,18 @@ const MUTATIONS = [
     'cannot finish within its timeout',
   ],
 ];
+
+// --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a
+// formatter or a refactoring that moves the code cannot silently turn an entry into a skip).
+if (process.argv.includes('--check')) {
+  const stale = MUTATIONS.filter(
+    ([, file, from]) => fs.readFileSync(path.join(root, file), 'utf8').split(from).length !== 2,
+  );
+  for (const [name, file] of stale) console.error(`mutation '${name}': its code is not in ${file} exactly once`);
+  if (stale.length > 0) process.exit(1);
+  console.log(`mutations: ${MUTATIONS.length} entries, each one's code found once`);
+  process.exit(0);
+}
 
 const only = process.argv.slice(2);
 const build = () => spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, encoding: 'utf8' });

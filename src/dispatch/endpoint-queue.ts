@@ -103,7 +103,7 @@ const CANCELLED = new EsError(499, 'task_cancelled_exception', 'The request was 
 export class EndpointQueue<I, O, G = undefined> {
   /** Jobs to send again (a retry, a split): ahead of every lane, as they have waited longest. */
   private readonly retries = new Deque<Job<I, O, G>>();
-  /** Requests with jobs waiting, in turn order: each batch takes one job of each in turn. */
+  /** Requests with jobs waiting, in turn order: each fills a batch (or what is left of one) in its turn. */
   private readonly lanes = new Deque<Lane<I, O, G>>();
   /** Jobs in `retries` and `lanes` that are still wanted. */
   private waiting = 0;
@@ -235,10 +235,13 @@ export class EndpointQueue<I, O, G = undefined> {
   }
 
   /**
-   * Up to batchSize wanted jobs of one group: jobs sent again first, then one job of each waiting
-   * request in turn. A request of thousands of texts so takes one place in each batch, not every
-   * place of its hundreds of batches: a small request behind it waits about one batch, and
-   * batches stay full, filled from several requests.
+   * Up to batchSize wanted jobs of one group: jobs sent again first, then the waiting requests in
+   * turn, each filling what is left of the batch with its own jobs before the next request's turn;
+   * a request with jobs left goes to the back of the line. A request of thousands of texts so
+   * takes one batch per turn, not its hundreds of batches in a row: a small request behind it waits
+   * about one batch, and batches stay full, filled from several requests when one runs short.
+   * Whole turns (rather than one job of each request per batch) keep overload graceful: 1,000
+   * one-batch requests finish one by one, as they came, instead of all together at the end.
    */
   private take(): Job<I, O, G>[] {
     const batch: Job<I, O, G>[] = [];
@@ -262,10 +265,13 @@ export class EndpointQueue<I, O, G = undefined> {
         passed++;
         continue;
       }
-      const job = lane.jobs[lane.next++]!;
-      job.inQueue = false;
-      this.waiting--;
-      batch.push(job);
+      while (batch.length < size && lane.next < lane.jobs.length) {
+        const job = lane.jobs[lane.next++]!;
+        job.inQueue = false;
+        if (job.settled) continue;
+        this.waiting--;
+        batch.push(job);
+      }
       passed = 0;
       if (lane.next < lane.jobs.length) this.lanes.push(lane);
     }

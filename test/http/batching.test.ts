@@ -56,10 +56,10 @@ t.test('a failed shared batch fails only the requests whose texts were in it', a
   const a = embed('e', ['a1', 'a2']);
   const b = embed('e', 'b1');
   const [rw, ra, rb] = await Promise.all([w, a, b]);
-  // The shared batch takes one text of each request in turn.
+  // The shared batch: a's turn fills it with both of a's texts, then b's turn adds b's.
   t.strictSame(
     hf.received.map((r) => r.body.inputs),
-    [['w'], ['a1', 'b1', 'a2']],
+    [['w'], ['a1', 'a2', 'b1']],
   );
   t.equal(rw.status, 200);
   const failure = envelope(
