@@ -295,9 +295,9 @@ const MUTATIONS = [
     'redaction: upstream echo not masked',
     'src/services/hugging-face/hugging-face-errors.ts',
     "maskSecrets(raw, [apiKey], '[REDACTED]', 1)",
-    'raw',
-    'process/secret-hygiene',
-    'anywhere a request',
+    "maskSecrets(raw, [apiKey].slice(1), '[REDACTED]', 1)",
+    'unit/redaction',
+    'an upstream error answer never quotes the key',
   ],
   [
     'back-off jobs forgotten on close',
