@@ -93,7 +93,8 @@ export class SettingsReader {
       return undefined;
     }
     if (value < 0 || (value === 0 && !rule.allowZero)) {
-      this.problem(`[${this.scope}] Invalid value [${value}]. [${key}] must be a positive ${rule.kind ?? 'integer'}`);
+      const sign = rule.allowZero ? 'non-negative' : 'positive';
+      this.problem(`[${this.scope}] Invalid value [${value}]. [${key}] must be a ${sign} ${rule.kind ?? 'integer'}`);
       return undefined;
     }
     if (rule.min !== undefined && value < rule.min) {
@@ -111,21 +112,20 @@ export class SettingsReader {
     return value;
   }
 
-  /** A finite number within [min, max] (`exclusiveMin`: strictly above min). */
-  takeNumber(key: string, rule: { min: number; max: number; exclusiveMin?: boolean }): number | undefined {
+  /** A finite number within [min, max] (`exclusiveMin`: strictly above min; no `max`: no upper bound). */
+  takeNumber(key: string, rule: { min: number; max?: number; exclusiveMin?: boolean }): number | undefined {
     const value = this.take(key);
     if (value === undefined) return undefined;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       this.problem(`[${this.scope}] field [${key}] is not of the expected type; it must be a number`);
       return undefined;
     }
-    if (value < rule.min || (rule.exclusiveMin && value === rule.min) || value > rule.max) {
+    if (value < rule.min || (rule.exclusiveMin && value === rule.min) || (rule.max !== undefined && value > rule.max)) {
       const low = rule.exclusiveMin
         ? `greater than [${javaDouble(rule.min)}]`
         : `greater than or equal to [${javaDouble(rule.min)}]`;
-      this.problem(
-        `[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be ${low} and less than or equal to [${javaDouble(rule.max)}]`,
-      );
+      const high = rule.max === undefined ? '' : ` and less than or equal to [${javaDouble(rule.max)}]`;
+      this.problem(`[${this.scope}] Invalid value [${javaDouble(value)}]. [${key}] must be ${low}${high}`);
       return undefined;
     }
     return value;

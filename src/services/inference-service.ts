@@ -55,6 +55,9 @@ export interface GenerationRequest {
   temperature?: number;
   topP?: number;
   stop?: string[];
+  topK?: number;
+  repetitionPenalty?: number;
+  seed?: number;
   /** OpenAI-style tool definitions and choice, passed to the upstream as they came. */
   tools?: unknown[];
   toolChoice?: unknown;
@@ -120,6 +123,8 @@ export interface TaskOperations {
 export const SAMPLING_LIMITS = {
   temperature: { min: 0, max: 100 },
   top_p: { min: 0, max: 1, exclusiveMin: true },
+  /** TGI's `/generate` refuses 0 and below, and sets no upper bound (its OpenAPI document, `GenerateParameters`). */
+  repetition_penalty: { min: 0, exclusiveMin: true },
   /** OpenAI's limit, and TGI's default `--max-stop-sequences`. */
   stopSequences: 4,
 } as const;
@@ -127,8 +132,13 @@ export const SAMPLING_LIMITS = {
 /** Sampling settings stored with a text generation endpoint, overridable per request (ours). */
 export interface GenerationSettings {
   max_tokens?: number;
+  /** The same as max_tokens, by TGI's name (Dify sends it); an endpoint or a request gives one or the other. */
+  max_new_tokens?: number;
   temperature?: number;
   top_p?: number;
+  top_k?: number;
+  repetition_penalty?: number;
+  seed?: number;
   stop?: string[];
 }
 

@@ -71,9 +71,14 @@ export async function startStream(
 /** The sampling settings of a request, from the endpoint's task settings with the request's own over them. */
 export function samplingOf(settings: GenerationSettings): Omit<GenerationRequest, 'messages'> {
   const out: Omit<GenerationRequest, 'messages'> = {};
-  if (settings.max_tokens !== undefined) out.maxTokens = settings.max_tokens;
+  // At most one of the two is set: a settings object gives one, and a later one replaces both.
+  const maxTokens = settings.max_tokens ?? settings.max_new_tokens;
+  if (maxTokens !== undefined) out.maxTokens = maxTokens;
   if (settings.temperature !== undefined) out.temperature = settings.temperature;
   if (settings.top_p !== undefined) out.topP = settings.top_p;
+  if (settings.top_k !== undefined) out.topK = settings.top_k;
+  if (settings.repetition_penalty !== undefined) out.repetitionPenalty = settings.repetition_penalty;
+  if (settings.seed !== undefined) out.seed = settings.seed;
   if (settings.stop !== undefined) out.stop = settings.stop;
   return out;
 }

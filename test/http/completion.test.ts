@@ -181,6 +181,43 @@ t.test('PUT refuses bad text generation settings, every problem at once', async 
     ],
     [
       'completion',
+      { url: 'https://x.cloud' },
+      { task_settings: { top_k: 0, seed: -1, repetition_penalty: 0, max_new_tokens: 0 } },
+      validation(
+        '[task_settings] Invalid value [0]. [max_new_tokens] must be a positive integer',
+        '[task_settings] Invalid value [0]. [top_k] must be a positive integer',
+        '[task_settings] Invalid value [0.0]. [repetition_penalty] must be greater than [0.0]',
+        '[task_settings] Invalid value [-1]. [seed] must be a non-negative integer',
+      ),
+    ],
+    [
+      'chat_completion',
+      { url: 'https://x.cloud' },
+      { task_settings: { top_k: 1.5, seed: 'x', repetition_penalty: 'high' } },
+      validation(
+        '[task_settings] field [top_k] is not of the expected type; it must be an integer',
+        '[task_settings] field [repetition_penalty] is not of the expected type; it must be a number',
+        '[task_settings] field [seed] is not of the expected type; it must be an integer',
+      ),
+    ],
+    [
+      'completion',
+      { url: 'https://x.cloud' },
+      { task_settings: { max_tokens: 5, max_new_tokens: 5 } },
+      validation(
+        '[task_settings] [max_tokens] and [max_new_tokens] are the same setting (the most tokens to generate); give one of them',
+      ),
+    ],
+    [
+      'completion',
+      { url: 'https://x.cloud', protocol: 'text2text_generation' },
+      { task_settings: { seed: 7 } },
+      validation(
+        '[task_settings] [seed] is not supported by protocol [text2text_generation]: the text2text-generation pipeline takes no seed',
+      ),
+    ],
+    [
+      'completion',
       { url: 'https://x.cloud', similarity: 'cosine' },
       {},
       envelope(
@@ -329,6 +366,115 @@ t.test('completion over text2text-generation, by url and hosted', async (t) => {
   await put('completion', 't5-hosted', { model_id: 'google/flan-t5-base', protocol: 'text2text_generation' });
   t.same((await complete('t5-hosted', { input: 'hi' })).json, { completion: [{ result: 'You said: hi' }] });
   t.equal(llm.received[1]!.path, '/hf-inference/models/google/flan-t5-base', 'the serverless API at HF_API_BASE');
+});
+
+/** Dify's generation parameters, as its Hugging Face provider sends them. */
+const DIFY = {
+  top_k: 40,
+  seed: 7,
+  repetition_penalty: 1.1,
+  max_new_tokens: 5,
+  temperature: 0.7,
+  top_p: 0.9,
+  stop: ['END'],
+};
+/** A request's overrides of some of them, the length by the other name. */
+const OVERRIDE = { top_k: 3, seed: 0, repetition_penalty: 1.3, max_tokens: 9 };
+
+t.test("Dify's parameters over OpenAI chat: seed, max_tokens, and vLLM's top_k and repetition_penalty", async (t) => {
+  const { s, llm, put, complete } = await setup(t);
+  t.equal((await put('completion', 'chat', { url: llm.url, model_id: 'tgi' }, { task_settings: DIFY })).status, 200);
+  t.strictSame((await s.request('GET', '/_inference/chat')).json.endpoints[0].task_settings, DIFY, 'shown as given');
+  await complete('chat', { input: 'a' });
+  await complete('chat', { input: 'a', task_settings: OVERRIDE });
+  const common = { model: 'tgi', messages: [{ role: 'user', content: 'a' }], n: 1, stream: false };
+  t.strictSame(llm.received[0]!.body, {
+    ...common,
+    max_tokens: 5,
+    temperature: 0.7,
+    top_p: 0.9,
+    seed: 7,
+    stop: ['END'],
+    top_k: 40,
+    repetition_penalty: 1.1,
+  });
+  t.strictSame(
+    llm.received[1]!.body,
+    {
+      ...common,
+      max_tokens: 9,
+      temperature: 0.7,
+      top_p: 0.9,
+      seed: 0,
+      stop: ['END'],
+      top_k: 3,
+      repetition_penalty: 1.3,
+    },
+    "the request's max_tokens replaces the stored max_new_tokens",
+  );
+  // _update: the length by the other name replaces the stored one.
+  await s.request('PUT', '/_inference/completion/chat/_update', { task_settings: { max_tokens: 2 } });
+  const { max_new_tokens: _replaced, ...rest } = DIFY;
+  t.strictSame((await s.request('GET', '/_inference/chat')).json.endpoints[0].task_settings, {
+    ...rest,
+    max_tokens: 2,
+  });
+  const res = await complete('chat', { input: 'a', task_settings: { max_tokens: 1, max_new_tokens: 1, seed: -2 } });
+  t.same(
+    res.json,
+    validation(
+      '[task_settings] Invalid value [-2]. [seed] must be a non-negative integer',
+      '[task_settings] [max_tokens] and [max_new_tokens] are the same setting (the most tokens to generate); give one of them',
+    ),
+  );
+  t.equal(llm.received.length, 2);
+});
+
+t.test("Dify's parameters over TGI native: every one in parameters, stored and per request", async (t) => {
+  const { llm, put, complete } = await setup(t);
+  await put('completion', 'tgi', { url: `${llm.url}/generate` }, { task_settings: DIFY });
+  await complete('tgi', { input: 'a' });
+  await complete('tgi', { input: 'a', task_settings: OVERRIDE });
+  const parameters = { temperature: 0.7, top_p: 0.9, stop: ['END'], return_full_text: false };
+  t.strictSame(llm.received[0]!.body, {
+    inputs: 'a',
+    parameters: { max_new_tokens: 5, top_k: 40, repetition_penalty: 1.1, seed: 7, ...parameters },
+  });
+  t.strictSame(llm.received[1]!.body, {
+    inputs: 'a',
+    parameters: { max_new_tokens: 9, top_k: 3, repetition_penalty: 1.3, seed: 0, ...parameters },
+  });
+});
+
+t.test("Dify's parameters over text2text: all but seed (and stop), which is refused", async (t) => {
+  const { s, llm, put, complete } = await setup(t);
+  const { seed: _seed, ...withoutSeed } = DIFY;
+  await put(
+    'completion',
+    't5',
+    { url: `${llm.url}/t5`, protocol: 'text2text_generation' },
+    { task_settings: withoutSeed },
+  );
+  await complete('t5', { input: 'a' });
+  await complete('t5', { input: 'a', task_settings: { top_k: 3, repetition_penalty: 1.3, max_tokens: 9 } });
+  t.strictSame(llm.received[0]!.body, {
+    inputs: 'a',
+    parameters: { max_new_tokens: 5, temperature: 0.7, top_p: 0.9, top_k: 40, repetition_penalty: 1.1 },
+  });
+  t.strictSame(llm.received[1]!.body, {
+    inputs: 'a',
+    parameters: { max_new_tokens: 9, temperature: 0.7, top_p: 0.9, top_k: 3, repetition_penalty: 1.3 },
+  });
+  const noSeed = validation(
+    '[task_settings] [seed] is not supported by protocol [text2text_generation]: the text2text-generation pipeline takes no seed',
+  );
+  let res = await complete('t5', { input: 'a', task_settings: { seed: 1 } });
+  t.equal(res.status, 400);
+  t.same(res.json, noSeed, 'per request');
+  res = await s.request('PUT', '/_inference/completion/t5/_update', { task_settings: { seed: 1 } });
+  t.equal(res.status, 400);
+  t.same(res.json, noSeed, 'by _update');
+  t.equal(llm.received.length, 2);
 });
 
 t.test('hosted completion goes to the router with the model id', async (t) => {

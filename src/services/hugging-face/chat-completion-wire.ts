@@ -29,7 +29,10 @@ export function chatUrl(url: string | undefined, routerBase: string): string {
 /**
  * The request body, in OpenAI's field order. `max_tokens` (not `max_completion_tokens`: TGI
  * ignores that one); `top_p` of 1 is not sent (it means no filtering, every server's default,
- * and TGI refuses it); usage is asked for on streams.
+ * and TGI refuses it); usage is asked for on streams. `seed` is OpenAI's own; `top_k` and
+ * `repetition_penalty` are not, and go last, as the extra fields vLLM's OpenAI-compatible server
+ * reads (vLLM's docs, "Extra Parameters" of its Chat API); TGI's Messages API has neither field
+ * and ignores them (docs/api.md#generation-parameters-by-protocol).
  */
 export function chatRequest(request: GenerationRequest, model: string | undefined, stream: boolean): string {
   const body: Record<string, unknown> = {};
@@ -42,9 +45,12 @@ export function chatRequest(request: GenerationRequest, model: string | undefine
   if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined && request.topP < 1) body.top_p = request.topP;
+  if (request.seed !== undefined) body.seed = request.seed;
   if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
   if (request.tools !== undefined) body.tools = request.tools;
   if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice;
+  if (request.topK !== undefined) body.top_k = request.topK;
+  if (request.repetitionPenalty !== undefined) body.repetition_penalty = request.repetitionPenalty;
   return JSON.stringify(body);
 }
 

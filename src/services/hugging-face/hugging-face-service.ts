@@ -17,9 +17,12 @@ import { maskingFailures } from './call.js';
 import { generationWire } from './generation-wire.js';
 import { rerankWire } from './rerank-wire.js';
 import {
+  checkProtocolTaskSettings,
   DEFAULT_MAX_CONCURRENT_REQUESTS,
   DEFAULT_MAX_CONCURRENT_STREAMS,
   describeServiceSettings,
+  mergeTaskSettings,
+  protocolOf,
   readServiceSettings,
   readTaskSettings,
   SERVICE_NAME,
@@ -49,6 +52,20 @@ const TASK_TYPES: readonly TaskType[] = ALL_TASK_TYPES;
 
 /** `120000` → `120s`, `1500` → `1500ms`: a duration as UPSTREAM_TIMEOUT is written. */
 const durationText = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+const isGeneration = (taskType: TaskType) => taskType === 'completion' || taskType === 'chat_completion';
+
+/** Task settings a generation endpoint's protocol has no field for (see checkProtocolTaskSettings). */
+function checkProtocol(
+  taskType: TaskType,
+  serviceSettings: SettingsMap,
+  taskSettings: SettingsMap,
+  problems: string[],
+) {
+  if (!isGeneration(taskType)) return;
+  // Both were read by their definitions: a url here is a valid one.
+  checkProtocolTaskSettings(protocolOf(serviceSettings), taskSettings, problems);
+}
 
 /** Each task type's wire, as one service makes them. */
 type TaskWires = { [T in TaskType]: TaskWire<T> };
@@ -93,7 +110,7 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       telemetry: telemetry.endpoint(inferenceId, taskType),
     });
     const dispatch = settings as ServiceSettingsOf<'text_embedding'> & ServiceSettingsOf<'completion'>;
-    const generating = taskType === 'completion' || taskType === 'chat_completion';
+    const generating = isGeneration(taskType);
     return {
       inferenceId,
       taskType,
@@ -115,10 +132,11 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
           return stored as TaskSettingsByType[T];
         const requestProblems: string[] = [];
         const request = readTaskSettings(taskType, overrides, requestProblems);
+        checkProtocol(taskType, settings, request.settings, requestProblems);
         if (requestProblems.length > 0) throw errors.validation(requestProblems);
         if (Object.keys(request.unknown).length > 0)
           throw errors.unknownSettings(SERVICE_NAME, renderSettings(request.unknown));
-        return { ...stored, ...request.settings } as TaskSettingsByType[T];
+        return mergeTaskSettings(stored, request.settings) as TaskSettingsByType[T];
       },
     };
   }
@@ -138,6 +156,7 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     parseCreate(taskType, serviceSettingsRaw, taskSettingsRaw, problems): ParsedServiceConfig {
       const service = readServiceSettings(taskType, serviceSettingsRaw, problems);
       const task = readTaskSettings(taskType, taskSettingsRaw, problems);
+      checkProtocol(taskType, service.settings, task.settings, problems);
       return {
         serviceSettings: service.settings,
         secrets: service.secrets,
@@ -152,7 +171,8 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       let taskUnknown: SettingsMap = {};
       if (taskSettingsRaw !== undefined) {
         const task = readTaskSettings(taskType, taskSettingsRaw, problems);
-        taskSettings = { ...current.taskSettings, ...task.settings };
+        checkProtocol(taskType, current.serviceSettings, task.settings, problems);
+        taskSettings = mergeTaskSettings(current.taskSettings, task.settings);
         taskUnknown = task.unknown;
       }
       const secrets = service.apiKey === undefined ? current.secrets : { ...current.secrets, api_key: service.apiKey };

@@ -331,6 +331,14 @@ const TASK_SETTINGS = {
     updatable: true,
     read: (r) => r.takeInteger('max_tokens', { max: MAX_INT }),
   }),
+  max_new_tokens: setting({
+    tasks: GENERATION,
+    label: 'Maximum new tokens',
+    description: "The same as max_tokens, by TGI's name; give one or the other.",
+    type: 'int',
+    updatable: true,
+    read: (r) => r.takeInteger('max_new_tokens', { max: MAX_INT }),
+  }),
   temperature: setting({
     tasks: GENERATION,
     label: 'Temperature',
@@ -346,6 +354,32 @@ const TASK_SETTINGS = {
     type: 'float',
     updatable: true,
     read: (r) => r.takeNumber('top_p', SAMPLING_LIMITS.top_p),
+  }),
+  top_k: setting({
+    tasks: GENERATION,
+    label: 'Top K',
+    description:
+      'Sample among the k most likely tokens; a positive integer. Sent to TGI native and text2text, and to OpenAI-compatible servers as an extra field (vLLM reads it).',
+    type: 'int',
+    updatable: true,
+    read: (r) => r.takeInteger('top_k', { max: MAX_INT }),
+  }),
+  repetition_penalty: setting({
+    tasks: GENERATION,
+    label: 'Repetition penalty',
+    description:
+      'Above 0; 1 means no penalty. Sent to TGI native and text2text, and to OpenAI-compatible servers as an extra field (vLLM reads it).',
+    type: 'float',
+    updatable: true,
+    read: (r) => r.takeNumber('repetition_penalty', SAMPLING_LIMITS.repetition_penalty),
+  }),
+  seed: setting({
+    tasks: GENERATION,
+    label: 'Seed',
+    description: 'The random seed of sampling, 0 or above. Not for text2text_generation, whose pipeline takes none.',
+    type: 'int',
+    updatable: true,
+    read: (r) => r.takeInteger('seed', { allowZero: true, max: Number.MAX_SAFE_INTEGER }),
   }),
   stop: setting({
     tasks: GENERATION,
@@ -465,7 +499,13 @@ export function readServiceSettings<T extends TaskType>(
   };
 }
 
-/** Reads a task type's task settings (stored, a PUT's or `_update`'s, or a request's overrides). */
+/** The two names of the generated length: OpenAI's and TGI's. */
+const LENGTH_KEYS = ['max_tokens', 'max_new_tokens'] as const;
+
+/**
+ * Reads a task type's task settings (stored, a PUT's or `_update`'s, or a request's overrides). One settings object
+ * gives the length by one name only: both at once would leave it unclear which counts.
+ */
 export function readTaskSettings<T extends TaskType>(
   taskType: T,
   raw: SettingsMap | null | undefined,
@@ -473,7 +513,35 @@ export function readTaskSettings<T extends TaskType>(
 ): { settings: TaskSettingsOf<T>; unknown: SettingsMap } {
   const reader = new SettingsReader(raw, 'task_settings', problems);
   const settings = readAll(TASK_SETTINGS, reader, { taskType, nestedUnknown: [] });
+  if (LENGTH_KEYS.every((key) => settings[key] !== undefined)) {
+    problems.push(
+      '[task_settings] [max_tokens] and [max_new_tokens] are the same setting (the most tokens to generate); give one of them',
+    );
+  }
   return { settings: settings as TaskSettingsOf<T>, unknown: reader.leftovers() };
+}
+
+/**
+ * Task settings `over` the `base` ones (an `_update`'s over the stored, a request's over the endpoint's): a length
+ * given by either name replaces the base's, by either name.
+ */
+export function mergeTaskSettings(base: SettingsMap, over: SettingsMap): SettingsMap {
+  const merged = { ...base };
+  if (LENGTH_KEYS.some((key) => over[key] !== undefined)) for (const key of LENGTH_KEYS) delete merged[key];
+  return { ...merged, ...over };
+}
+
+/**
+ * Task settings the endpoint's protocol has no field for (docs/api.md#generation-parameters-by-protocol): the
+ * text2text-generation pipeline hands its parameters to transformers' `generate()`, which has no `seed` and refuses
+ * keyword arguments it does not know.
+ */
+export function checkProtocolTaskSettings(protocol: Protocol, settings: { seed?: number }, problems: string[]): void {
+  if (protocol === 'text2text_generation' && settings.seed !== undefined) {
+    problems.push(
+      '[task_settings] [seed] is not supported by protocol [text2text_generation]: the text2text-generation pipeline takes no seed',
+    );
+  }
 }
 
 /**

@@ -24,7 +24,8 @@ export function generateUrls(url: string): { generate: string; stream: string } 
 }
 
 /**
- * `parameters` of TGI and of the text2text pipeline. `temperature` 0 is not sent (TGI refuses it;
+ * `parameters` of TGI and of the text2text pipeline (TGI's `GenerateParameters`, and transformers'
+ * `generate()` arguments of the same names). `temperature` 0 is not sent (TGI refuses it;
  * leaving it out is greedy decoding, which is what 0 asks for); `top_p` 1 is not sent (TGI
  * refuses it; it means no filtering).
  */
@@ -33,15 +34,18 @@ export function samplingParameters(request: GenerationRequest): Record<string, u
   if (request.maxTokens !== undefined) parameters.max_new_tokens = request.maxTokens;
   if (request.temperature !== undefined && request.temperature > 0) parameters.temperature = request.temperature;
   if (request.topP !== undefined && request.topP < 1) parameters.top_p = request.topP;
+  if (request.topK !== undefined) parameters.top_k = request.topK;
+  if (request.repetitionPenalty !== undefined) parameters.repetition_penalty = request.repetitionPenalty;
   return parameters;
 }
 
 /**
  * The body: the prompt as `inputs`, the answer without the prompt, and on streams `details`,
- * without which TGI reports no finish reason.
+ * without which TGI reports no finish reason. `seed` is TGI's alone (text2text has none).
  */
 export function generateRequest(request: GenerationRequest, stream: boolean): string {
   const parameters = samplingParameters(request);
+  if (request.seed !== undefined) parameters.seed = request.seed;
   if (request.stop !== undefined && request.stop.length > 0) parameters.stop = request.stop;
   parameters.return_full_text = false;
   if (stream) parameters.details = true;

@@ -9,7 +9,10 @@ export function text2textUrl(url: string | undefined, modelId: string | undefine
   return url ?? `${hfApiBase}/models/${modelId}`;
 }
 
-/** `{"inputs","parameters"?}`: the pipeline has no stop sequences, so `stop` is not sent. */
+/**
+ * `{"inputs","parameters"?}`: the pipeline has no stop sequences, so `stop` is not sent, nor a seed (an endpoint or
+ * request with one is refused before it gets here: checkProtocolTaskSettings).
+ */
 export function text2textRequest(request: GenerationRequest): string {
   const parameters = samplingParameters(request);
   return JSON.stringify(

@@ -96,6 +96,28 @@ t.test('OpenAI chat request: field order, max_tokens, usage on streams, top_p 1 
   );
 });
 
+t.test('OpenAI chat request: seed in its place, top_k and repetition_penalty last as extra fields', async (t) => {
+  t.equal(
+    chatRequest(
+      {
+        messages: [{ role: 'user', content: 'Hi' }],
+        maxTokens: 5,
+        temperature: 0.7,
+        topP: 0.9,
+        topK: 40,
+        repetitionPenalty: 1.1,
+        seed: 0,
+        stop: ['END'],
+      },
+      undefined,
+      false,
+    ),
+    '{"messages":[{"role":"user","content":"Hi"}],"n":1,"stream":false,"max_tokens":5,"temperature":0.7,"top_p":0.9,' +
+      '"seed":0,"stop":["END"],"top_k":40,"repetition_penalty":1.1}',
+    'seed 0 is a seed, and is sent',
+  );
+});
+
 t.test('OpenAI chat answers: TGI, a tool-call answer, and shapes that are not one', async (t) => {
   const tgi =
     '{"object":"chat.completion","id":"","created":1741266005,"model":"meta-llama/Llama-3.1-8B-Instruct","system_fingerprint":"3.1.2-dev0-native",' +
@@ -195,6 +217,24 @@ t.test('TGI native: request parameters, answers and token events', async (t) => 
     generateRequest({ messages: [{ role: 'user', content: 'Q' }], temperature: 0.7, topP: 0.95 }, false),
     '{"inputs":"Q","parameters":{"temperature":0.7,"top_p":0.95,"return_full_text":false}}',
   );
+  t.equal(
+    generateRequest(
+      {
+        messages: [{ role: 'user', content: 'Q' }],
+        maxTokens: 5,
+        temperature: 0.7,
+        topP: 0.9,
+        topK: 40,
+        repetitionPenalty: 1.1,
+        seed: 0,
+        stop: ['END'],
+      },
+      true,
+    ),
+    '{"inputs":"Q","parameters":{"max_new_tokens":5,"temperature":0.7,"top_p":0.9,"top_k":40,"repetition_penalty":1.1,' +
+      '"seed":0,"stop":["END"],"return_full_text":false,"details":true}}',
+    "every one of Dify's parameters, by TGI's names",
+  );
   t.equal(parseGeneratedText(answer('{"generated_text":"Deep learning is"}'), 'g'), 'Deep learning is');
   t.equal(parseGeneratedText(answer('[{"generated_text":"flan says hi"}]'), 'g'), 'flan says hi');
   t.equal(sendFailure(() => parseGeneratedText(answer('{"choices":[]}'), 'g')).error.status, 502);
@@ -241,6 +281,11 @@ t.test('text2text: no stop sequences, no empty parameters', async (t) => {
   t.equal(
     text2textRequest({ messages: [{ role: 'user', content: 'x' }], maxTokens: 5, temperature: 0 }),
     '{"inputs":"x","parameters":{"max_new_tokens":5}}',
+  );
+  t.equal(
+    text2textRequest({ messages: [{ role: 'user', content: 'x' }], topK: 40, repetitionPenalty: 1.1, seed: 7 }),
+    '{"inputs":"x","parameters":{"top_k":40,"repetition_penalty":1.1}}',
+    'top_k and repetition_penalty are generate() arguments; seed is not one',
   );
 });
 
