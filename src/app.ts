@@ -29,7 +29,7 @@ import { Metrics } from './metrics-telemetry.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
 import { createHuggingFaceService } from './services/hugging-face/hugging-face-service.js';
 import { SendError } from './services/send-error.js';
-import type { InferenceService } from './services/inference-service.js';
+import type { InferenceService, ModelDetails } from './services/inference-service.js';
 import { HttpTransport } from './services/upstream/http-transport.js';
 import { BlockedHostError, UpstreamGuard, type Resolver } from './services/upstream/upstream-guard.js';
 import type { EndpointStore } from './store/endpoint-store.js';
@@ -221,7 +221,7 @@ async function assemble(
     ].map((service) => [service.name, service]),
   );
   const changes = new EndpointChanges();
-  const registry = new EndpointRegistry({
+  const registry: EndpointRegistry = new EndpointRegistry({
     store,
     secretBox,
     changes,
@@ -240,16 +240,19 @@ async function assemble(
     },
     validate: config.skipValidation
       ? undefined
-      : async (endpoint, signal) => {
+      : async (endpoint, signal, creating): Promise<ModelDetails | undefined> => {
           try {
-            return await taskFor(endpoint.taskType)?.validate?.(endpoint, signal);
+            const task = taskFor(endpoint.taskType);
+            if (!task) return undefined;
+            // Declared below: the check runs only on a request, once both exist.
+            return await runner.withCheckGrant(endpoint, signal, (acquire) => task.validate(endpoint, signal, acquire));
           } catch (err) {
             if (err instanceof SendError)
               metrics
                 .endpoint(endpoint.inferenceId, endpoint.taskType)
                 .upstreamFault(err.failure.error.reason, { during: 'creation' });
-            // The endpoint is not stored: its id gets no series.
-            metrics.forget(endpoint.inferenceId);
+            // A new endpoint is not stored: its id gets no series (an updated one keeps its own).
+            if (creating) metrics.forget(endpoint.inferenceId);
             throw err;
           }
         },
@@ -265,7 +268,7 @@ async function assemble(
   if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000)))
     app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
-  const runner = new InferenceRunner({
+  const runner: InferenceRunner = new InferenceRunner({
     registry,
     changes,
     limiters: options.limiters ?? shared?.factory ?? localRateLimiters,

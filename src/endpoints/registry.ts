@@ -11,6 +11,10 @@ import type { Static } from 'typebox';
 import type { DeleteAnswer, EndpointView as EndpointViewSchema } from '../../schemas/endpoints.js';
 import type { EndpointChanges } from './changes.js';
 
+/** How long an `_update`'s creation check may take (its route has no `timeout` parameter): a PUT's default. */
+const UPDATE_CHECK_TIMEOUT = '30s';
+const UPDATE_CHECK_TIMEOUT_MS = 30_000;
+
 const INFERENCE_ID = /^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$/;
 
 /** An endpoint as PUT, GET and `_update` show it: Elasticsearch's field order, never a secret. */
@@ -49,10 +53,12 @@ export interface RegistryDeps {
   /** Refuses a url the service may not call (throws a validation error); checked at PUT for every upstream url. */
   checkUpstream(url: string): Promise<void>;
   /**
-   * The create-time call to the upstream, resolving to what it learned about the model.
+   * The creation check, resolving to what it learned about the model; `creating` is false for an `_update`'s.
    * Undefined: endpoints are stored without calling the upstream (SKIP_VALIDATION).
    */
-  validate: ((endpoint: BoundEndpoint, signal: AbortSignal) => Promise<ModelDetails | undefined>) | undefined;
+  validate:
+    | ((endpoint: BoundEndpoint, signal: AbortSignal, creating: boolean) => Promise<ModelDetails | undefined>)
+    | undefined;
 }
 
 export class EndpointRegistry {
@@ -128,7 +134,9 @@ export class EndpointRegistry {
     const bound = this.bind(service, record, parsed.secrets);
     // At PUT too, so an endpoint that may never be called is not stored (even with SKIP_VALIDATION).
     for (const url of bound.upstreamUrls) await this.deps.checkUpstream(url);
-    const details = this.deps.validate ? await this.validateModel(this.deps.validate, bound, input.timeout) : undefined;
+    const details = this.deps.validate
+      ? await this.validateModel(this.deps.validate, bound, input.timeout, true)
+      : undefined;
     record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, details);
     await this.store.insert(record);
     this.deps.changes.publish({ kind: 'created', inferenceId: record.inferenceId });
@@ -145,10 +153,13 @@ export class EndpointRegistry {
     return (await this.store.list(taskType)).map((r) => this.view(r));
   }
 
-  /** `_update`: api key, rate limit, task settings and chunking settings; everything else is fixed at creation. */
+  /**
+   * `_update`: api key, rate limit, task settings and chunking settings; everything else is fixed at creation. A new
+   * api key is checked against the upstream first, as a PUT is (docs/api.md#read-update-delete).
+   */
   async update(inferenceId: string, pathTaskType: string | undefined, body: SettingsMap): Promise<EndpointView> {
     const requested = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
-    const updated = await this.store.update(inferenceId, (current) => {
+    const change = (current: EndpointRecord): EndpointRecord => {
       if (requested && requested !== current.taskType) throw errors.taskTypeMismatchOnRead(requested, current.taskType);
       const problems: string[] = [];
       const top = new SettingsReader(body, 'config', problems);
@@ -194,7 +205,24 @@ export class EndpointRegistry {
         chunkingSettings: chunking,
         sealedSecrets: secretsChanged ? this.seal(inferenceId, parsed.secrets) : current.sealedSecrets,
       };
-    });
+    };
+    // A change of what is called (the api key: url, model and protocol are fixed) gets the creation check first;
+    // refused, nothing is written.
+    const before = await this.store.get(inferenceId);
+    if (before && this.deps.validate) {
+      const after = change(before);
+      if (after.sealedSecrets !== before.sealedSecrets)
+        await this.validateModel(
+          this.deps.validate,
+          this.bind(this.serviceOf(after), after, this.unseal(after)),
+          {
+            ms: UPDATE_CHECK_TIMEOUT_MS,
+            text: UPDATE_CHECK_TIMEOUT,
+          },
+          false,
+        );
+    }
+    const updated = await this.store.update(inferenceId, change);
     if (!updated) throw errors.endpointNotFound(inferenceId);
     this.deps.changes.publish({ kind: 'updated', inferenceId });
     return this.view(updated);
@@ -243,11 +271,12 @@ export class EndpointRegistry {
     validate: NonNullable<RegistryDeps['validate']>,
     endpoint: BoundEndpoint,
     timeout: { ms: number; text: string },
+    creating: boolean,
   ): Promise<ModelDetails | undefined> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.min(timeout.ms, 2 ** 31 - 1));
     try {
-      return await validate(endpoint, controller.signal);
+      return await validate(endpoint, controller.signal, creating);
     } catch (err) {
       if (controller.signal.aborted) throw errors.creationValidationFailed(errors.timeout(timeout.text));
       if (err instanceof SendError) throw errors.creationValidationFailed(err.failure.error);

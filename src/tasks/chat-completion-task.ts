@@ -22,7 +22,7 @@ import {
   streamEvents,
   type GenerationState,
 } from './generation-task.js';
-import type { Task } from './task-module.js';
+import { PROBE_TEXT, type Task } from './task-module.js';
 
 const checkBody = bodyChecker(ChatCompletionRequest);
 
@@ -158,5 +158,15 @@ export const chatCompletionTask: Task<'chat_completion', unknown, GenerationStat
       const stream = await startStream(state, request, lifetime);
       return streamEvents(state, stream, chatFormatter(request.model));
     },
+  },
+
+  // A streamed answer of a single token, read to its end (the only way this task calls the upstream).
+  async validate(endpoint, signal) {
+    const stream = await endpoint.operations.stream(
+      { messages: [{ role: 'user', content: PROBE_TEXT }], maxTokens: 1 },
+      signal,
+    );
+    for await (const chunks of stream) void chunks;
+    return {};
   },
 };

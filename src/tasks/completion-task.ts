@@ -16,7 +16,7 @@ import {
   type GenerationState,
 } from './generation-task.js';
 import { checkInputType, readInputs } from './input.js';
-import type { Task } from './task-module.js';
+import { PROBE_TEXT, type Task } from './task-module.js';
 
 const checkBody = bodyChecker(CompletionRequest);
 
@@ -82,5 +82,11 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
           errorEvent(JSON.stringify({ error: { type: error.type, reason: error.reason }, status: error.status })),
       });
     },
+  },
+
+  // One whole answer of a single token: as few as every protocol lets a request ask for.
+  async validate(endpoint, signal) {
+    await endpoint.operations.generate({ messages: [{ role: 'user', content: PROBE_TEXT }], maxTokens: 1 }, signal);
+    return {};
   },
 };

@@ -7,7 +7,7 @@ import { parseBooleanParam } from '../request-params.js';
 import { batchedLifecycle, halve } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
 import { checkInputType, readInputs } from './input.js';
-import type { Task } from './task-module.js';
+import { PROBE_TEXT, type Task } from './task-module.js';
 
 /** Documents per upstream request unless the endpoint sets `batch_size`: TEI's max_client_batch_size. */
 const DEFAULT_BATCH_SIZE = 32;
@@ -90,5 +90,11 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
     state.queue.checkRoom();
     const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, returnText: returnDocuments });
     return rerankJson(scores, inputs, topN ?? undefined, returnDocuments);
+  },
+
+  // One text scored against one query: the smallest call the rerank wire makes.
+  async validate(endpoint, signal) {
+    await endpoint.operations.score(PROBE_TEXT, [PROBE_TEXT], false, signal);
+    return {};
   },
 };

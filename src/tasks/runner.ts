@@ -1,7 +1,7 @@
 // Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows
 // endpoint changes.
 import PQueue from 'p-queue';
-import type { Cancellation } from '../cancellation.js';
+import { Cancellation } from '../cancellation.js';
 import type { EndpointChanges } from '../endpoints/changes.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
 import type { RateLimiter, RateLimiterFactory } from '../dispatch/rate-limiter.js';
@@ -84,6 +84,31 @@ export class InferenceRunner {
       // 'created' too: another instance's creation may be heard after this one already serves it.
       else void this.refresh(change.inferenceId);
     });
+  }
+
+  /**
+   * Runs an endpoint's creation check (docs/api.md#create-an-endpoint) with one grant of its rate limiter taken
+   * first: the live limiter's when the endpoint is live (an `_update`), otherwise one made for the check. `acquire`
+   * takes a further grant for any further upstream request the check makes.
+   */
+  async withCheckGrant<R>(
+    endpoint: BoundEndpoint,
+    signal: AbortSignal,
+    check: (acquire: () => Promise<void>) => Promise<R>,
+  ): Promise<R> {
+    const live = this.live.get(endpoint.inferenceId);
+    const limiter = live?.limiter ?? this.deps.limiters(endpoint.inferenceId, endpoint.dispatch.requestsPerMinute);
+    const cancel = new Cancellation(Infinity);
+    const onAbort = () => cancel.cancel(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const acquire = () => limiter.acquire(cancel).then(() => limiter.sent?.());
+    try {
+      await acquire();
+      return await check(acquire);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (!live) await limiter.close();
+    }
   }
 
   /** Runs one inference request; answers the JSON text of the result. */

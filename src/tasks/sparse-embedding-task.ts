@@ -6,7 +6,7 @@ import type { SparseVector } from '../services/inference-service.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
-import type { Task } from './task-module.js';
+import { PROBE_TEXT, type Task } from './task-module.js';
 
 interface SparseItem {
   text: string;
@@ -81,5 +81,11 @@ export const sparseEmbeddingTask: Task<
       return `{"is_truncated":${truncated},"embedding":${vectorJson(maxMerge(mine.map((r) => r.vector)))},"chunks":[${parts.join(',')}]}`;
     });
     return `{"sparse_embedding":[${entries.join(',')}]}`;
+  },
+
+  // One text, and the /decode call its token ids need (with its own grant) when the server answers ids.
+  async validate(endpoint, signal, acquire) {
+    await endpoint.operations.embed([PROBE_TEXT], signal, acquire);
+    return {};
   },
 };

@@ -10,6 +10,9 @@ import type { TSchema } from 'typebox';
 import type { BoundEndpoint, ModelDetails } from '../services/inference-service.js';
 import type { TaskType } from '../inference-task-type.js';
 
+/** The text every creation check sends (Elasticsearch's validators send the same). */
+export const PROBE_TEXT = 'how big';
+
 /** What a task's dispatch state is made from, once per live endpoint. */
 export interface DispatchContext<T extends TaskType> {
   inferenceId: string;
@@ -78,8 +81,12 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
    * only through `_stream` (chat_completion): its plain POST is refused before its body is read.
    */
   run?(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<string>;
-  /** The create-time call to the upstream, for task types that make one. */
-  validate?(endpoint: BoundEndpoint<T>, signal: AbortSignal): Promise<ModelDetails>;
+  /**
+   * The creation check (docs/api.md#create-an-endpoint): one small call to the upstream through the task's own
+   * operations, resolving to what it learned about the model. Its first upstream request has its rate-limit grant
+   * already; `acquire` takes one for any further request.
+   */
+  validate(endpoint: BoundEndpoint<T>, signal: AbortSignal, acquire: () => Promise<void>): Promise<ModelDetails>;
   /** Streamed inference; `_stream` on a task type without it answers 405. */
   readonly streaming?: StreamingOperation<T, StreamBody, State>;
 }

@@ -6,13 +6,10 @@ import type { Embedding } from '../services/inference-service.js';
 import type { Chunk } from '../chunking/chunker.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
-import type { Task } from './task-module.js';
+import { PROBE_TEXT, type Task } from './task-module.js';
 
 /** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
 export const DEFAULT_BATCH_SIZE = 20;
-
-/** The text every create-time validation call embeds. */
-const PROBE_TEXT = 'how big';
 
 interface ChunkEmbedding {
   text: string;

@@ -192,7 +192,11 @@ for (const { name, make } of clients) {
     t.strictSame(ranked, { rerank: scored.slice(0, 2) });
     t.strictSame(
       hf.received.map((r) => r.body),
-      [{ query: 'leia luke', texts: input, return_text: true }],
+      // The creation check, then the request.
+      [
+        { query: 'how big', texts: ['how big'] },
+        { query: 'leia luke', texts: input, return_text: true },
+      ],
     );
     const stored = await client.inference.inference({ task_type: 'rerank', inference_id: 'rr', query: 'r2d2', input });
     t.equal((stored as { rerank: unknown[] }).rerank.length, 3, 'the stored top_n applies');

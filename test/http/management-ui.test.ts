@@ -191,7 +191,7 @@ if (!fs.existsSync(CHROMIUM)) {
         await textStarts(page, '#chat-log .assistant:last-child', shown, true);
         chat.release();
       }
-      t.strictSame(chat.received[0]?.messages, [{ role: 'user', content: 'Say hello' }]);
+      t.strictSame(chat.received.at(-1)?.messages, [{ role: 'user', content: 'Say hello' }]);
       await shot('06-chat.png');
       await page.click('[aria-label="Delete chat"]');
       await page.click('#confirm-yes');
@@ -241,9 +241,12 @@ async function startChatUpstream(tokens: string[]) {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => void answer());
     async function answer(): Promise<void> {
-      received.push(JSON.parse(body) as { messages: unknown });
+      const request = JSON.parse(body) as { messages: unknown; max_tokens?: number };
+      received.push(request);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (const [i, token] of tokens.entries()) {
+      // The creation check asks for one token: it gets it at once, unreleased.
+      const check = request.max_tokens === 1;
+      for (const [i, token] of tokens.slice(0, check ? 1 : tokens.length).entries()) {
         const chunk = {
           id: 'chatcmpl-1',
           choices: [{ delta: { content: token, ...(i === 0 ? { role: 'assistant' } : {}) }, index: 0 }],
@@ -251,7 +254,7 @@ async function startChatUpstream(tokens: string[]) {
           object: 'chat.completion.chunk',
         };
         res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-        await new Promise<void>((resolve) => (releaseNext = resolve));
+        if (!check) await new Promise<void>((resolve) => (releaseNext = resolve));
       }
       res.end('data: [DONE]\n\n');
     }

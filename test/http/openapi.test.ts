@@ -73,7 +73,7 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   t.equal(
     (
       await check('PUT', '/_inference/{inference_id}', '/_inference/sparse', {
-        ...hfBody({ url: `${hf.url}/sparse` }),
+        ...hfBody({ url: `${hf.url}/sparse-handler` }),
         task_type: 'sparse_embedding',
       })
     ).status,

@@ -10,7 +10,8 @@ const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 async function setup(t: Tap) {
   const hf = await new FakeHuggingFace().start();
   t.teardown(() => hf.close());
-  const s = await startApp(t, { SKIP_VALIDATION: 'false' }, undefined, { retry: FAST_RETRY });
+  // The creation check is tested in creation-check.test.ts: here the upstream sees only inference requests.
+  const s = await startApp(t, { SKIP_VALIDATION: 'true' }, undefined, { retry: FAST_RETRY });
   const put = (id: string, serviceSettings: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
     s.request('PUT', `/_inference/sparse_embedding/${id}`, {
       service: 'hugging_face',
@@ -29,44 +30,41 @@ function tokensOf(hf: FakeHuggingFace, text: string): Record<string, number> {
   return Object.fromEntries(words.map((w) => [w, sparseWeight(w)]));
 }
 
-t.test(
-  'PUT sparse_embedding: shown with max_input_tokens 512 and the default chunking, no create-time call',
-  async (t) => {
-    const { s, hf, put } = await setup(t);
-    const res = await put('sp');
-    t.equal(res.status, 200);
-    t.equal(
-      res.body,
-      JSON.stringify({
-        inference_id: 'sp',
-        task_type: 'sparse_embedding',
-        service: 'hugging_face',
-        service_settings: {
-          url: `${hf.url}/embed_sparse`,
-          max_input_tokens: 512,
-          rate_limit: { requests_per_minute: 3000 },
-        },
-        chunking_settings: { strategy: 'sentence', max_chunk_size: 250, sentence_overlap: 1 },
-      }),
-    );
-    t.equal(hf.received.length, 0);
-    t.strictSame((await s.request('GET', '/_inference/sparse_embedding/_all')).json, { endpoints: [res.json] });
-    const noUrl = await s.request('PUT', '/_inference/sparse_embedding/x', {
+t.test('PUT sparse_embedding: shown with max_input_tokens 512 and the default chunking', async (t) => {
+  const { s, hf, put } = await setup(t);
+  const res = await put('sp');
+  t.equal(res.status, 200);
+  t.equal(
+    res.body,
+    JSON.stringify({
+      inference_id: 'sp',
+      task_type: 'sparse_embedding',
       service: 'hugging_face',
-      service_settings: { api_key: API_KEY, model_id: 'naver/splade-v3' },
-    });
-    t.strictSame(
-      noUrl.json,
-      envelope(
-        400,
-        'validation_exception',
-        'Validation Failed: 1: [service_settings] does not contain the required setting [url];' +
-          '2: Model configuration contains settings [{model_id=naver/splade-v3}] unknown to the [hugging_face] service;',
-      ),
-      'model_id is no substitute for a url here, and is unknown to sparse_embedding',
-    );
-  },
-);
+      service_settings: {
+        url: `${hf.url}/embed_sparse`,
+        max_input_tokens: 512,
+        rate_limit: { requests_per_minute: 3000 },
+      },
+      chunking_settings: { strategy: 'sentence', max_chunk_size: 250, sentence_overlap: 1 },
+    }),
+  );
+  t.equal(hf.received.length, 0);
+  t.strictSame((await s.request('GET', '/_inference/sparse_embedding/_all')).json, { endpoints: [res.json] });
+  const noUrl = await s.request('PUT', '/_inference/sparse_embedding/x', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, model_id: 'naver/splade-v3' },
+  });
+  t.strictSame(
+    noUrl.json,
+    envelope(
+      400,
+      'validation_exception',
+      'Validation Failed: 1: [service_settings] does not contain the required setting [url];' +
+        '2: Model configuration contains settings [{model_id=naver/splade-v3}] unknown to the [hugging_face] service;',
+    ),
+    'model_id is no substitute for a url here, and is unknown to sparse_embedding',
+  );
+});
 
 t.test(
   "TEI /embed_sparse: indices become tokens through the same server's /decode, special tokens dropped",

@@ -16,7 +16,8 @@ const CLIENT_HEADERS = {
 async function setup(t: Tap, env: Record<string, string> = {}, queueCapacity?: number) {
   const llm = await new FakeLlm().start();
   t.teardown(() => llm.close());
-  const s = await startApp(t, { HF_ROUTER_BASE: llm.url, SKIP_VALIDATION: 'false', ...env }, undefined, {
+  // The creation check is tested in creation-check.test.ts: here the upstream sees only inference requests.
+  const s = await startApp(t, { HF_ROUTER_BASE: llm.url, SKIP_VALIDATION: 'true', ...env }, undefined, {
     retry: FAST_RETRY,
     queueCapacity,
   });
