@@ -86,17 +86,36 @@ function characterPattern(char: string): string {
   return `(?:${bytes}|${units.join('')}${char === ' ' ? '|\\+' : ''})`;
 }
 
+/** Secrets longer than this are masked as themselves only (a regular expression of one would be huge). */
+const MAX_ENCODED_LENGTH = 256;
+/** Characters times secret length searched for encoded writings in one call (about a tenth of a second at worst). */
+const ENCODED_SEARCH_BUDGET = 64_000_000;
+/** Backslashes in a secret up to which its exact (backtracking) pattern is used: 2^8 paths at most. */
+const MAX_EXACT_BACKSLASHES = 8;
+
 /** The patterns of the secrets masked lately: an endpoint's key is masked again at each of its failures. */
 const patterns = new Map<string, RegExp>();
 const MAX_PATTERNS = 256;
 
-function encodedPattern(secret: string): RegExp {
-  let pattern = patterns.get(secret);
+function encodedPattern(secret: string, exact = false): RegExp {
+  // Exact: every mix of writings is found, by backtracking, which costs up to 2 to the number of backslashes in
+  // the secret: for an endpoint's own key (set by an operator; Hugging Face tokens have none) with a few at most.
+  const backtrack = exact && secret.split('\\').length - 1 <= MAX_EXACT_BACKSLASHES;
+  const cacheKey = `${backtrack ? 'exact' : 'atomic'} ${secret}`;
+  let pattern = patterns.get(cacheKey);
   if (!pattern) {
     if (patterns.size >= MAX_PATTERNS) patterns.clear();
     // By code point: the units of an astral character are escaped one by one, its bytes encoded together.
-    pattern = new RegExp([...secret].map(characterPattern).join(''), 'g');
-    patterns.set(secret, pattern);
+    // Otherwise each character's match is atomic (a lookahead captures it, a back-reference consumes it): the
+    // ways of writing a backslash overlap (`\\` is one escaped backslash or two raw ones), and with backtracking
+    // a secret of backslashes from a request body against text of backslashes takes time exponential in its
+    // length. Atomic, a start position costs at most the secret's length; maskSecrets also masks the secret as
+    // itself after, so what the one-way reading misses is only an ambiguous mix of encodings.
+    const chars = [...secret].map((char, i) =>
+      backtrack ? characterPattern(char) : `(?=(${characterPattern(char)}))\\${i + 1}`,
+    );
+    pattern = new RegExp(chars.join(''), 'g');
+    patterns.set(cacheKey, pattern);
   }
   return pattern;
 }
@@ -113,8 +132,21 @@ export function maskSecrets(
   minLength = MIN_SECRET_LENGTH,
 ): string {
   let out = text;
-  for (const secret of secrets)
-    if (secret.length >= Math.max(1, minLength)) out = out.replace(encodedPattern(secret), () => mask);
+  let budget = ENCODED_SEARCH_BUDGET;
+  for (const secret of secrets) {
+    if (secret.length < Math.max(1, minLength)) continue;
+    // Encoded writings need a backslash, a percent sign or a plus. Searching for them costs at most the
+    // secret's length per position of the text; a body may hold thousands of values under secret names, or
+    // one of megabytes, so the search stops within a budget and the rest is masked as itself only (and
+    // anything shaped like a Hugging Face token still by its shape, below).
+    const cost = secret.length * out.length;
+    if (secret.length <= MAX_ENCODED_LENGTH && cost <= budget && /[\\%+]/.test(out)) {
+      budget -= cost;
+      out = out.replace(encodedPattern(secret), () => mask);
+    }
+    // Then as itself: also where the one-way reading above took a character for part of an escape.
+    if (out.includes(secret)) out = out.split(secret).join(mask);
+  }
   return out.includes('hf_') ? out.replace(HF_TOKEN, mask) : out;
 }
 
@@ -123,7 +155,9 @@ export function maskSecrets(
  * token-shaped text).
  */
 export function maskSecret(text: string, secret: string, mask = '[REDACTED]'): string {
-  return secret.length >= MIN_SECRET_LENGTH ? text.replace(encodedPattern(secret), () => mask) : text;
+  if (secret.length < MIN_SECRET_LENGTH) return text;
+  const encoded = secret.length > MAX_ENCODED_LENGTH ? text : text.replace(encodedPattern(secret, true), () => mask);
+  return encoded.includes(secret) ? encoded.split(secret).join(mask) : encoded;
 }
 
 /**
@@ -201,7 +235,7 @@ export class SecretHoldBack {
   push(piece: string): string {
     if (this.forms.length === 0) return piece;
     const text = this.pending + piece;
-    const matches = [...text.matchAll(encodedPattern(this.secret))];
+    const matches = [...text.matchAll(encodedPattern(this.secret, true))];
     let hold = text.length;
     // The last writing of the secret found may be the start of a longer one the text ends inside
     // (a raw `\` and then `u00`, of `\u005c`): it waits, so that the text is masked as it would be whole.
