@@ -52,6 +52,8 @@ export class FakeLlm {
   style: ChatStyle = 'tgi';
   /** Between two tokens of a stream. */
   tokenDelayMs = 0;
+  /** A chat stream's finish_reason in a chunk of its own with an empty delta, after the last token (OpenAI's way). */
+  finishApart = false;
   /**
    * The answer's tokens for a prompt (and the Authorization header received: an upstream may echo the key as generated
    * text).
@@ -321,10 +323,11 @@ export class FakeLlm {
         data(
           chunk(
             tgi ? { role: 'assistant', content: t } : i === 0 ? { role: 'assistant', content: t } : { content: t },
-            i === tokens.length - 1 ? finishReason : null,
+            i === tokens.length - 1 && !this.finishApart ? finishReason : null,
           ),
         ),
       );
+      if (this.finishApart) events.push(data(chunk({}, finishReason)));
     }
     if (body?.stream_options?.include_usage) {
       events.push(

@@ -490,3 +490,33 @@ t.test('text held as a possible start of the key is sent before an error event',
       'event: error\ndata: {"error":{"type":"status_exception","reason":"Received a rate limit status code for request from inference entity id [c] status [429]. Error message: [overloaded]"},"status":429}\n\n',
   );
 });
+
+t.test(
+  'a chat stream whose finish has an empty delta: text held as a possible start of the key comes before the finish',
+  async (t) => {
+    const llm = await new FakeLlm().start();
+    t.teardown(() => llm.close());
+    llm.style = 'vllm';
+    llm.finishApart = true;
+    // A Hugging Face key starts with `hf_`: an answer ending in `h` has its `h` held.
+    llm.reply = () => ['I will ', 'finish'];
+    const s = await startApp(t);
+    await s.request('PUT', '/_inference/chat_completion/chat', {
+      service: 'hugging_face',
+      service_settings: { api_key: 'hf_secretvalue', url: `${llm.url}/v1/chat/completions` },
+    });
+    const res = await s.request('POST', '/_inference/chat_completion/chat/_stream', {
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const chunk = (choices: string, usage = '') =>
+      `event: message\ndata: {"id":"chatcmpl-fake0001","choices":[${choices}],"model":"fake/llm-7b","object":"chat.completion.chunk"${usage}}\n\n`;
+    t.equal(
+      res.body,
+      chunk('{"delta":{"content":"I will ","role":"assistant"},"index":0}') +
+        chunk('{"delta":{"content":"finis"},"index":0}') +
+        chunk('{"delta":{"content":"h"},"finish_reason":"stop","index":0}') +
+        chunk('', ',"usage":{"completion_tokens":2,"prompt_tokens":5,"total_tokens":7}') +
+        'event: message\ndata: [DONE]\n\n',
+    );
+  },
+);

@@ -16,8 +16,9 @@ function maskDeep(value: unknown, key: string): unknown {
  * The chunks of one stream, masked as they come (docs/operations.md#storage-and-secrets): an
  * upstream may echo the key it was sent as generated text, split over several events. Each
  * choice's content and refusal go through a SecretHoldBack: what cannot begin the key is sent at
- * once, the rest waits for the next chunk, the choice's finish or the stream's end (flush()). A
- * chunk left with nothing to say is not sent. Ids, model names and tool calls are masked whole.
+ * once, the rest waits for the next chunk, the choice's finish (even one with an empty delta), the
+ * usage chunk or the stream's end (flush()). A chunk left with nothing to say is not sent. Ids,
+ * model names, roles, finish reasons and tool calls are masked whole.
  */
 export class ChunkMasker {
   private readonly held = new Map<string, SecretHoldBack>();
@@ -42,9 +43,13 @@ export class ChunkMasker {
       const masked: GenerationChunk = { ...chunk, choices: [] };
       if (chunk.id !== undefined) this.id = masked.id = maskSecret(chunk.id, this.key);
       if (chunk.model !== undefined) this.model = masked.model = maskSecret(chunk.model, this.key);
-      let says = chunk.usage !== undefined || chunk.choices.length === 0;
+      // Usage comes last, after every choice has finished: what is still held goes before it, and
+      // the text of a choice in the same chunk is not held past it.
+      const last = chunk.usage !== undefined;
+      if (last) out.push(...this.flush());
+      let says = last || chunk.choices.length === 0;
       for (const choice of chunk.choices) {
-        const { choice: next, says: choiceSays } = this.choice(choice);
+        const { choice: next, says: choiceSays } = this.choice(choice, last);
         masked.choices.push(next);
         says ||= choiceSays;
       }
@@ -54,18 +59,25 @@ export class ChunkMasker {
   }
 
   /** A choice masked, and whether it says anything (a held piece alone says nothing). */
-  private choice(choice: GenerationChoice): { choice: GenerationChoice; says: boolean } {
+  private choice(choice: GenerationChoice, last: boolean): { choice: GenerationChoice; says: boolean } {
     const delta: GenerationChoice['delta'] = { ...choice.delta };
-    let says = choice.finish_reason !== undefined;
+    const finishes = choice.finish_reason !== undefined;
+    let says = finishes;
     for (const field of ['content', 'refusal'] as const) {
       const text = choice.delta[field];
-      if (text === undefined) continue;
+      if (text === undefined) {
+        // A choice that finishes sends what was held for it, even when its last delta is empty
+        // (OpenAI's `"delta":{}`): held any longer, it would follow the finish.
+        const holdBack = this.held.get(`${choice.index}:${field}`);
+        if (finishes && holdBack?.holding) delta[field] = holdBack.flush();
+        continue;
+      }
       const holdBack = this.holdBack(choice.index, field);
-      // A choice that finishes sends what was held for it.
-      delta[field] = holdBack.push(text) + (choice.finish_reason !== undefined ? holdBack.flush() : '');
+      delta[field] = holdBack.push(text) + (finishes || last ? holdBack.flush() : '');
       // An empty text as the upstream sent it (a first chunk's) is kept; one emptied by holding back says nothing.
       says ||= delta[field] !== '' || text === '';
     }
+    if (choice.delta.role !== undefined) delta.role = maskSecret(choice.delta.role, this.key);
     if (choice.delta.tool_calls !== undefined) {
       delta.tool_calls = maskDeep(choice.delta.tool_calls, this.key) as unknown[];
       says = true;
@@ -73,7 +85,7 @@ export class ChunkMasker {
     if (choice.delta.role !== undefined && !this.roleSent.has(choice.index)) says = true;
     if (says && choice.delta.role !== undefined) this.roleSent.add(choice.index);
     const out: GenerationChoice = { index: choice.index, delta };
-    if (choice.finish_reason !== undefined) out.finish_reason = choice.finish_reason;
+    if (choice.finish_reason !== undefined) out.finish_reason = maskSecret(choice.finish_reason, this.key);
     return { choice: out, says };
   }
 

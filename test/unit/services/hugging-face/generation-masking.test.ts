@@ -36,10 +36,49 @@ t.test('a choice that finishes sends what was held for it; the stream end sends 
       text('b secr', {}, 1),
       { choices: [], usage: { completion_tokens: 1, prompt_tokens: 1, total_tokens: 2 } },
     ]),
-    [text('b ', {}, 1), { choices: [], usage: { completion_tokens: 1, prompt_tokens: 1, total_tokens: 2 } }],
+    [
+      text('b ', {}, 1),
+      text('secr', {}, 1),
+      { choices: [], usage: { completion_tokens: 1, prompt_tokens: 1, total_tokens: 2 } },
+    ],
+    'what is held goes before the usage',
   );
-  t.strictSame(masker.flush(), [text('secr', {}, 1)]);
-  t.strictSame(masker.flush(), [], 'once');
+  t.strictSame(masker.flush(), [], 'nothing is left');
+});
+
+t.test('a finish with an empty delta sends what was held for its choice; nothing follows it but usage', async (t) => {
+  const masker = new ChunkMasker('hf_secretvalue');
+  const usage = { completion_tokens: 2, prompt_tokens: 5, total_tokens: 7 };
+  const sent = [
+    ...masker.chunks([text('I will finish', { delta: { role: 'assistant', content: 'I will finish' } })]),
+    ...masker.chunks([{ id: 'x1', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }]),
+    ...masker.chunks([{ id: 'x1', model: 'm', choices: [], usage }]),
+    ...masker.flush(),
+  ];
+  t.strictSame(sent, [
+    { id: 'x1', model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'I will finis' } }] },
+    { id: 'x1', model: 'm', choices: [{ index: 0, delta: { content: 'h' }, finish_reason: 'stop' }] },
+    { id: 'x1', model: 'm', choices: [], usage },
+  ]);
+});
+
+t.test('held text goes before a usage chunk, and a choice in it holds nothing back', async (t) => {
+  const masker = new ChunkMasker(KEY);
+  const usage = { completion_tokens: 2, prompt_tokens: 5, total_tokens: 7 };
+  t.strictSame(masker.chunks([text('a se'), text('b se', {}, 1)]), [text('a '), text('b ', {}, 1)]);
+  t.strictSame(masker.chunks([{ ...text('c s', {}, 1), usage }]), [
+    text('se'),
+    text('se', {}, 1),
+    { ...text('c s', {}, 1), usage },
+  ]);
+  t.strictSame(masker.flush(), []);
+});
+
+t.test('a role and a finish reason holding the key are masked', async (t) => {
+  const masker = new ChunkMasker(KEY);
+  t.strictSame(masker.chunks([text('hi', { delta: { role: `r-${KEY}`, content: 'hi' }, finish_reason: KEY })]), [
+    text('hi', { delta: { role: 'r-[REDACTED]', content: 'hi' }, finish_reason: '[REDACTED]' }),
+  ]);
 });
 
 t.test('refusals are held like content; ids, model names and tool calls are masked whole', async (t) => {
