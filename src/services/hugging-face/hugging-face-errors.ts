@@ -15,7 +15,10 @@ const MAX_MESSAGE = 1000;
  * key is masked in the message as it will be shown, after the JSON is decoded (a key echoed as
  * `sec\"ret` is `sec"ret` only then) and before it is cut short (which could keep half a key).
  */
-function upstreamMessage(text: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
+function upstreamMessage(body: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
+  // Masked before the JSON is read too: a key echoed raw inside a JSON string (`#\"/#`) is decoded into
+  // something else (`#"/#`) that the mask after would no longer find, yet all but one character of it.
+  const text = maskSecrets(body, [apiKey], '[REDACTED]', 1);
   let json: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
