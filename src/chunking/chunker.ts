@@ -6,10 +6,7 @@ export interface Chunk {
   /** [start, end) in the input, in UTF-16 code units (what String.prototype.slice takes). */
   start: number;
   end: number;
-  /**
-   * Word-like segments in the chunk: the weight of its vector in the input's mean (not counted for `none`, which makes
-   * one chunk).
-   */
+  /** Word-like segments in the chunk: the weight of its vector in the input's mean (not counted for `none`, which makes one chunk). */
   words: number;
 }
 
@@ -32,24 +29,6 @@ class WordIndex {
 
   countIn(from: number, to: number): number {
     return this.firstAtOrAfter(to) - this.firstAtOrAfter(from);
-  }
-
-  /** Index of the first word ending after `pos`. */
-  firstEndingAfter(pos: number): number {
-    const ends = this.spans.ends;
-    let lo = 0;
-    let hi = this.spans.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ends[mid]! <= pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** How many words end in (from, to]. */
-  countEndingIn(from: number, to: number): number {
-    return this.firstEndingAfter(to) - this.firstEndingAfter(from);
   }
 
   end(i: number): number {
@@ -86,130 +65,13 @@ function wordChunks(
   return out;
 }
 
-/** Outside words, ICU's word rules join no ASCII character to a neighbour but spaces to spaces and CR to LF. */
-const isPlainAscii = (c: number) => c < 0x80;
-const gapSegmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
 /**
- * Text between two words longer than this goes to Intl.Segmenter (quadratic in its input) a
- * window at a time, GAP_WINDOW characters first; shorter, whole, so that every rule sees it all.
- */
-const LONG_GAP = 1024;
-const GAP_WINDOW = 256;
-
-/**
- * ICU word-break iterator moves (what Elasticsearch's chunkers call on a BreakIterator) over
- * [floor, limit): boundaries are the ends of the word-like segments and, between two words, the
- * ends of the segments of the text in between (a run of spaces, CR LF, one punctuation mark, an
- * emoji). Positions below `floor` do not exist, as for Elasticsearch's iterator over a substring.
- */
-class Boundaries {
-  constructor(
-    readonly text: string,
-    readonly words: WordIndex,
-    readonly floor: number,
-    readonly limit: number,
-  ) {}
-
-  /** Whether the segment that ends at boundary `b` is word-like (ICU's rule status there). */
-  wordEndsAt(b: number): boolean {
-    if (b <= this.floor) return false;
-    const k = this.words.firstAtOrAfter(b) - 1;
-    return k >= 0 && this.words.end(k) === b;
-  }
-
-  /** The last boundary before `p` (ICU's `preceding`); at the floor, the floor. */
-  preceding(p: number): number {
-    if (p <= this.floor) return this.floor;
-    const k = this.words.firstAtOrAfter(p) - 1;
-    if (k >= 0 && this.words.end(k) >= p) return Math.max(this.floor, this.words.spans.starts[k]!);
-    const gapStart = k >= 0 ? Math.max(this.floor, this.words.end(k)) : this.floor;
-    return this.lastSegmentStart(gapStart, p);
-  }
-
-  /** The boundary after `p` (ICU's `next`); past the last one, `limit` (ICU's `last`). */
-  next(p: number): number {
-    if (p >= this.limit) return this.limit;
-    const k = this.words.firstAtOrAfter(p);
-    const wordStart = k < this.words.spans.count ? this.words.spans.starts[k]! : this.limit;
-    if (wordStart === p) return this.words.end(k);
-    return this.firstSegmentEnd(p, Math.min(wordStart, this.limit));
-  }
-
-  /** Start of the last segment of [gapStart, p), text with no word in it. */
-  private lastSegmentStart(gapStart: number, p: number): number {
-    const text = this.text;
-    const c = text.charCodeAt(p - 1);
-    if (c === 0x20) {
-      let i = p - 1;
-      while (i > gapStart && text.charCodeAt(i - 1) === 0x20) i--;
-      if (i === gapStart || isPlainAscii(text.charCodeAt(i - 1))) return i;
-    } else if (c === 0x0a && p - 2 >= gapStart && text.charCodeAt(p - 2) === 0x0d) {
-      return p - 2;
-    } else if (isPlainAscii(c)) {
-      return p - 1;
-    }
-    // Intl.Segmenter on the gap; a long gap (rare: pages of symbols) on its last characters
-    // first, as far back as the last segment does not reach the cut.
-    for (let from = p - gapStart > LONG_GAP ? p - GAP_WINDOW : gapStart; ; from = gapStart) {
-      let last = from;
-      for (const seg of gapSegmenter.segment(text.slice(from, p))) last = from + seg.index;
-      if (last > from || from === gapStart) return last;
-    }
-  }
-
-  /** End of the first segment of [p, gapEnd), text with no word in it. */
-  private firstSegmentEnd(p: number, gapEnd: number): number {
-    const text = this.text;
-    const c = text.charCodeAt(p);
-    let i = p + 1;
-    if (c === 0x20) {
-      while (i < gapEnd && text.charCodeAt(i) === 0x20) i++;
-    } else if (c === 0x0d && i < gapEnd && text.charCodeAt(i) === 0x0a) {
-      i++;
-    }
-    // Marks and joiners after a character belong to it: only plain ASCII next settles it here.
-    if (isPlainAscii(c) && (i === gapEnd || isPlainAscii(text.charCodeAt(i)))) return i;
-    for (let to = gapEnd - p > LONG_GAP ? p + GAP_WINDOW : gapEnd; ; to = gapEnd) {
-      const first = gapSegmenter.segment(text.slice(p, to))[Symbol.iterator]().next().value;
-      const end = first ? p + first.segment.length : to;
-      if (end < to || to === gapEnd) return end;
-    }
-  }
-
-  /**
-   * Words counted in the sentence [start, end), as Elasticsearch counts them: from the boundary
-   * before `start`, so a word that ends there counts too (a sentence right after "word\n" or
-   * "word!" counts that word).
-   */
-  countWords(start: number, end: number): number {
-    const b = this.preceding(start);
-    return (this.wordEndsAt(b) ? 1 : 0) + this.words.countEndingIn(b, end);
-  }
-
-  /**
-   * Where a carried sentence starting at `start` begins once `n` words are skipped, as
-   * Elasticsearch finds it: counting from the boundary before `start`, then one boundary past the
-   * n-th word, so the separator right after the last skipped word is dropped; with n = 0, that
-   * boundary before `start` itself.
-   */
-  skipWords(start: number, n: number): number {
-    const b = this.preceding(start);
-    if (n === 0) return b;
-    const counted = this.wordEndsAt(b) ? 1 : 0;
-    if (counted >= n) return this.next(b);
-    const k = this.words.firstEndingAfter(b) + (n - counted) - 1;
-    return k < this.words.spans.count ? this.next(this.words.end(k)) : this.limit;
-  }
-}
-
-/**
- * The sentence strategy over [from, to), step for step as Elasticsearch's SentenceBoundaryChunker
- * (docs/chunking.md): whole sentences are packed while the word count stays within `max`. When a
- * sentence does not fit, the chunk so far (if it has words) is emitted; with overlap the next
- * chunk starts with the previous sentence, whole when both fit, else from where
- * `Boundaries.skipWords` lands after dropping all but its last min(max/2, 20) words. A new chunk
- * still over `max` is split by the word strategy with overlap min(20, (max-1)/2): every piece but
- * the last is emitted, and the last one goes on as the current chunk.
+ * The sentence strategy over [from, to): whole sentences packed while the word count stays
+ * within `max`. When a sentence does not fit, the chunk so far is emitted; with overlap the next
+ * chunk starts with the previous sentence, whole when both fit or when it has at most
+ * min(max/2, 20) words, else its last min(max/2, 20) words. A new chunk still over `max` (a long
+ * sentence, or a long carry) is split by the word strategy with overlap min(20, (max-1)/2): every
+ * piece but the last is emitted, and the last one goes on as the current chunk.
  */
 function sentenceChunks(
   text: string,
@@ -220,61 +82,52 @@ function sentenceChunks(
   overlap: 0 | 1,
 ): Chunk[] {
   const ends = findSentenceEnds(from === 0 && to === text.length ? text : text.slice(from, to));
-  const bounds = new Boundaries(text, words, from, to);
   const carryLimit = Math.min(Math.floor(max / 2), 20);
-  const splitOverlap = Math.min(20, Math.floor((max - 1) / 2));
-  const spans: Array<[number, number]> = [];
-  // Word counts here are Elasticsearch's (see countWords); a chunk's weight is recounted at the end.
-  let chunkStart = from;
-  let chunkWords = 0;
-  let sentenceStart = from;
-  let prevStart = from;
-  let prevWords = 0;
+  const out: Chunk[] = [];
+  let current: Chunk | undefined;
+  let prev: { start: number; firstWord: number; words: number } | undefined;
+  let start = from;
+  let w = words.firstAtOrAfter(from);
   for (const relEnd of ends) {
     const end = from + relEnd;
-    const count = bounds.countWords(sentenceStart, end);
-    if (chunkWords + count <= max) {
-      chunkWords += count;
+    const firstWord = w;
+    while (w < words.spans.count && words.spans.starts[w]! < end) w++;
+    const count = w - firstWord;
+    if (current && current.words + count <= max) {
+      current.end = end;
+      current.words += count;
     } else {
-      let nextWords = count;
-      if (chunkWords > 0) {
-        spans.push([chunkStart, sentenceStart]);
-        if (overlap === 0) {
-          chunkStart = sentenceStart;
-          chunkWords = count;
-        } else if (prevWords + count <= max) {
-          chunkStart = prevStart;
-          chunkWords = prevWords + count;
+      const emitted = current;
+      if (emitted) out.push(emitted);
+      current = { start, end, words: count };
+      if (overlap === 1 && emitted && prev) {
+        if (prev.words + count <= max || prev.words <= carryLimit) {
+          current = { start: prev.start, end, words: prev.words + count };
         } else {
-          const skip = Math.max(0, prevWords - carryLimit);
-          chunkStart = bounds.skipWords(prevStart, skip);
-          chunkWords = prevWords - skip + count;
+          const firstCarried = prev.firstWord + prev.words - carryLimit;
+          current = { start: words.end(firstCarried - 1), end, words: carryLimit + count };
         }
-        nextWords = chunkWords;
       }
-      if (nextWords > max) {
+      if (current.words > max) {
         const parts = wordChunks(
           words,
-          words.firstAtOrAfter(chunkStart),
-          words.firstAtOrAfter(end),
-          chunkStart,
+          words.firstAtOrAfter(current.start),
+          w,
+          current.start,
           end,
           max,
-          splitOverlap,
+          Math.min(20, Math.floor((max - 1) / 2)),
         );
-        for (const part of parts.slice(0, -1)) spans.push([part.start, part.end]);
-        const last = parts[parts.length - 1]!;
-        chunkStart = last.start;
-        chunkWords = last.words;
+        out.push(...parts.slice(0, -1));
+        current = parts[parts.length - 1]!;
       }
     }
-    prevStart = sentenceStart;
-    prevWords = count;
-    sentenceStart = end;
+    prev = { start, firstWord, words: count };
+    start = end;
   }
-  if (chunkWords > 0) spans.push([chunkStart, to]);
-  if (spans.length === 0) spans.push([from, to]);
-  return spans.map(([start, end]) => ({ start, end, words: words.countIn(start, end) }));
+  if (current) out.push(current);
+  if (out.length === 0) out.push({ start: from, end: to, words: 0 });
+  return out;
 }
 
 /**
