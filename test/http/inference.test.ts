@@ -905,9 +905,14 @@ t.test('_update of the api key is used by the next upstream request', async (t) 
   await embed('e', 'before');
   await s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: 'hf_Rotated0123456789' } });
   await embed('e', 'after');
+  // After the first request: the one before the update, the update's check of the new key, the one after.
   t.strictSame(
     hf.received.slice(1).map((r) => r.headers.authorization),
-    [`Bearer ${API_KEY}`, 'Bearer hf_Rotated0123456789'],
+    [`Bearer ${API_KEY}`, 'Bearer hf_Rotated0123456789', 'Bearer hf_Rotated0123456789'],
+  );
+  t.strictSame(
+    hf.received.slice(1).map((r) => r.body.inputs),
+    [['before'], ['how big'], ['after']],
   );
 });
 
