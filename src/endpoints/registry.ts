@@ -7,13 +7,13 @@ import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/
 import { renderSettings, SettingsReader } from '../settings-reader.js';
 import type { EndpointRecord, EndpointStore, SettingsMap } from '../store/endpoint-store.js';
 import { parseTaskType, type TaskType } from '../inference-task-type.js';
+import { DEFAULT_TIMEOUT, parseTimeValue } from '../request-params.js';
 import type { Static } from 'typebox';
 import type { DeleteAnswer, EndpointView as EndpointViewSchema } from '../../schemas/endpoints.js';
 import type { EndpointChanges } from './changes.js';
 
 /** How long an `_update`'s creation check may take (its route has no `timeout` parameter): a PUT's default. */
-const UPDATE_CHECK_TIMEOUT = '30s';
-const UPDATE_CHECK_TIMEOUT_MS = 30_000;
+const UPDATE_CHECK_TIMEOUT = { ms: parseTimeValue('timeout', DEFAULT_TIMEOUT), text: DEFAULT_TIMEOUT };
 
 const INFERENCE_ID = /^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$/;
 
@@ -159,7 +159,10 @@ export class EndpointRegistry {
    */
   async update(inferenceId: string, pathTaskType: string | undefined, body: SettingsMap): Promise<EndpointView> {
     const requested = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
-    const change = (current: EndpointRecord): EndpointRecord => {
+    /** The record as the update leaves it, with its secrets in clear and whether they changed, not yet sealed. */
+    const apply = (
+      current: EndpointRecord,
+    ): { next: EndpointRecord; secrets: SettingsMap; secretsChanged: boolean } => {
       if (requested && requested !== current.taskType) throw errors.taskTypeMismatchOnRead(requested, current.taskType);
       const problems: string[] = [];
       const top = new SettingsReader(body, 'config', problems);
@@ -195,32 +198,32 @@ export class EndpointRegistry {
         }
       }
       throwIfProblems(service.name, problems, [top.leftovers(), ...parsed.unknown]);
-      // Sealed again only when they changed (a new api_key): an update of the rate limit leaves
-      // the stored secret byte for byte as it was, not a fresh encryption of the same key.
-      const secretsChanged = JSON.stringify(parsed.secrets) !== JSON.stringify(currentConfig.secrets);
       return {
-        ...current,
-        serviceSettings: parsed.serviceSettings,
-        taskSettings: parsed.taskSettings,
-        chunkingSettings: chunking,
-        sealedSecrets: secretsChanged ? this.seal(inferenceId, parsed.secrets) : current.sealedSecrets,
+        next: {
+          ...current,
+          serviceSettings: parsed.serviceSettings,
+          taskSettings: parsed.taskSettings,
+          chunkingSettings: chunking,
+        },
+        secrets: parsed.secrets,
+        secretsChanged: JSON.stringify(parsed.secrets) !== JSON.stringify(currentConfig.secrets),
       };
+    };
+    // Sealed again only when they changed (a new api_key): an update of the rate limit leaves the stored secret
+    // byte for byte as it was, not a fresh encryption of the same key.
+    const change = (current: EndpointRecord): EndpointRecord => {
+      const { next, secrets, secretsChanged } = apply(current);
+      return secretsChanged ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;
     };
     // A change of what is called (the api key: url, model and protocol are fixed) gets the creation check first;
     // refused, nothing is written.
-    const before = await this.store.get(inferenceId);
+    const before = this.deps.validate && (await this.store.get(inferenceId));
     if (before && this.deps.validate) {
-      const after = change(before);
-      if (after.sealedSecrets !== before.sealedSecrets)
-        await this.validateModel(
-          this.deps.validate,
-          this.bind(this.serviceOf(after), after, this.unseal(after)),
-          {
-            ms: UPDATE_CHECK_TIMEOUT_MS,
-            text: UPDATE_CHECK_TIMEOUT,
-          },
-          false,
-        );
+      const { next, secrets, secretsChanged } = apply(before);
+      if (secretsChanged) {
+        const bound = this.bind(this.serviceOf(next), next, secrets);
+        await this.validateModel(this.deps.validate, bound, UPDATE_CHECK_TIMEOUT, false);
+      }
     }
     const updated = await this.store.update(inferenceId, change);
     if (!updated) throw errors.endpointNotFound(inferenceId);
