@@ -151,6 +151,15 @@ export function maskSecrets(
 }
 
 /**
+ * `text` with an endpoint's own api key masked in every encoding, whatever its length (a key stored before short keys
+ * were refused is still masked in its upstream's words), and anything shaped like a Hugging Face token: what an
+ * upstream's failure may say back.
+ */
+export function maskKeyEcho(text: string, apiKey: string): string {
+  return maskSecrets(text, [apiKey], '[REDACTED]', 1);
+}
+
+/**
  * `text` with `secret` (at least MIN_SECRET_LENGTH long) masked in every encoding of maskSecrets, and nothing else (no
  * token-shaped text).
  */

@@ -2,7 +2,7 @@
 // become SendErrors.
 import { SendError } from '../send-error.js';
 import { EsError, errors, type ErrorCause } from '../../errors.js';
-import { maskSecrets } from '../../redaction.js';
+import { maskKeyEcho } from '../../redaction.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { CALL_TIMED_OUT, RESPONSE_TOO_LARGE, type HttpTransport } from '../upstream/http-transport.js';
 import { mapNetworkError, mapUpstreamStatus } from './hugging-face-errors.js';
@@ -124,7 +124,7 @@ export function badAnswer(inferenceId: string, detail: string): SendError {
 }
 
 const maskCause = (cause: ErrorCause, apiKey: string): ErrorCause => {
-  const out: ErrorCause = { type: cause.type, reason: maskSecrets(cause.reason, [apiKey], '[REDACTED]', 1) };
+  const out: ErrorCause = { type: cause.type, reason: maskKeyEcho(cause.reason, apiKey) };
   if (cause.caused_by) out.caused_by = maskCause(cause.caused_by, apiKey);
   return out;
 };
@@ -134,7 +134,7 @@ const maskCause = (cause: ErrorCause, apiKey: string): ErrorCause => {
  * holds no key.
  */
 export function maskedError(error: EsError, apiKey: string): EsError {
-  const reason = maskSecrets(error.reason, [apiKey], '[REDACTED]', 1);
+  const reason = maskKeyEcho(error.reason, apiKey);
   const causedBy = error.causedBy && maskCause(error.causedBy, apiKey);
   if (reason === error.reason && JSON.stringify(causedBy) === JSON.stringify(error.causedBy)) return error;
   return new EsError(error.status, error.type, reason, causedBy, error.headers);

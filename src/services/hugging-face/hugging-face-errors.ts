@@ -1,7 +1,7 @@
 // Hugging Face upstream failures → service errors, and whether to retry, split or give up
 // (docs/hugging-face-protocols.md#upstream-errors).
 import { errors } from '../../errors.js';
-import { maskSecrets } from '../../redaction.js';
+import { maskKeyEcho } from '../../redaction.js';
 import { DEFAULT_RETRY, retryDelay } from '../../dispatch/retry.js';
 import type { SendFailure } from '../send-error.js';
 import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
@@ -18,7 +18,7 @@ const MAX_MESSAGE = 1000;
 function upstreamMessage(body: string, apiKey: string): { message: string; json: Record<string, unknown> | undefined } {
   // Masked before the JSON is read too: a key echoed raw inside a JSON string (`#\"/#`) is decoded into
   // something else (`#"/#`) that the mask after would no longer find, yet all but one character of it.
-  const text = maskSecrets(body, [apiKey], '[REDACTED]', 1);
+  const text = maskKeyEcho(body, apiKey);
   let json: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -28,8 +28,7 @@ function upstreamMessage(body: string, apiKey: string): { message: string; json:
   }
   const error = json?.error;
   const raw = typeof error === 'string' ? error : Array.isArray(error) ? error.map(String).join('; ') : text.trim();
-  // Any length: a key stored before short keys were refused is still masked in its own upstream's words.
-  const message = maskSecrets(raw, [apiKey], '[REDACTED]', 1);
+  const message = maskKeyEcho(raw, apiKey);
   return { message: message.length > MAX_MESSAGE ? message.slice(0, MAX_MESSAGE) + '...' : message, json };
 }
 
