@@ -222,8 +222,8 @@ const MUTATIONS = [
   [
     'update: secret sealed again',
     'src/endpoints/registry.ts',
-    'secretsChanged ? this.seal(inferenceId, parsed.secrets) : current.sealedSecrets',
-    'this.seal(inferenceId, parsed.secrets)',
+    'return secretsChanged ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;',
+    'return secretsChanged || true ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;',
     'http/store-durability',
     '_update seals',
   ],
