@@ -331,6 +331,22 @@ const MUTATIONS = [
     'http/batching',
     'cannot finish within its timeout',
   ],
+  [
+    'masking: reasoning not held back',
+    'src/services/hugging-face/generation-masking.ts',
+    "const HELD_FIELDS = ['content', 'refusal', 'reasoning'] as const;",
+    "const HELD_FIELDS = ['content', 'refusal'] as const;",
+    'http/unified',
+    'echoed in a model',
+  ],
+  [
+    'unified: another task type in the path let through',
+    'src/tasks/runner.ts',
+    "if (call.taskType !== undefined && call.taskType !== 'chat_completion') throw errors.unifiedTaskTypeInPath();",
+    '',
+    'http/unified',
+    'refusals',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

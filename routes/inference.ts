@@ -1,4 +1,5 @@
-// Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, and _stream.
+// Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, _stream and
+// _unified.
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { SwaggerTransform } from '@fastify/swagger';
@@ -14,6 +15,7 @@ import { parseTaskType } from '../src/inference-task-type.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
 import { InferenceQuery, StreamAnswer } from '../schemas/inference.js';
+import { ChatCompletionRequest } from '../schemas/chat-completion.js';
 
 interface InferenceRoutesOptions {
   runner: InferenceRunner;
@@ -37,6 +39,12 @@ const InferenceRequestDoc: SwaggerTransform<FastifySchema> = ({ schema, url }) =
       { description: "The task type's request body." },
     ),
   },
+  url,
+});
+
+/** For the document: `_unified`'s body is always the chat body. */
+const ChatRequestDoc: SwaggerTransform<FastifySchema> = ({ schema, url }) => ({
+  schema: { ...schema, body: ChatCompletionRequest },
   url,
 });
 
@@ -122,17 +130,21 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     }
   };
 
-  /** Server-sent events once the upstream's answer has begun; until then, errors are ordinary answers. */
+  /**
+   * Server-sent events once the upstream's answer has begun; until then, errors are ordinary answers. `unified`: the
+   * `_unified` route (a chat_completion stream whatever the path says).
+   */
   const stream = async (
     request: FastifyRequest,
     reply: FastifyReply,
     inferenceId: string,
     pathTaskType: string | undefined,
+    unified = false,
   ) => {
     const { call, lifetime, end, started } = callOf(request, reply, inferenceId, pathTaskType);
     let events;
     try {
-      events = await runner.stream(call);
+      events = await (unified ? runner.unified(call) : runner.stream(call));
       // The deadline may have passed as the stream began: it then ended the upstream request.
       if (lifetime.cancelled) throw lifetime.reason;
     } catch (err) {
@@ -153,8 +165,8 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
   // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks
   // its own.
   // The document shows every task's body (swaggerTransform), which fastify itself does not check here.
-  // `/_inference/{inference_id}/_stream` (Elasticsearch's stream of any task type) lands here too: `_stream` is never
-  // an id.
+  // `/_inference/{inference_id}/_stream` (Elasticsearch's stream of any task type) and `/_inference/{inference_id}/_unified`
+  // land here too: neither `_stream` nor `_unified` is ever an id.
   const response = { 200: InferenceResult, ...ErrorResponses };
   const documented = { swaggerTransform: InferenceRequestDoc };
   app.post(
@@ -169,8 +181,8 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
       },
     },
     async (req, reply) =>
-      req.params.inference_id === '_stream'
-        ? stream(req, reply, req.params.task_type, undefined)
+      req.params.inference_id === '_stream' || req.params.inference_id === '_unified'
+        ? stream(req, reply, req.params.task_type, undefined, req.params.inference_id === '_unified')
         : run(req, reply, req.params.inference_id, req.params.task_type),
   );
   app.post(
@@ -199,6 +211,23 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
       },
     },
     async (req, reply) => stream(req, reply, req.params.inference_id, req.params.task_type),
+  );
+
+  // Elasticsearch still registers `_unified` (RestUnifiedCompletionInferenceAction): the chat API's first route, now
+  // `_stream` on chat_completion. It answers as that does.
+  app.post(
+    '/_inference/:task_type/:inference_id/_unified',
+    {
+      // The document shows the chat body, which the chat_completion task checks itself (not fastify).
+      config: { access: INFER, swaggerTransform: ChatRequestDoc },
+      schema: {
+        summary: 'Chat completion stream, as _stream on chat_completion (server-sent events)',
+        params: TaskTypeAndIdParams,
+        querystring: InferenceQuery,
+        response: { 200: StreamAnswer, ...ErrorResponses },
+      },
+    },
+    async (req, reply) => stream(req, reply, req.params.inference_id, req.params.task_type, true),
   );
 };
 

@@ -204,6 +204,30 @@ export const errors = {
       'action_request_validation_exception',
       validationReason([`Field [input] must hold one text when streaming, got [${count}]`]),
     ),
+  /** `_unified` with a task type in the path other than chat_completion (Elasticsearch's UnifiedCompletionAction). */
+  unifiedTaskTypeInPath: () =>
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason(['Field [taskType] must be [chat_completion]']),
+    ),
+  /** `POST /_inference/<id>/_unified` naming an endpoint of another task type (`any`: the path names none). */
+  unifiedIncompatibleTaskType: (requested: string) =>
+    status(
+      400,
+      `Incompatible task_type for unified API, the requested type [${requested}] must be one of [chat_completion]`,
+    ),
+  /**
+   * A field of the chat body that Elasticsearch's own parsers refuse for its value rather than its type: one
+   * `[Parser] failed to parse field [f]` per nested parser, outermost first, caused by what refused it.
+   */
+  chatBodyField: (levels: ReadonlyArray<readonly [parser: string, field: string]>, cause: ErrorCause) => {
+    const failed = ([parser, field]: readonly [string, string]) => `[${parser}] failed to parse field [${field}]`;
+    let inner = cause;
+    for (const level of levels.slice(1).reverse())
+      inner = { type: 'x_content_parse_exception', reason: failed(level), caused_by: inner };
+    return new EsError(400, 'x_content_parse_exception', failed(levels[0]!), inner);
+  },
   messagesNull: () =>
     new EsError(400, 'action_request_validation_exception', validationReason(['Field [messages] cannot be null'])),
   messagesEmpty: () =>

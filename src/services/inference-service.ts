@@ -44,6 +44,16 @@ export interface ChatMessage {
   content?: string | Array<{ type: string; text: string }>;
   tool_call_id?: string;
   tool_calls?: unknown[];
+  /** An assistant message's reasoning as plain text (what a reasoning model thought before it answered). */
+  reasoning?: string;
+}
+
+/** Elasticsearch's reasoning configuration of a chat request, as it came (the wire decides what its upstream gets). */
+export interface ReasoningConfig {
+  effort?: 'xhigh' | 'high' | 'medium' | 'low' | 'minimal' | 'none';
+  enabled?: boolean;
+  exclude?: boolean;
+  summary?: 'auto' | 'concise' | 'detailed';
 }
 
 /** What to generate: a conversation (a completion is one user message) and how to sample it. */
@@ -61,6 +71,7 @@ export interface GenerationRequest {
   /** OpenAI-style tool definitions and choice, passed to the upstream as they came. */
   tools?: unknown[];
   toolChoice?: unknown;
+  reasoning?: ReasoningConfig;
 }
 
 /** Token counts of a generation, as OpenAI-compatible servers report them. */
@@ -72,7 +83,16 @@ export interface TokenUsage {
 
 export interface GenerationChoice {
   index: number;
-  delta: { content?: string; refusal?: string; role?: string; tool_calls?: unknown[] };
+  delta: {
+    content?: string;
+    refusal?: string;
+    role?: string;
+    /** A reasoning model's reasoning text (vLLM's `reasoning` or `reasoning_content`). */
+    reasoning?: string;
+    tool_calls?: unknown[];
+    /** Structured reasoning, as the upstream sent it. */
+    reasoning_details?: unknown[];
+  };
   /** Normalised to OpenAI's values (`stop`, `length`, `tool_calls`, …). */
   finish_reason?: string;
 }

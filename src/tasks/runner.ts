@@ -136,6 +136,21 @@ export class InferenceRunner {
   }
 
   /**
+   * Runs one `_unified` request (Elasticsearch's older route to its chat API, still registered): a chat_completion
+   * stream, as `_stream` runs it. As Elasticsearch's UnifiedCompletionAction, the body is read as a chat body whatever
+   * the path names, a task type other than chat_completion in the path is refused before any endpoint is looked up,
+   * and the one-segment form refuses an endpoint of another task type.
+   */
+  async unified(call: InferenceCall): Promise<EventStream> {
+    const operation = taskFor('chat_completion')!.streaming!;
+    const body = checkRequest(operation, call);
+    if (call.taskType !== undefined && call.taskType !== 'chat_completion') throw errors.unifiedTaskTypeInPath();
+    const live = await this.served(call);
+    if (live.task.taskType !== 'chat_completion') throw errors.unifiedIncompatibleTaskType(call.taskType ?? 'any');
+    return operation.run(live.state, live.endpoint, body, call.lifetime);
+  }
+
+  /**
    * Runs one request through `operationOf` its endpoint's task (`refused` when the task has no
    * such operation). With the task type in the path, the body is checked before the endpoint is
    * looked up; otherwise once the endpoint says which task reads it.

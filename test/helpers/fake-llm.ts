@@ -59,6 +59,13 @@ export class FakeLlm {
    * text).
    */
   reply: (prompt: string, authorization: string) => string[] = replyTokens;
+  /**
+   * A reasoning model (DeepSeek-R1, Qwen3 behind vLLM's reasoning parser): the thoughts it streams before its answer,
+   * each in a delta of its own under `reasoningField`. It sends them whatever the request's `include_reasoning` says.
+   */
+  reasoning: ((prompt: string, authorization: string) => string[]) | undefined;
+  /** vLLM before 0.10 and most servers: `reasoning_content`; vLLM since: `reasoning`. */
+  reasoningField: 'reasoning_content' | 'reasoning' = 'reasoning_content';
   /** Keep headers and bodies in `received` (the benchmark turns it off). */
   record = true;
   /**
@@ -257,7 +264,9 @@ export class FakeLlm {
     const finishReason =
       finish === 'eos_token' ? 'stop' : finish === 'stop_sequence' ? (tgi ? 'stop_sequence' : 'stop') : 'length';
     const id = tgi ? '' : 'chatcmpl-fake0001';
-    const usage = { prompt_tokens: 5, completion_tokens: tokens.length, total_tokens: 5 + tokens.length };
+    const thoughts = this.reasoning?.(promptOfChat(body?.messages), String(this.lastAuthorization)) ?? [];
+    const generated = thoughts.length + tokens.length;
+    const usage = { prompt_tokens: 5, completion_tokens: generated, total_tokens: 5 + generated };
     if (!body?.stream || (behaviour && 'whole' in behaviour)) {
       const answer = () =>
         this.json(res, 200, {
@@ -269,7 +278,11 @@ export class FakeLlm {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: tokens.join('') },
+              message: {
+                role: 'assistant',
+                content: tokens.join(''),
+                ...(thoughts.length > 0 ? { [this.reasoningField]: thoughts.join('') } : {}),
+              },
               logprobs: null,
               finish_reason: finishReason,
             },
@@ -319,14 +332,19 @@ export class FakeLlm {
         ),
       );
     } else {
-      events = tokens.map((t, i) =>
-        data(
-          chunk(
-            tgi ? { role: 'assistant', content: t } : i === 0 ? { role: 'assistant', content: t } : { content: t },
-            i === tokens.length - 1 && !this.finishApart ? finishReason : null,
+      // vLLM names the role in the first delta only, TGI in every one.
+      const role = (i: number) => (tgi || i === 0 ? { role: 'assistant' } : {});
+      events = [
+        ...thoughts.map((t, i) => data(chunk({ ...role(i), [this.reasoningField]: t }, null))),
+        ...tokens.map((t, i) =>
+          data(
+            chunk(
+              { ...role(thoughts.length + i), content: t },
+              i === tokens.length - 1 && !this.finishApart ? finishReason : null,
+            ),
           ),
         ),
-      );
+      ];
       if (this.finishApart) events.push(data(chunk({}, finishReason)));
     }
     if (body?.stream_options?.include_usage) {

@@ -1,5 +1,5 @@
 // The official Elasticsearch clients (9.x and 8.x), unchanged, on completion and chat_completion: whole answers and our
-// streams.
+// streams, `_unified` and the reasoning fields.
 import type { Readable } from 'node:stream';
 import { Client as Client9, errors as errors9 } from '@elastic/elasticsearch';
 import { Client as Client8, errors as errors8 } from 'es8';
@@ -37,7 +37,7 @@ async function readAll(stream: Readable): Promise<{ text: string; reads: number 
 
 for (const { name, make, ResponseError } of clients) {
   t.test(
-    `${name}: inference.completion, inference.streamCompletion and inference.chatCompletionUnified read our answers and streams`,
+    `${name}: inference.completion, inference.streamCompletion, inference.chatCompletionUnified (reasoning included) and _unified read our answers and streams`,
     async (t) => {
       const llm = await new FakeLlm().start();
       t.teardown(() => llm.close());
@@ -106,6 +106,78 @@ for (const { name, make, ResponseError } of clients) {
         (await readAll(chatStream)).text,
         /^event: message\ndata: \{"id":"chatcmpl-[^"]+","choices":\[\{"delta":\{"content":"You","role":"assistant"\},"index":0\}\]/,
       );
+
+      // `_unified` (no client method names it; Elasticsearch still routes it): through the client's own transport,
+      // the same stream as chatCompletionUnified's `_stream`.
+      const unified = await client.transport.request<string>({
+        method: 'POST',
+        path: '/_inference/chat_completion/chat/_unified',
+        body: { messages: [{ role: 'user', content: 'Hi' }], max_completion_tokens: 10 },
+      });
+      t.equal(unified.replace(/chatcmpl-[\w-]+/g, 'ID'), chat.replace(/chatcmpl-[\w-]+/g, 'ID'));
+
+      // The reasoning fields (typed by the 9.x client): a reasoning model's thoughts come back as delta.reasoning,
+      // and the upstream gets what it understands of the request's.
+      llm.reasoning = () => ['Hm', ' well'];
+      const reasoned = (await client.inference.chatCompletionUnified({
+        inference_id: 'chat',
+        chat_completion_request: {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            {
+              role: 'assistant',
+              content: 'Hello',
+              reasoning: 'A greeting.',
+              reasoning_details: [{ type: 'reasoning.text', text: 'A greeting.', signature: 'sig' }],
+            },
+            { role: 'user', content: 'Why?' },
+          ],
+          reasoning: { effort: 'high', summary: 'concise', exclude: false },
+        },
+      })) as unknown as string;
+      llm.reasoning = undefined;
+      const reasonedChunks = reasoned
+        .split('\n\n')
+        .filter((e) => e.startsWith('event: message\ndata: {'))
+        .map((e) => JSON.parse(e.slice('event: message\ndata: '.length)));
+      t.strictSame(reasonedChunks[0].choices, [{ delta: { role: 'assistant', reasoning: 'Hm' }, index: 0 }]);
+      t.equal(reasonedChunks.map((c) => c.choices[0]?.delta.reasoning ?? '').join(''), 'Hm well');
+      t.equal(reasonedChunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'You said: Why?');
+      t.match(llm.received.at(-1)!.body, {
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello', reasoning_content: 'A greeting.' },
+          { role: 'user', content: 'Why?' },
+        ],
+        reasoning_effort: 'high',
+      });
+      t.notOk('reasoning_details' in llm.received.at(-1)!.body.messages[1]);
+
+      // A bad reasoning configuration: the client throws Elasticsearch's parse error.
+      const badReasoning = await client.inference
+        .chatCompletionUnified({
+          inference_id: 'chat',
+          chat_completion_request: { messages: [{ role: 'user', content: 'Hi' }], reasoning: { summary: 'auto' } },
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as InstanceType<typeof ResponseError>,
+        );
+      t.equal(badReasoning?.statusCode, 400);
+      t.strictSame((badReasoning?.body as { error: unknown }).error, {
+        root_cause: [
+          {
+            type: 'x_content_parse_exception',
+            reason: '[UnifiedCompletionRequest] failed to parse field [reasoning]',
+          },
+        ],
+        type: 'x_content_parse_exception',
+        reason: '[UnifiedCompletionRequest] failed to parse field [reasoning]',
+        caused_by: {
+          type: 'illegal_argument_exception',
+          reason: 'Required one of fields [effort, enabled], but none were specified.',
+        },
+      });
 
       // An upstream failure before the first byte is an ordinary error answer: the client throws it...
       llm.next({ status: 401, json: { error: 'Invalid credentials in Authorization header' } });

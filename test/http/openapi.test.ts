@@ -136,6 +136,9 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('POST', '/_inference/{task_type}/{inference_id}/_stream', '/_inference/text_embedding/dense/_stream', {
     input: 'x',
   });
+  await check('POST', '/_inference/{task_type}/{inference_id}/_unified', '/_inference/text_embedding/dense/_unified', {
+    messages: [{ role: 'user', content: 'x' }],
+  });
 
   await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', {
     service_settings: { api_key: `${API_KEY}2` },

@@ -1,6 +1,12 @@
 // OpenAI-compatible chat completions on the wire (TGI ≥ 1.4, vLLM, Inference Endpoints, the Hugging Face router):
 // request body, answer, stream chunks.
-import type { GenerationChoice, GenerationChunk, GenerationRequest, TokenUsage } from '../inference-service.js';
+import type {
+  GenerationChoice,
+  GenerationChunk,
+  GenerationRequest,
+  ReasoningConfig,
+  TokenUsage,
+} from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, type JsonAnswer } from './call.js';
 import {
   eventObject,
@@ -27,18 +33,60 @@ export function chatUrl(url: string | undefined, routerBase: string): string {
 }
 
 /**
+ * `reasoning.effort` as the OpenAI-compatible servers take it: vLLM's `reasoning_effort` is one of low, medium and high
+ * (its ChatCompletionRequest), so `xhigh` is sent as high and `minimal` as low; `none` is no effort at all (see
+ * reasoningFields). `enabled` alone means medium (Elasticsearch's API document).
+ */
+function effortSent(reasoning: ReasoningConfig): 'low' | 'medium' | 'high' | undefined {
+  switch (reasoning.effort) {
+    case 'xhigh':
+    case 'high':
+      return 'high';
+    case 'medium':
+      return 'medium';
+    case 'low':
+    case 'minimal':
+      return 'low';
+    case 'none':
+      return undefined;
+    default:
+      return reasoning.enabled === true ? 'medium' : undefined;
+  }
+}
+
+/**
+ * The upstream fields of a request's `reasoning` (docs/api.md#reasoning): `reasoning_effort`; `include_reasoning:
+ * false` for `exclude` (vLLM leaves the reasoning out of its answer); and whether the model thinks at all, as the chat
+ * templates of Qwen3-style models read it (`chat_template_kwargs.enable_thinking`, passed to the template by vLLM).
+ * `summary` has no Chat Completions equivalent and is not sent. TGI ignores all of them.
+ */
+function reasoningFields(reasoning: ReasoningConfig): { effort?: string; include?: false; thinking?: boolean } {
+  const out: { effort?: string; include?: false; thinking?: boolean } = {};
+  const effort = effortSent(reasoning);
+  if (effort !== undefined) out.effort = effort;
+  if (reasoning.effort === 'none') out.thinking = false;
+  else if (effort !== undefined) out.thinking = true;
+  if (reasoning.exclude === true) out.include = false;
+  return out;
+}
+
+/**
  * The request body, in OpenAI's field order. `max_tokens` (not `max_completion_tokens`: TGI
  * ignores that one); `top_p` of 1 is not sent (it means no filtering, every server's default,
  * and TGI refuses it); usage is asked for on streams. `seed` is OpenAI's own; `top_k` and
  * `repetition_penalty` are not, and go last, as the extra fields vLLM's OpenAI-compatible server
  * reads (vLLM's docs, "Extra Parameters" of its Chat API); TGI's Messages API has neither field
- * and ignores them (docs/api.md#generation-parameters-by-protocol).
+ * and ignores them (docs/api.md#generation-parameters-by-protocol). `reasoning_effort` follows
+ * `tool_choice`; vLLM's `include_reasoning` and `chat_template_kwargs` go last (reasoningFields).
  */
 export function chatRequest(request: GenerationRequest, model: string | undefined, stream: boolean): string {
   const body: Record<string, unknown> = {};
   const name = request.model ?? model;
   if (name !== undefined) body.model = name;
-  body.messages = request.messages;
+  // A message's reasoning under the name the chat templates of reasoning models read (Qwen3, DeepSeek-R1).
+  body.messages = request.messages.map(({ reasoning, ...message }) =>
+    reasoning === undefined ? message : { ...message, reasoning_content: reasoning },
+  );
   body.n = 1;
   body.stream = stream;
   if (stream) body.stream_options = { include_usage: true };
@@ -49,8 +97,12 @@ export function chatRequest(request: GenerationRequest, model: string | undefine
   if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
   if (request.tools !== undefined) body.tools = request.tools;
   if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice;
+  const reasoning = request.reasoning && reasoningFields(request.reasoning);
+  if (reasoning?.effort !== undefined) body.reasoning_effort = reasoning.effort;
   if (request.topK !== undefined) body.top_k = request.topK;
   if (request.repetitionPenalty !== undefined) body.repetition_penalty = request.repetitionPenalty;
+  if (reasoning?.include !== undefined) body.include_reasoning = reasoning.include;
+  if (reasoning?.thinking !== undefined) body.chat_template_kwargs = { enable_thinking: reasoning.thinking };
   return JSON.stringify(body);
 }
 
@@ -83,8 +135,13 @@ function readChoice(value: unknown, position: number): GenerationChoice | undefi
   if (typeof delta.content === 'string') out.delta.content = delta.content;
   if (typeof delta.refusal === 'string') out.delta.refusal = delta.refusal;
   if (typeof delta.role === 'string') out.delta.role = delta.role;
-  // Tool calls go on exactly as the upstream sent them.
+  // A reasoning model's thoughts: vLLM's `reasoning` (its older `reasoning_content`, still sent by many servers).
+  const reasoning = typeof delta.reasoning === 'string' ? delta.reasoning : delta.reasoning_content;
+  if (typeof reasoning === 'string') out.delta.reasoning = reasoning;
+  // Tool calls and structured reasoning go on exactly as the upstream sent them.
   if (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) out.delta.tool_calls = delta.tool_calls;
+  if (Array.isArray(delta.reasoning_details) && delta.reasoning_details.length > 0)
+    out.delta.reasoning_details = delta.reasoning_details;
   const finish = normaliseFinishReason(value.finish_reason);
   if (finish !== undefined) out.finish_reason = finish;
   return out;

@@ -1,7 +1,11 @@
-// A generated answer with the endpoint's key masked: whole, or streamed with each choice's text held back only where it
-// could begin the key.
+// A generated answer with the endpoint's key masked: whole, or streamed with each choice's text (and reasoning) held
+// back only where it could begin the key.
 import { maskSecret, SecretHoldBack } from '../../redaction.js';
 import type { GenerationChoice, GenerationChunk } from '../inference-service.js';
+
+/** The generated text of a choice's delta: held back where it could begin the key. */
+const HELD_FIELDS = ['content', 'refusal', 'reasoning'] as const;
+type HeldField = (typeof HELD_FIELDS)[number];
 
 /** Every string in a JSON value (tool calls as the upstream sent them) with the key masked. */
 function maskDeep(value: unknown, key: string): unknown {
@@ -15,10 +19,10 @@ function maskDeep(value: unknown, key: string): unknown {
 /**
  * The chunks of one stream, masked as they come (docs/operations.md#storage-and-secrets): an
  * upstream may echo the key it was sent as generated text, split over several events. Each
- * choice's content and refusal go through a SecretHoldBack: what cannot begin the key is sent at
+ * choice's content, refusal and reasoning go through a SecretHoldBack: what cannot begin the key is sent at
  * once, the rest waits for the next chunk, the choice's finish (even one with an empty delta), the
  * usage chunk or the stream's end (flush()). A chunk left with nothing to say is not sent. Ids,
- * model names, roles, finish reasons and tool calls are masked whole.
+ * model names, roles, finish reasons, tool calls and reasoning details are masked whole.
  */
 export class ChunkMasker {
   private readonly held = new Map<string, SecretHoldBack>();
@@ -29,7 +33,7 @@ export class ChunkMasker {
 
   constructor(private readonly key: string) {}
 
-  private holdBack(index: number, field: 'content' | 'refusal'): SecretHoldBack {
+  private holdBack(index: number, field: HeldField): SecretHoldBack {
     const name = `${index}:${field}`;
     let holdBack = this.held.get(name);
     if (!holdBack) this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
@@ -63,7 +67,7 @@ export class ChunkMasker {
     const delta: GenerationChoice['delta'] = { ...choice.delta };
     const finishes = choice.finish_reason !== undefined;
     let says = finishes;
-    for (const field of ['content', 'refusal'] as const) {
+    for (const field of HELD_FIELDS) {
       const text = choice.delta[field];
       if (text === undefined) {
         // A choice that finishes sends what was held for it, even when its last delta is empty
@@ -82,6 +86,10 @@ export class ChunkMasker {
       delta.tool_calls = maskDeep(choice.delta.tool_calls, this.key) as unknown[];
       says = true;
     }
+    if (choice.delta.reasoning_details !== undefined) {
+      delta.reasoning_details = maskDeep(choice.delta.reasoning_details, this.key) as unknown[];
+      says = true;
+    }
     if (choice.delta.role !== undefined && !this.roleSent.has(choice.index)) says = true;
     if (says && choice.delta.role !== undefined) this.roleSent.add(choice.index);
     const out: GenerationChoice = { index: choice.index, delta };
@@ -94,7 +102,7 @@ export class ChunkMasker {
     const byIndex = new Map<number, GenerationChoice['delta']>();
     for (const [name, holdBack] of this.held) {
       if (!holdBack.holding) continue;
-      const [index, field] = name.split(':') as [string, 'content' | 'refusal'];
+      const [index, field] = name.split(':') as [string, HeldField];
       const delta = byIndex.get(Number(index)) ?? {};
       delta[field] = holdBack.flush();
       byIndex.set(Number(index), delta);

@@ -110,3 +110,28 @@ t.test('refusals are held like content; ids, model names and tool calls are mask
     { id: 'id-[REDACTED]', model: '[REDACTED]', choices: [{ index: 0, delta: { refusal: 'secret' } }] },
   ]);
 });
+
+t.test('reasoning is held back like content; reasoning details are masked whole', async (t) => {
+  const masker = new ChunkMasker(KEY);
+  const thought = (reasoning: string): GenerationChunk => ({
+    id: 'x1',
+    model: 'm',
+    choices: [{ index: 0, delta: { reasoning } }],
+  });
+  t.strictSame(masker.chunks([thought('I see sec')]), [thought('I see ')]);
+  t.strictSame(masker.chunks([thought('ret-value.')]), [thought('[REDACTED].')]);
+  const details: GenerationChunk = {
+    id: 'x1',
+    model: 'm',
+    choices: [{ index: 0, delta: { reasoning_details: [{ type: 'reasoning.text', text: 'key secret-value' }] } }],
+  };
+  t.strictSame(masker.chunks([details]), [
+    {
+      id: 'x1',
+      model: 'm',
+      choices: [{ index: 0, delta: { reasoning_details: [{ type: 'reasoning.text', text: 'key [REDACTED]' }] } }],
+    },
+  ]);
+  t.strictSame(masker.chunks([thought('sec')]), []);
+  t.strictSame(masker.flush(), [thought('sec')], 'what is held goes out at the end');
+});

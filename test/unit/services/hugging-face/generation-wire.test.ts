@@ -408,3 +408,25 @@ t.test('a tool-call stream that never says it finished gets finish_reason tool_c
     "no usage chunk: the closing chunk comes before [DONE], with the upstream's id",
   );
 });
+
+t.test("OpenAI chat stream events: a reasoning model's reasoning, by any of its servers' names", async (t) => {
+  const read = (delta: unknown) =>
+    readChatEvent(JSON.stringify({ id: 'r', choices: [{ index: 0, delta, finish_reason: null }] }), 'c');
+  t.strictSame(read({ role: 'assistant', reasoning_content: 'Hm' }), {
+    chunk: { choices: [{ index: 0, delta: { role: 'assistant', reasoning: 'Hm' } }], id: 'r' },
+  });
+  t.strictSame(
+    read({ reasoning: 'Hm', reasoning_content: 'Hm' }),
+    { chunk: { choices: [{ index: 0, delta: { reasoning: 'Hm' } }], id: 'r' } },
+    "vLLM's newer name wins, the text is not doubled",
+  );
+  const details = [{ type: 'reasoning.text', text: 'Hm', signature: null }];
+  t.strictSame(
+    read({ reasoning_details: details }),
+    { chunk: { choices: [{ index: 0, delta: { reasoning_details: details } }], id: 'r' } },
+    'structured reasoning goes on as it came',
+  );
+  t.strictSame(read({ reasoning: null, reasoning_details: [] }), {
+    chunk: { choices: [{ index: 0, delta: {} }], id: 'r' },
+  });
+});
