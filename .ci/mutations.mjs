@@ -222,8 +222,8 @@ const MUTATIONS = [
   [
     'update: secret sealed again',
     'src/endpoints/registry.ts',
-    'return secretsChanged ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;',
-    'return secretsChanged || true ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;',
+    'if (!secretsChanged) return next;',
+    'if (!secretsChanged && false) return next;',
     'http/store-durability',
     '_update seals',
   ],
