@@ -220,6 +220,22 @@ const MUTATIONS = [
     'data directory the service creates',
   ],
   [
+    'server info: batches ignore max_client_batch_size',
+    'src/services/hugging-face/hugging-face-service.ts',
+    ': Math.min(dispatch.batch_size ?? info.max_client_batch_size, info.max_client_batch_size, MAX_BATCH_SIZE),',
+    ': Math.min(dispatch.batch_size ?? MAX_BATCH_SIZE, MAX_BATCH_SIZE),',
+    'http/server-info',
+    'batches start at its max_client_batch_size',
+  ],
+  [
+    'base model: completion kept on the chat route',
+    'src/services/hugging-face/hugging-face-service.ts',
+    "const protocol = 'text_generation';",
+    "const protocol = 'openai_chat';",
+    'http/server-info',
+    'moved to /generate',
+  ],
+  [
     'update: secret sealed again',
     'src/endpoints/registry.ts',
     'if (!secretsChanged) return next;',

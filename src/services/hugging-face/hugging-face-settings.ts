@@ -264,7 +264,7 @@ const SERVICE_SETTINGS = {
     tasks: BATCHED,
     label: 'Batch size',
     description:
-      'Most inputs in one upstream request (1-1024); lowered at run time when the upstream refuses a batch as too large.',
+      "Most inputs in one upstream request (1-1024); by default the server's max_client_batch_size when its /info says it, and never above it; lowered at run time when the upstream refuses a batch as too large.",
     type: 'int',
     updatable: true,
     read: (r) => r.takeInteger('batch_size', { max: MAX_BATCH_SIZE }),
