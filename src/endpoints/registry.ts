@@ -3,7 +3,7 @@ import { parseChunkingSettings, type ChunkingSettings } from '../chunking/chunki
 import { SendError } from '../services/send-error.js';
 import { EsError, errors } from '../errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { BoundEndpoint, InferenceService, ModelDetails } from '../services/inference-service.js';
+import type { BoundEndpoint, InferenceService, ModelDetails, StoredEndpoint } from '../services/inference-service.js';
 import { renderSettings, SettingsReader } from '../settings-reader.js';
 import type { EndpointRecord, EndpointStore, SettingsMap } from '../store/endpoint-store.js';
 import { parseTaskType, type TaskType } from '../inference-task-type.js';
@@ -60,6 +60,16 @@ export interface RegistryDeps {
     | ((endpoint: BoundEndpoint, signal: AbortSignal, creating: boolean) => Promise<ModelDetails | undefined>)
     | undefined;
 }
+
+/** A record with its secrets in clear, as a service binds it. */
+const stored = (record: EndpointRecord, secrets: SettingsMap): StoredEndpoint => ({
+  inferenceId: record.inferenceId,
+  taskType: record.taskType,
+  serviceSettings: record.serviceSettings,
+  secrets,
+  taskSettings: record.taskSettings,
+  chunking: record.chunkingSettings as ChunkingSettings | null,
+});
 
 export class EndpointRegistry {
   private readonly store: EndpointStore;
@@ -135,7 +145,7 @@ export class EndpointRegistry {
     // At PUT too, so an endpoint that may never be called is not stored (even with SKIP_VALIDATION).
     for (const url of bound.upstreamUrls) await this.deps.checkUpstream(url);
     const details = this.deps.validate
-      ? await this.validateModel(this.deps.validate, bound, input.timeout, true)
+      ? await this.validateModel(this.deps.validate, service, record, parsed.secrets, input.timeout, true)
       : undefined;
     record.serviceSettings = service.withModelDetails(taskType, record.serviceSettings, details);
     await this.store.insert(record);
@@ -209,11 +219,17 @@ export class EndpointRegistry {
         secretsChanged: JSON.stringify(parsed.secrets) !== JSON.stringify(currentConfig.secrets),
       };
     };
+    // What the check of a new key learned (the server asked again), kept with the key.
+    let learned: ModelDetails | undefined;
     // Sealed again only when they changed (a new api_key): an update of the rate limit leaves the stored secret
     // byte for byte as it was, not a fresh encryption of the same key.
     const change = (current: EndpointRecord): EndpointRecord => {
       const { next, secrets, secretsChanged } = apply(current);
-      return secretsChanged ? { ...next, sealedSecrets: this.seal(inferenceId, secrets) } : next;
+      if (!secretsChanged) return next;
+      const serviceSettings = learned
+        ? this.serviceOf(next).withModelDetails(next.taskType, next.serviceSettings, learned)
+        : next.serviceSettings;
+      return { ...next, serviceSettings, sealedSecrets: this.seal(inferenceId, secrets) };
     };
     // A change of what is called (the api key: url, model and protocol are fixed) gets the creation check first;
     // refused, nothing is written.
@@ -221,8 +237,14 @@ export class EndpointRegistry {
     if (before && this.deps.validate) {
       const { next, secrets, secretsChanged } = apply(before);
       if (secretsChanged) {
-        const bound = this.bind(this.serviceOf(next), next, secrets);
-        await this.validateModel(this.deps.validate, bound, UPDATE_CHECK_TIMEOUT, false);
+        learned = await this.validateModel(
+          this.deps.validate,
+          this.serviceOf(next),
+          next,
+          secrets,
+          UPDATE_CHECK_TIMEOUT,
+          false,
+        );
       }
     }
     const updated = await this.store.update(inferenceId, change);
@@ -259,27 +281,31 @@ export class EndpointRegistry {
   }
 
   private bind(service: InferenceService, record: EndpointRecord, secrets: SettingsMap): BoundEndpoint {
-    return service.bind({
-      inferenceId: record.inferenceId,
-      taskType: record.taskType,
-      serviceSettings: record.serviceSettings,
-      secrets,
-      taskSettings: record.taskSettings,
-      chunking: record.chunkingSettings as ChunkingSettings | null,
-    });
+    return service.bind(stored(record, secrets));
   }
 
-  /** The create-time call, bounded by the PUT's timeout; any failure is the creation error with its cause. */
+  /**
+   * The create-time check, through the service (which may ask the upstream about itself first, and at creation choose
+   * the protocol), bounded by the PUT's timeout; any failure is the creation error with its cause.
+   */
   private async validateModel(
     validate: NonNullable<RegistryDeps['validate']>,
-    endpoint: BoundEndpoint,
+    service: InferenceService,
+    record: EndpointRecord,
+    secrets: SettingsMap,
     timeout: { ms: number; text: string },
     creating: boolean,
   ): Promise<ModelDetails | undefined> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.min(timeout.ms, 2 ** 31 - 1));
+    const { signal } = controller;
     try {
-      return await validate(endpoint, controller.signal, creating);
+      return await service.inspect(
+        stored(record, secrets),
+        signal,
+        async (bound) => (await validate(bound, signal, creating)) ?? {},
+        { choose: creating },
+      );
     } catch (err) {
       if (controller.signal.aborted) throw errors.creationValidationFailed(errors.timeout(timeout.text));
       if (err instanceof SendError) throw errors.creationValidationFailed(err.failure.error);

@@ -212,6 +212,20 @@ export interface ParsedServiceConfig {
 /** What a create-time validation call learned about the model. */
 export interface ModelDetails {
   dimensions?: number;
+  /** What the upstream server said of itself (its limits, its model), stored and shown with the endpoint. */
+  server?: SettingsMap;
+  /** The protocol the check chose where the endpoint named none (a base model's completions). */
+  protocol?: string;
+}
+
+/** A stored endpoint with its secrets decrypted: what a service binds. */
+export interface StoredEndpoint {
+  inferenceId: string;
+  taskType: TaskType;
+  serviceSettings: SettingsMap;
+  secrets: SettingsMap;
+  taskSettings: SettingsMap;
+  chunking: ChunkingSettings | null;
 }
 
 export interface InferenceService {
@@ -244,12 +258,17 @@ export interface InferenceService {
    */
   withModelDetails(taskType: TaskType, serviceSettings: SettingsMap, details: ModelDetails | undefined): SettingsMap;
   /** Binds a stored endpoint (secrets decrypted) to this service's upstream operations. */
-  bind(endpoint: {
-    inferenceId: string;
-    taskType: TaskType;
-    serviceSettings: SettingsMap;
-    secrets: SettingsMap;
-    taskSettings: SettingsMap;
-    chunking: ChunkingSettings | null;
-  }): BoundEndpoint;
+  bind(endpoint: StoredEndpoint): BoundEndpoint;
+  /**
+   * The creation check of an endpoint about to be stored (docs/api.md#create-an-endpoint): `check` is the task's own
+   * (one small call through the operations of the endpoint it is given, bound). Around it the service may ask the
+   * upstream about itself first, refuse a model that cannot serve the task type, and, when `choose`, pick the protocol
+   * the endpoint left open. Throws the check's failure; resolves to everything learned.
+   */
+  inspect(
+    endpoint: StoredEndpoint,
+    signal: AbortSignal,
+    check: (bound: BoundEndpoint) => Promise<ModelDetails>,
+    options: { choose: boolean },
+  ): Promise<ModelDetails>;
 }

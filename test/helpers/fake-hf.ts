@@ -44,6 +44,44 @@ export const ENDPOINT_NOT_RUNNING = {
 } satisfies Record<string, Behaviour>;
 
 /**
+ * A `GET /info` answer of text-embeddings-inference 1.8, every field of its `Info` (router/src/lib.rs), for a model of
+ * this type: an embedding model (pooling cls; splade for a sparse one), a reranker or a classifier.
+ */
+export function teiInfo(
+  modelType: 'embedding' | 'splade' | 'reranker' | 'classifier',
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const labels = { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } };
+  const model: Record<string, [string, unknown]> = {
+    embedding: ['BAAI/bge-small-en-v1.5', { embedding: { pooling: 'cls' } }],
+    splade: ['naver/efficient-splade-VI-BT-large-query', { embedding: { pooling: 'splade' } }],
+    reranker: ['BAAI/bge-reranker-base', { reranker: labels }],
+    classifier: [
+      'SamLowe/roberta-base-go_emotions',
+      { classifier: { id2label: { '0': 'admiration', '1': 'amusement' }, label2id: { admiration: 0, amusement: 1 } } },
+    ],
+  };
+  const [modelId, type] = model[modelType]!;
+  return {
+    model_id: modelId,
+    model_sha: null,
+    model_dtype: 'float16',
+    model_type: type,
+    max_concurrent_requests: 512,
+    max_input_length: 512,
+    max_batch_tokens: 16384,
+    max_batch_requests: null,
+    max_client_batch_size: 32,
+    auto_truncate: false,
+    tokenization_workers: 8,
+    version: '1.8.0',
+    sha: null,
+    docker_label: null,
+    ...over,
+  };
+}
+
+/**
  * A deterministic vector for a text: values are multiples of 1/1024, so sums and means of a few
  * of them are exact in floating point and tests can compare with ===.
  */
@@ -99,6 +137,10 @@ export class FakeHuggingFace {
   batchLimitStatus = 422;
   /** /embed_sparse also scores the special [CLS] token (it decodes to "", which the service drops). */
   sparseSpecialTokens = true;
+  /** What `GET /info` answers (TEI's `Info`, see teiInfo); a 404 when unset, as a server without it; never with hang. */
+  info: Record<string, unknown> | { hang: true } | undefined;
+  /** Every `GET /info` received (not in `received`). */
+  readonly infoRequests: ReceivedRequest[] = [];
   /** Requests being answered right now, and the most there ever were at once. */
   inFlight = 0;
   peakInFlight = 0;
@@ -167,23 +209,24 @@ export class FakeHuggingFace {
         (body as { inputs?: unknown; texts?: unknown; ids?: unknown } | null)?.inputs ??
         (body as { texts?: unknown } | null)?.texts ??
         (body as { ids?: unknown } | null)?.ids;
-      this.received.push({
+      const record: ReceivedRequest = {
         method: req.method ?? '',
         path: req.url ?? '',
         headers: this.recordBodies ? req.headers : {},
         body: this.recordBodies ? body : null,
         inputCount: Array.isArray(inputs) ? inputs.length : typeof inputs === 'string' ? 1 : 0,
         at,
-      });
-      if (req.method === 'GET' && req.url === '/info') {
-        this.json(res, 200, {
-          model_id: 'fake/model',
-          max_client_batch_size: this.maxBatch,
-          max_input_length: 512,
-          max_batch_tokens: 16384,
-        });
+      };
+      // /info is asked at creation, beside the inference requests: counted apart, so `received` stays what was sent.
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith('/info')) {
+        this.infoRequests.push(record);
+        if (!this.authorized(req, res)) return;
+        if (this.info === undefined) this.json(res, 404, { error: 'Not Found' });
+        else if ('hang' in this.info) return;
+        else this.json(res, 200, this.info);
         return;
       }
+      this.received.push(record);
       if (size > this.maxBodyBytes) {
         res.writeHead(413, { 'content-type': 'text/plain' }).end('Payload Too Large');
         return;

@@ -36,6 +36,33 @@ export type ChatStyle = 'tgi' | 'vllm';
 
 export const MODEL = 'fake/llm-7b';
 
+/** TGI's message for a chat request to a model without a chat template. */
+export const NO_CHAT_TEMPLATE = 'Template error: template not found';
+
+/**
+ * A `GET /info` answer of text-generation-inference 3.x, every field of its `Info` (router/src/lib.rs), for a model
+ * served by it.
+ */
+export function tgiInfo(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    model_id: 'fake/llm-7b-base',
+    model_sha: null,
+    model_pipeline_tag: 'text-generation',
+    max_concurrent_requests: 128,
+    max_best_of: 2,
+    max_stop_sequences: 4,
+    max_input_tokens: 4095,
+    max_total_tokens: 4096,
+    validation_workers: 2,
+    max_client_batch_size: 4,
+    router: 'text-generation-router',
+    version: '3.3.6',
+    sha: null,
+    docker_label: null,
+    ...over,
+  };
+}
+
 /** The answer to a prompt, as tokens: `You said: <the prompt's words>`. */
 export function replyTokens(prompt: string): string[] {
   return ['You', ' said', ':', ...prompt.split(/(?=\s)/).map((w, i) => (i === 0 ? ` ${w}` : w))];
@@ -66,6 +93,15 @@ export class FakeLlm {
   reasoning: ((prompt: string, authorization: string) => string[]) | undefined;
   /** vLLM before 0.10 and most servers: `reasoning_content`; vLLM since: `reasoning`. */
   reasoningField: 'reasoning_content' | 'reasoning' = 'reasoning_content';
+  /** What `GET /info` answers (TGI's `Info`, see tgiInfo); a 404 when unset, as a server without it. */
+  info: Record<string, unknown> | undefined;
+  /** Every `GET /info` received (not in `received`). */
+  readonly infoRequests: LlmRequest[] = [];
+  /**
+   * Whether the model has a chat template. Without one (a base model) the chat route answers TGI's 422 (router/src/infer/
+   * mod.rs: InferError::TemplateError of minijinja's TemplateNotFound), and only /generate works.
+   */
+  chatTemplate = true;
   /** Keep headers and bodies in `received` (the benchmark turns it off). */
   record = true;
   /**
@@ -141,6 +177,13 @@ export class FakeLlm {
         closedEarly: false,
         closedAt: undefined,
       };
+      // /info is asked at creation, beside the generations: counted apart, so `received` stays what was generated.
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith('/info')) {
+        this.infoRequests.push(record);
+        if (this.info === undefined) this.json(res, 404, { error: 'Not Found' });
+        else this.json(res, 200, this.info);
+        return;
+      }
       this.received.push(record);
       this.peakOpen = Math.max(this.peakOpen, ++this.open);
       if (this.openTogether !== undefined && this.open >= this.openTogether)
@@ -258,6 +301,10 @@ export class FakeLlm {
   }
 
   private chat(res: http.ServerResponse, body: any, behaviour: LlmBehaviour | undefined): void {
+    if (!this.chatTemplate) {
+      this.json(res, 422, { error: NO_CHAT_TEMPLATE, error_type: 'template_error' });
+      return;
+    }
     const tgi = this.style === 'tgi';
     const stop = typeof body?.stop === 'string' ? [body.stop] : body?.stop;
     const { tokens, finish } = this.tokens(promptOfChat(body?.messages), body?.max_tokens, stop);

@@ -2,7 +2,7 @@
 // one small call through the task's own operations, at PUT and at an `_update` of the api key.
 import t from 'tap';
 import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
-import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { FakeHuggingFace, teiInfo } from '../helpers/fake-hf.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
 import { countingLimiters } from '../helpers/limiter.js';
 
@@ -174,4 +174,34 @@ t.test('an _update of the url is refused as fixed at creation, and nothing is ca
     (await s.request('GET', '/_inference/fixed')).json.endpoints[0].service_settings.url,
     `${upstream.url}/rerank`,
   );
+});
+
+t.test('a server that answers /info: asked first, then the same one check request and one grant', async (t) => {
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  hf.info = teiInfo('reranker');
+  const limiters = countingLimiters();
+  const s = await startApp(t, { SKIP_VALIDATION: 'false' }, undefined, { limiters: limiters.factory });
+  const res = await s.request('PUT', '/_inference/rerank/info', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${hf.url}/rerank` },
+  });
+  t.equal(res.status, 200);
+  t.strictSame(
+    hf.infoRequests.map((r) => r.path),
+    ['/info'],
+  );
+  t.strictSame(
+    hf.received.map((r) => [r.path, r.body]),
+    [['/rerank', { query: 'how big', texts: ['how big'] }]],
+  );
+  t.equal(limiters.acquires, 1);
+  // A refused check stores nothing, whatever /info said.
+  hf.next({ status: 401, json: { error: 'bad token' } });
+  const bad = await s.request('PUT', '/_inference/rerank/info-bad', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${hf.url}/rerank` },
+  });
+  t.strictSame(bad.json, refusal(authError('info-bad')));
+  t.equal((await s.request('GET', '/_inference/info-bad')).status, 404);
 });

@@ -3,7 +3,7 @@
 import { errors } from '../../errors.js';
 import { maskKeyEcho } from '../../redaction.js';
 import { DEFAULT_RETRY, retryDelay } from '../../dispatch/retry.js';
-import type { SendFailure } from '../send-error.js';
+import { SendError, type SendFailure } from '../send-error.js';
 import { CALL_TIMED_OUT } from '../upstream/http-transport.js';
 import { BLOCKED_HOST } from '../upstream/upstream-guard.js';
 import { isJsonObject } from './json.js';
@@ -52,6 +52,19 @@ const PAUSED = /\binvalid state\b|\bendpoint is paused\b/i;
 /** Said after the upstream's words when a paused endpoint answered: only resuming it helps. */
 const PAUSED_HINT =
   'The Hugging Face Inference Endpoint is paused: resume it (on its page at https://endpoints.huggingface.co, or through the Inference Endpoints API) and try again.';
+
+/**
+ * TGI's answer on its chat route for a model without a chat template (a base model): 422 `Template error: template not
+ * found` (its router's InferError::TemplateError of minijinja's TemplateNotFound, router/src/infer/mod.rs).
+ */
+const NO_CHAT_TEMPLATE = /\bTemplate error: template not found\b/i;
+
+/** Whether a failure is a chat route's refusal for want of a chat template. */
+export function missingChatTemplate(err: unknown): err is SendError {
+  return (
+    err instanceof SendError && err.failure.error.status === 422 && NO_CHAT_TEMPLATE.test(err.failure.error.reason)
+  );
+}
 
 /** How long the shipped retry policy keeps trying a failure before it gives up: the waits between its attempts. */
 function retrySeconds(failure: SendFailure): number {

@@ -9,11 +9,14 @@ import type {
   InferenceService,
   ModelDetails,
   ParsedServiceConfig,
+  StoredEndpoint,
   TaskSettingsByType,
 } from '../inference-service.js';
+import { SendError } from '../send-error.js';
 import type { HttpTransport } from '../upstream/http-transport.js';
 import { NO_TELEMETRY, type Telemetry } from '../../telemetry.js';
 import { maskingFailures } from './call.js';
+import { missingChatTemplate } from './hugging-face-errors.js';
 import { generationWire } from './generation-wire.js';
 import { rerankWire } from './rerank-wire.js';
 import {
@@ -21,6 +24,8 @@ import {
   DEFAULT_MAX_CONCURRENT_REQUESTS,
   DEFAULT_MAX_CONCURRENT_STREAMS,
   describeServiceSettings,
+  MAX_BATCH_SIZE,
+  SERVER_INFO,
   mergeTaskSettings,
   protocolOf,
   readServiceSettings,
@@ -31,6 +36,7 @@ import {
   viewServiceSettings,
   type ServiceSettingsOf,
 } from './hugging-face-settings.js';
+import { fetchServerInfo, servesTaskRefusal, storedServerInfo, type ServerInfo } from './server-info.js';
 import { sparseEmbeddingWire } from './sparse-embedding-wire.js';
 import type { TaskWire, WireContext } from './task-wire.js';
 import { textEmbeddingWire } from './text-embedding-wire.js';
@@ -70,12 +76,38 @@ function checkProtocol(
 /** Each task type's wire, as one service makes them. */
 type TaskWires = { [T in TaskType]: TaskWire<T> };
 
-/** A stored endpoint, as the service is given it to bind. */
-type StoredEndpoint = Parameters<InferenceService['bind']>[0];
+/**
+ * The settings the wire works with: a TEI that refuses inputs longer than its max_input_length (it does unless started
+ * with --auto-truncate) has them cut to that length before they are sent, or to max_input_tokens if that is lower.
+ */
+function withinInputLimit<T extends TaskType>(
+  taskType: T,
+  settings: ServiceSettingsOf<T>,
+  info: ServerInfo | undefined,
+): ServiceSettingsOf<T> {
+  if (taskType !== 'text_embedding' && taskType !== 'sparse_embedding') return settings;
+  const limit = info?.auto_truncate === true ? undefined : info?.max_input_length;
+  if (limit === undefined) return settings;
+  const own = (settings as ServiceSettingsOf<'text_embedding'>).max_input_tokens;
+  return { ...settings, max_input_tokens: own === undefined ? limit : Math.min(own, limit) };
+}
+
+/** A limit of the endpoint's own (or its default), never above the server's. */
+const atMost = (value: number, server: number | undefined) => (server === undefined ? value : Math.min(value, server));
 
 function rejectBadStored(inferenceId: string, problems: string[]): void {
   if (problems.length > 0)
     throw new Error(`the stored settings of endpoint [${inferenceId}] are not valid: ${problems.join('; ')}`);
+}
+
+/** The check's failure, with what to do about a model that has no chat template. */
+function withChatTemplateHint(err: SendError, taskType: TaskType): SendError {
+  const hint =
+    taskType === 'chat_completion'
+      ? "The model has no chat template, so it cannot chat: a chat_completion endpoint needs a chat or instruct model. A base model serves a completion endpoint on the same url, which then uses the server's /generate."
+      : "The model has no chat template: give [protocol] [text_generation], or no protocol, to complete through the server's /generate.";
+  const { error } = err.failure;
+  return new SendError({ ...err.failure, error: errors.upstream(error.status, `${error.reason}. ${hint}`) });
 }
 
 export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceService {
@@ -103,9 +135,10 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     rejectBadStored(inferenceId, problems);
     const apiKey = endpoint.secrets.api_key;
     if (typeof apiKey !== 'string') throw new Error(`the stored secrets of endpoint [${inferenceId}] hold no api key`);
+    const info = storedServerInfo(endpoint.serviceSettings[SERVER_INFO]);
     const wire = wires[taskType]({
       inferenceId,
-      settings,
+      settings: withinInputLimit(taskType, settings, info),
       apiKey,
       telemetry: telemetry.endpoint(inferenceId, taskType),
     });
@@ -118,11 +151,18 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       chunking: endpoint.chunking,
       dispatch: {
         requestsPerMinute: settings.rate_limit.requests_per_minute,
-        batchSize: dispatch.batch_size,
+        // A server that says how many inputs it takes in one request starts there, instead of learning it from refusals.
+        batchSize:
+          generating || info?.max_client_batch_size === undefined
+            ? dispatch.batch_size
+            : Math.min(dispatch.batch_size ?? info.max_client_batch_size, info.max_client_batch_size, MAX_BATCH_SIZE),
         // A generation holds its slot for as long as it streams: its cap is max_concurrent_streams.
-        maxConcurrentRequests: generating
-          ? (dispatch.max_concurrent_streams ?? DEFAULT_MAX_CONCURRENT_STREAMS)
-          : (dispatch.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT_REQUESTS),
+        maxConcurrentRequests: atMost(
+          generating
+            ? (dispatch.max_concurrent_streams ?? DEFAULT_MAX_CONCURRENT_STREAMS)
+            : (dispatch.max_concurrent_requests ?? DEFAULT_MAX_CONCURRENT_REQUESTS),
+          info?.max_concurrent_requests,
+        ),
       },
       upstreamUrls: wire.upstreamUrls,
       operations: maskingFailures(wire.operations, apiKey),
@@ -182,8 +222,11 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     viewServiceSettings,
 
     withModelDetails(taskType, raw, details: ModelDetails | undefined): SettingsMap {
-      if (taskType !== 'text_embedding') return raw;
       const settings = { ...raw } as SettingsMap & ServiceSettingsOf<'text_embedding'>;
+      if (details?.protocol !== undefined) settings.protocol = details.protocol;
+      // What the server said of itself replaces what it said before (an `_update`'s check asks again).
+      if (details?.server !== undefined) settings[SERVER_INFO] = details.server;
+      if (taskType !== 'text_embedding') return settings;
       // A model whose vectors differ from configured dimensions has already failed the validation call.
       settings.dimensions ??= details?.dimensions;
       settings.similarity ??= 'cosine';
@@ -192,6 +235,31 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
 
     bind(endpoint): BoundEndpoint {
       return bindAs(endpoint.taskType, endpoint);
+    },
+
+    async inspect(endpoint, signal, check, { choose }): Promise<ModelDetails> {
+      const { taskType, inferenceId, serviceSettings } = endpoint;
+      const url = typeof serviceSettings.url === 'string' ? serviceSettings.url : undefined;
+      const apiKey = String(endpoint.secrets.api_key);
+      // No grant of the rate limit: /info is no inference, and at a low rate a second grant would wait a whole
+      // interval, past the PUT's timeout.
+      const info = url === undefined ? undefined : await fetchServerInfo(deps.transport, url, apiKey, signal);
+      const refusal = info && servesTaskRefusal(taskType, info, inferenceId);
+      if (refusal) throw refusal;
+      const learned: ModelDetails = info ? { server: info as unknown as SettingsMap } : {};
+      const settings = info ? { ...serviceSettings, [SERVER_INFO]: info } : serviceSettings;
+      const checked = (over: SettingsMap) => check(bindAs(taskType, { ...endpoint, serviceSettings: over }));
+      try {
+        return { ...(await checked(settings)), ...learned };
+      } catch (err) {
+        if (!isGeneration(taskType) || !missingChatTemplate(err)) throw err;
+        // A base model: the server's chat route has no template to apply. A completion whose url left the protocol
+        // open is sent to the same server's /generate, as Dify's Inference Endpoint mode does; a chat cannot be.
+        if (taskType === 'chat_completion' || !choose || url === undefined || serviceSettings.protocol !== undefined)
+          throw withChatTemplateHint(err, taskType);
+        const protocol = 'text_generation';
+        return { ...(await checked({ ...settings, protocol })), ...learned, protocol };
+      }
     },
   };
 }

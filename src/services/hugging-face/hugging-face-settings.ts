@@ -12,7 +12,7 @@ export const SERVICE_NAME = 'hugging_face';
 const SIMILARITIES = ['cosine', 'dot_product', 'l2_norm'] as const;
 type Similarity = (typeof SIMILARITIES)[number];
 const DEFAULT_REQUESTS_PER_MINUTE = 3000;
-const MAX_BATCH_SIZE = 1024;
+export const MAX_BATCH_SIZE = 1024;
 /**
  * Upstream requests in flight per endpoint unless it sets `max_concurrent_requests` (ours,
  * docs/rate-limiting.md#batching-under-load-ours).
@@ -264,7 +264,7 @@ const SERVICE_SETTINGS = {
     tasks: BATCHED,
     label: 'Batch size',
     description:
-      'Most inputs in one upstream request (1-1024); lowered at run time when the upstream refuses a batch as too large.',
+      "Most inputs in one upstream request (1-1024); by default the server's max_client_batch_size when its /info says it, and never above it; lowered at run time when the upstream refuses a batch as too large.",
     type: 'int',
     updatable: true,
     read: (r) => r.takeInteger('batch_size', { max: MAX_BATCH_SIZE }),
@@ -600,7 +600,13 @@ export function describeServiceSettings(served: readonly TaskType[]): Record<str
   return out;
 }
 
-/** The service settings as GET shows them: definition order, never a secret. */
+/**
+ * What the server said of itself at creation (docs/api.md#what-the-server-says-of-itself): stored beside the settings,
+ * shown by GET after them, never given (a PUT or `_update` that names it is refused as an unknown setting).
+ */
+export const SERVER_INFO = 'server_info';
+
+/** The service settings as GET shows them: definition order, never a secret, then what the server said of itself. */
 export function viewServiceSettings(taskType: TaskType, stored: SettingsMap): SettingsMap {
   const view: SettingsMap = {};
   for (const [key, definition] of Object.entries(SERVICE_SETTINGS)) {
@@ -608,6 +614,7 @@ export function viewServiceSettings(taskType: TaskType, stored: SettingsMap): Se
     view[key] =
       key === 'rate_limit' ? { requests_per_minute: (stored[key] as RateLimit).requests_per_minute } : stored[key];
   }
+  if (stored[SERVER_INFO] !== undefined) view[SERVER_INFO] = stored[SERVER_INFO];
   return view;
 }
 
@@ -626,20 +633,47 @@ const VIEW_TYPES = {
  * later never makes an answer invalid.
  */
 export const SERVICE_SETTINGS_VIEW = Type.Object(
-  Object.fromEntries(
-    (Object.entries(SERVICE_SETTINGS) as Array<[string, SettingDefinition<unknown>]>)
-      .filter(([, d]) => !d.sensitive)
-      .map(([key, d]) => [
-        key,
-        Type.Optional(
-          key === 'rate_limit'
-            ? Type.Object(
-                { requests_per_minute: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) },
-                { additionalProperties: false, description: d.description },
-              )
-            : { ...VIEW_TYPES[d.type](), description: d.description },
-        ),
-      ]),
-  ),
+  {
+    ...Object.fromEntries(
+      (Object.entries(SERVICE_SETTINGS) as Array<[string, SettingDefinition<unknown>]>)
+        .filter(([, d]) => !d.sensitive)
+        .map(([key, d]) => [
+          key,
+          Type.Optional(
+            key === 'rate_limit'
+              ? Type.Object(
+                  { requests_per_minute: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) },
+                  { additionalProperties: false, description: d.description },
+                )
+              : { ...VIEW_TYPES[d.type](), description: d.description },
+          ),
+        ]),
+    ),
+    [SERVER_INFO]: Type.Optional(
+      Type.Object(
+        {
+          server: Type.Union([Type.Literal('text-embeddings-inference'), Type.Literal('text-generation-inference')]),
+          model_id: Type.Optional(Type.String()),
+          model_type: Type.Optional(
+            Type.Union([Type.Literal('embedding'), Type.Literal('reranker'), Type.Literal('classifier')]),
+          ),
+          pooling: Type.Optional(Type.String()),
+          version: Type.Optional(Type.String()),
+          max_client_batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_input_length: Type.Optional(Type.Integer({ minimum: 1 })),
+          auto_truncate: Type.Optional(Type.Boolean()),
+          max_batch_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_concurrent_requests: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_input_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_total_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Read only: what a text-embeddings-inference or text-generation-inference server said of itself at GET /info when the endpoint was created (or its api key updated), under the server's own field names. Its limits bound the endpoint's batch_size, input length and concurrency.",
+        },
+      ),
+    ),
+  },
   { additionalProperties: true, description: 'The service settings, never the api key.' },
 );

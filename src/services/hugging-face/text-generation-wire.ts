@@ -11,10 +11,15 @@ import {
 } from './generation-protocol.js';
 import { isDone } from '../upstream/sse.js';
 
-/** `/generate` and `/generate_stream` of the server a url names (its base, or either route itself). */
+/**
+ * `/generate` and `/generate_stream` of the server a url names: its base, either route itself, or its chat route (a
+ * completion endpoint the creation check moved from chat to `/generate`, docs/hugging-face-protocols.md#text-generation).
+ */
 export function generateUrls(url: string): { generate: string; stream: string } {
   const parsed = new URL(url);
-  const base = parsed.pathname.replace(/\/+$/, '').replace(/\/generate(_stream)?$/, '');
+  const base = parsed.pathname
+    .replace(/\/+$/, '')
+    .replace(/\/generate(_stream)?$|(\/v1)?\/chat\/completions$|\/v1$/, '');
   const at = (route: string) => {
     const u = new URL(parsed.toString());
     u.pathname = `${base}/${route}`;

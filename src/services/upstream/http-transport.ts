@@ -133,10 +133,20 @@ export class HttpTransport {
    * POSTs `body`; rejects on network errors, on a refused host, on abort, and when the call
    * outlasts callTimeoutMs. Redirects are returned, never followed.
    */
-  async post(
+  post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+    return this.call('POST', url, headers, body, signal);
+  }
+
+  /** GETs `url` (a server's `/info`), under the same rules as `post`. */
+  get(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<UpstreamResponse> {
+    return this.call('GET', url, headers, undefined, signal);
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
     url: string,
     headers: Record<string, string>,
-    body: string,
+    body: string | undefined,
     signal: AbortSignal,
   ): Promise<UpstreamResponse> {
     this.options.guard.checkHost(url);
@@ -153,7 +163,7 @@ export class HttpTransport {
       call.abort();
     }, this.options.callTimeoutMs);
     try {
-      const res = await request(url, { method: 'POST', headers, body, signal: call.signal, dispatcher: this.agent });
+      const res = await request(url, { method, headers, body, signal: call.signal, dispatcher: this.agent });
       return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (err) {
       if (timedOut && !signal.aborted)
