@@ -3,9 +3,22 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
+import type { DoorErrorAnswer } from '../src/doors/door-errors.js';
 import { EsError, errors, type ErrorCause } from '../src/errors.js';
 import { maskSecrets, secretValues } from '../src/redaction.js';
 import { bodyIssue, fieldName, type SchemaIssue } from '../src/request-body.js';
+
+/**
+ * How the routes of another protocol (the doors: OpenAI's and Hugging Face's, docs/doors.md) write an error, once it
+ * is the service's error with every secret masked. Routes without one answer Elasticsearch's envelope.
+ */
+export type ErrorWriter = (error: EsError) => DoorErrorAnswer;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    errorWriter?: ErrorWriter;
+  }
+}
 
 /** Media types whose bodies are JSON: what curl, the official clients (compatible-with=8|9) and Kibana send. */
 const JSON_MEDIA_TYPES = new Set(['application/json', 'application/vnd.elasticsearch+json']);
@@ -76,13 +89,23 @@ function withoutSecrets(error: EsError, request: FastifyRequest): EsError {
   return new EsError(error.status, error.type, reason, causedBy, error.headers);
 }
 
-export function sendError(reply: FastifyReply, error: EsError): FastifyReply {
-  return sendMasked(reply, withoutSecrets(error, reply.request));
+/** Sends `error` in the route's shape (`writer`, else the route's `errorWriter`, else Elasticsearch's envelope). */
+export function sendError(reply: FastifyReply, error: EsError, writer?: ErrorWriter): FastifyReply {
+  return sendMasked(reply, withoutSecrets(error, reply.request), writer);
 }
 
 /** Sends an error already passed through withoutSecrets. */
-function sendMasked(reply: FastifyReply, safe: EsError): FastifyReply {
+function sendMasked(reply: FastifyReply, safe: EsError, writer?: ErrorWriter): FastifyReply {
   (reply.request.trace ??= {}).error = safe.type;
+  const write = writer ?? reply.request.routeOptions.config?.errorWriter;
+  if (write) {
+    const answer = write(safe);
+    return reply
+      .code(answer.status)
+      .headers({ ...safe.headers, ...answer.headers })
+      .type('application/json')
+      .send(JSON.stringify(answer.body));
+  }
   // Also set here: errors raised before routing (a malformed URL) skip the onSend hook. Sent as
   // text: the envelope is never re-shaped by a response schema's serializer.
   return reply

@@ -26,6 +26,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     trace: RequestTrace | null;
   }
+  interface FastifyContextConfig {
+    /** The door a route belongs to (`openai`, `hf`: docs/doors.md), named in its log line. */
+    door?: string;
+  }
 }
 
 /**
@@ -65,12 +69,15 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
       opts.telemetry.inferenceRequest(inferenceId, trace.taskType, status, ms / 1000);
     // The line's fields are built only when it will be written (at warn and above it is not).
     if (lines.isLevelEnabled('info')) {
-      const route = request.routeOptions.url;
+      // Read once: request.routeOptions builds a new object on every read.
+      const options = request.routeOptions;
+      const route = options.url;
       lines.info(
         {
           reqId: request.id,
           method: request.method,
           route,
+          door: options.config?.door,
           // The path itself only when no route matched (a route plus its ids says it otherwise).
           url: route === undefined ? redactUrl(request.url.split('?')[0]!) : undefined,
           inference_id: safe(inferenceId),

@@ -55,7 +55,10 @@ const INFER: RouteAccess = { action: 'cluster:monitor/xpack/inference/post', pri
  * deadline passes, or when the client goes away first. `started()` lifts the deadline (a stream
  * has begun) but keeps watching the client.
  */
-function lifetimeOf(reply: FastifyReply, timeout: string): { lifetime: Cancellation; end(): void; started(): void } {
+export function lifetimeOf(
+  reply: FastifyReply,
+  timeout: string,
+): { lifetime: Cancellation; end(): void; started(): void } {
   const ms = parseTimeValue('timeout', timeout);
   // reply.elapsedTime runs from when the headers were read: the time spent reading the body counts.
   const lifetime = new Cancellation(Date.now() - reply.elapsedTime + ms);

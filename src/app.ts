@@ -13,6 +13,7 @@ import { requestLog } from '../plugins/request-log.js';
 import endpointRoutes from '../routes/endpoints.js';
 import inferenceRoutes from '../routes/inference.js';
 import metricsRoutes from '../routes/metrics.js';
+import openAiDoor from '../routes/openai-door.js';
 import rootRoutes from '../routes/root.js';
 import servicesRoutes from '../routes/services.js';
 import { ApiKeys } from './auth/api-keys.js';
@@ -22,6 +23,7 @@ import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './dispatch/retry.js';
 import { EndpointChanges } from './endpoints/changes.js';
 import { followClusterChanges } from './endpoints/cluster-changes.js';
+import { OpenAiProtocol } from './doors/openai-protocol.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import { errors } from './errors.js';
 import { loggerOptions } from './logger.js';
@@ -296,6 +298,8 @@ async function assemble(
     serviceSettingsView: views.length === 1 ? views[0]! : Type.Union(views),
   });
   await app.register(inferenceRoutes, { runner });
+  // The doors (docs/doors.md): the same runner, in OpenAI's protocol and in Hugging Face's servers'.
+  await app.register(openAiDoor, { prefix: '/v1', protocol: new OpenAiProtocol(runner, registry) });
   await managementUi(app);
   return app;
 }

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import t from 'tap';
 import { API_KEY, hfBody, startApp } from '../helpers/app-harness.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema?: object }> }>;
@@ -149,6 +150,40 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('PUT', '/_inference/{inference_id}/_update', '/_inference/dense/_update', {
     service_settings: { url: 'https://elsewhere.example' },
   });
+
+  // The OpenAI door (docs/doors.md): its answers and its own error shape.
+  const llm = await new FakeLlm().start();
+  t.teardown(() => llm.close());
+  for (const [taskType, id] of [
+    ['chat_completion', 'chat'],
+    ['completion', 'gen'],
+  ])
+    t.equal(
+      (await s.request('PUT', `/_inference/${taskType}/${id}`, hfBody({ url: `${llm.url}/v1/chat/completions` })))
+        .status,
+      200,
+    );
+  await check('POST', '/v1/embeddings', '/v1/embeddings', { model: 'dense', input: ['a', 'b'] });
+  await check('POST', '/v1/embeddings', '/v1/embeddings', { model: 'dense', input: 'a', encoding_format: 'base64' });
+  await check('POST', '/v1/embeddings', '/v1/embeddings', { model: 'nobody', input: 'x' });
+  await check('POST', '/v1/chat/completions', '/v1/chat/completions', {
+    model: 'chat',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  await check('POST', '/v1/chat/completions', '/v1/chat/completions', {
+    model: 'chat',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  await check('POST', '/v1/chat/completions', '/v1/chat/completions', { model: 'chat' });
+  await check('POST', '/v1/completions', '/v1/completions', { model: 'gen', prompt: ['a', 'b'] });
+  await check('POST', '/v1/completions', '/v1/completions', { model: 'gen', prompt: 'a', stream: true });
+  await check('POST', '/v1/completions', '/v1/completions', { model: 'dense', prompt: 'a' });
+  await check('GET', '/v1/models', '/v1/models');
+  await check('GET', '/v1/models/{model}', '/v1/models/dense');
+  await check('GET', '/v1/models/{model}', '/v1/models/nobody');
+  await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
+  await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
 
   await check('GET', '/_prometheus/metrics', '/_prometheus/metrics');
   await check('DELETE', '/_inference/{inference_id}', '/_inference/ranker?dry_run=true');
