@@ -12,7 +12,7 @@ import { bodyIssue, fieldName, type SchemaIssue } from '../src/request-body.js';
  * How the routes of another protocol (the doors: OpenAI's and Hugging Face's, docs/doors.md) write an error, once it
  * is the service's error with every secret masked. Routes without one answer Elasticsearch's envelope.
  */
-export type ErrorWriter = (error: EsError) => DoorErrorAnswer;
+export type ErrorWriter = (error: EsError, request: FastifyRequest) => DoorErrorAnswer;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -99,7 +99,7 @@ function sendMasked(reply: FastifyReply, safe: EsError, writer?: ErrorWriter): F
   (reply.request.trace ??= {}).error = safe.type;
   const write = writer ?? reply.request.routeOptions.config?.errorWriter;
   if (write) {
-    const answer = write(safe);
+    const answer = write(safe, reply.request);
     return reply
       .code(answer.status)
       .headers({ ...safe.headers, ...answer.headers })

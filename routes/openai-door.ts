@@ -1,15 +1,11 @@
 // The OpenAI door at /v1 (docs/doors.md#the-openai-door): embeddings, chat completions, completions and models over
 // the endpoints of this service, for OpenAI's SDKs and the frameworks built on them.
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteAccess } from '../plugins/authentication.js';
 import { sendError, type ErrorWriter } from '../plugins/elasticsearch-http.js';
-import type { DoorAnswer, DoorRequest } from '../src/doors/door-call.js';
 import { openAiError } from '../src/doors/door-errors.js';
 import type { OpenAiProtocol } from '../src/doors/openai-protocol.js';
 import { errors } from '../src/errors.js';
-import { DEFAULT_TIMEOUT } from '../src/request-params.js';
 import {
   OpenAiChatRequest,
   OpenAiChatResponse,
@@ -24,7 +20,7 @@ import {
   OpenAiModelParams,
   OpenAiStream,
 } from '../schemas/openai-door.js';
-import { lifetimeOf } from './inference.js';
+import { serveDoor } from './door-serving.js';
 
 const INFER: RouteAccess = { action: 'cluster:monitor/xpack/inference/post', privilege: 'monitor_inference' };
 const GET: RouteAccess = { action: 'cluster:monitor/xpack/inference/get', privilege: 'monitor_inference' };
@@ -33,38 +29,6 @@ const DELETE: RouteAccess = { action: 'cluster:admin/xpack/inference/delete', pr
 const writeError: ErrorWriter = openAiError;
 const config = (access: RouteAccess) => ({ access, door: 'openai', errorWriter: writeError });
 const tags = ['OpenAI door'];
-
-/**
- * Runs a door's inference with the request's lifetime (the same `timeout` default as `_inference`), and sends its
- * answer: whole JSON, or server-sent events once the upstream's answer has begun.
- */
-export async function serveDoor(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  run: (door: DoorRequest) => Promise<DoorAnswer | string>,
-): Promise<FastifyReply> {
-  if (request.body === undefined) throw errors.requestBodyRequired();
-  const { lifetime, end, started } = lifetimeOf(reply, DEFAULT_TIMEOUT);
-  const trace = (request.trace ??= {});
-  trace.lifetime = lifetime;
-  let events: AsyncIterable<string>;
-  try {
-    const answer = await run({ lifetime, trace, path: request.url.split('?')[0] ?? request.url });
-    if (typeof answer === 'string' || 'json' in answer) {
-      end();
-      return reply.type('application/json').send(typeof answer === 'string' ? answer : answer.json);
-    }
-    // The deadline may have passed as the stream began: it then ended the upstream request.
-    if (lifetime.cancelled) throw lifetime.reason;
-    events = answer.events;
-  } catch (err) {
-    end();
-    throw err;
-  }
-  // The timeout bounded the wait for the first byte; from here the client leaving is what ends the stream.
-  started();
-  return reply.header('Cache-Control', 'no-cache').type('text/event-stream').send(Readable.from(events));
-}
 
 const openAiDoor: FastifyPluginAsyncTypebox<{ protocol: OpenAiProtocol }> = async (app, { protocol }) => {
   // Any other path under /v1 answers in OpenAI's shape too.

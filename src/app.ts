@@ -12,6 +12,7 @@ import { DOCS_PREFIX, openApi, OPENAPI_PATH } from '../plugins/openapi.js';
 import { requestLog } from '../plugins/request-log.js';
 import endpointRoutes from '../routes/endpoints.js';
 import inferenceRoutes from '../routes/inference.js';
+import hfDoor from '../routes/hf-door.js';
 import metricsRoutes from '../routes/metrics.js';
 import openAiDoor from '../routes/openai-door.js';
 import rootRoutes from '../routes/root.js';
@@ -23,6 +24,7 @@ import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './dispatch/retry.js';
 import { EndpointChanges } from './endpoints/changes.js';
 import { followClusterChanges } from './endpoints/cluster-changes.js';
+import { HfProtocol } from './doors/hf-protocol.js';
 import { OpenAiProtocol } from './doors/openai-protocol.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import { errors } from './errors.js';
@@ -299,7 +301,12 @@ async function assemble(
   });
   await app.register(inferenceRoutes, { runner });
   // The doors (docs/doors.md): the same runner, in OpenAI's protocol and in Hugging Face's servers'.
-  await app.register(openAiDoor, { prefix: '/v1', protocol: new OpenAiProtocol(runner, registry) });
+  const openAiProtocol = new OpenAiProtocol(runner, registry);
+  await app.register(openAiDoor, { prefix: '/v1', protocol: openAiProtocol });
+  await app.register(hfDoor, {
+    prefix: '/hf',
+    protocol: new HfProtocol(runner, registry, openAiProtocol, pkg.version),
+  });
   await managementUi(app);
   return app;
 }

@@ -16,7 +16,7 @@ export interface DoorRequest {
 export type DoorAnswer = { json: string } | { events: AsyncIterable<string> };
 
 /** The runner's operations the doors use: the same queues, limits, retries and timeouts as `_inference`. */
-export type DoorRunner = Pick<InferenceRunner, 'infer' | 'stream'>;
+export type DoorRunner = Pick<InferenceRunner, 'infer' | 'stream' | 'taskTypeOf'>;
 
 /** The runner's call for a body of Elasticsearch's `_inference` API, made by a door for an endpoint of `taskType`. */
 export function runnerCall(

@@ -1,7 +1,7 @@
 // The service's errors as the doors' clients expect them: OpenAI's `{"error":{message,type,param,code}}` and the
 // `{"error","error_type"}` of text-embeddings-inference and text-generation-inference, with the statuses those
 // servers use (docs/doors.md#errors).
-import type { EsError } from '../errors.js';
+import { EsError } from '../errors.js';
 
 /** An error answer: its status, its body and headers of its own (a Retry-After the error carries is kept). */
 export interface DoorErrorAnswer {
@@ -12,6 +12,7 @@ export interface DoorErrorAnswer {
 
 /** What went wrong, as far as a door's client cares. */
 type Fault =
+  | 'empty'
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
@@ -34,7 +35,12 @@ const UPSTREAM_STATUS = /for request from inference entity id \[[^\]]*\] status 
 const UPSTREAM_FAILURE =
   /^(Failed to send request from inference entity id|Failed to parse the response for inference entity id|Refused to call the upstream of inference entity id|The upstream of inference entity id)/;
 
+/** TEI's refusal of an empty `inputs` or `texts` (its ErrorType::Empty), e.g. `` `inputs` cannot be empty ``. */
+export const emptyInput = (reason: string) => new EsError(400, EMPTY_INPUT, reason);
+const EMPTY_INPUT = 'empty_input';
+
 function faultOf(error: EsError): Fault {
+  if (error.type === EMPTY_INPUT) return 'empty';
   const upstream = UPSTREAM_STATUS.exec(error.reason);
   if (upstream) {
     const status = Number(upstream[1]);
@@ -70,6 +76,7 @@ function faultOf(error: EsError): Fault {
 const missingId = (error: EsError) => /\[([^\]]*)\]$/.exec(error.reason)?.[1];
 
 const OPENAI: Record<Fault, { status: number; type: string; code: string | null }> = {
+  empty: { status: 400, type: 'invalid_request_error', code: null },
   unauthenticated: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
   forbidden: { status: 403, type: 'permission_error', code: 'insufficient_permissions' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
@@ -106,6 +113,7 @@ const HF: Record<'tei' | 'tgi', Record<Fault, { status: number; type: string }>>
   // text-embeddings-inference: ErrorType (Unhealthy 503, Backend 424, Overloaded 429, Validation 422, Empty 400),
   // router/src/lib.rs and router/src/http/server.rs; what it has no type for is named in its manner.
   tei: {
+    empty: { status: 400, type: 'Empty' },
     unauthenticated: { status: 401, type: 'Unauthorized' },
     forbidden: { status: 403, type: 'Forbidden' },
     not_found: { status: 404, type: 'NotFound' },
@@ -125,6 +133,7 @@ const HF: Record<'tei' | 'tgi', Record<Fault, { status: number; type: string }>>
   // text-generation-inference: InferError's types (validation 422, generation 424, overloaded 429,
   // incomplete_generation 500), router/src/server.rs.
   tgi: {
+    empty: { status: 422, type: 'validation' },
     unauthenticated: { status: 401, type: 'unauthorized' },
     forbidden: { status: 403, type: 'forbidden' },
     not_found: { status: 404, type: 'not_found' },

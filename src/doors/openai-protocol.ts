@@ -67,7 +67,7 @@ function generationSettings(body: OpenAiCompletionRequest): Record<string, unkno
 }
 
 /** OpenAI's chat body as Elasticsearch's unified chat body: `model` is the endpoint, not sent upstream. */
-export function esChatBody(body: OpenAiChatRequest): Record<string, unknown> {
+function esChatBody(body: OpenAiChatRequest): Record<string, unknown> {
   checkOneChoice(body.n);
   const out: Record<string, unknown> = {
     messages: body.messages.map((m) => {
@@ -104,7 +104,7 @@ async function* chatChunks(events: AsyncIterable<string>): AsyncGenerator<EsChat
 }
 
 /** A whole chat answer, put together from its stream: text, reasoning, tool calls, finish reason and usage. */
-export async function collectChat(
+async function collectChat(
   events: AsyncIterable<string>,
   model: string,
   fallbackId: string,
@@ -155,12 +155,12 @@ export async function collectChat(
  * usage chunk only when the client asked for it (`stream_options.include_usage`), `[DONE]` last. An error after the
  * stream began is a `data: {"error":…}` event, which OpenAI's SDKs raise as an APIError.
  */
-export async function* chatStream(
+async function* chatStream(
   events: AsyncIterable<string>,
   model: string,
   fallbackId: string,
   includeUsage: boolean,
-  errorBody: (error: EsError) => unknown = openAiStreamError,
+  errorBody: (error: EsError) => unknown,
 ): AsyncGenerator<string> {
   const created = nowSeconds();
   try {
@@ -192,11 +192,11 @@ export async function* chatStream(
  * The runner's completion events as OpenAI's `text_completion` stream (the text of each delta), `[DONE]` last; an
  * error event becomes a `data: {"error":…}` event.
  */
-export async function* completionStream(
+async function* completionStream(
   events: AsyncIterable<string>,
   model: string,
   id: string,
-  errorBody: (error: EsError) => unknown = openAiStreamError,
+  errorBody: (error: EsError) => unknown,
 ): AsyncGenerator<string> {
   const created = nowSeconds();
   for await (const { event, data } of inferenceEvents(events)) {
@@ -218,8 +218,8 @@ export async function* completionStream(
   yield DONE;
 }
 
-export const chatId = () => `chatcmpl-${randomBytes(12).toString('hex')}`;
-export const completionId = () => `cmpl-${randomBytes(12).toString('hex')}`;
+const chatId = () => `chatcmpl-${randomBytes(12).toString('hex')}`;
+const completionId = () => `cmpl-${randomBytes(12).toString('hex')}`;
 
 export class OpenAiProtocol {
   constructor(
@@ -250,17 +250,21 @@ export class OpenAiProtocol {
   }
 
   /** `POST /v1/chat/completions` on a chat_completion endpoint: streamed, or put together from the stream. */
-  async chat(body: OpenAiChatRequest, request: DoorRequest): Promise<DoorAnswer> {
+  async chat(body: OpenAiChatRequest, request: DoorRequest, streamError = openAiStreamError): Promise<DoorAnswer> {
     const events = await this.runner.stream(runnerCall(request, body.model, 'chat_completion', esChatBody(body)));
     if (body.stream === true)
       return {
-        events: chatStream(events, body.model, chatId(), body.stream_options?.include_usage === true),
+        events: chatStream(events, body.model, chatId(), body.stream_options?.include_usage === true, streamError),
       };
     return { json: JSON.stringify(await collectChat(events, body.model, chatId())) };
   }
 
   /** `POST /v1/completions` on a completion endpoint: one choice per prompt, or one prompt streamed. */
-  async completions(body: OpenAiCompletionRequest, request: DoorRequest): Promise<DoorAnswer> {
+  async completions(
+    body: OpenAiCompletionRequest,
+    request: DoorRequest,
+    streamError = openAiStreamError,
+  ): Promise<DoorAnswer> {
     checkOneChoice(body.n);
     const input = readTexts(body.prompt, 'prompt');
     const settings = generationSettings(body);
@@ -268,7 +272,7 @@ export class OpenAiProtocol {
     const id = completionId();
     if (body.stream === true) {
       const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
-      return { events: completionStream(events, body.model, id) };
+      return { events: completionStream(events, body.model, id, streamError) };
     }
     const json = await this.runner.infer(runnerCall(request, body.model, 'completion', esBody));
     const results = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;

@@ -111,6 +111,14 @@ export class InferenceRunner {
     }
   }
 
+  /**
+   * The task type of the endpoint an id names (404 when there is none), read from the live endpoint as a request would
+   * find it: what a door reads to pick the protocol of a route shared by several task types (docs/doors.md).
+   */
+  async taskTypeOf(inferenceId: string): Promise<TaskType> {
+    return (await this.liveEndpoint(inferenceId)).endpoint.taskType;
+  }
+
   /** Runs one inference request; answers the JSON text of the result. */
   async infer(call: InferenceCall): Promise<string> {
     // A task that answers only on `_stream` is refused before its body is read, endpoint or not.

@@ -1,27 +1,12 @@
 // The OpenAI door at /v1, driven by the real `openai` SDK over HTTP: embeddings (base64 by default, as the SDK asks),
 // chat completions whole and streamed, completions, models, and how the SDK's error classes see our errors.
-import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import t from 'tap';
 import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
-
-const KEYS_CLI = fileURLToPath(new URL('../../src/cli/keys.js', import.meta.url));
-
-/** A key made by the keys command, as its `--json` prints it. */
-function createKey(dataDir: string, name: string, privilege: string): { encoded: string } {
-  return JSON.parse(
-    execFileSync(process.execPath, [KEYS_CLI, 'create', '--name', name, '--privilege', privilege, '--json'], {
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
-      encoding: 'utf8',
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    }),
-  );
-}
+import { createKey } from '../helpers/keys-cli.js';
 
 async function setup(t: Tap, dataDir = t.testdir()) {
   const hf = await new FakeHuggingFace().start();

@@ -182,6 +182,37 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('GET', '/v1/models', '/v1/models');
   await check('GET', '/v1/models/{model}', '/v1/models/dense');
   await check('GET', '/v1/models/{model}', '/v1/models/nobody');
+
+  // The Hugging Face door (docs/doors.md): TEI's and TGI's answers and error shape.
+  await check('POST', '/hf/{inference_id}', '/hf/dense', { inputs: ['a', 'b'] });
+  hf.next({
+    status: 200,
+    json: [
+      { index: 0, score: 0.1 },
+      { index: 1, score: 0.9 },
+    ],
+  });
+  await check('POST', '/hf/{inference_id}', '/hf/ranker', { query: 'q', texts: ['a', 'b'] });
+  await check('POST', '/hf/{inference_id}', '/hf/gen', { inputs: 'a' });
+  await check('POST', '/hf/{inference_id}', '/hf/nobody', { inputs: 'a' });
+  await check('POST', '/hf/{inference_id}/embed', '/hf/dense/embed', { inputs: 'a', normalize: false });
+  await check('POST', '/hf/{inference_id}/embed', '/hf/dense/embed', { inputs: [] });
+  hf.next({ status: 200, json: [{ index: 0, score: 0.5 }] });
+  await check('POST', '/hf/{inference_id}/rerank', '/hf/ranker/rerank', {
+    query: 'q',
+    texts: ['a'],
+    return_text: true,
+  });
+  await check('POST', '/hf/{inference_id}/generate', '/hf/gen/generate', { inputs: 'a' });
+  await check('POST', '/hf/{inference_id}/generate', '/hf/chat/generate', { inputs: 'a' });
+  await check('POST', '/hf/{inference_id}/generate_stream', '/hf/gen/generate_stream', { inputs: 'a' });
+  await check('POST', '/hf/{inference_id}/v1/chat/completions', '/hf/chat/v1/chat/completions', {
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  await check('POST', '/hf/{inference_id}/v1/completions', '/hf/gen/v1/completions', { prompt: 'a' });
+  await check('GET', '/hf/{inference_id}/info', '/hf/dense/info');
+  await check('GET', '/hf/{inference_id}/info', '/hf/nobody/info');
+
   await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
   await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
 

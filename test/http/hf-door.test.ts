@@ -1,0 +1,249 @@
+// The Hugging Face door at /hf/<inference_id>, driven by the real @huggingface/inference client (an InferenceClient
+// with the door as its endpoint url) and by TEI's and TGI's own requests: embed, rerank, generate, generate_stream,
+// the OpenAI-compatible routes, /info, and errors as those servers write them.
+import type { AddressInfo } from 'node:net';
+import { InferenceClient, InferenceClientProviderApiError } from '@huggingface/inference';
+import t from 'tap';
+import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
+import { FakeHuggingFace, rerankScore, teiInfo } from '../helpers/fake-hf.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
+import { createKey } from '../helpers/keys-cli.js';
+
+async function setup(t: Tap, env: Record<string, string> = {}, dataDir = t.testdir()) {
+  const hf = await new FakeHuggingFace().start();
+  const llm = await new FakeLlm().start();
+  t.teardown(() => hf.close());
+  t.teardown(() => llm.close());
+  const s = await startApp(t, env, dataDir);
+  await s.app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
+  const put = async (taskType: string, id: string, url: string, headers: Record<string, string> = {}) => {
+    const res = await s.request(
+      'PUT',
+      `/_inference/${taskType}/${id}`,
+      { service: 'hugging_face', service_settings: { api_key: API_KEY, url } },
+      headers,
+    );
+    if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
+  };
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: JSON.parse(text), type: res.headers.get('content-type') };
+  };
+  const client = new InferenceClient('gateway-key-unused-while-open');
+  return { s, hf, llm, base, put, post, client };
+}
+
+const length = (v: number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+
+t.test('featureExtraction at the endpoint url, and TEI /embed with its options', async (t) => {
+  const { hf, put, post, client, base, s } = await setup(t);
+  await put('text_embedding', 'emb', `${hf.url}/embed`);
+
+  const vectors = (await client.featureExtraction({
+    endpointUrl: `${base}/hf/emb`,
+    inputs: ['one', 'two'],
+  })) as number[][];
+  t.same(hf.received.at(-1)?.body.inputs, ['one', 'two'], 'the texts reached the upstream');
+  t.equal(vectors.length, 2);
+  for (const [i, text] of ['one', 'two'].entries()) {
+    const raw = hf.vector(text);
+    t.ok(Math.abs(length(vectors[i]!) - 1) < 1e-9, 'normalised, as TEI does by default');
+    t.ok(
+      vectors[i]!.every((x, d) => Math.abs(x - raw[d]! / length(raw)) < 1e-9),
+      'the upstream vector, scaled',
+    );
+  }
+
+  const raw = await post('/hf/emb/embed', { inputs: 'three', normalize: false });
+  t.equal(raw.status, 200);
+  t.same(raw.json, [hf.vector('three')], 'normalize: false gives the vector as it came');
+  const cut = await post('/hf/emb/embed', { inputs: ['three'], normalize: false, dimensions: 4 });
+  t.same(cut.json, [hf.vector('three').slice(0, 4)], 'dimensions keeps the first values');
+
+  // TEI's errors: an empty input 400 Empty; a bad body 422 Validation; a failed upstream 424 Backend.
+  t.same((await post('/hf/emb/embed', { inputs: [] })).json, {
+    error: '`inputs` cannot be empty',
+    error_type: 'Empty',
+  });
+  t.equal((await post('/hf/emb/embed', { inputs: [] })).status, 400);
+  const invalid = await post('/hf/emb/embed', { inputs: 3 });
+  t.equal(invalid.status, 422);
+  t.equal(invalid.json.error_type, 'Validation');
+  hf.next({ status: 500, json: { error: 'backend exploded', error_type: 'Backend' } });
+  const failed = await post('/hf/emb', { inputs: 'x' });
+  t.equal(failed.status, 424);
+  t.equal(failed.json.error_type, 'Backend');
+  t.match(failed.json.error, /status \[500\]\. Error message: \[backend exploded\]/);
+  t.notMatch(failed.text, API_KEY);
+
+  // An unknown endpoint: 404, and the client raises its ProviderApiError with it.
+  const missing = await client
+    .featureExtraction({ endpointUrl: `${base}/hf/nope`, inputs: 'x' })
+    .catch((e: unknown) => e);
+  t.type(missing, InferenceClientProviderApiError);
+  t.equal((missing as InferenceClientProviderApiError).httpResponse.status, 404);
+  t.same((missing as InferenceClientProviderApiError).httpResponse.body, {
+    error: 'Inference endpoint not found [nope]',
+    error_type: 'NotFound',
+  });
+
+  const line = s.logs.lines.map((l) => JSON.parse(l)).find((l) => l.route === '/hf/:inference_id/embed');
+  t.match(line, { door: 'hf', inference_id: 'emb', task_type: 'text_embedding', status: 200 });
+});
+
+t.test('TEI /rerank and the url of a rerank endpoint', async (t) => {
+  const { hf, put, post } = await setup(t);
+  await put('rerank', 'rr', `${hf.url}/rerank`);
+  const texts = ['a cat sat', 'dogs bark loudly', 'the cat'];
+  const ranked = await post('/hf/rr/rerank', { query: 'cat', texts, return_text: true });
+  t.equal(ranked.status, 200);
+  const expected = texts
+    .map((text, index) => ({ index, text, score: rerankScore('cat', text) }))
+    .sort((a, b) => b.score - a.score);
+  t.same(ranked.json, expected, 'best first, with the texts');
+  const bare = await post('/hf/rr', { query: 'cat', texts });
+  t.same(
+    bare.json,
+    expected.map(({ index, score }) => ({ index, score })),
+    'no text unless asked',
+  );
+  const empty = await post('/hf/rr/rerank', { query: 'cat', texts: [] });
+  t.same([empty.status, empty.json], [400, { error: '`texts` cannot be empty', error_type: 'Empty' }]);
+});
+
+t.test('textGeneration, chatCompletion and chatCompletionStream at the endpoint url', async (t) => {
+  const { llm, put, client, base } = await setup(t);
+  llm.style = 'vllm';
+  await put('completion', 'gen', `${llm.url}/v1/chat/completions`);
+  await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
+
+  const generated = await client.textGeneration({
+    endpointUrl: `${base}/hf/gen`,
+    inputs: 'hello there',
+    parameters: { max_new_tokens: 30 },
+  });
+  t.same(generated, { generated_text: 'You said: hello there' });
+  t.equal(llm.received.at(-1)!.body.max_tokens, 30, 'max_new_tokens reached the upstream');
+
+  const chat = await client.chatCompletion({
+    endpointUrl: `${base}/hf/chat`,
+    messages: [{ role: 'user', content: 'how are you' }],
+    max_tokens: 40,
+  });
+  t.equal(chat.choices[0]?.message.content, 'You said: how are you');
+  t.same(chat.usage, { completion_tokens: 6, prompt_tokens: 5, total_tokens: 11 });
+
+  let text = '';
+  for await (const chunk of client.chatCompletionStream({
+    endpointUrl: `${base}/hf/chat`,
+    messages: [{ role: 'user', content: 'stream please' }],
+  }))
+    text += chunk.choices[0]?.delta.content ?? '';
+  t.equal(text, 'You said: stream please');
+
+  // An error inside the stream reaches the client as its ProviderApiError.
+  llm.next({ inBandError: { error: { message: 'CUDA out of memory', http_status_code: 500 } }, afterTokens: 1 });
+  const broken = await (async () => {
+    for await (const chunk of client.chatCompletionStream({
+      endpointUrl: `${base}/hf/chat`,
+      messages: [{ role: 'user', content: 'x' }],
+    }))
+      void chunk;
+  })().catch((e: unknown) => e);
+  t.type(broken, InferenceClientProviderApiError);
+  t.match((broken as Error).message, /CUDA out of memory/);
+
+  // A chat on a completion endpoint: TGI's 422 validation shape.
+  const wrong = await client
+    .chatCompletion({ endpointUrl: `${base}/hf/gen`, messages: [{ role: 'user', content: 'x' }] })
+    .catch((e: unknown) => e);
+  t.type(wrong, InferenceClientProviderApiError);
+  t.equal((wrong as InferenceClientProviderApiError).httpResponse.status, 422);
+  t.match((wrong as InferenceClientProviderApiError).httpResponse.body, { error_type: 'validation' });
+});
+
+t.test("TGI's /generate, /generate_stream and / with stream", async (t) => {
+  const { llm, put, post, base } = await setup(t);
+  await put('completion', 'gen', llm.url);
+  const whole = await post('/hf/gen/generate', { inputs: 'one two', parameters: { max_new_tokens: 10 } });
+  t.same([whole.status, whole.json], [200, { generated_text: 'You said: one two' }]);
+  const full = await post('/hf/gen/generate', { inputs: 'Q:', parameters: { return_full_text: true } });
+  t.same(full.json, { generated_text: 'Q:You said: Q:' }, 'return_full_text puts the prompt first');
+  const compat = await post('/hf/gen', { inputs: 'one' });
+  t.same(compat.json, [{ generated_text: 'You said: one' }], "the url answers a list, as TGI's /");
+
+  for (const [path, body] of [
+    ['/hf/gen/generate_stream', { inputs: 'a b' }],
+    ['/hf/gen', { inputs: 'a b', stream: true }],
+  ] as const) {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    t.equal(res.headers.get('content-type'), 'text/event-stream');
+    const events = (await res.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => JSON.parse(e.replace(/^data:/, '')));
+    t.same(events.map((e) => e.token.text).join(''), 'You said: a b', `${path}: the tokens`);
+    t.same(
+      events.map((e) => e.index),
+      events.map((_e, i) => i + 1),
+    );
+    t.same(
+      events.map((e) => e.generated_text),
+      [...events.slice(1).map(() => null), 'You said: a b'],
+      'the whole text on the last event only',
+    );
+  }
+
+  // What the model's server refused as input stays the client's to change: TGI's 422 validation.
+  llm.next({ status: 422, json: { error: 'Input validation error: too many tokens', error_type: 'validation' } });
+  const refused = await post('/hf/gen/generate', { inputs: 'x' });
+  t.equal(refused.status, 422);
+  t.equal(refused.json.error_type, 'validation');
+  t.match(refused.json.error, /Input validation error: too many tokens/);
+});
+
+t.test('/info, and API keys as Bearer', async (t) => {
+  const dataDir = t.testdir();
+  const admin = createKey(dataDir, 'admin', 'manage_inference');
+  const reader = createKey(dataDir, 'reader', 'monitor_inference');
+  const { hf, put, base } = await setup(t, { SKIP_VALIDATION: 'false' }, dataDir);
+  hf.info = teiInfo('embedding');
+  await put('text_embedding', 'emb', `${hf.url}/embed`, { authorization: `ApiKey ${admin.encoded}` });
+  const bearer = { authorization: `Bearer ${reader.encoded}` };
+
+  // No key: 401 in TEI's shape; the client's own token is sent as Bearer, and a monitor key runs inference.
+  const none = await fetch(`${base}/hf/emb/embed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: 'x' }),
+  });
+  t.equal(none.status, 401);
+  t.match(await none.json(), { error_type: 'Unauthorized' });
+  const vectors = await new InferenceClient(reader.encoded).featureExtraction({
+    endpointUrl: `${base}/hf/emb`,
+    inputs: 'x',
+  });
+  t.equal((vectors as number[][]).length, 1);
+
+  const info = await (await fetch(`${base}/hf/emb/info`, { headers: bearer })).json();
+  t.match(info, {
+    model_id: 'BAAI/bge-small-en-v1.5',
+    model_type: { embedding: {} },
+    inference_id: 'emb',
+    task_type: 'text_embedding',
+  });
+  const missing = await fetch(`${base}/hf/nope/info`, { headers: bearer });
+  t.equal(missing.status, 404);
+  const unknownRoute = await fetch(`${base}/hf/emb/nothing`, { method: 'POST', headers: bearer });
+  t.same([unknownRoute.status, ((await unknownRoute.json()) as { error_type: string }).error_type], [404, 'NotFound']);
+});
