@@ -241,3 +241,34 @@ t.test('API keys as Bearer: 401 without, 403 for a monitor key where manage is n
   t.same(deleted, { id: 'emb', object: 'model', deleted: true });
   t.type(await monitor.models.retrieve('emb').catch((e: unknown) => e), OpenAI.NotFoundError);
 });
+
+t.test(
+  'one endpoint, one limit: _inference, the OpenAI door and the Hugging Face door share its rate limit',
+  async (t) => {
+    const { hf, s, client } = await setup(t);
+    const res = await s.request('PUT', '/_inference/text_embedding/emb', {
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, rate_limit: { requests_per_minute: 120 } },
+    });
+    t.equal(res.status, 200);
+    const openai = client();
+    const started = hf.received.length;
+    await Promise.all([
+      s.request('POST', '/_inference/text_embedding/emb', { input: 'a' }),
+      openai.embeddings.create({ model: 'emb', input: 'b', encoding_format: 'float' }),
+      s.request('POST', '/hf/emb/embed', { inputs: 'c' }),
+      openai.embeddings.create({ model: 'emb', input: 'd', encoding_format: 'float' }),
+    ]);
+    const arrivals = hf.received.slice(started).map((r) => r.at);
+    t.same(hf.texts.slice(-4).sort(), ['a', 'b', 'c', 'd'], 'every door reached the same upstream');
+    // 120 requests per minute: one every 500 ms, whichever door the request came through (texts of requests waiting
+    // together may share a batch, which only makes fewer requests).
+    for (let i = 1; i < arrivals.length; i++)
+      t.ok(arrivals[i]! - arrivals[i - 1]! >= 450, `upstream request ${i + 1} waited its turn`);
+    // The first went at once; the three that waited for the next grant shared batches across doors.
+    t.ok(
+      arrivals.length < 4,
+      `texts from several doors shared an upstream batch (${arrivals.length} upstream requests)`,
+    );
+  },
+);
