@@ -31,6 +31,9 @@ export const TeiRerankRequest = Type.Object(
     query: Type.String(),
     texts: Type.Array(Type.String()),
     return_text: Type.Optional(Type.Boolean()),
+    top_n: Nullable(
+      Type.Integer({ minimum: 1, description: 'The best N only (Elasticsearch sends it; TEI ignores it).' }),
+    ),
     raw_scores: Type.Optional(Type.Boolean({ description: "Accepted; scores are the endpoint's own." })),
     truncate: Nullable(Type.Boolean()),
     truncation_direction: Type.Optional(Type.String()),

@@ -108,6 +108,7 @@ export class HfProtocol {
     if (body.texts.length === 0) throw emptyInput('`texts` cannot be empty');
     const esBody: Record<string, unknown> = { query: body.query, input: body.texts };
     if (body.return_text !== undefined) esBody.return_documents = body.return_text;
+    if (present(body.top_n)) esBody.top_n = body.top_n;
     const json = await this.runner.infer(runnerCall(request, inferenceId, 'rerank', esBody));
     const ranks = (JSON.parse(json) as { rerank: Array<{ index: number; relevance_score: number; text?: string }> })
       .rerank;

@@ -56,7 +56,9 @@ function checkOneChoice(n: number | null | undefined): void {
 const present = <T>(value: T | null | undefined): value is T => value !== undefined && value !== null;
 
 /** The sampling fields OpenAI's body and Elasticsearch's task settings share. */
-function generationSettings(body: OpenAiCompletionRequest): Record<string, unknown> {
+function generationSettings(
+  body: Pick<OpenAiCompletionRequest, 'max_tokens' | 'temperature' | 'top_p' | 'seed' | 'stop'>,
+): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   if (present(body.max_tokens)) settings.max_tokens = body.max_tokens;
   if (present(body.temperature)) settings.temperature = body.temperature;
@@ -64,6 +66,57 @@ function generationSettings(body: OpenAiCompletionRequest): Record<string, unkno
   if (present(body.seed)) settings.seed = body.seed;
   if (present(body.stop)) settings.stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
   return settings;
+}
+
+/**
+ * The text of a chat a completion endpoint can answer: one user message of text (the completion task sends each input
+ * as one user message, so a conversation or a system message would be lost).
+ */
+function singleUserText(body: OpenAiChatRequest): string {
+  const [only, ...rest] = body.messages;
+  const content = only?.content;
+  const text =
+    typeof content === 'string'
+      ? content
+      : Array.isArray(content) && content.every((p) => p.type === 'text')
+        ? content.map((p) => p.text ?? '').join('')
+        : undefined;
+  if (rest.length > 0 || only?.role !== 'user' || text === undefined)
+    throw errors.badRequest(
+      `inference endpoint [${body.model}] is a completion endpoint, which answers a chat of one user message of text; a conversation needs a chat_completion endpoint`,
+    );
+  return text;
+}
+
+/** The runner's completion events as OpenAI's chat chunks (a completion endpoint answering a chat). */
+async function* completionChatStream(
+  events: AsyncIterable<string>,
+  model: string,
+  id: string,
+  errorBody: (error: EsError) => unknown,
+): AsyncGenerator<string> {
+  const created = nowSeconds();
+  let first = true;
+  for await (const { event, data } of inferenceEvents(events)) {
+    if (event === 'error') {
+      yield dataEvent(errorBody(streamFailure(data)));
+      return;
+    }
+    if (data === '[DONE]') break;
+    const content = (JSON.parse(data) as { completion: Array<{ delta: string }> }).completion
+      .map((c) => c.delta)
+      .join('');
+    const delta = first ? { role: 'assistant', content } : { content };
+    first = false;
+    yield dataEvent({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
+    });
+  }
+  yield DONE;
 }
 
 /** OpenAI's chat body as Elasticsearch's unified chat body: `model` is the endpoint, not sent upstream. */
@@ -249,14 +302,53 @@ export class OpenAiProtocol {
     });
   }
 
-  /** `POST /v1/chat/completions` on a chat_completion endpoint: streamed, or put together from the stream. */
+  /**
+   * `POST /v1/chat/completions`: on a chat_completion endpoint streamed, or put together from the stream; on a
+   * completion endpoint (what Elasticsearch's `completion` sends, a chat of one user message) through its task.
+   */
   async chat(body: OpenAiChatRequest, request: DoorRequest, streamError = openAiStreamError): Promise<DoorAnswer> {
+    if ((await this.runner.taskTypeOf(body.model)) === 'completion')
+      return this.chatOnCompletion(body, request, streamError);
     const events = await this.runner.stream(runnerCall(request, body.model, 'chat_completion', esChatBody(body)));
     if (body.stream === true)
       return {
         events: chatStream(events, body.model, chatId(), body.stream_options?.include_usage === true, streamError),
       };
     return { json: JSON.stringify(await collectChat(events, body.model, chatId())) };
+  }
+
+  private async chatOnCompletion(
+    body: OpenAiChatRequest,
+    request: DoorRequest,
+    streamError: (error: EsError) => unknown,
+  ): Promise<DoorAnswer> {
+    checkOneChoice(body.n);
+    const input = singleUserText(body);
+    const settings = generationSettings({ ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens });
+    const esBody = Object.keys(settings).length > 0 ? { input, task_settings: settings } : { input };
+    const id = chatId();
+    if (body.stream === true) {
+      const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
+      return { events: completionChatStream(events, body.model, id, streamError) };
+    }
+    const json = await this.runner.infer(runnerCall(request, body.model, 'completion', esBody));
+    const [result] = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;
+    return {
+      json: JSON.stringify({
+        id,
+        object: 'chat.completion',
+        created: nowSeconds(),
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: result?.result ?? '' },
+            finish_reason: null,
+            logprobs: null,
+          },
+        ],
+      }),
+    };
   }
 
   /** `POST /v1/completions` on a completion endpoint: one choice per prompt, or one prompt streamed. */

@@ -113,6 +113,9 @@ t.test('TEI /rerank and the url of a rerank endpoint', async (t) => {
     expected.map(({ index, score }) => ({ index, score })),
     'no text unless asked',
   );
+  // Elasticsearch's hugging_face rerank request (HuggingFaceRerankRequestEntity): texts, query, return_text, top_n.
+  const top = await post('/hf/rr', { texts, query: 'cat', return_text: true, top_n: 2 });
+  t.same(top.json, expected.slice(0, 2), 'top_n keeps the best');
   const empty = await post('/hf/rr/rerank', { query: 'cat', texts: [] });
   t.same([empty.status, empty.json], [400, { error: '`texts` cannot be empty', error_type: 'Empty' }]);
 });
@@ -159,13 +162,29 @@ t.test('textGeneration, chatCompletion and chatCompletionStream at the endpoint 
   t.type(broken, InferenceClientProviderApiError);
   t.match((broken as Error).message, /CUDA out of memory/);
 
-  // A chat on a completion endpoint: TGI's 422 validation shape.
+  // A completion endpoint answers a chat of one user message (as Elasticsearch's completion sends it); a conversation
+  // gets TGI's 422 validation shape.
+  const single = await client.chatCompletion({
+    endpointUrl: `${base}/hf/gen`,
+    messages: [{ role: 'user', content: 'just this' }],
+  });
+  t.equal(single.choices[0]?.message.content, 'You said: just this');
   const wrong = await client
-    .chatCompletion({ endpointUrl: `${base}/hf/gen`, messages: [{ role: 'user', content: 'x' }] })
+    .chatCompletion({
+      endpointUrl: `${base}/hf/gen`,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'x' },
+      ],
+    })
     .catch((e: unknown) => e);
   t.type(wrong, InferenceClientProviderApiError);
   t.equal((wrong as InferenceClientProviderApiError).httpResponse.status, 422);
-  t.match((wrong as InferenceClientProviderApiError).httpResponse.body, { error_type: 'validation' });
+  t.match((wrong as InferenceClientProviderApiError).httpResponse.body, {
+    error:
+      'inference endpoint [gen] is a completion endpoint, which answers a chat of one user message of text; a conversation needs a chat_completion endpoint',
+    error_type: 'validation',
+  });
 });
 
 t.test("TGI's /generate, /generate_stream and / with stream", async (t) => {

@@ -163,6 +163,18 @@ t.test('completions.create on a completion endpoint, whole and streamed', async 
   let text = '';
   for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
   t.equal(text, 'You said: four');
+
+  // A chat of one user message (what Elasticsearch's completion sends) on a completion endpoint, whole and streamed.
+  const chat = await openai.chat.completions.create({ model: 'gen', messages: [{ role: 'user', content: 'five' }] });
+  t.equal(chat.choices[0]?.message.content, 'You said: five');
+  const chatStream = await openai.chat.completions.create({
+    model: 'gen',
+    messages: [{ role: 'user', content: 'six' }],
+    stream: true,
+  });
+  let streamed = '';
+  for await (const chunk of chatStream) streamed += chunk.choices[0]?.delta.content ?? '';
+  t.equal(streamed, 'You said: six');
 });
 
 t.test('models: list and retrieve; errors in OpenAI shape with the SDK classes', async (t) => {
