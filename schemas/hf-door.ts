@@ -60,6 +60,7 @@ const GenerateParameters = Type.Object(
     seed: Nullable(Long()),
     stop: Nullable(Type.Array(Type.String())),
     return_full_text: Nullable(Type.Boolean()),
+    details: Nullable(Type.Boolean({ description: "A stream's last event carries TGI's details." })),
   },
   { ...open, description: "TGI's generation parameters; the others TGI reads are accepted and not used." },
 );

@@ -40,8 +40,16 @@ function taskSettingsOf(parameters: TgiGenerateRequest['parameters']): Record<st
   return settings;
 }
 
-/** The runner's completion events as TGI's token stream; the last token event carries the whole `generated_text`. */
-async function* tgiTokenStream(events: AsyncIterable<string>, prefix: string): AsyncGenerator<string> {
+/**
+ * The runner's completion events as TGI's token stream; the last token event carries the whole `generated_text`, and
+ * with `details` asked, TGI's stream details. The completion task does not say why generation stopped: `length` when
+ * as many tokens came as `max_new_tokens` allowed (a token per event), `eos_token` otherwise.
+ */
+async function* tgiTokenStream(
+  events: AsyncIterable<string>,
+  prefix: string,
+  details: { maxNewTokens: number | undefined } | undefined,
+): AsyncGenerator<string> {
   let index = 0;
   let held: string | undefined;
   let text = prefix;
@@ -50,7 +58,15 @@ async function* tgiTokenStream(events: AsyncIterable<string>, prefix: string): A
       index: ++index,
       token: { id: 0, text: delta, logprob: null, special: false },
       generated_text: last ? text : null,
-      details: null,
+      details:
+        last && details
+          ? {
+              finish_reason:
+                details.maxNewTokens !== undefined && index >= details.maxNewTokens ? 'length' : 'eos_token',
+              generated_tokens: index,
+              seed: null,
+            }
+          : null,
     });
   for await (const { event, data } of inferenceEvents(events)) {
     if (event === 'error') {
@@ -134,7 +150,9 @@ export class HfProtocol {
     const prefix = body.parameters?.return_full_text === true ? body.inputs : '';
     if (stream) {
       const events = await this.runner.stream(runnerCall(request, inferenceId, 'completion', esBody));
-      return { events: tgiTokenStream(events, prefix) };
+      const details =
+        body.parameters?.details === true ? { maxNewTokens: body.parameters.max_new_tokens ?? undefined } : undefined;
+      return { events: tgiTokenStream(events, prefix, details) };
     }
     const json = await this.runner.infer(runnerCall(request, inferenceId, 'completion', esBody));
     const [result] = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;

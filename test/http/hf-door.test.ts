@@ -223,6 +223,31 @@ t.test("TGI's /generate, /generate_stream and / with stream", async (t) => {
     );
   }
 
+  // What Dify's huggingface_hub provider asks (text_generation with details and stop sequences, at the url): the last
+  // event carries TGI's details, which Dify reads for the finish reason.
+  const dify = await fetch(`${base}/hf/gen`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      inputs: 'Who are you?',
+      parameters: { details: true, stop: ['\n\nHuman:'], max_new_tokens: 3, temperature: 0.5 },
+      stream: true,
+    }),
+  });
+  const difyEvents = (await dify.text())
+    .split('\n\n')
+    .filter(Boolean)
+    .map((e) => JSON.parse(e.replace(/^data:/, '')));
+  t.same(
+    difyEvents.map((e) => [e.token.text, e.token.special, e.details]),
+    [
+      ['You', false, null],
+      [' said', false, null],
+      [':', false, { finish_reason: 'length', generated_tokens: 3, seed: null }],
+    ],
+  );
+  t.same(llm.received.at(-1)!.body.stop, ['\n\nHuman:'], 'the stop sequences reached the upstream');
+
   // What the model's server refused as input stays the client's to change: TGI's 422 validation.
   llm.next({ status: 422, json: { error: 'Input validation error: too many tokens', error_type: 'validation' } });
   const refused = await post('/hf/gen/generate', { inputs: 'x' });
