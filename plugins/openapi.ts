@@ -16,7 +16,7 @@ export async function openApi(app: FastifyInstance, opts: { version: string }): 
         title: 'hf-inference-gateway',
         version: opts.version,
         description:
-          "Elasticsearch's `_inference` API for Hugging Face models. Every error answer is Elasticsearch's envelope, with `status` equal to the HTTP status.",
+          "Elasticsearch's `_inference` API for Hugging Face models. Every error answer is Elasticsearch's envelope, with `status` equal to the HTTP status, except on the doors: `/v1` answers OpenAI's error shape, `/hf` that of TEI and TGI (docs/doors.md).",
       },
       components: {
         securitySchemes: {

@@ -205,8 +205,7 @@ const hfDoor: FastifyPluginAsyncTypebox<{ protocol: HfProtocol }> = async (app, 
         response: { 200: HfInfo, ...HfErrorResponses },
       },
     },
-    async (req, reply) =>
-      reply.type('application/json').send(JSON.stringify(await protocol.info(req.params.inference_id)) as never),
+    async (req, reply) => reply.type('application/json').send(await protocol.info(req.params.inference_id)),
   );
 };
 

@@ -173,11 +173,12 @@ export class HfProtocol {
    * `/info`: what the endpoint knows of its model and server, in the field names of TEI's (embedding and rerank
    * endpoints) or TGI's (generation) `/info`, with the endpoint's id and task type.
    */
-  async info(inferenceId: string): Promise<Record<string, unknown>> {
+  async info(inferenceId: string): Promise<{ model_id: string; inference_id: string; task_type: string }> {
     const view = await this.endpoints.get(inferenceId);
     const settings = view.service_settings as Record<string, unknown>;
     const server = (settings.server_info ?? {}) as Record<string, unknown>;
-    const modelId = server.model_id ?? settings.model_id ?? inferenceId;
+    const named = [server.model_id, settings.model_id].find((m): m is string => typeof m === 'string');
+    const modelId = named ?? inferenceId;
     const generation = view.task_type === 'completion' || view.task_type === 'chat_completion';
     const known = (names: readonly string[]) =>
       Object.fromEntries(names.filter((n) => server[n] !== undefined).map((n) => [n, server[n]]));
@@ -206,8 +207,6 @@ export class HfProtocol {
     }
     info.version = this.version;
     info.router = 'hf-inference-gateway';
-    info.inference_id = view.inference_id;
-    info.task_type = view.task_type;
-    return info;
+    return { ...info, model_id: modelId, inference_id: view.inference_id, task_type: view.task_type };
   }
 }
