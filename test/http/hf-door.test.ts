@@ -291,3 +291,57 @@ t.test('/info, and API keys as Bearer', async (t) => {
   const unknownRoute = await fetch(`${base}/hf/emb/nothing`, { method: 'POST', headers: bearer });
   t.same([unknownRoute.status, ((await unknownRoute.json()) as { error_type: string }).error_type], [404, 'NotFound']);
 });
+
+t.test('malformed requests through either door: a 4xx in the door shape, never a 5xx', async (t) => {
+  const { hf, llm, put, base } = await setup(t);
+  await put('text_embedding', 'emb', `${hf.url}/embed`);
+  await put('rerank', 'rr', `${hf.url}/rerank`);
+  await put('completion', 'gen', llm.url);
+  await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
+  const bodies: unknown[] = [
+    undefined,
+    'not json',
+    [],
+    {},
+    { inputs: null },
+    { inputs: [1, 2] },
+    { input: { a: 1 } },
+    { model: 'emb', input: [] },
+    { model: 'chat', messages: [] },
+    { model: 'chat', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] },
+    { model: 'chat', messages: [{ role: 'user', content: 'x' }], n: 3 },
+    { model: 'gen', prompt: [[1, 2]] },
+    { query: 'q', texts: 'not a list' },
+    { inputs: 'x', parameters: { max_new_tokens: -1 } },
+    { inputs: 'x', parameters: { temperature: 'hot' } },
+    { messages: [{ role: 'user', content: 'x' }], max_tokens: 'many' },
+  ];
+  const paths = [
+    '/v1/embeddings',
+    '/v1/chat/completions',
+    '/v1/completions',
+    '/hf/emb',
+    '/hf/emb/embed',
+    '/hf/rr/rerank',
+    '/hf/gen',
+    '/hf/gen/generate',
+    '/hf/gen/generate_stream',
+    '/hf/chat/v1/chat/completions',
+    '/hf/gen/v1/completions',
+  ];
+  for (const path of paths) {
+    for (const body of bodies) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status < 400) continue;
+      t.ok(res.status < 500, `${path} ${JSON.stringify(body)}: ${res.status} ${text.slice(0, 200)}`);
+      const json = JSON.parse(text) as Record<string, { message?: unknown } | undefined>;
+      if (path.startsWith('/v1/')) t.type(json.error?.message, 'string', `${path}: OpenAI's shape`);
+      else t.same(Object.keys(json).sort(), ['error', 'error_type'], `${path}: TEI's or TGI's shape`);
+    }
+  }
+});
