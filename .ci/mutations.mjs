@@ -363,6 +363,38 @@ const MUTATIONS = [
     'http/unified',
     'refusals',
   ],
+  [
+    'doors: an upstream failure is a 502',
+    'src/doors/door-errors.ts',
+    "upstream: { status: 502, type: 'server_error', code: 'upstream_error' },",
+    "upstream: { status: 400, type: 'server_error', code: 'upstream_error' },",
+    'http/openai-door',
+    'errors in OpenAI shape',
+  ],
+  [
+    'doors: base64 vectors little-endian',
+    'src/doors/openai-protocol.ts',
+    'bytes.writeFloatLE(values[i]!, i * 4)',
+    'bytes.writeFloatBE(values[i]!, i * 4)',
+    'http/openai-door',
+    'embeddings.create',
+  ],
+  [
+    'doors: usage chunk only when asked',
+    'src/doors/openai-protocol.ts',
+    'const usage = includeUsage ? chunk.usage : undefined;',
+    'const usage = includeUsage || true ? chunk.usage : undefined;',
+    'http/openai-door',
+    'chat.completions.create',
+  ],
+  [
+    'doors: TEI normalises by default',
+    'src/doors/hf-protocol.ts',
+    'const normalize = body.normalize !== false;',
+    'const normalize = body.normalize === true;',
+    'http/hf-door',
+    'featureExtraction at the endpoint url',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a
