@@ -52,12 +52,15 @@ const enum S {
   SCONTINUE,
   CR,
   LF,
+  /** U+0085, U+2028, U+2029: paragraph separators like LF. */
+  SEP,
+  /** Extend and Format: belong to what precedes them (SB5). */
+  EXTEND,
 }
 
 /** Word classes of every BMP code unit (surrogates stay SLOW). */
 const WB = new Uint8Array(0x10000);
-const SB_SIZE = 0x2040;
-const SB = new Uint8Array(SB_SIZE);
+const SB = new Uint8Array(0x10000);
 
 /** Calls `fn` for each code point of `cps` (whose text is `all`) matched by `re`: a global /u character class with `+`. */
 function forEachMatch(all: string, cps: Uint16Array, re: RegExp, fn: (cp: number) => void): void {
@@ -72,20 +75,13 @@ const list = (cps: number[]) => new RegExp(`[${cps.map((c) => `\\u{${c.toString(
 
 let wordTableBuilt = false;
 
-/**
- * Fills WB, on the first use (it takes a few tens of milliseconds, kept out of start-up). Han,
- * kana and the CJK blocks around them (U+3040–U+312F, U+3190–U+9FFF) are left SLOW unread: they
- * go to Intl.Segmenter anyway.
- */
+/** Fills WB and SB on the first use (it takes a few tens of milliseconds, kept out of start-up). */
 function buildWordTable(): void {
   wordTableBuilt = true;
-  const cps = new Uint16Array(0x10000);
-  let count = 0;
-  for (let cp = 0; cp < 0x10000; cp++) {
-    if ((cp >= 0x3040 && cp < 0x3130) || (cp >= 0x3190 && cp < 0xa000) || (cp >= 0xd800 && cp < 0xe000)) continue;
-    cps[count++] = cp;
-  }
-  const all = new TextDecoder('utf-16le').decode(cps.subarray(0, count));
+  // Every BMP code point but the surrogates, in order.
+  const cps = new Uint16Array(0x10000 - 0x800);
+  for (let i = 0; i < cps.length; i++) cps[i] = i < 0xd800 ? i : i + 0x800;
+  const all = new TextDecoder('utf-16le').decode(cps);
   const to = (w: W) => (cp: number) => void (WB[cp] = w);
   // The derivations of UAX #29's Word_Break table, most general first; later steps override.
   forEachMatch(all, cps, /\p{Assigned}+/gu, to(W.OTHER));
@@ -132,67 +128,44 @@ function buildWordTable(): void {
   WB[0xa9] = W.OTHER; // ©, ® and ™ are not emoji to ICU's ZWJ rule
   WB[0xae] = W.OTHER;
   WB[0x2122] = W.OTHER;
-}
 
-function set(cp: number, s: S): void {
-  SB[cp] = s;
+  // Sentence_Break, derived the same way.
+  const toS = (c: S) => (cp: number) => void (SB[cp] = c);
+  forEachMatch(all, cps, /\P{Cn}+/gu, toS(S.OTHER));
+  forEachMatch(all, cps, /[\p{Alphabetic}\u05f3]+/gu, toS(S.OLETTER));
+  forEachMatch(all, cps, /\p{Lowercase}+/gu, toS(S.LOWER));
+  forEachMatch(all, cps, /[\p{Uppercase}\p{Lt}]+/gu, toS(S.UPPER));
+  forEachMatch(all, cps, /[\p{Grapheme_Extend}\p{Mc}\p{Cf}\u200d]+/gu, toS(S.EXTEND));
+  forEachMatch(all, cps, /\p{Nd}+/gu, toS(S.NUMERIC));
+  forEachMatch(
+    all,
+    cps,
+    list([0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x66b, 0x66c, 0x6dd, 0x890, 0x891, 0x8e2]),
+    toS(S.NUMERIC),
+  );
+  forEachMatch(all, cps, /\p{White_Space}+/gu, toS(S.SP));
+  forEachMatch(all, cps, /[\p{Ps}\p{Pe}\p{Pi}\p{Pf}\p{Quotation_Mark}]+/gu, toS(S.CLOSE));
+  // prettier-ignore
+  forEachMatch(all, cps, list([0x2c, 0x2d, 0x3a, 0x3b, 0x37e, 0x55d, 0x60c, 0x60d, 0x7f8, 0x1802, 0x1808, 0x2013, 0x2014,
+    0x3001, 0xfe10, 0xfe11, 0xfe13, 0xfe31, 0xfe32, 0xfe50, 0xfe51, 0xfe54, 0xfe55, 0xfe58, 0xfe63, 0xff0c, 0xff0d, 0xff1a,
+    0xff1b, 0xff64]), toS(S.SCONTINUE));
+  forEachMatch(all, cps, /\p{Sentence_Terminal}+/gu, toS(S.STERM));
+  forEachMatch(all, cps, list([0x2e, 0x2024, 0xfe52, 0xff0e]), toS(S.ATERM));
+  // Where ICU's data differs (found by the tests): Georgian letters are OLetter, not cased, and
+  // a few quotation ornaments and editorial marks are Close (Line_Break=Quotation).
+  for (let cp = 0x10d0; cp <= 0x10ff; cp++) if (SB[cp] === S.LOWER && cp !== 0x10fc) SB[cp] = S.OLETTER;
+  SB[0x19da] = S.NUMERIC; // New Tai Lue tham digit one
+  for (let cp = 0x1c90; cp <= 0x1cbf; cp++) if (SB[cp] === S.UPPER) SB[cp] = S.OLETTER;
+  for (const cp of [0x275b, 0x275c, 0x275d, 0x275e, 0x275f, 0x2760, 0x2e00, 0x2e01, 0x2e06, 0x2e07, 0x2e08, 0x2e0b])
+    SB[cp] = S.CLOSE;
+  SB[0xfe14] = S.SCONTINUE; // vertical semicolon
+  SB[0x0a] = S.LF;
+  SB[0x0d] = S.CR;
+  for (const cp of [0x85, 0x2028, 0x2029]) SB[cp] = S.SEP;
 }
-
-(function buildSentenceTable() {
-  const isLetter = /^\p{L}$/u;
-  const isLower = /^\p{Lowercase}$/u;
-  const isUpper = /^[\p{Uppercase}\p{Lt}]$/u;
-  const letterRanges: Array<[number, number]> = [
-    [0x41, 0x5a],
-    [0x61, 0x7a],
-    [0xaa, 0xaa],
-    [0xb5, 0xb5],
-    [0xba, 0xba],
-    [0xc0, 0x2af],
-    [0x370, 0x3ff],
-    [0x400, 0x52f],
-  ];
-  for (const [from, to] of letterRanges) {
-    for (let cp = from; cp <= to; cp++) {
-      const ch = String.fromCharCode(cp);
-      if (!isLetter.test(ch)) continue;
-      set(cp, isLower.test(ch) ? S.LOWER : isUpper.test(ch) ? S.UPPER : S.OLETTER);
-    }
-  }
-  for (let cp = 0x30; cp <= 0x39; cp++) set(cp, S.NUMERIC);
-  for (let cp = 0x21; cp <= 0x7e; cp++) if (SB[cp] === S.SLOW) set(cp, S.OTHER);
-  for (let cp = 0xa1; cp <= 0xbf; cp++) if (SB[cp] === S.SLOW) set(cp, S.OTHER);
-  set(0xd7, S.OTHER); // ×
-  set(0xf7, S.OTHER); // ÷
-  // Left to Intl.Segmenter: the soft hyphen is Format (it attaches to its neighbour).
-  set(0xad, S.SLOW);
-  set(0xb8, S.SLOW);
-  set(0x09, S.SP);
-  set(0x0a, S.LF);
-  set(0x0b, S.SP);
-  set(0x0c, S.SP);
-  set(0x0d, S.CR);
-  set(0x20, S.SP);
-  set(0xa0, S.SP);
-  SB[0x2e] = S.ATERM; // .
-  SB[0x21] = S.STERM; // !
-  SB[0x3f] = S.STERM; // ?
-  for (const cp of [0x22, 0x27, 0x28, 0x29, 0x5b, 0x5d, 0x7b, 0x7d, 0xab, 0xbb]) SB[cp] = S.CLOSE;
-  for (const cp of [0x2c, 0x2d, 0x3a, 0x3b]) SB[cp] = S.SCONTINUE; // , - : ;
-  for (const cp of [0x2010, 0x2011, 0x2012, 0x2015]) set(cp, S.OTHER);
-  set(0x2013, S.SCONTINUE); // –
-  set(0x2014, S.SCONTINUE); // —
-  set(0x2018, S.CLOSE); // ‘
-  set(0x2019, S.CLOSE); // ’
-  for (const cp of [0x201a, 0x201b, 0x201c, 0x201d, 0x201e, 0x201f, 0x2039, 0x203a]) set(cp, S.CLOSE);
-  for (const cp of [0x2020, 0x2021, 0x2022, 0x2026, 0x2030, 0x2032, 0x2033]) set(cp, S.OTHER);
-})();
 
 const wbOf = (text: string, i: number): number => WB[text.charCodeAt(i)]!;
-const sbOf = (text: string, i: number): number => {
-  const c = text.charCodeAt(i);
-  return c < SB_SIZE ? SB[c]! : S.SLOW;
-};
+const sbOf = (text: string, i: number): number => SB[text.charCodeAt(i)]!;
 
 /** Characters handled by Intl.Segmenter in one call at most; also the sentence look-ahead margin's window. */
 export const WINDOW = 2048;
@@ -500,44 +473,59 @@ export function findWords(text: string): WordSpans {
 /** Result of the fast sentence scanner: the breaks it is sure of, and where it had to stop. */
 const ABORT = -1;
 
-const isParaSep = (s: number) => s === S.CR || s === S.LF;
+const isParaSep = (s: number) => s === S.CR || s === S.LF || s === S.SEP;
 const isTerm = (s: number) => s === S.ATERM || s === S.STERM;
 
 /**
  * Sentence breaks after `from` (a sentence start) by the UAX #29 rules, pushing each break
- * position. Stops, returning ABORT, as soon as a decision would need a slow character;
- * otherwise returns `text.length`.
+ * position; Extend and Format characters belong to the character before them (SB5). Stops,
+ * returning ABORT, as soon as a decision would need a slow character; otherwise returns
+ * `text.length`.
  */
 function fastSentences(text: string, from: number, out: number[]): number {
   const n = text.length;
+  const skipExtends = (j: number) => {
+    while (j < n && sbOf(text, j) === S.EXTEND) j++;
+    return j;
+  };
   let i = from;
+  /** Class of the last character that is not Extend or Format. */
+  let prev: number = S.OTHER;
   while (i < n) {
     const c = sbOf(text, i);
     if (c === S.SLOW) return ABORT;
+    if (c === S.EXTEND) {
+      i++;
+      continue;
+    }
     if (c === S.CR) {
       if (i + 1 < n && sbOf(text, i + 1) === S.SLOW) return ABORT;
       i += i + 1 < n && sbOf(text, i + 1) === S.LF ? 2 : 1;
       out.push(i);
+      prev = c;
       continue;
     }
-    if (c === S.LF) {
+    if (c === S.LF || c === S.SEP) {
       out.push(++i);
+      prev = c;
       continue;
     }
     if (!isTerm(c)) {
+      prev = c;
       i++;
       continue;
     }
     const term = c;
-    const before = i > 0 ? sbOf(text, i - 1) : S.OTHER;
-    i++;
+    const before = prev;
+    prev = c;
+    i = skipExtends(i + 1);
     if (i >= n) break;
     let d = sbOf(text, i);
     if (d === S.SLOW) return ABORT;
     if (term === S.ATERM && d === S.NUMERIC) continue; // SB6
     if (term === S.ATERM && d === S.UPPER && (before === S.UPPER || before === S.LOWER)) continue; // SB7
-    while (i < n && (d = sbOf(text, i)) === S.CLOSE) i++; // SB9
-    while (i < n && (d = sbOf(text, i)) === S.SP) i++; // SB10
+    while (i < n && (d = sbOf(text, i)) === S.CLOSE) i = skipExtends(i + 1); // SB9
+    while (i < n && (d = sbOf(text, i)) === S.SP) i = skipExtends(i + 1); // SB10
     if (i >= n) break;
     if (d === S.SLOW) return ABORT;
     if (isParaSep(d)) continue; // the line break itself ends the sentence (SB4), handled above
@@ -572,6 +560,7 @@ function intlSentences(text: string, from: number, to: number): number[] {
  * Intl.Segmenter would find them, in linear time.
  */
 export function findSentenceEnds(text: string): number[] {
+  if (!wordTableBuilt) buildWordTable();
   const n = text.length;
   const ends: number[] = [];
   let pos = 0; // always the start of a sentence

@@ -1,4 +1,4 @@
-// The segmenter on every script beyond Latin, Greek and Cyrillic: the same words as Intl.Segmenter, whether a script
+// The segmenter on every script beyond Latin, Greek and Cyrillic: the same words and sentences as Intl.Segmenter, whether a script
 // goes through the linear scanner (no dictionary) or through Intl.Segmenter in windows (Chinese, Japanese, Thai, …).
 import t from 'tap';
 import { chunkText } from '../../../src/chunking/chunker.js';
@@ -80,6 +80,55 @@ t.test('every BMP character in the context of each word rule', async (t) => {
   }
   check();
   t.strictSame(failures, [], 'code points whose words differ from Intl.Segmenter');
+});
+
+t.test('every BMP character in the context of each sentence rule', async (t) => {
+  // Contexts joined by line breaks, after which every sentence starts afresh (SB4).
+  const templates = [
+    'x.#A',
+    'x. #A',
+    'x.#a',
+    'x. #a',
+    'x!#A',
+    'x! #a',
+    'A#B',
+    'a#b',
+    'a.#.B',
+    'Ab.#) Cd',
+    'x#. Y',
+    'X#.Y',
+    'x.#1',
+    'x. # 1 b',
+    'x#',
+    '#',
+    'a. #\u0301 B',
+    'a.\u0301# B',
+    'ب#. ت',
+    'ب. #ت',
+    'x. ب# a',
+    '日#本。',
+    '。#a',
+  ].join('\n');
+  const same = (s: string) => JSON.stringify(Array.from(findSentenceEnds(s))) === JSON.stringify(icuSentenceEnds(s));
+  const failures: string[] = [];
+  let batch = '';
+  let batchCodes: number[] = [];
+  const check = () => {
+    if (!same(batch)) {
+      for (const cp of batchCodes)
+        if (!same(templates.replaceAll('#', String.fromCharCode(cp)))) failures.push(cp.toString(16));
+    }
+    batch = '';
+    batchCodes = [];
+  };
+  for (let cp = 0; cp < 0x10000; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    batch += templates.replaceAll('#', String.fromCharCode(cp)) + '\n';
+    batchCodes.push(cp);
+    if (batchCodes.length === 8) check();
+  }
+  check();
+  t.strictSame(failures, [], 'code points whose sentences differ from Intl.Segmenter');
 });
 
 /** Letters of the scripts without a dictionary, with their marks, digits and punctuation. */
@@ -211,6 +260,8 @@ t.test('generated text mixing scripts, marks, digits and punctuation: the same w
   for (let seed = 1; seed <= 6000; seed++) {
     const s = mixedScripts(seed, 1 + (seed % 60));
     if (!same(s)) failures.push(JSON.stringify(s));
+    if (JSON.stringify(Array.from(findSentenceEnds(s))) !== JSON.stringify(icuSentenceEnds(s)))
+      failures.push(`sentences of ${JSON.stringify(s)}`);
   }
   t.strictSame(failures.slice(0, 10), [], 'short strings');
   for (let seed = 1; seed <= 6; seed++) {
