@@ -72,6 +72,10 @@ class EndpointFigures {
   lastActive = performance.now();
   /** No longer written out (its endpoint was deleted or idle): whoever holds it looks again. */
   dropped = false;
+  /** Counts records: the text written for each family is kept until the next one. */
+  version = 0;
+  private readonly written: string[] = [];
+  private writtenVersion = -1;
   constructor(
     readonly key: string,
     inferenceId: string,
@@ -80,6 +84,19 @@ class EndpointFigures {
     readonly shared: boolean,
   ) {
     this.labels = `inference_id="${escapeLabel(inferenceId)}",task_type="${escapeLabel(taskType)}"`;
+  }
+
+  /**
+   * Its lines of the family at `index`: written again only after a record (an endpoint that served
+   * nothing since the last scrape costs a string concatenation).
+   */
+  lines(index: number, family: Family, gauges: LiveGauges | undefined, others: OtherGauges): string {
+    if (family.type === 'gauge') return family.write(this, gauges, others);
+    if (this.writtenVersion !== this.version) {
+      this.written.length = 0;
+      this.writtenVersion = this.version;
+    }
+    return (this.written[index] ??= family.write(this, gauges, others));
   }
 }
 
@@ -100,7 +117,7 @@ const queued = (g: LiveGauges | undefined) => {
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The gauges of the endpoints without series of their own, per task type. */
-type OtherGauges = Map<string, { queues: number; queued: number; streams: number }>;
+type OtherGauges = Map<string, { streams: number }>;
 
 /** One metric family: its name, type and help, and how one endpoint's figures are written into it. */
 interface Family {
@@ -178,12 +195,10 @@ const FAMILIES: readonly Family[] = [
     name: `${METRIC_PREFIX}queue_depth`,
     type: 'gauge',
     help: 'Texts (or documents) waiting in the endpoint queue for an upstream request.',
-    write(f, gauges, others) {
-      if (f.shared) {
-        const other = others.get(f.taskType);
-        return other && other.queues > 0 ? `${this.name}{${f.labels}} ${other.queued}\n` : '';
-      }
-      return gauges && gauges.queues.size > 0 ? `${this.name}{${f.labels}} ${queued(gauges)}\n` : '';
+    // Endpoints with series of their own only: queues are read, not counted, and reading every
+    // endpoint's at each scrape is what the limit avoids.
+    write(f, gauges) {
+      return !f.shared && gauges && gauges.queues.size > 0 ? `${this.name}{${f.labels}} ${queued(gauges)}\n` : '';
     },
   },
   histogramFamily(
@@ -228,6 +243,8 @@ export class Metrics implements Telemetry {
   private readonly others = new Map<string, EndpointFigures>();
   /** Every bound endpoint's queues and streams, by key. */
   private readonly gauges = new Map<string, LiveGauges>();
+  /** Streams open per task type, on every endpoint. */
+  private readonly streamsOpen = new Map<string, number>();
   /** The scrape being written: a scrape that arrives meanwhile gets the same text. */
   private writing: Promise<string> | undefined;
 
@@ -250,15 +267,15 @@ export class Metrics implements Telemetry {
 
   private async write(): Promise<string> {
     const own = await this.sweep();
-    const others = await this.otherGauges();
+    const others = this.otherGauges(own);
     const rows = [...own, ...this.others.values()];
     let text = await this.registry.metrics();
     let slice = performance.now();
-    for (const family of FAMILIES) {
+    for (const [index, family] of FAMILIES.entries()) {
       text += `\n# HELP ${family.name} ${family.help}\n# TYPE ${family.name} ${family.type}\n`;
       for (let i = 0; i < rows.length; i++) {
         const f = rows[i]!;
-        if (!f.dropped) text += family.write(f, this.gauges.get(f.key), others);
+        if (!f.dropped) text += f.lines(index, family, this.gauges.get(f.key), others);
         if ((i & 31) === 31 && performance.now() - slice > SLICE_MS) {
           await yieldTurn();
           slice = performance.now();
@@ -286,23 +303,17 @@ export class Metrics implements Telemetry {
     return kept;
   }
 
-  /** Queues and streams of the endpoints without series of their own, added up per task type. */
-  private async otherGauges(): Promise<OtherGauges> {
+  /**
+   * Streams open on the endpoints without series of their own, per task type: every stream open
+   * (a running total) less those of the endpoints with series, so a scrape never visits every endpoint.
+   */
+  private otherGauges(own: readonly EndpointFigures[]): OtherGauges {
     const sums: OtherGauges = new Map();
-    let slice = performance.now();
-    let i = 0;
-    for (const [key, g] of this.gauges) {
-      if (!this.own.has(key)) {
-        let sum = sums.get(g.taskType);
-        if (!sum) sums.set(g.taskType, (sum = { queues: 0, queued: 0, streams: 0 }));
-        sum.queues += g.queues.size;
-        sum.queued += queued(g);
-        sum.streams += g.streams;
-      }
-      if ((++i & 1023) === 0 && performance.now() - slice > SLICE_MS) {
-        await yieldTurn();
-        slice = performance.now();
-      }
+    for (const [taskType, streams] of this.streamsOpen) sums.set(taskType, { streams });
+    for (const f of own) {
+      const g = this.gauges.get(f.key);
+      const sum = sums.get(f.taskType);
+      if (g && sum) sum.streams -= g.streams;
     }
     return sums;
   }
@@ -324,6 +335,7 @@ export class Metrics implements Telemetry {
       }
     }
     f.lastActive = performance.now();
+    f.version++;
     return f;
   }
 
@@ -352,7 +364,10 @@ export class Metrics implements Telemetry {
     const f = () => {
       if (!figures || figures.dropped || (figures.shared && this.own.size < this.options.maxEndpoints))
         figures = this.figuresFor(key, inferenceId, taskType);
-      else figures.lastActive = performance.now();
+      else {
+        figures.lastActive = performance.now();
+        figures.version++;
+      }
       return figures;
     };
     const labels = { inference_id: inferenceId, task_type: taskType };
@@ -379,11 +394,13 @@ export class Metrics implements Telemetry {
       streamOpened: () => {
         const g = this.gaugesOf(key, taskType);
         g.streams++;
+        add(this.streamsOpen, taskType);
         f();
         let open = true;
         return () => {
           if (open) {
             g.streams--;
+            add(this.streamsOpen, taskType, -1);
             this.release(key, g);
           }
           open = false;
