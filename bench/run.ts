@@ -7,6 +7,7 @@ import { startChild, type Child } from './children.js';
 import { gatewayOverhead, limiterAccuracy, memoryUnderOverload, quotaEfficiency } from './load.js';
 import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
+import { scaleFigures } from './scale.js';
 import { streamingRows } from './streaming.js';
 
 const label = (bytes: number) => (bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`);
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     ['quota', quotaEfficiency],
     ['limiter', limiterAccuracy],
     ['memory', memoryUnderOverload],
+    ['scale', scaleFigures],
   ];
   console.log(`before the run: 1-minute load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
   if (upstreamSections.some(([name]) => want(name))) {

@@ -165,7 +165,10 @@ async function assemble(
     .setSerializerCompiler(() => (data) => JSON.stringify(data))
     .withTypeProvider<TypeBoxTypeProvider>();
 
-  const metrics = new Metrics(app.log);
+  const metrics = new Metrics(app.log, {
+    maxEndpoints: config.metricsEndpoints,
+    idleMs: config.metricsIdleTimeoutMs,
+  });
   const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
   opened.push(() => store.close());
   const keys = new ApiKeys(store.apiKeys);

@@ -35,6 +35,10 @@ export interface Config {
   redisUrl: string | undefined;
   /** How many instances share the limits: each takes requests_per_minute / CLUSTER_SIZE while Redis is unreachable. */
   clusterSize: number;
+  /** Endpoints with Prometheus series of their own at once; the others are added up under `_other`. */
+  metricsEndpoints: number;
+  /** An endpoint idle this long (ms) loses its own series. */
+  metricsIdleTimeoutMs: number;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -70,6 +74,9 @@ const DEFAULTS = {
   // client it is tested with (@elastic/elasticsearch 9.4; 8.x clients accept a 9.x server too).
   elasticsearchVersion: '9.4.0',
   bodyLimit: '10mb',
+  // About 64 series each: the endpoints' part of a scrape stays under about 1.4 MB (docs/operations.md#metrics).
+  metricsEndpoints: '200',
+  metricsIdleTimeout: '10m',
 } as const;
 
 /** Parses `10485760`, `512kb`, `10mb`, `1gb` (case-insensitive) into bytes. */
@@ -148,6 +155,13 @@ function parseClusterSize(raw: string): number {
   return n;
 }
 
+function parseMetricsEndpoints(raw: string): number {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= 100_000))
+    throw new ConfigError(`METRICS_ENDPOINTS must be an integer from 0 to 100000, got [${raw}]`);
+  return n;
+}
+
 function parseElasticsearchVersion(raw: string): string {
   const version = raw.trim();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(version)) {
@@ -215,6 +229,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
     redisUrl: redisUrl === undefined ? undefined : parseServiceUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']),
     clusterSize: parseClusterSize(value('CLUSTER_SIZE') ?? '1'),
+    metricsEndpoints: parseMetricsEndpoints(value('METRICS_ENDPOINTS') ?? DEFAULTS.metricsEndpoints),
+    metricsIdleTimeoutMs: parseDuration(
+      'METRICS_IDLE_TIMEOUT',
+      value('METRICS_IDLE_TIMEOUT') ?? DEFAULTS.metricsIdleTimeout,
+    ),
   };
 }
 
