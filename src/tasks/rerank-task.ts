@@ -2,11 +2,10 @@
 // cut to top_n.
 import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
 import { errors } from '../errors.js';
-import { bodyChecker } from '../request-body.js';
 import { parseBooleanParam } from '../request-params.js';
 import { batchedLifecycle, halve } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
-import { checkInputType, readInputs } from './input.js';
+import { inputChecker, readInputs } from './input.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
 /** Documents per upstream request unless the endpoint sets `batch_size`: TEI's max_client_batch_size. */
@@ -18,7 +17,7 @@ interface RerankGroup {
   returnText: boolean;
 }
 
-const checkStructure = bodyChecker(RerankRequest);
+const checkStructure = inputChecker('rerank', RerankRequest);
 
 /** `?top_n=2&return_documents=true`, as Elasticsearch 8 clients send them, read like the body fields. */
 function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial<RerankRequest> {
@@ -60,8 +59,8 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
   chunked: false,
   queryParameters: ['top_n', 'return_documents'],
 
-  checkBody(body, query) {
-    const request = checkStructure(body);
+  checkBody(body, query, named) {
+    const request = checkStructure(body, query, named);
     const extra = fromQuery(query);
     return {
       ...request,
@@ -78,7 +77,6 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
   ),
 
   async run(state, endpoint, body, lifetime) {
-    checkInputType(body.input_type);
     if (body.query === undefined || body.query === null) throw errors.queryNull('rerank');
     const inputs = readInputs(body.input);
     // Top-level fields override the request's task_settings, which override the stored ones.

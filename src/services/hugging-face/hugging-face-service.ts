@@ -184,8 +184,9 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
     withModelDetails(taskType, raw, details: ModelDetails | undefined): SettingsMap {
       if (taskType !== 'text_embedding') return raw;
       const settings = { ...raw } as SettingsMap & ServiceSettingsOf<'text_embedding'>;
-      // A model whose vectors differ from configured dimensions has already failed the validation call.
-      settings.dimensions ??= details?.dimensions;
+      // What the creation check learned stands, over any dimensions given: Elasticsearch's hugging_face service has no
+      // dimensions_set_by_user, so its validator stores the model's length and never compares (docs/api.md#dimensions).
+      if (details?.dimensions !== undefined) settings.dimensions = details.dimensions;
       settings.similarity ??= 'cosine';
       return settings;
     },
