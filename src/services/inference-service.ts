@@ -44,12 +44,26 @@ interface SparseEmbeddingOperations {
 }
 
 /**
- * rerank: one upstream request scores a batch of texts against one query; one score per text, in
- * the order sent. `returnText` asks the upstream for the texts too (Elasticsearch's wire), though
- * the answer gives back the caller's own documents.
+ * What a rerank request asks of the upstream besides its texts, as Elasticsearch sends it (each only when given):
+ * `returnText` asks for the texts back (the answer gives back the caller's own documents anyway), `topN` for the best
+ * only (the answer is cut here too).
+ */
+export interface RerankOptions {
+  returnText?: boolean;
+  topN?: number;
+}
+
+/**
+ * rerank: one upstream request scores a batch of texts against one query; one score per text, in the order sent.
+ * With `topN`, an upstream may score only its best `topN`: the others are undefined.
  */
 interface RerankOperations {
-  score(query: string, texts: string[], returnText: boolean, signal: AbortSignal): Promise<number[]>;
+  score(
+    query: string,
+    texts: string[],
+    options: RerankOptions,
+    signal: AbortSignal,
+  ): Promise<Array<number | undefined>>;
 }
 
 /** One message of a conversation, as Elasticsearch's unified chat body carries it. */
