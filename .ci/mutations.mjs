@@ -363,6 +363,30 @@ const MUTATIONS = [
     'http/unified',
     'refusals',
   ],
+  [
+    'input_type: prefix left out',
+    'src/tasks/batched.ts',
+    'const whole = prefix + inputs[i]!.slice(c.start, c.end);',
+    'const whole = prefix.slice(prefix.length) + inputs[i]!.slice(c.start, c.end);',
+    'http/input-type',
+    'each text sent with its input type prefix',
+  ],
+  [
+    'input_type: accepted without prefix_strings',
+    'src/tasks/input.ts',
+    'if (prefix === undefined) throw errors.inputTypeNotSupported(inputType);',
+    "if (prefix === undefined) return '';",
+    'http/input-type',
+    'refuses every input type',
+  ],
+  [
+    'rerank: top_n not sent upstream',
+    'src/services/hugging-face/rerank-wire.ts',
+    'return JSON.stringify({ texts, query, return_text: returnText, top_n: topN });',
+    'return JSON.stringify({ texts, query, return_text: returnText, top_n: topN && undefined });',
+    'http/rerank',
+    'go upstream as Elasticsearch sends them',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

@@ -282,7 +282,7 @@ const answersPost = (task: AnyTask): task is AnyTask & Pick<Required<AnyTask>, '
 
 /** What a request runs of its task: the plain POST's reading and run, or the `_stream` ones. */
 interface Operation<R> {
-  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): unknown;
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>, named: boolean): unknown;
   /** Query parameters it reads besides `timeout`. */
   readonly queryParameters?: readonly string[];
   run(state: unknown, endpoint: BoundEndpoint, body: unknown, lifetime: Cancellation): Promise<R>;
@@ -294,5 +294,5 @@ function checkRequest(task: Pick<Operation<unknown>, 'checkBody' | 'queryParamet
     (name) => call.query[name] !== undefined && !task.queryParameters?.includes(name),
   );
   if (unread.length > 0) throw errors.unrecognizedParameters(call.path, unread);
-  return task.checkBody(call.body, call.query);
+  return task.checkBody(call.body, call.query, call.taskType !== undefined);
 }

@@ -1,10 +1,10 @@
 // sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum
 // over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
-import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/inference-service.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
+import { inputChecker } from './input.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
@@ -47,7 +47,7 @@ export const sparseEmbeddingTask: Task<
   requestSchema: SparseEmbeddingRequest,
   resultSchema: SparseEmbeddingResult,
   chunked: true,
-  checkBody: bodyChecker(SparseEmbeddingRequest),
+  checkBody: inputChecker('sparse_embedding', SparseEmbeddingRequest),
 
   ...batchedLifecycle<'sparse_embedding', SparseItem, SparseResult, undefined>(
     DEFAULT_BATCH_SIZE,

@@ -1,10 +1,10 @@
 // text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there
 // are several).
 import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
-import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/inference-service.js';
 import type { Chunk } from '../chunking/chunker.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
+import { inputChecker } from './input.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
@@ -63,7 +63,7 @@ export const textEmbeddingTask: Task<
   requestSchema: TextEmbeddingRequest,
   resultSchema: TextEmbeddingResult,
   chunked: true,
-  checkBody: bodyChecker(TextEmbeddingRequest),
+  checkBody: inputChecker('text_embedding', TextEmbeddingRequest),
 
   ...batchedLifecycle<'text_embedding', string, Embedding, undefined>(
     DEFAULT_BATCH_SIZE,
@@ -72,7 +72,7 @@ export const textEmbeddingTask: Task<
   ),
 
   async run(state, endpoint, body, lifetime) {
-    const chunked = chunkRequest(state.queue, endpoint, body);
+    const chunked = chunkRequest(state.queue, endpoint, body, endpoint.operations.prefixFor);
     const vectors = await submitAll(state.queue, chunked.texts, lifetime, undefined);
     const entries = perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
       const chunks = chunked.chunks[i]!;
@@ -91,7 +91,6 @@ export const textEmbeddingTask: Task<
   },
 
   async validate(endpoint, signal) {
-    const [vector] = await endpoint.operations.embed([PROBE_TEXT], signal);
-    return { dimensions: vector!.values.length };
+    return { dimensions: await endpoint.operations.measure(PROBE_TEXT, signal) };
   },
 };

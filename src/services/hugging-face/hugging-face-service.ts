@@ -227,8 +227,9 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       // What the server said of itself replaces what it said before (an `_update`'s check asks again).
       if (details?.server !== undefined) settings[SERVER_INFO] = details.server;
       if (taskType !== 'text_embedding') return settings;
-      // A model whose vectors differ from configured dimensions has already failed the validation call.
-      settings.dimensions ??= details?.dimensions;
+      // What the creation check learned stands, over any dimensions given: Elasticsearch's hugging_face service has no
+      // dimensions_set_by_user, so its validator stores the model's length and never compares (docs/api.md#dimensions).
+      if (details?.dimensions !== undefined) settings.dimensions = details.dimensions;
       settings.similarity ??= 'cosine';
       return settings;
     },
