@@ -412,7 +412,8 @@ t.test('an upstream maximum below batch_size is learned from its 422 (and from t
   for (const status of [422, 413]) {
     const { hf, put, rerank } = await setup(t);
     hf.batchLimitStatus = status;
-    await put('learn', { batch_size: 50 });
+    // One request at a time: with more, the second slice of 50 may go out before the first one's refusal is back.
+    await put('learn', { batch_size: 50, max_concurrent_requests: 1 });
     const docs = Array.from({ length: 100 }, (_, i) => `doc ${i}`);
     const res = await rerank('learn', { query: 'doc 7', input: docs, top_n: 3 });
     t.strictSame(res.json, expected('doc 7', docs, 3, false), `status ${status}`);
