@@ -92,6 +92,8 @@ function set(cp: number, w: W, s: S): void {
   set(0x0d, W.CR, S.CR);
   set(0x20, W.SPACE, S.SP);
   set(0xa0, W.OTHER, S.SP);
+  // NEL and the line and paragraph separators: line breaks for both (Newline; Sep, a ParaSep like LF).
+  for (const cp of [0x85, 0x2028, 0x2029]) set(cp, W.NEWLINE, S.LF);
   // Word_Break specials.
   WB[0x5f] = W.EXTEND_NUM_LET; // _
   WB[0x3a] = W.MID_LETTER; // :
@@ -312,7 +314,7 @@ function fastSentences(text: string, from: number, out: number[]): number {
     if (c === S.SLOW) return ABORT;
     if (c === S.CR) {
       if (i + 1 < n && sbOf(text, i + 1) === S.SLOW) return ABORT;
-      i += i + 1 < n && sbOf(text, i + 1) === S.LF ? 2 : 1;
+      i += i + 1 < n && text.charCodeAt(i + 1) === 0x0a ? 2 : 1; // CR LF, not CR and another separator
       out.push(i);
       continue;
     }

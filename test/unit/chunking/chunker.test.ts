@@ -225,6 +225,8 @@ t.test('the segmenter agrees with Intl.Segmenter for every fast character in eve
     'X#.Y',
     'x.#1',
     'x. # 1 b',
+    'a\r#b',
+    'a.\r#B',
   ];
   let mismatches = 0;
   let checked = 0;
@@ -268,6 +270,7 @@ function randomText(seed: number, length: number): string {
     '\u037e',
     '\u0085',
     '\u2028',
+    '\u2029',
     'ß',
     'ǅ',
     '\u02bb',
