@@ -564,13 +564,14 @@ export function findSentenceEnds(text: string): number[] {
   const n = text.length;
   const ends: number[] = [];
   let pos = 0; // always the start of a sentence
+  let window = WINDOW;
   while (pos < n) {
     const mark = ends.length;
     if (fastSentences(text, pos, ends) === n) break;
     // The fast scanner met a character it does not know: drop its last, undecided sentence
     // and segment from the last sure break with Intl.Segmenter, one window at a time.
     if (ends.length > mark) pos = ends[ends.length - 1]!;
-    const end = Math.min(n, pos + WINDOW);
+    const end = Math.min(n, pos + window);
     const found = intlSentences(text, pos, end);
     if (end === n) {
       ends.push(...found);
@@ -578,10 +579,16 @@ export function findSentenceEnds(text: string): number[] {
     }
     // The last "break" is only the window's edge, and a break near the edge may depend on
     // what follows it (SB8 looks ahead): keep those well inside. With none there, keep what
-    // there is; a sentence longer than the window is cut at the edge.
+    // there is. A sentence longer than the window is not cut (ICU does not cut it, and the sentence strategy follows
+    // ICU's sentences): the window doubles until it holds the sentence's end, which keeps the cost linear.
     const interior = found.slice(0, -1);
+    if (interior.length === 0) {
+      window *= 2;
+      continue;
+    }
+    window = WINDOW;
     const kept = interior.filter((b) => b <= end - MARGIN);
-    const take = kept.length > 0 ? kept : interior.length > 0 ? interior : [end];
+    const take = kept.length > 0 ? kept : interior;
     ends.push(...take);
     pos = take[take.length - 1]!;
   }
