@@ -18,6 +18,7 @@ import rootRoutes from '../routes/root.js';
 import servicesRoutes from '../routes/services.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { EmbeddingCache } from './cache/embedding-cache.js';
+import { RedisCacheTier } from './cache/redis-cache-tier.js';
 import { ConfigError, isLoopback, type Config } from './config.js';
 import { localRateLimiters, type RateLimiterFactory } from './dispatch/rate-limiter.js';
 import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
@@ -273,11 +274,17 @@ async function assemble(
   if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000)))
     app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
-  // Vectors already computed answer again without an upstream call (docs/embedding-cache.md).
+  // Vectors already computed answer again without an upstream call (docs/embedding-cache.md); with Redis, shared.
+  const sharedCache = shared && config.embeddingCacheBytes > 0 ? new RedisCacheTier(shared.redis) : undefined;
   const cache =
     config.embeddingCacheBytes > 0
-      ? new EmbeddingCache({ maxBytes: config.embeddingCacheBytes, ttlMs: config.embeddingCacheTtlMs })
+      ? new EmbeddingCache({
+          maxBytes: config.embeddingCacheBytes,
+          ttlMs: config.embeddingCacheTtlMs,
+          shared: sharedCache,
+        })
       : undefined;
+  if (sharedCache) opened.push(async () => sharedCache.close());
   if (cache) metrics.watchCache(() => cache.stats());
   const runner: InferenceRunner = new InferenceRunner({
     registry,
@@ -293,6 +300,7 @@ async function assemble(
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
     await runner.close();
+    sharedCache?.close();
     await shared?.close();
     await transport.close();
     await store.close();

@@ -19,7 +19,7 @@ export interface CacheStats {
  * The shared tier (Redis): slower than memory, shared by every instance. It never throws: a tier that is away answers
  * misses and drops writes.
  */
-interface SharedCacheTier {
+export interface SharedCacheTier {
   get(keys: readonly string[]): Promise<Array<string | undefined>>;
   set(entries: ReadonlyArray<readonly [string, string]>, ttlMs: number): void;
   /** Removes every entry whose key starts with `prefix`, on every instance; resolves to the shared entries removed. */

@@ -2,6 +2,7 @@
 // the same bytes; only misses go upstream; identical misses in flight cost one text; memory stays within its bound.
 import t from 'tap';
 import { API_KEY, envelope, startApp } from '../helpers/app-harness.js';
+import { servicesAvailable, TEST_REDIS_URL } from '../helpers/backing-services.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 
 async function setup(t: Parameters<typeof startApp>[0], env: Record<string, string> = {}) {
@@ -227,4 +228,34 @@ t.test('EMBEDDING_CACHE_SIZE=0 turns the cache off', async (t) => {
   await embed('e', 'x');
   t.strictSame(hf.texts, ['x', 'x']);
   t.equal(await metric('hf_gateway_embedding_cache_bytes'), undefined);
+});
+
+t.test('two instances on one Redis share hits, and a clear on one reaches the other', async (t) => {
+  if (!(await servicesAvailable(t, { redis: true }))) return;
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  // Two services with their own stores, each with the same endpoint (same url: same identity), on one Redis.
+  const env = { EMBEDDING_CACHE_SIZE: '256mb', REDIS_URL: TEST_REDIS_URL };
+  const [a, b] = [await startApp(t, env), await startApp(t, env)];
+  for (const s of [a, b]) {
+    const put = await s.request('PUT', '/_inference/text_embedding/e', {
+      service: 'hugging_face',
+      service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, dimensions: 16 },
+    });
+    t.equal(put.status, 200);
+  }
+  const input = texts(300, `shared ${hf.url}`);
+  const cold = await a.request('POST', '/_inference/text_embedding/e', { input });
+  t.equal(hf.texts.length, 300);
+  // The writes to Redis are not awaited by the request: give them a moment.
+  await new Promise((r) => setTimeout(r, 200));
+  const warm = await b.request('POST', '/_inference/text_embedding/e', { input });
+  t.equal(hf.texts.length, 300, 'the other instance made no upstream call');
+  t.equal(warm.body, cold.body, 'the same bytes');
+
+  const cleared = await b.request('POST', '/_inference/e/_cache/clear');
+  t.equal(cleared.json.cleared, 300);
+  await new Promise((r) => setTimeout(r, 200));
+  await a.request('POST', '/_inference/text_embedding/e', { input: input.slice(0, 10) });
+  t.equal(hf.texts.length, 310, "the clear reached the first instance's memory too");
 });
