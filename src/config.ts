@@ -39,6 +39,10 @@ export interface Config {
   metricsEndpoints: number;
   /** An endpoint idle this long (ms) loses its own series. */
   metricsIdleTimeoutMs: number;
+  /** Bytes of embeddings each instance keeps in memory (docs/embedding-cache.md); 0: no embedding cache at all. */
+  embeddingCacheBytes: number;
+  /** Longest an embedding stays cached (ms), in memory and in Redis. */
+  embeddingCacheTtlMs: number;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -77,6 +81,9 @@ const DEFAULTS = {
   // About 64 series each: the endpoints' part of a scrape stays under about 1.4 MB (docs/operations.md#metrics).
   metricsEndpoints: '200',
   metricsIdleTimeout: '10m',
+  // About 25,000 vectors of 1,024 floats, or 65,000 of 384 (docs/embedding-cache.md#memory).
+  embeddingCacheSize: '256mb',
+  embeddingCacheTtl: '24h',
 } as const;
 
 /** Parses `10485760`, `512kb`, `10mb`, `1gb` (case-insensitive) into bytes. */
@@ -88,6 +95,11 @@ function parseByteSize(name: string, raw: string): number {
     throw new ConfigError(`${name} must be a positive size such as 10mb, 512kb or 1048576, got [${raw}]`);
   }
   return bytes;
+}
+
+/** A byte size as parseByteSize reads it, or 0 (the feature off). */
+function parseByteSizeOrZero(name: string, raw: string): number {
+  return /^\s*0+\s*(b|kb|mb|gb)?\s*$/i.test(raw) ? 0 : parseByteSize(name, raw);
 }
 
 function parseBoolean(name: string, raw: string): boolean {
@@ -233,6 +245,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsIdleTimeoutMs: parseDuration(
       'METRICS_IDLE_TIMEOUT',
       value('METRICS_IDLE_TIMEOUT') ?? DEFAULTS.metricsIdleTimeout,
+    ),
+    embeddingCacheBytes: parseByteSizeOrZero(
+      'EMBEDDING_CACHE_SIZE',
+      value('EMBEDDING_CACHE_SIZE') ?? DEFAULTS.embeddingCacheSize,
+    ),
+    embeddingCacheTtlMs: parseDuration(
+      'EMBEDDING_CACHE_TTL',
+      value('EMBEDDING_CACHE_TTL') ?? DEFAULTS.embeddingCacheTtl,
     ),
   };
 }

@@ -11,6 +11,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { TASK_TYPES, type TaskType } from './inference-task-type.js';
 import type { EndpointTelemetry, Telemetry } from './telemetry.js';
+import type { CacheStats } from './cache/embedding-cache.js';
 
 /** Where fault lines go (the app's pino logger). */
 export interface FaultLog {
@@ -64,6 +65,8 @@ class EndpointFigures {
   readonly retries = { backoff: 0, split: 0 };
   texts = 0;
   tokens = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
   readonly requestSeconds = new Histogram(LATENCY_BUCKETS);
   readonly upstreamSeconds = new Histogram(LATENCY_BUCKETS);
   readonly limiterWait = new Histogram(LATENCY_BUCKETS);
@@ -216,6 +219,22 @@ const FAMILIES: readonly Family[] = [
     },
   },
   {
+    name: `${METRIC_PREFIX}embedding_cache_hits_total`,
+    type: 'counter',
+    help: "Texts answered by the embedding cache, or by another request's upstream call under way.",
+    write(f) {
+      return f.cacheHits > 0 ? `${this.name}{${f.labels}} ${f.cacheHits}\n` : '';
+    },
+  },
+  {
+    name: `${METRIC_PREFIX}embedding_cache_misses_total`,
+    type: 'counter',
+    help: 'Texts looked up in the embedding cache and sent upstream.',
+    write(f) {
+      return f.cacheMisses > 0 ? `${this.name}{${f.labels}} ${f.cacheMisses}\n` : '';
+    },
+  },
+  {
     name: `${METRIC_PREFIX}streams_open`,
     type: 'gauge',
     help: 'Streamed answers in progress.',
@@ -234,6 +253,35 @@ const FAMILIES: readonly Family[] = [
   },
 ];
 
+/** The embedding cache's own figures: this instance's memory tier. */
+function cacheLines(stats: CacheStats): string {
+  const name = `${METRIC_PREFIX}embedding_cache`;
+  const family = (suffix: string, type: string, help: string, value: number) =>
+    `\n# HELP ${name}_${suffix} ${help}\n# TYPE ${name}_${suffix} ${type}\n${name}_${suffix} ${value}\n`;
+  return (
+    family('bytes', 'gauge', 'Estimated bytes the embedding cache holds in memory.', stats.bytes) +
+    family(
+      'max_bytes',
+      'gauge',
+      'The most bytes the embedding cache holds in memory (EMBEDDING_CACHE_SIZE).',
+      stats.maxBytes,
+    ) +
+    family('entries', 'gauge', 'Texts whose vectors the embedding cache holds in memory.', stats.entries) +
+    family(
+      'evictions_total',
+      'counter',
+      'Entries dropped from memory to make room, least recently used first.',
+      stats.evictions,
+    ) +
+    family(
+      'expirations_total',
+      'counter',
+      'Entries dropped from memory for their age (EMBEDDING_CACHE_TTL).',
+      stats.expirations,
+    )
+  );
+}
+
 export class Metrics implements Telemetry {
   /** The process's own figures (prom-client's default metrics). */
   private readonly registry = new Registry();
@@ -247,6 +295,8 @@ export class Metrics implements Telemetry {
   private readonly streamsOpen = new Map<string, number>();
   /** The scrape being written: a scrape that arrives meanwhile gets the same text. */
   private writing: Promise<string> | undefined;
+  /** The embedding cache's figures, when the service keeps one. */
+  private cacheStats: (() => CacheStats) | undefined;
 
   constructor(
     private readonly log: FaultLog,
@@ -258,6 +308,11 @@ export class Metrics implements Telemetry {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** Writes the embedding cache's figures (one instance's memory tier, no endpoint label) into each scrape. */
+  watchCache(stats: () => CacheStats): void {
+    this.cacheStats = stats;
   }
 
   scrape(): Promise<string> {
@@ -282,7 +337,7 @@ export class Metrics implements Telemetry {
         }
       }
     }
-    return text;
+    return text + (this.cacheStats ? cacheLines(this.cacheStats()) : '');
   }
 
   /** Drops the own series of endpoints idle for `idleMs` with nothing queued or streaming; the rest, in order. */
@@ -383,6 +438,11 @@ export class Metrics implements Telemetry {
       limiterWait: (seconds) => f().limiterWait.observe(seconds),
       batch: (size) => f().batchSize.observe(size),
       textsEmbedded: (count) => void (f().texts += count),
+      cacheLookups: (hits, misses) => {
+        const into = f();
+        into.cacheHits += hits;
+        into.cacheMisses += misses;
+      },
       watchQueue: (depth) => {
         const g = this.gaugesOf(key, taskType);
         g.queues.add(depth);

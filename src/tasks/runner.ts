@@ -1,6 +1,7 @@
 // Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows
 // endpoint changes.
 import PQueue from 'p-queue';
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { Cancellation } from '../cancellation.js';
 import type { EndpointChanges } from '../endpoints/changes.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
@@ -26,6 +27,8 @@ export interface RunnerDeps {
   maxInflight: number;
   /** Where each endpoint's queue and dispatch figures go. */
   telemetry?: Telemetry;
+  /** The embedding cache, when the service keeps one. */
+  cache?: EmbeddingCache;
 }
 
 export interface InferenceCall {
@@ -232,6 +235,7 @@ export class InferenceRunner {
       retry: this.deps.retry,
       queueCapacity: this.deps.queueCapacity,
       telemetry: (this.deps.telemetry ?? NO_TELEMETRY).endpoint(inferenceId, endpoint.taskType),
+      cache: this.deps.cache,
     });
     this.live.set(inferenceId, live);
     return live;

@@ -2,6 +2,7 @@
 // is written.
 import type PQueue from 'p-queue';
 import type { Cancellation } from '../cancellation.js';
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import type { RateLimiter } from '../dispatch/rate-limiter.js';
 import type { RetryPolicy } from '../dispatch/retry.js';
 import type { EsError } from '../errors.js';
@@ -30,6 +31,8 @@ export interface DispatchContext<T extends TaskType> {
   queueCapacity: number | undefined;
   /** The endpoint's instruments (queue depth, batches, retries…). */
   telemetry: EndpointTelemetry;
+  /** The embedding cache (docs/embedding-cache.md); undefined when the service runs without one. */
+  cache?: EmbeddingCache;
 }
 
 /**

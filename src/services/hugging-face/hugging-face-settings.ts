@@ -317,6 +317,15 @@ const SERVICE_SETTINGS = {
     updatable: true,
     read: readPrefixStrings,
   }),
+  cache: setting({
+    tasks: ['text_embedding', 'sparse_embedding'],
+    label: 'Cache',
+    description:
+      'Whether vectors are kept in the embedding cache and answered from it (default true): a text embedded before, by the same upstream with the same settings, costs no upstream call and no rate-limit grant. Updatable.',
+    type: 'bool',
+    updatable: true,
+    read: (r) => r.takeBoolean('cache'),
+  }),
   batch_size: setting({
     tasks: BATCHED,
     label: 'Batch size',
@@ -715,6 +724,7 @@ export const SERVICE_SETTINGS_VIEW = Type.Object(
         {
           server: Type.Union([Type.Literal('text-embeddings-inference'), Type.Literal('text-generation-inference')]),
           model_id: Type.Optional(Type.String()),
+          model_sha: Type.Optional(Type.String()),
           model_type: Type.Optional(
             Type.Union([Type.Literal('embedding'), Type.Literal('reranker'), Type.Literal('classifier')]),
           ),
