@@ -13,7 +13,13 @@ import { serveParent } from './children.js';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gateway-'));
 // The log level a user gets (info: one line per request, formatted in full); the lines are
 // dropped rather than written, so that a terminal's speed is not measured.
-const config = loadConfig({ DATA_DIR: dataDir, SKIP_VALIDATION: 'true' });
+// The embedding cache is off unless a section turns it on: the other sections measure the work of sending texts upstream,
+// and their corpora repeat texts, which the cache would answer without that work.
+const config = loadConfig({
+  DATA_DIR: dataDir,
+  SKIP_VALIDATION: 'true',
+  EMBEDDING_CACHE_SIZE: process.env.BENCH_EMBEDDING_CACHE_SIZE ?? '0',
+});
 const app = await buildApp(config, {
   queueCapacity: process.env.BENCH_QUEUE_CAPACITY ? Number(process.env.BENCH_QUEUE_CAPACITY) : undefined,
   logStream: new Writable({ write: (_c, _e, done) => done() }),
