@@ -8,6 +8,7 @@ import { gatewayOverhead, limiterAccuracy, memoryUnderOverload, quotaEfficiency 
 import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
 import { scaleFigures } from './scale.js';
+import { cacheFigures } from './cache-bench.js';
 import { streamingRows } from './streaming.js';
 
 const label = (bytes: number) => (bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`);
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     ['limiter', limiterAccuracy],
     ['memory', memoryUnderOverload],
     ['scale', scaleFigures],
+    ['cache', cacheFigures],
   ];
   console.log(`before the run: 1-minute load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
   if (upstreamSections.some(([name]) => want(name))) {
