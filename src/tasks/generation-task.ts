@@ -112,7 +112,7 @@ interface EventFormat {
  */
 class EventReadable extends Readable {
   private readonly chunks: AsyncIterator<GenerationChunk[]>;
-  private readonly closed: () => void;
+  private readonly streamClosed: () => void;
   private reading = false;
   private over = false;
 
@@ -122,7 +122,7 @@ class EventReadable extends Readable {
     private readonly format: EventFormat,
   ) {
     super({ objectMode: true });
-    this.closed = state.telemetry.streamOpened();
+    this.streamClosed = state.telemetry.streamOpened();
     this.chunks = stream[Symbol.asyncIterator]();
     void this.pull();
   }
@@ -156,7 +156,7 @@ class EventReadable extends Readable {
 
   private finish(text: string): void {
     this.over = true;
-    this.closed();
+    this.streamClosed();
     this.push(text);
     this.push(null);
   }
@@ -167,7 +167,7 @@ class EventReadable extends Readable {
       return;
     }
     this.over = true;
-    this.closed();
+    this.streamClosed();
     // Ending the iteration ends the upstream request (the client went away, or the answer failed).
     const ended = this.chunks.return?.();
     if (!ended) callback(error);

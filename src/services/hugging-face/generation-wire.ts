@@ -41,7 +41,6 @@ function wholeAnswerStream(text: string): GenerationStream {
 /** Reads a stream's events into chunks, a batch per network read; every failure is a SendError. */
 class EventReader {
   private readonly parser = new SseParser();
-  private readonly body: AsyncIterator<Uint8Array>;
   private finished = false;
   /** The events of the last read, and the next of them to read. */
   private events: SseEvent[] = [];
@@ -58,12 +57,10 @@ class EventReader {
   doneSeen = false;
 
   constructor(
-    res: UpstreamStream,
+    private readonly res: UpstreamStream,
     private readonly protocol: GenerationProtocol,
     private readonly call: { url: string; inferenceId: string; apiKey: string; silenceLimit: string },
-  ) {
-    this.body = res.body[Symbol.asyncIterator]();
-  }
+  ) {}
 
   /**
    * The chunks of the next read that carries any; null once the stream has ended. The first chunk comes alone, as
@@ -112,13 +109,13 @@ class EventReader {
       if (chunks.length > 0) return chunks;
       if (this.finished) return null;
       try {
-        const read = await this.body.next();
-        if (read.done) {
+        const bytes = await this.res.read();
+        if (bytes === null) {
           this.finished = true;
           this.ended = true;
           this.events = this.parser.end();
         } else {
-          this.events = this.parser.push(read.value);
+          this.events = this.parser.push(bytes);
         }
         this.at = 0;
       } catch (err) {
@@ -145,7 +142,7 @@ class EventReader {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
     const read = async () => {
-      for (let r = await this.body.next(); !r.done; r = await this.body.next());
+      while ((await this.res.read()) !== null);
       return true;
     };
     try {
