@@ -124,6 +124,8 @@ class EventReadable extends Readable {
     super({ objectMode: true });
     this.streamClosed = state.telemetry.streamOpened();
     this.chunks = stream[Symbol.asyncIterator]();
+    // What was read before the stream began goes out with the headers, without waiting for a promise.
+    if (stream.first && stream.first.length > 0) this.send(stream.first);
     void this.pull();
   }
 
@@ -141,10 +143,8 @@ class EventReadable extends Readable {
           this.finish(this.format.end());
           return;
         }
-        this.state.telemetry.tokensStreamed(read.value.length);
-        const text = this.format.chunks(read.value);
         // Taken again when the client has read what is buffered (_read).
-        if (text !== '' && !this.push(text)) return;
+        if (!this.send(read.value)) return;
       }
     } catch (err) {
       // After an error nothing else is sent: not even an upstream [DONE].
@@ -152,6 +152,13 @@ class EventReadable extends Readable {
     } finally {
       this.reading = false;
     }
+  }
+
+  /** One read's chunks as event text; false when the buffer is full. */
+  private send(chunks: GenerationChunk[]): boolean {
+    this.state.telemetry.tokensStreamed(chunks.length);
+    const text = this.format.chunks(chunks);
+    return text === '' || this.push(text);
   }
 
   private finish(text: string): void {

@@ -102,20 +102,25 @@ class EventReader {
         }
         chunks.push((reading as { chunk: GenerationChunk }).chunk);
         if (!this.started) {
-          this.restAfterFirst = this.at < this.events.length;
+          this.restAfterFirst = true;
           return chunks;
         }
       }
       if (chunks.length > 0) return chunks;
       if (this.finished) return null;
       try {
-        const bytes = await this.res.read();
-        if (bytes === null) {
-          this.finished = true;
-          this.ended = true;
-          this.events = this.parser.end();
+        const kept = this.parser.more(!this.started);
+        if (kept) {
+          this.events = kept;
         } else {
-          this.events = this.parser.push(bytes);
+          const bytes = await this.res.read();
+          if (bytes === null) {
+            this.finished = true;
+            this.ended = true;
+            this.events = this.parser.end();
+          } else {
+            this.events = this.parser.push(bytes, !this.started);
+          }
         }
         this.at = 0;
       } catch (err) {
@@ -251,15 +256,14 @@ function generationOperations(call: GenerationCall): GenerationOperations {
         throw err;
       }
       reader.started = true;
+      // The key masked in the generated text, even split across events (see ChunkMasker).
+      const masker = new ChunkMasker(apiKey);
       return {
         done: res.closed,
+        first: first ? masker.chunks(first) : [],
         async *[Symbol.asyncIterator]() {
-          // The key masked in the generated text, even split across events (see ChunkMasker).
-          const masker = new ChunkMasker(apiKey);
           try {
-            let batch = first;
-            first = null;
-            for (; batch; batch = await reader.next()) {
+            for (let batch = await reader.next(); batch; batch = await reader.next()) {
               const chunks = masker.chunks(batch);
               if (chunks.length > 0) yield chunks;
             }
