@@ -142,6 +142,8 @@ export interface GenerationChunk {
 export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
   /** Settles once the upstream request is over: ended, failed or aborted. */
   readonly done: Promise<void>;
+  /** Chunks read before the stream began, to send first (iterating yields what follows them). */
+  readonly first?: GenerationChunk[];
 }
 
 /**
