@@ -2,11 +2,13 @@
 // table with the machine's load, and written to bench/results.json.
 import fs from 'node:fs';
 import os from 'node:os';
-import { measureChunking, measureLangchain } from './chunking.js';
+import { measureChunking, measureLangchain, measureScripts } from './chunking.js';
 import { startChild, type Child } from './children.js';
 import { gatewayOverhead, limiterAccuracy, memoryUnderOverload, quotaEfficiency } from './load.js';
 import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
+import { scaleFigures } from './scale.js';
+import { cacheFigures } from './cache-bench.js';
 import { streamingRows } from './streaming.js';
 
 const label = (bytes: number) => (bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`);
@@ -44,6 +46,16 @@ async function chunkingRows(): Promise<Row[]> {
   const lc10 = theirs.find((r) => r.bytes === 10_000_000)!;
   const recursive10 = ours.find((r) => r.strategy === 'recursive' && r.text === 'english' && r.bytes === 10_000_000)!;
   rows.push(row('chunking', 'recursive vs langchain, english @ 10 MB', 'ratio', [median(recursive10) / median(lc10)]));
+  // Each script against Intl.Segmenter's word pass over 500-character windows, measured alternately in this run.
+  const atLeast = { text: '>= 0.8', met: (v: number) => v >= 0.8 };
+  for (const s of measureScripts()) {
+    const at = `${s.language} @ ${label(s.bytes)}`;
+    rows.push(row('chunking', `word, ${at}`, 'MB/s', s.word));
+    rows.push(row('chunking', `sentence, ${at}`, 'MB/s', s.sentence));
+    rows.push(row('chunking', `Intl.Segmenter 500-char windows, ${at}`, 'MB/s', s.icuWindows));
+    rows.push(row('chunking', `word vs Intl.Segmenter windows, ${at}`, 'ratio', s.wordRatio, atLeast));
+    rows.push(row('chunking', `sentence vs Intl.Segmenter windows, ${at}`, 'ratio', s.sentenceRatio, atLeast));
+  }
   return rows;
 }
 
@@ -94,6 +106,8 @@ async function main(): Promise<void> {
     ['quota', quotaEfficiency],
     ['limiter', limiterAccuracy],
     ['memory', memoryUnderOverload],
+    ['scale', scaleFigures],
+    ['cache', cacheFigures],
   ];
   console.log(`before the run: 1-minute load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
   if (upstreamSections.some(([name]) => want(name))) {

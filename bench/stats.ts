@@ -1,5 +1,6 @@
 // What every benchmark figure is made of: several runs reduced to their median and range, and the machine's load while
 // they ran.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 
@@ -85,4 +86,21 @@ export function currentRss(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = /VmRSS:\s+(\d+) kB/.exec(status);
   return kb ? Number(kb[1]) * 1024 : NaN;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** CPU time a process has used so far (user + system, from /proc/<pid>/stat), in seconds: the machine's other load does not move it. */
+export function cpuSeconds(pid: number): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After the command name (in parentheses, which may hold spaces): state is field 3, utime 14 and stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }

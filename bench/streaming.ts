@@ -1,5 +1,5 @@
-// Streaming benchmarks: time to the first event through the service against the upstream called directly, and streams/s
-// at 500 concurrent streams.
+// Streaming benchmarks: time to the first event through the service and through a bare SSE proxy (fastify + undici)
+// against the upstream called directly, and streams/s at 500 concurrent streams.
 import { Agent, request } from 'undici';
 import { startChild } from './children.js';
 import { row, type Row } from './stats.js';
@@ -71,6 +71,7 @@ async function throughput(
 export async function streamingRows(): Promise<Row[]> {
   const upstream = await startChild('llm-upstream');
   const gateway = await startChild('gateway', DEPLOYED);
+  const proxy = await startChild('passthrough', { UPSTREAM_URL: upstream.url, STREAM_URL: upstream.url });
   try {
     const put = await fetch(`${gateway.url}/_inference/completion/bench`, {
       method: 'PUT',
@@ -96,12 +97,18 @@ export async function streamingRows(): Promise<Row[]> {
       body: GATEWAY_BODY,
       agent: new Agent({ connections: CONCURRENT }),
     };
+    const bareProxy: Target = {
+      url: `${proxy.url}/_inference/completion/bench/_stream`,
+      body: GATEWAY_BODY,
+      agent: new Agent(),
+    };
 
     // Time to the first event, one stream at a time, alternating so that drift in the machine's speed falls on both
     // alike.
     await upstream.ask('shape', { tokenDelayMs: 0, count: TOKENS });
     for (let i = 0; i < 200; i++) {
       await oneStream(direct);
+      await oneStream(bareProxy);
       await oneStream(ours);
     }
     // Five rounds of 200 alternating pairs; each round gives its own p50 and p99 difference.
@@ -109,20 +116,37 @@ export async function streamingRows(): Promise<Row[]> {
     const added99: number[] = [];
     const direct50: number[] = [];
     const ours50: number[] = [];
+    const proxy50: number[] = [];
+    const proxyAdded50: number[] = [];
+    const addedRatio: number[] = [];
     let ttfbFailures = 0;
     for (let round = 0; round < 5; round++) {
       const directTimes: number[] = [];
       const ourTimes: number[] = [];
+      const proxyTimes: number[] = [];
       for (let i = 0; i < 200; i++) {
         const a = await oneStream(direct);
-        const b = await oneStream(ours);
+        // The proxy and the service take turns at going first after the direct call.
+        let b, q;
+        if (i % 2 === 0) {
+          q = await oneStream(bareProxy);
+          b = await oneStream(ours);
+        } else {
+          b = await oneStream(ours);
+          q = await oneStream(bareProxy);
+        }
         directTimes.push(a.firstEventMs);
         ourTimes.push(b.firstEventMs);
-        if (!a.ok || !b.ok) ttfbFailures++;
+        proxyTimes.push(q.firstEventMs);
+        if (!a.ok || !b.ok || !q.ok) ttfbFailures++;
       }
-      direct50.push(percentile(directTimes, 50));
+      const d = percentile(directTimes, 50);
+      direct50.push(d);
       ours50.push(percentile(ourTimes, 50));
-      added50.push(percentile(ourTimes, 50) - percentile(directTimes, 50));
+      proxy50.push(percentile(proxyTimes, 50));
+      added50.push(percentile(ourTimes, 50) - d);
+      proxyAdded50.push(percentile(proxyTimes, 50) - d);
+      addedRatio.push((percentile(ourTimes, 50) - d) / (percentile(proxyTimes, 50) - d));
       added99.push(percentile(ourTimes, 99) - percentile(directTimes, 99));
     }
 
@@ -147,13 +171,20 @@ export async function streamingRows(): Promise<Row[]> {
     }
     await direct.agent.close();
     await ours.agent.close();
+    await bareProxy.agent.close();
     const c = `${CONCURRENT} concurrent`;
     return [
       row('streaming', 'first event, upstream direct', 'p50 ms', direct50),
       row('streaming', 'first event, through the service', 'p50 ms', ours50),
       row('streaming', 'first event, service - direct', 'added p50 ms', added50, { text: '<= 1', met: (v) => v <= 1 }),
       row('streaming', 'first event, service - direct', 'added p99 ms', added99),
-      row('streaming', 'first event, 2 x 1000 streams', 'failed streams', [ttfbFailures], {
+      row('streaming', 'first event, through a bare proxy', 'p50 ms', proxy50),
+      row('streaming', 'first event, bare proxy - direct', 'added p50 ms', proxyAdded50),
+      row('streaming', 'first event, added: service / bare proxy', 'ratio of p50s', addedRatio, {
+        text: '<= 1.3',
+        met: (v) => v <= 1.3,
+      }),
+      row('streaming', 'first event, 3 x 1000 streams', 'failed streams', [ttfbFailures], {
         text: '= 0',
         met: (v) => v === 0,
       }),
@@ -161,9 +192,10 @@ export async function streamingRows(): Promise<Row[]> {
       row('streaming', `${c}, through the service`, 'streams/s', gated),
       row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),
       row('streaming', `${c}, through the service`, 'failed streams', [failed], { text: '= 0', met: (v) => v === 0 }),
-      row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios),
+      row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios, { text: '>= 0.7', met: (v) => v >= 0.7 }),
     ];
   } finally {
+    await proxy.stop();
     await gateway.stop();
     await upstream.stop();
   }

@@ -85,6 +85,7 @@ export function requestLog(app: FastifyInstance, opts: { telemetry: Telemetry })
           status,
           duration_ms: Math.round(ms * 10) / 10,
           upstream_requests: trace?.lifetime?.upstreamRequests,
+          cache_hits: trace?.lifetime?.cacheHits,
           error: refused?.type ?? trace?.error,
           client_closed: (clientClosed && !refused) || undefined,
         },

@@ -1,5 +1,6 @@
 // Routes for the endpoint registry: PUT, GET, DELETE and _update under /_inference (docs/api.md#routes).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import type { TSchema } from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
 import type { EndpointRegistry } from '../src/endpoints/registry.js';
@@ -79,29 +80,30 @@ const endpointRoutes: FastifyPluginAsyncTypebox<EndpointRoutesOptions> = async (
   );
 
   // GET: a listing answers {"endpoints": [...]}, sorted; a named id that does not exist is a 404.
-  const listAll = async () => ({ endpoints: await registry.list() });
-  const listing = (summary: string) => ({ summary, querystring: GetQuery, response: LIST });
-  app.get('/_inference', { config: { access: GET }, schema: listing('List every endpoint') }, listAll);
-  app.get('/_inference/_all', { config: { access: GET }, schema: listing('List every endpoint') }, listAll);
+  // Sent as the registry writes it: 100,000 endpoints are too many for one JSON.stringify on the event loop.
+  const listing = async (reply: FastifyReply, taskType?: string) =>
+    reply.type('application/json; charset=utf-8').send(await registry.listJson(taskType));
+  const listAll = async (_req: unknown, reply: FastifyReply) => listing(reply);
+  const listSchema = (summary: string) => ({ summary, querystring: GetQuery, response: LIST });
+  app.get('/_inference', { config: { access: GET }, schema: listSchema('List every endpoint') }, listAll);
+  app.get('/_inference/_all', { config: { access: GET }, schema: listSchema('List every endpoint') }, listAll);
   app.get(
     '/_inference/:inference_id',
-    { config: { access: GET }, schema: { ...listing('Read one endpoint'), params: InferenceIdParams } },
+    { config: { access: GET }, schema: { ...listSchema('Read one endpoint'), params: InferenceIdParams } },
     async (req) => ({
       endpoints: [await registry.get(req.params.inference_id)],
     }),
   );
   app.get(
     '/_inference/:task_type/_all',
-    { config: { access: GET }, schema: { ...listing('List the endpoints of a task type'), params: TaskTypeParams } },
-    async (req) => ({
-      endpoints: await registry.list(req.params.task_type),
-    }),
+    { config: { access: GET }, schema: { ...listSchema('List the endpoints of a task type'), params: TaskTypeParams } },
+    async (req, reply) => listing(reply, req.params.task_type),
   );
   app.get(
     '/_inference/:task_type/:inference_id',
     {
       config: { access: GET },
-      schema: { ...listing('Read one endpoint of a task type'), params: TaskTypeAndIdParams },
+      schema: { ...listSchema('Read one endpoint of a task type'), params: TaskTypeAndIdParams },
     },
     async (req) => ({ endpoints: [await registry.get(req.params.inference_id, req.params.task_type)] }),
   );

@@ -162,7 +162,7 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
       .header('X-Elastic-Product', 'Elasticsearch')
       .header('Cache-Control', 'no-cache')
       .type('text/event-stream')
-      .send(Readable.from(events));
+      .send(events instanceof Readable ? events : Readable.from(events));
   };
 
   // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks

@@ -12,12 +12,15 @@ import { DOCS_PREFIX, openApi, OPENAPI_PATH } from '../plugins/openapi.js';
 import { requestLog } from '../plugins/request-log.js';
 import endpointRoutes from '../routes/endpoints.js';
 import inferenceRoutes from '../routes/inference.js';
+import cacheRoutes from '../routes/cache.js';
 import hfDoor from '../routes/hf-door.js';
 import metricsRoutes from '../routes/metrics.js';
 import openAiDoor from '../routes/openai-door.js';
 import rootRoutes from '../routes/root.js';
 import servicesRoutes from '../routes/services.js';
 import { ApiKeys } from './auth/api-keys.js';
+import { EmbeddingCache } from './cache/embedding-cache.js';
+import { RedisCacheTier } from './cache/redis-cache-tier.js';
 import { ConfigError, isLoopback, type Config } from './config.js';
 import { localRateLimiters, type RateLimiterFactory } from './dispatch/rate-limiter.js';
 import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
@@ -169,7 +172,10 @@ async function assemble(
     .setSerializerCompiler(() => (data) => JSON.stringify(data))
     .withTypeProvider<TypeBoxTypeProvider>();
 
-  const metrics = new Metrics(app.log);
+  const metrics = new Metrics(app.log, {
+    maxEndpoints: config.metricsEndpoints,
+    idleMs: config.metricsIdleTimeoutMs,
+  });
   const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
   opened.push(() => store.close());
   const keys = new ApiKeys(store.apiKeys);
@@ -272,6 +278,18 @@ async function assemble(
   if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000)))
     app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
+  // Vectors already computed answer again without an upstream call (docs/embedding-cache.md); with Redis, shared.
+  const sharedCache = shared && config.embeddingCacheBytes > 0 ? new RedisCacheTier(shared.redis) : undefined;
+  const cache =
+    config.embeddingCacheBytes > 0
+      ? new EmbeddingCache({
+          maxBytes: config.embeddingCacheBytes,
+          ttlMs: config.embeddingCacheTtlMs,
+          shared: sharedCache,
+        })
+      : undefined;
+  if (sharedCache) opened.push(async () => sharedCache.close());
+  if (cache) metrics.watchCache(() => cache.stats());
   const runner: InferenceRunner = new InferenceRunner({
     registry,
     changes,
@@ -280,11 +298,13 @@ async function assemble(
     queueCapacity: options.queueCapacity,
     maxInflight: MAX_INFLIGHT,
     telemetry: metrics,
+    cache,
   });
   opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
     await runner.close();
+    sharedCache?.close();
     await shared?.close();
     await transport.close();
     await store.close();
@@ -300,6 +320,16 @@ async function assemble(
     serviceSettingsView: views.length === 1 ? views[0]! : Type.Union(views),
   });
   await app.register(inferenceRoutes, { runner });
+  await app.register(cacheRoutes, {
+    clear: async (inferenceId) => {
+      const { cache: own, taskType } = await registry.resolve(inferenceId);
+      if (!own)
+        throw errors.badRequest(
+          `inference endpoint [${inferenceId}] is a [${taskType}] endpoint: only text_embedding and sparse_embedding results are cached`,
+        );
+      return cache ? cache.clear(own.identity) : 0;
+    },
+  });
   // The doors (docs/doors.md): the same runner, in OpenAI's protocol and in Hugging Face's servers'.
   const openAiProtocol = new OpenAiProtocol(runner, registry);
   await app.register(openAiDoor, { prefix: '/v1', protocol: openAiProtocol });

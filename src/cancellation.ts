@@ -8,6 +8,8 @@ export class Cancellation {
   private cancelledWith: { reason: unknown } | undefined;
   /** Upstream requests that carried this request's work so far, retries included (for its log line). */
   upstreamRequests = 0;
+  /** Texts answered by the embedding cache (or by another request's call under way); undefined: none looked up. */
+  cacheHits: number | undefined;
 
   constructor(
     /** Date.now() time after which the caller no longer waits; Infinity for none. */

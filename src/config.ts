@@ -35,6 +35,14 @@ export interface Config {
   redisUrl: string | undefined;
   /** How many instances share the limits: each takes requests_per_minute / CLUSTER_SIZE while Redis is unreachable. */
   clusterSize: number;
+  /** Endpoints with Prometheus series of their own at once; the others are added up under `_other`. */
+  metricsEndpoints: number;
+  /** An endpoint idle this long (ms) loses its own series. */
+  metricsIdleTimeoutMs: number;
+  /** Bytes of embeddings each instance keeps in memory (docs/embedding-cache.md); 0: no embedding cache at all. */
+  embeddingCacheBytes: number;
+  /** Longest an embedding stays cached (ms), in memory and in Redis. */
+  embeddingCacheTtlMs: number;
 }
 
 /** A configuration problem, reported at start-up as one line naming the variable. */
@@ -70,6 +78,12 @@ const DEFAULTS = {
   // client it is tested with (@elastic/elasticsearch 9.4; 8.x clients accept a 9.x server too).
   elasticsearchVersion: '9.4.0',
   bodyLimit: '10mb',
+  // About 64 series each: the endpoints' part of a scrape stays under about 1.4 MB (docs/operations.md#metrics).
+  metricsEndpoints: '200',
+  metricsIdleTimeout: '10m',
+  // About 25,000 vectors of 1,024 floats, or 65,000 of 384 (docs/embedding-cache.md#memory).
+  embeddingCacheSize: '256mb',
+  embeddingCacheTtl: '24h',
 } as const;
 
 /** Parses `10485760`, `512kb`, `10mb`, `1gb` (case-insensitive) into bytes. */
@@ -81,6 +95,11 @@ function parseByteSize(name: string, raw: string): number {
     throw new ConfigError(`${name} must be a positive size such as 10mb, 512kb or 1048576, got [${raw}]`);
   }
   return bytes;
+}
+
+/** A byte size as parseByteSize reads it, or 0 (the feature off). */
+function parseByteSizeOrZero(name: string, raw: string): number {
+  return /^\s*0+\s*(b|kb|mb|gb)?\s*$/i.test(raw) ? 0 : parseByteSize(name, raw);
 }
 
 function parseBoolean(name: string, raw: string): boolean {
@@ -145,6 +164,13 @@ function parseClusterSize(raw: string): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000))
     throw new ConfigError(`CLUSTER_SIZE must be an integer from 1 to 1000, got [${raw}]`);
+  return n;
+}
+
+function parseMetricsEndpoints(raw: string): number {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= 100_000))
+    throw new ConfigError(`METRICS_ENDPOINTS must be an integer from 0 to 100000, got [${raw}]`);
   return n;
 }
 
@@ -215,6 +241,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : parseServiceUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
     redisUrl: redisUrl === undefined ? undefined : parseServiceUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']),
     clusterSize: parseClusterSize(value('CLUSTER_SIZE') ?? '1'),
+    metricsEndpoints: parseMetricsEndpoints(value('METRICS_ENDPOINTS') ?? DEFAULTS.metricsEndpoints),
+    metricsIdleTimeoutMs: parseDuration(
+      'METRICS_IDLE_TIMEOUT',
+      value('METRICS_IDLE_TIMEOUT') ?? DEFAULTS.metricsIdleTimeout,
+    ),
+    embeddingCacheBytes: parseByteSizeOrZero(
+      'EMBEDDING_CACHE_SIZE',
+      value('EMBEDDING_CACHE_SIZE') ?? DEFAULTS.embeddingCacheSize,
+    ),
+    embeddingCacheTtlMs: parseDuration(
+      'EMBEDDING_CACHE_TTL',
+      value('EMBEDDING_CACHE_TTL') ?? DEFAULTS.embeddingCacheTtl,
+    ),
   };
 }
 

@@ -162,6 +162,20 @@ export const errors = {
       'action_request_validation_exception',
       validationReason(['Field [input] cannot be an empty array']),
     ),
+  /** Elasticsearch's request validation: `input_type` is for text_embedding (and the path without a task type). */
+  inputTypeNotAllowed: (taskType: string) =>
+    new EsError(
+      400,
+      'action_request_validation_exception',
+      validationReason([`Field [input_type] cannot be specified for task type [${taskType}]`]),
+    ),
+  /** The hugging_face service's own check of an input type it does not use (docs/api.md#input_type). */
+  inputTypeNotSupported: (inputType: string) =>
+    new EsError(
+      400,
+      'validation_exception',
+      validationReason([`Invalid input_type [${inputType}]. The input_type option is not supported by this service`]),
+    ),
   queueFull: (id: string) =>
     new EsError(
       429,

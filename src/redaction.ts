@@ -222,22 +222,44 @@ function couldBegin(text: string, start: number, forms: readonly string[][][]): 
  * be the start of the secret (raw or encoded), which waits for the next piece or for flush(). Text
  * that cannot begin the secret is never delayed (a stream's first token is not held back).
  */
+/** What a SecretHoldBack looks for, worked out once per secret (a stream makes one per choice and field). */
+interface SecretForms {
+  forms: string[][][];
+  /** The longest any writing of the secret can be: a held tail is always shorter. */
+  longest: number;
+  /** The characters a writing of the secret can start with: most text has none of them near its end. */
+  firsts: string;
+}
+
+const secretForms = new Map<string, SecretForms>();
+
+function formsOf(secret: string): SecretForms {
+  let known = secretForms.get(secret);
+  if (!known) {
+    if (secretForms.size >= MAX_PATTERNS) secretForms.clear();
+    // Shorter secrets are not masked (see MIN_SECRET_LENGTH): nothing is held for them either.
+    const forms = secret.length >= MIN_SECRET_LENGTH ? [...secret].map(codePointForms) : [];
+    known = {
+      forms,
+      longest: forms.reduce((sum, f) => sum + Math.max(...f.map((form) => form.length)), 0),
+      firsts: (forms[0] ?? []).map((form) => form[0]!).join(''),
+    };
+    secretForms.set(secret, known);
+  }
+  return known;
+}
+
 export class SecretHoldBack {
   private pending = '';
   private readonly forms: string[][][];
-  /** The longest any writing of the secret can be: a held tail is always shorter. */
   private readonly longest: number;
-  /** The characters a writing of the secret can start with: most text has none of them near its end. */
   private readonly firsts: string;
 
   constructor(
     private readonly secret: string,
     private readonly mask = '[REDACTED]',
   ) {
-    // Shorter secrets are not masked (see MIN_SECRET_LENGTH): nothing is held for them either.
-    this.forms = secret.length >= MIN_SECRET_LENGTH ? [...secret].map(codePointForms) : [];
-    this.longest = this.forms.reduce((sum, forms) => sum + Math.max(...forms.map((f) => f.length)), 0);
-    this.firsts = (this.forms[0] ?? []).map((form) => form[0]!).join('');
+    ({ forms: this.forms, longest: this.longest, firsts: this.firsts } = formsOf(secret));
   }
 
   /** What of the text so far can be sent now: masked, without a tail that could begin the secret. */

@@ -26,6 +26,11 @@ export interface EndpointTelemetry {
   batch(size: number): void;
   /** Texts (chunks) the upstream answered for. */
   textsEmbedded(count: number): void;
+  /**
+   * One request's texts looked up in the embedding cache: `hits` answered without an upstream text of their own,
+   * `misses` sent upstream.
+   */
+  cacheLookups(hits: number, misses: number): void;
   /** Reads the endpoint's queue depth on each scrape; returns the function that stops reading it. */
   watchQueue(depth: () => number): () => void;
   /** A stream to the client began; call the returned function when it ends. */
@@ -54,6 +59,7 @@ export const NO_ENDPOINT_TELEMETRY: EndpointTelemetry = Object.freeze({
   limiterWait: noop,
   batch: noop,
   textsEmbedded: noop,
+  cacheLookups: noop,
   watchQueue: () => noop,
   streamOpened: () => noop,
   tokensStreamed: noop,

@@ -277,7 +277,7 @@ const completionId = () => `cmpl-${randomBytes(12).toString('hex')}`;
 export class OpenAiProtocol {
   constructor(
     private readonly runner: DoorRunner,
-    private readonly endpoints: Pick<EndpointRegistry, 'list' | 'get' | 'delete'>,
+    private readonly endpoints: Pick<EndpointRegistry, 'listJson' | 'get' | 'delete'>,
   ) {}
 
   /** `POST /v1/embeddings`: floats, or base64 of float32 as OpenAI's SDKs ask by default. */
@@ -381,7 +381,9 @@ export class OpenAiProtocol {
 
   /** `GET /v1/models`: every endpoint. */
   async models() {
-    return { object: 'list' as const, data: (await this.endpoints.list()).map(modelObject) };
+    // The registry writes its listing as text (in slices, for very many endpoints); the models are read back from it.
+    const { endpoints } = JSON.parse(await this.endpoints.listJson()) as { endpoints: EndpointView[] };
+    return { object: 'list' as const, data: endpoints.map(modelObject) };
   }
 
   /** `GET /v1/models/{model}`. */

@@ -15,11 +15,25 @@ export interface Embedding {
 /** One sparse vector: token → weight, in the upstream's order. */
 export type SparseVector = Map<string, number>;
 
+/**
+ * The input types a request may name, in Elasticsearch's order (its InputType's request values; `unspecified` means
+ * none, and the internal ones are never accepted over HTTP): docs/api.md#input_type.
+ */
+export const INPUT_TYPES = ['ingest', 'search', 'classification', 'clustering'] as const;
+export type InputType = (typeof INPUT_TYPES)[number];
+
 /** text_embedding: one upstream request embeds a batch of texts. Failures throw SendError (dispatch/retry). */
 interface TextEmbeddingOperations {
   embed(texts: string[], signal: AbortSignal): Promise<Embedding[]>;
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepare(text: string): string;
+  /** What goes before each text of a request of this input type (`prefix_strings`, ours); undefined: not taken. */
+  prefixFor(inputType: InputType): string | undefined;
+  /**
+   * The creation check's call: the length of one text's vector, whatever `dimensions` the endpoint was given (the
+   * model's length is the one stored, as Elasticsearch's hugging_face service stores it).
+   */
+  measure(text: string, signal: AbortSignal): Promise<number>;
 }
 
 /** sparse_embedding: one upstream request embeds a batch of texts into token weights. */
@@ -30,12 +44,26 @@ interface SparseEmbeddingOperations {
 }
 
 /**
- * rerank: one upstream request scores a batch of texts against one query; one score per text, in
- * the order sent. `returnText` asks the upstream for the texts too (Elasticsearch's wire), though
- * the answer gives back the caller's own documents.
+ * What a rerank request asks of the upstream besides its texts, as Elasticsearch sends it (each only when given):
+ * `returnText` asks for the texts back (the answer gives back the caller's own documents anyway), `topN` for the best
+ * only (the answer is cut here too).
+ */
+export interface RerankOptions {
+  returnText?: boolean;
+  topN?: number;
+}
+
+/**
+ * rerank: one upstream request scores a batch of texts against one query; one score per text, in the order sent.
+ * With `topN`, an upstream may score only its best `topN`: the others are undefined.
  */
 interface RerankOperations {
-  score(query: string, texts: string[], returnText: boolean, signal: AbortSignal): Promise<number[]>;
+  score(
+    query: string,
+    texts: string[],
+    options: RerankOptions,
+    signal: AbortSignal,
+  ): Promise<Array<number | undefined>>;
 }
 
 /** One message of a conversation, as Elasticsearch's unified chat body carries it. */
@@ -114,6 +142,8 @@ export interface GenerationChunk {
 export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
   /** Settles once the upstream request is over: ended, failed or aborted. */
   readonly done: Promise<void>;
+  /** Chunks read before the stream began, to send first (iterating yields what follows them). */
+  readonly first?: GenerationChunk[];
 }
 
 /**
@@ -191,6 +221,12 @@ export interface BoundEndpoint<T extends TaskType = TaskType> {
   /** Every URL the endpoint's requests go to (checked against the upstream rules at PUT). */
   readonly upstreamUrls: readonly string[];
   readonly operations: TaskOperations[T];
+  /**
+   * For task types whose results are cached (text_embedding, sparse_embedding; docs/embedding-cache.md): `identity` is
+   * everything besides the text that determines what the upstream answers (never a secret), `enabled` the endpoint's
+   * `cache` setting.
+   */
+  readonly cache?: { readonly identity: string; readonly enabled: boolean };
   /**
    * The stored task settings with a request's `task_settings` applied over them. Throws the
    * service's validation or unknown-settings error for a bad override.

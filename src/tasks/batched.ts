@@ -3,16 +3,16 @@
 import { chunkText, type Chunk } from '../chunking/chunker.js';
 import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import type { SendBatch } from '../dispatch/endpoint-queue.js';
-import type { BoundEndpoint } from '../services/inference-service.js';
+import type { BoundEndpoint, InputType } from '../services/inference-service.js';
 import type { SettingsMap } from '../store/endpoint-store.js';
 import type { TaskType } from '../inference-task-type.js';
-import { checkInputType, readInputs } from './input.js';
+import { inputPrefix, readInputs } from './input.js';
 import { queueLifecycle } from './queue-lifecycle.js';
 import type { DispatchContext } from './task-module.js';
 
 /**
- * Each input's chunks, and every chunk's text as it is sent (cut to the endpoint's input limit), flattened in input
- * order.
+ * Each input's chunks, and every chunk's text as it is sent (after the input type's prefix, cut to the endpoint's input
+ * limit), flattened in input order.
  */
 export interface ChunkedInputs {
   inputs: string[];
@@ -22,35 +22,43 @@ export interface ChunkedInputs {
   truncated: boolean[];
 }
 
-function chunkInputs(inputs: string[], settings: ChunkingSettings, prepare: (text: string) => string): ChunkedInputs {
+function chunkInputs(
+  inputs: string[],
+  settings: ChunkingSettings,
+  prefix: string,
+  prepare: (text: string) => string,
+): ChunkedInputs {
   const chunks = inputs.map((input) => chunkText(input, settings));
   const texts: string[] = [];
   const truncated: boolean[] = [];
   chunks.forEach((list, i) => {
     for (const c of list) {
-      const original = inputs[i]!.slice(c.start, c.end);
-      const sent = prepare(original);
+      // The prefix goes to the upstream only: offsets and chunk texts in the answer are the input's.
+      const whole = prefix + inputs[i]!.slice(c.start, c.end);
+      const sent = prepare(whole);
       texts.push(sent);
-      truncated.push(sent.length < original.length);
+      truncated.push(sent.length < whole.length);
     }
   });
   return { inputs, chunks, texts, truncated };
 }
 
 /**
- * An embedding request's inputs, checked and chunked: its input_type and task_settings checked,
- * room in the endpoint's queue checked before any chunking work, then each input cut into chunks.
+ * An embedding request's inputs, checked and chunked: its input_type (the prefix `prefixOf` gives it, or refused
+ * without one) and task_settings checked, room in the endpoint's queue checked before any chunking work, then each
+ * input cut into chunks.
  */
 export function chunkRequest(
   queue: { checkRoom(): void },
   endpoint: BoundEndpoint<'text_embedding' | 'sparse_embedding'>,
   body: { input?: string | string[] | null; input_type?: string | null; task_settings?: SettingsMap | null },
+  prefixOf?: (inputType: InputType) => string | undefined,
 ): ChunkedInputs {
-  checkInputType(body.input_type);
   const inputs = readInputs(body.input);
+  const prefix = inputPrefix(body.input_type, prefixOf);
   endpoint.taskSettings(body.task_settings);
   queue.checkRoom();
-  return chunkInputs(inputs, endpoint.chunking ?? DEFAULT_CHUNKING_SETTINGS, endpoint.operations.prepare);
+  return chunkInputs(inputs, endpoint.chunking ?? DEFAULT_CHUNKING_SETTINGS, prefix, endpoint.operations.prepare);
 }
 
 /** Results of the flattened chunks, handed back per input. */

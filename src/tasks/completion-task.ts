@@ -2,7 +2,6 @@
 // deltas.
 import { CompletionRequest, CompletionResult } from '../../schemas/completion.js';
 import { errors } from '../errors.js';
-import { bodyChecker } from '../request-body.js';
 import type { GenerationChunk, GenerationRequest, GenerationSettings } from '../services/inference-service.js';
 import {
   DONE_EVENT,
@@ -15,10 +14,10 @@ import {
   streamEvents,
   type GenerationState,
 } from './generation-task.js';
-import { checkInputType, readInputs } from './input.js';
+import { inputChecker, readInputs } from './input.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
-const checkBody = bodyChecker(CompletionRequest);
+const checkBody = inputChecker('completion', CompletionRequest);
 
 const asRequest = (input: string, settings: GenerationSettings): GenerationRequest => ({
   messages: [{ role: 'user', content: input }],
@@ -52,7 +51,6 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
   ...generationLifecycle,
 
   async run(state, endpoint, body, lifetime) {
-    checkInputType(body.input_type);
     const inputs = readInputs(body.input);
     const settings = endpoint.taskSettings(body.task_settings);
     return completionJson(
@@ -67,7 +65,6 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
   streaming: {
     checkBody,
     async run(state, endpoint, body, lifetime) {
-      checkInputType(body.input_type);
       const inputs = readInputs(body.input);
       if (inputs.length !== 1) throw errors.streamOneInput(inputs.length);
       const stream = await startStream(

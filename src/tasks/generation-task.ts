@@ -1,9 +1,16 @@
 // What completion and chat_completion share: one upstream request per answer through the endpoint's queue, streams
 // holding their slot, and the SSE framing.
+import { Readable } from 'node:stream';
 import type { Cancellation } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
-import type { GenerationRequest, GenerationSettings, GenerationStream } from '../services/inference-service.js';
+import type {
+  GenerationChunk,
+  GenerationRequest,
+  GenerationSettings,
+  GenerationStream,
+} from '../services/inference-service.js';
 import { queueLifecycle, submitAll, type QueueState } from './queue-lifecycle.js';
+import type { EventStream } from './task-module.js';
 
 /** One generation to send: whole or streamed. */
 export interface GenerationWork {
@@ -91,33 +98,99 @@ export const DONE_EVENT = messageEvent('[DONE]');
 /** What failed a stream, as an EsError (anything else is an internal error). */
 const streamFailure = (err: unknown): EsError => (err instanceof EsError ? err : errors.internal());
 
+/** How a task writes a stream's events: `chunks` a network read's chunks, `end` a stream that ended well, `failed` the error. */
+interface EventFormat {
+  chunks(batch: GenerationChunk[]): string;
+  end(): string;
+  failed(error: EsError): string;
+}
+
 /**
- * Streams `stream` as server-sent events: `format` turns each network read's chunks into event
- * text, `end` writes what closes a stream that ended well, `failed` the error event. The
- * upstream request ends with the iteration, however it ends (the client gone, an error).
+ * A stream's server-sent events, read from the upstream as the client takes them. Each network read's chunks become one
+ * piece of text (one write), with one promise per read between the upstream and the client's socket. Reading starts at
+ * once: the first event, read before the stream was committed, is ready to go out with the headers.
  */
-export async function* streamEvents(
-  state: GenerationState,
-  stream: GenerationStream,
-  format: {
-    chunks(batch: GenerationStream extends AsyncIterable<infer B> ? B : never): string;
-    end(): string;
-    failed(error: EsError): string;
-  },
-): AsyncGenerator<string> {
-  const closed = state.telemetry.streamOpened();
-  try {
-    for await (const batch of stream) {
-      state.telemetry.tokensStreamed(batch.length);
-      const text = format.chunks(batch);
-      if (text !== '') yield text;
-    }
-    yield format.end();
-  } catch (err) {
-    // After an error nothing else is sent: not even an upstream [DONE].
-    yield format.failed(streamFailure(err));
-  } finally {
-    // Leaving the loop above, however it is left, ended the stream's own iteration (and its upstream request).
-    closed();
+class EventReadable extends Readable {
+  private readonly chunks: AsyncIterator<GenerationChunk[]>;
+  private readonly streamClosed: () => void;
+  private reading = false;
+  private over = false;
+
+  constructor(
+    private readonly state: GenerationState,
+    stream: GenerationStream,
+    private readonly format: EventFormat,
+  ) {
+    super({ objectMode: true });
+    this.streamClosed = state.telemetry.streamOpened();
+    this.chunks = stream[Symbol.asyncIterator]();
+    // What was read before the stream began goes out with the headers, without waiting for a promise.
+    if (stream.first && stream.first.length > 0) this.send(stream.first);
+    void this.pull();
   }
+
+  override _read(): void {
+    if (!this.reading && !this.over) void this.pull();
+  }
+
+  private async pull(): Promise<void> {
+    this.reading = true;
+    try {
+      for (;;) {
+        const read = await this.chunks.next();
+        if (this.destroyed) return;
+        if (read.done) {
+          this.finish(this.format.end());
+          return;
+        }
+        // Taken again when the client has read what is buffered (_read).
+        if (!this.send(read.value)) return;
+      }
+    } catch (err) {
+      // After an error nothing else is sent: not even an upstream [DONE].
+      if (!this.destroyed) this.finish(this.format.failed(streamFailure(err)));
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** One read's chunks as event text; false when the buffer is full. */
+  private send(chunks: GenerationChunk[]): boolean {
+    this.state.telemetry.tokensStreamed(chunks.length);
+    const text = this.format.chunks(chunks);
+    return text === '' || this.push(text);
+  }
+
+  private finish(text: string): void {
+    this.over = true;
+    this.streamClosed();
+    this.push(text);
+    this.push(null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.over) {
+      callback(error);
+      return;
+    }
+    this.over = true;
+    this.streamClosed();
+    // Ending the iteration ends the upstream request (the client went away, or the answer failed).
+    const ended = this.chunks.return?.();
+    if (!ended) callback(error);
+    else
+      ended.then(
+        () => callback(error),
+        () => callback(error),
+      );
+  }
+}
+
+/**
+ * Streams `stream` as server-sent events: `format` turns each network read's chunks into event text, `end` writes
+ * what closes a stream that ended well, `failed` the error event. The upstream request ends with the iteration,
+ * however it ends (the client gone, an error).
+ */
+export function streamEvents(state: GenerationState, stream: GenerationStream, format: EventFormat): EventStream {
+  return new EventReadable(state, stream, format);
 }

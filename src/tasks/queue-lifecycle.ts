@@ -1,5 +1,6 @@
 // What every task type whose work goes through its endpoint's queue shares: the queue's live state, made, updated and
 // closed, and a request's items submitted to it.
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import type { Cancellation } from '../cancellation.js';
 import { EndpointQueue, type EndpointQueueOptions } from '../dispatch/endpoint-queue.js';
 import type { EsError } from '../errors.js';
@@ -13,6 +14,8 @@ export interface QueueState<I, O, G> {
   queue: EndpointQueue<I, O, G>;
   /** The endpoint's instruments (streams report through them too). */
   readonly telemetry: EndpointTelemetry;
+  /** The embedding cache, for the task types that use it. */
+  readonly cache?: EmbeddingCache;
 }
 
 /**
@@ -44,7 +47,7 @@ export function queueLifecycle<T extends TaskType, I, O, G>(
         telemetry: context.telemetry,
         ...shape(context),
       });
-      return { queue, telemetry: context.telemetry };
+      return { queue, telemetry: context.telemetry, cache: context.cache };
     },
     /**
      * An `_update`'s dispatch settings applied to the live queue. The batch size is set only when

@@ -2,23 +2,23 @@
 // cut to top_n.
 import { RerankRequest, RerankResult } from '../../schemas/rerank.js';
 import { errors } from '../errors.js';
-import { bodyChecker } from '../request-body.js';
 import { parseBooleanParam } from '../request-params.js';
+import type { RerankOptions } from '../services/inference-service.js';
 import { batchedLifecycle, halve } from './batched.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
-import { checkInputType, readInputs } from './input.js';
+import { inputChecker, readInputs } from './input.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
 /** Documents per upstream request unless the endpoint sets `batch_size`: TEI's max_client_batch_size. */
 const DEFAULT_BATCH_SIZE = 32;
 
-/** One request's query: its documents batch only with each other. */
+/** One request's query and what it asks of the upstream: its documents batch only with each other. */
 interface RerankGroup {
   query: string;
-  returnText: boolean;
+  options: RerankOptions;
 }
 
-const checkStructure = bodyChecker(RerankRequest);
+const checkStructure = inputChecker('rerank', RerankRequest);
 
 /** `?top_n=2&return_documents=true`, as Elasticsearch 8 clients send them, read like the body fields. */
 function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial<RerankRequest> {
@@ -36,15 +36,18 @@ function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial
 /**
  * `{"rerank":[{"index":…,"relevance_score":…,"text"?:…}]}`: best first (ties keep input order), at
  * most `topN`. `text` is the caller's own document as sent: the upstream's copy may be cut (TEI
- * truncates long texts, and a document refused as too large is halved before it is sent again).
+ * truncates long texts, and a document refused as too large is halved before it is sent again). A document the
+ * upstream left out (it honoured `top_n`) is below the best `topN` of its own upstream request, so below the answer's.
  */
 function rerankJson(
-  scores: readonly number[],
+  scores: ReadonlyArray<number | undefined>,
   inputs: readonly string[],
   topN: number | undefined,
   returnDocuments: boolean,
 ): string {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const order = scores
+    .flatMap((score, i) => (score === undefined ? [] : [i]))
+    .sort((a, b) => scores[b]! - scores[a]! || a - b);
   const kept = topN === undefined ? order : order.slice(0, topN);
   const entries = kept.map((i) => {
     const head = `{"index":${i},"relevance_score":${JSON.stringify(scores[i]!)}`;
@@ -53,15 +56,15 @@ function rerankJson(
   return `{"rerank":[${entries.join(',')}]}`;
 }
 
-export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number, RerankGroup>> = {
+export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number | undefined, RerankGroup>> = {
   taskType: 'rerank',
   requestSchema: RerankRequest,
   resultSchema: RerankResult,
   chunked: false,
   queryParameters: ['top_n', 'return_documents'],
 
-  checkBody(body, query) {
-    const request = checkStructure(body);
+  checkBody(body, query, named) {
+    const request = checkStructure(body, query, named);
     const extra = fromQuery(query);
     return {
       ...request,
@@ -70,15 +73,14 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
     };
   },
 
-  ...batchedLifecycle<'rerank', string, number, RerankGroup>(
+  ...batchedLifecycle<'rerank', string, number | undefined, RerankGroup>(
     DEFAULT_BATCH_SIZE,
     (context) => (texts, group, signal) =>
-      context.current().operations.score(group.query, texts, group.returnText, signal),
+      context.current().operations.score(group.query, texts, group.options, signal),
     halve,
   ),
 
   async run(state, endpoint, body, lifetime) {
-    checkInputType(body.input_type);
     if (body.query === undefined || body.query === null) throw errors.queryNull('rerank');
     const inputs = readInputs(body.input);
     // Top-level fields override the request's task_settings, which override the stored ones.
@@ -86,15 +88,19 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
     const topN = body.top_n ?? settings.top_n;
     if (topN !== undefined && topN !== null && topN <= 0)
       throw errors.validation([`[top_n] Invalid value [${topN}]. [top_n] must be a positive integer`]);
-    const returnDocuments = body.return_documents ?? settings.return_documents ?? false;
+    const returnDocuments = body.return_documents ?? settings.return_documents ?? undefined;
     state.queue.checkRoom();
-    const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, returnText: returnDocuments });
-    return rerankJson(scores, inputs, topN ?? undefined, returnDocuments);
+    // Sent upstream as Elasticsearch sends them, and applied here as well (docs/api.md#rerank).
+    const options = { returnText: returnDocuments, topN: topN ?? undefined };
+    const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, options });
+    return rerankJson(scores, inputs, topN ?? undefined, returnDocuments ?? false);
   },
 
-  // One text scored against one query: the smallest call the rerank wire makes.
+  // One text scored against one query, with the endpoint's stored top_n and return_documents as Elasticsearch's check
+  // sends them: the smallest call the rerank wire makes.
   async validate(endpoint, signal) {
-    await endpoint.operations.score(PROBE_TEXT, [PROBE_TEXT], false, signal);
+    const { top_n, return_documents } = endpoint.taskSettings(undefined);
+    await endpoint.operations.score(PROBE_TEXT, [PROBE_TEXT], { returnText: return_documents, topN: top_n }, signal);
     return {};
   },
 };

@@ -1,6 +1,7 @@
 // Runs inference requests: finds the endpoint and its task, keeps each endpoint's live state (limiter, queue), follows
 // endpoint changes.
 import PQueue from 'p-queue';
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { Cancellation } from '../cancellation.js';
 import type { EndpointChanges } from '../endpoints/changes.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
@@ -26,6 +27,8 @@ export interface RunnerDeps {
   maxInflight: number;
   /** Where each endpoint's queue and dispatch figures go. */
   telemetry?: Telemetry;
+  /** The embedding cache, when the service keeps one. */
+  cache?: EmbeddingCache;
 }
 
 export interface InferenceCall {
@@ -240,6 +243,7 @@ export class InferenceRunner {
       retry: this.deps.retry,
       queueCapacity: this.deps.queueCapacity,
       telemetry: (this.deps.telemetry ?? NO_TELEMETRY).endpoint(inferenceId, endpoint.taskType),
+      cache: this.deps.cache,
     });
     this.live.set(inferenceId, live);
     return live;
@@ -290,7 +294,7 @@ const answersPost = (task: AnyTask): task is AnyTask & Pick<Required<AnyTask>, '
 
 /** What a request runs of its task: the plain POST's reading and run, or the `_stream` ones. */
 interface Operation<R> {
-  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): unknown;
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>, named: boolean): unknown;
   /** Query parameters it reads besides `timeout`. */
   readonly queryParameters?: readonly string[];
   run(state: unknown, endpoint: BoundEndpoint, body: unknown, lifetime: Cancellation): Promise<R>;
@@ -302,5 +306,5 @@ function checkRequest(task: Pick<Operation<unknown>, 'checkBody' | 'queryParamet
     (name) => call.query[name] !== undefined && !task.queryParameters?.includes(name),
   );
   if (unread.length > 0) throw errors.unrecognizedParameters(call.path, unread);
-  return task.checkBody(call.body, call.query);
+  return task.checkBody(call.body, call.query, call.taskType !== undefined);
 }

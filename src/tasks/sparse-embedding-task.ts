@@ -1,11 +1,12 @@
 // sparse_embedding: inputs chunked and batched like dense ones; one token-weight map per input (the per-token maximum
 // over its chunks).
 import { SparseEmbeddingRequest, SparseEmbeddingResult } from '../../schemas/sparse-embedding.js';
-import { bodyChecker } from '../request-body.js';
 import type { SparseVector } from '../services/inference-service.js';
 import { DEFAULT_BATCH_SIZE } from './text-embedding-task.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
-import { submitAll, type QueueState } from './queue-lifecycle.js';
+import { inputChecker } from './input.js';
+import type { QueueState } from './queue-lifecycle.js';
+import { submitCached, type CacheCodec } from './cached-submit.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
 interface SparseItem {
@@ -38,6 +39,20 @@ function maxMerge(vectors: readonly SparseVector[]): SparseVector {
   return out;
 }
 
+/**
+ * A text's token weights kept as `[truncated, [[token, weight], …]]` in the upstream's order (an object would put
+ * numeric tokens first). Whether the text was cut before it was sent is part of its key: two inputs can be sent as the
+ * same text, one of them cut.
+ */
+const SPARSE_CODEC: CacheCodec<SparseItem, SparseResult> = {
+  keyText: (item) => (item.truncated ? `1${item.text}` : `0${item.text}`),
+  encode: (result) => JSON.stringify([result.truncated ? 1 : 0, [...result.vector]]),
+  decode: (value) => {
+    const [truncated, pairs] = JSON.parse(value) as [number, Array<[string, number]>];
+    return { truncated: truncated === 1, vector: new Map(pairs) };
+  },
+};
+
 export const sparseEmbeddingTask: Task<
   'sparse_embedding',
   SparseEmbeddingRequest,
@@ -47,7 +62,7 @@ export const sparseEmbeddingTask: Task<
   requestSchema: SparseEmbeddingRequest,
   resultSchema: SparseEmbeddingResult,
   chunked: true,
-  checkBody: bodyChecker(SparseEmbeddingRequest),
+  checkBody: inputChecker('sparse_embedding', SparseEmbeddingRequest),
 
   ...batchedLifecycle<'sparse_embedding', SparseItem, SparseResult, undefined>(
     DEFAULT_BATCH_SIZE,
@@ -69,7 +84,7 @@ export const sparseEmbeddingTask: Task<
   async run(state, endpoint, body, lifetime) {
     const chunked = chunkRequest(state.queue, endpoint, body);
     const items = chunked.texts.map((text, i) => ({ text, truncated: chunked.truncated[i]! }));
-    const results = await submitAll(state.queue, items, lifetime, undefined);
+    const results = await submitCached(state, endpoint, items, lifetime, SPARSE_CODEC);
     const entries = perInput(chunked, results).map((mine, i) => {
       const truncated = mine.some((r) => r.truncated);
       const chunks = chunked.chunks[i]!;

@@ -2,6 +2,7 @@
 // is written.
 import type PQueue from 'p-queue';
 import type { Cancellation } from '../cancellation.js';
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import type { RateLimiter } from '../dispatch/rate-limiter.js';
 import type { RetryPolicy } from '../dispatch/retry.js';
 import type { EsError } from '../errors.js';
@@ -30,6 +31,8 @@ export interface DispatchContext<T extends TaskType> {
   queueCapacity: number | undefined;
   /** The endpoint's instruments (queue depth, batches, retries…). */
   telemetry: EndpointTelemetry;
+  /** The embedding cache (docs/embedding-cache.md); undefined when the service runs without one. */
+  cache?: EmbeddingCache;
 }
 
 /**
@@ -41,7 +44,7 @@ export type EventStream = AsyncIterable<string>;
 /** Streamed inference (`POST …/_stream`), for task types that stream. */
 interface StreamingOperation<T extends TaskType, Body, State> {
   /** The `_stream` POST body, structure only (as `Task.checkBody`). */
-  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): Body;
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>, named?: boolean): Body;
   /**
    * Resolves once the upstream has answered and its first event is in, with the events to send;
    * a failure before that throws EsError like any request.
@@ -67,9 +70,10 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
   readonly resultSchema: TSchema;
   /**
    * The POST body, structure only (types, unknown fields), with the task's query parameters
-   * folded in; throws x_content_parse_exception.
+   * folded in; throws x_content_parse_exception. `named`: the path names the task type (Elasticsearch's request
+   * validation then refuses fields the task type does not take, such as `input_type`).
    */
-  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>): Body;
+  checkBody(body: unknown, query: Readonly<Record<string, string | undefined>>, named?: boolean): Body;
   /** The live state of one endpoint. */
   open(context: DispatchContext<T>): State;
   /** The endpoint changed (`_update`): apply what can change while live. */

@@ -1,11 +1,12 @@
 // text_embedding: inputs chunked, chunks batched across requests, one dense vector per input (and per chunk when there
 // are several).
 import { TextEmbeddingRequest, TextEmbeddingResult } from '../../schemas/text-embedding.js';
-import { bodyChecker } from '../request-body.js';
 import type { Embedding } from '../services/inference-service.js';
 import type { Chunk } from '../chunking/chunker.js';
 import { batchedLifecycle, chunkRequest, halve, perInput } from './batched.js';
-import { submitAll, type QueueState } from './queue-lifecycle.js';
+import { inputChecker } from './input.js';
+import type { QueueState } from './queue-lifecycle.js';
+import { submitCached, type CacheCodec } from './cached-submit.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
 
 /** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
@@ -42,6 +43,22 @@ function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
   return `{"text_embedding":[${parts.join(',')}]}`;
 }
 
+/** A cached vector: its JSON text as the upstream wrote it, parsed only if a mean of chunks needs its numbers. */
+class CachedVector implements Embedding {
+  private parsed: number[] | undefined;
+  constructor(readonly json: string) {}
+  get values(): number[] {
+    return (this.parsed ??= JSON.parse(this.json) as number[]);
+  }
+}
+
+/** A text's vector kept as the JSON text the answer writes: a hit answers the same bytes. */
+const DENSE_CODEC: CacheCodec<string, Embedding> = {
+  keyText: (text) => text,
+  encode: vectorJson,
+  decode: (json) => new CachedVector(json),
+};
+
 /** Word-weighted mean of chunk vectors (equal weights when no chunk has words). */
 function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
   const total = chunks.reduce((sum, c) => sum + c.words, 0);
@@ -63,7 +80,7 @@ export const textEmbeddingTask: Task<
   requestSchema: TextEmbeddingRequest,
   resultSchema: TextEmbeddingResult,
   chunked: true,
-  checkBody: bodyChecker(TextEmbeddingRequest),
+  checkBody: inputChecker('text_embedding', TextEmbeddingRequest),
 
   ...batchedLifecycle<'text_embedding', string, Embedding, undefined>(
     DEFAULT_BATCH_SIZE,
@@ -72,8 +89,8 @@ export const textEmbeddingTask: Task<
   ),
 
   async run(state, endpoint, body, lifetime) {
-    const chunked = chunkRequest(state.queue, endpoint, body);
-    const vectors = await submitAll(state.queue, chunked.texts, lifetime, undefined);
+    const chunked = chunkRequest(state.queue, endpoint, body, endpoint.operations.prefixFor);
+    const vectors = await submitCached(state, endpoint, chunked.texts, lifetime, DENSE_CODEC);
     const entries = perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
       const chunks = chunked.chunks[i]!;
       if (chunks.length === 1) return { embedding: mine[0]! };
@@ -91,7 +108,6 @@ export const textEmbeddingTask: Task<
   },
 
   async validate(endpoint, signal) {
-    const [vector] = await endpoint.operations.embed([PROBE_TEXT], signal);
-    return { dimensions: vector!.values.length };
+    return { dimensions: await endpoint.operations.measure(PROBE_TEXT, signal) };
   },
 };

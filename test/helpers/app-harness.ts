@@ -52,6 +52,9 @@ export async function startApp(
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     SKIP_VALIDATION: 'true',
+    // Tests send the same texts again and count what the upstream receives: the embedding cache would answer them.
+    // Its own tests turn it on (test/http/embedding-cache.test.ts).
+    EMBEDDING_CACHE_SIZE: '0',
     HF_API_BASE: 'https://router.huggingface.test/hf-inference',
     ...env,
   });

@@ -51,6 +51,8 @@ export class Cluster {
       DATA_DIR: path.join(this.dataDir, `instance-${i}`),
       // info: startServer waits for the "Server listening" line.
       LOG_LEVEL: 'info',
+      // No embedding cache unless a test asks for one: tests count the texts the upstream receives.
+      EMBEDDING_CACHE_SIZE: '0',
       ...this.opts.env,
     };
   }

@@ -72,7 +72,8 @@ export function startServer(t: Owner, env: Record<string, string>): Promise<Serv
   const child = spawnTracked(
     t,
     [SERVER_ENTRY],
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', ...env },
+    // No embedding cache unless a test asks for one: tests count the texts the upstream receives.
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SKIP_VALIDATION: 'true', EMBEDDING_CACHE_SIZE: '0', ...env },
     ['ignore', 'pipe', 'pipe'],
   );
   const stdout: string[] = [];

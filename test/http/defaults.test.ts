@@ -61,6 +61,10 @@ t.test("docs/configuration.md's table: each default is what loadConfig gives wit
     UPSTREAM_TIMEOUT: ['`120s`', () => t.strictSame(config.upstreamTimeoutMs, 120_000)],
     UPSTREAM_BODY_LIMIT: ['`64mb`', () => t.strictSame(config.upstreamBodyLimit, 64 * 1024 * 1024)],
     AUTH: ['`keys`', () => t.strictSame(config.auth, 'keys')],
+    METRICS_ENDPOINTS: ['`200`', () => t.strictSame(config.metricsEndpoints, 200)],
+    METRICS_IDLE_TIMEOUT: ['`10m`', () => t.strictSame(config.metricsIdleTimeoutMs, 600_000)],
+    EMBEDDING_CACHE_SIZE: ['`256mb`', () => t.strictSame(config.embeddingCacheBytes, 256 * 1024 * 1024)],
+    EMBEDDING_CACHE_TTL: ['`24h`', () => t.strictSame(config.embeddingCacheTtlMs, 86_400_000)],
     MALLOC_ARENA_MAX: [
       '`2` (set by `npm start` and the image)',
       () => {

@@ -192,10 +192,10 @@ for (const { name, make } of clients) {
     t.strictSame(ranked, { rerank: scored.slice(0, 2) });
     t.strictSame(
       hf.received.map((r) => r.body),
-      // The creation check, then the request.
+      // The creation check (with the stored task settings), then the request, as Elasticsearch sends them.
       [
-        { query: 'how big', texts: ['how big'] },
-        { query: 'leia luke', texts: input, return_text: true },
+        { texts: ['how big'], query: 'how big', return_text: false, top_n: 3 },
+        { texts: input, query: 'leia luke', return_text: true, top_n: 2 },
       ],
     );
     const stored = await client.inference.inference({ task_type: 'rerank', inference_id: 'rr', query: 'r2d2', input });

@@ -98,14 +98,51 @@ t.test('PUT is refused, and nothing stored, when the validation call fails', asy
     status: 400,
   });
   t.equal((await s.request('GET', '/_inference/bad-key')).status, 404);
-  const mismatch = await put('dims', { dimensions: 384 });
-  t.equal(mismatch.status, 400);
-  t.equal(
-    mismatch.json.error.caused_by.reason,
-    'Failed to parse the response for inference entity id [dims]: received embeddings of 16 dimensions where the endpoint has 384',
-  );
-  t.equal((await s.request('GET', '/_inference/dims')).status, 404);
 });
+
+// Elasticsearch's hugging_face service settings have no dimensions_set_by_user, so its text embedding validator never
+// compares: it stores the length the model answered (HuggingFaceService.updateModelWithEmbeddingDetails).
+t.test(
+  "dimensions given at PUT that the model contradicts: the model's length is stored, as Elasticsearch does",
+  async (t) => {
+    const { s, hf, put, embed } = await setup(t);
+    const res = await put('dims', { dimensions: 384 });
+    t.equal(res.status, 200);
+    t.strictSame(res.json.service_settings, {
+      url: `${hf.url}/embed`,
+      similarity: 'cosine',
+      dimensions: 16,
+      rate_limit: { requests_per_minute: 3000 },
+    });
+    t.strictSame(
+      hf.received.map((r) => r.body),
+      [{ inputs: ['how big'] }],
+      'one creation check, the usual text',
+    );
+    t.strictSame((await s.request('GET', '/_inference/dims')).json.endpoints[0], res.json);
+    t.strictSame((await embed('dims', 'x')).json, { text_embedding: [{ embedding: hf.vector('x') }] });
+    t.equal((await put('same', { dimensions: 16 })).json.service_settings.dimensions, 16);
+  },
+);
+
+t.test(
+  'with SKIP_VALIDATION nothing is learned: the dimensions given stand, and a contradicting model fails each request',
+  async (t) => {
+    const { s, hf, put, embed } = await setup(t, { SKIP_VALIDATION: 'true' });
+    const res = await put('dims', { dimensions: 384 });
+    t.equal(res.json.service_settings.dimensions, 384);
+    t.equal(hf.received.length, 0);
+    t.strictSame(
+      (await embed('dims', 'x')).json,
+      envelope(
+        502,
+        'status_exception',
+        'Failed to parse the response for inference entity id [dims]: received embeddings of 16 dimensions where the endpoint has 384',
+      ),
+    );
+    t.equal((await s.request('GET', '/_inference/dims')).json.endpoints[0].service_settings.dimensions, 384);
+  },
+);
 
 t.test('PUT on a paused Inference Endpoint says to resume it; one scaled to zero, that it is waking', async (t) => {
   const { s, hf, put } = await setup(t);
@@ -255,7 +292,10 @@ t.test('bad input answers 400 and sends nothing', async (t) => {
     (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', inputs: 'b' })).json,
     envelope(400, 'x_content_parse_exception', 'Failed to parse field [inputs]: unknown field'),
   );
-  t.equal((await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'ingest' })).status, 200);
+  t.equal(
+    (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'unspecified' })).status,
+    200,
+  );
   t.equal(
     (await s.request('POST', '/_inference/text_embedding/e', { input: 'a', input_type: 'sideways' })).status,
     400,

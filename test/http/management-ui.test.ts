@@ -241,6 +241,11 @@ async function startChatUpstream(tokens: string[]) {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => void answer());
     async function answer(): Promise<void> {
+      // Only its chat route: the creation check's `GET /info` finds none, as on vLLM.
+      if (req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
       const request = JSON.parse(body) as { messages: unknown; max_tokens?: number };
       received.push(request);
       res.writeHead(200, { 'content-type': 'text/event-stream' });

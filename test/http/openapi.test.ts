@@ -217,6 +217,8 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
 
   await check('GET', '/_prometheus/metrics', '/_prometheus/metrics');
+  await check('POST', '/_inference/{inference_id}/_cache/clear', '/_inference/dense/_cache/clear');
+  await check('POST', '/_inference/{inference_id}/_cache/clear', '/_inference/ranker/_cache/clear');
   await check('DELETE', '/_inference/{inference_id}', '/_inference/ranker?dry_run=true');
   await check('DELETE', '/_inference/{task_type}/{inference_id}', '/_inference/rerank/ranker');
   await check('DELETE', '/_inference/{inference_id}', '/_inference/sparse');

@@ -88,6 +88,7 @@ t.test('GET /_inference/_services lists the service, its task types and every se
     similarity: [false, false, false, 'str', ['text_embedding']],
     dimensions: [false, false, false, 'int', ['text_embedding']],
     max_input_tokens: [false, false, false, 'int', ['text_embedding', 'sparse_embedding']],
+    prefix_strings: [false, false, true, 'map', ['text_embedding']],
     batch_size: [false, false, true, 'int', ['text_embedding', 'sparse_embedding', 'rerank']],
     max_concurrent_requests: [false, false, true, 'int', ['text_embedding', 'sparse_embedding', 'rerank']],
     max_concurrent_streams: [false, false, true, 'int', ['completion', 'chat_completion']],

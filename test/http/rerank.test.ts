@@ -136,7 +136,11 @@ t.test('POST rerank: sorted by score, no text unless asked, exactly this on the 
   t.equal(hf.received.length, 1);
   const sent = hf.received[0]!;
   t.equal(sent.path, '/rerank');
-  t.strictSame(sent.body, { query: 'star wars', texts: DOCS }, 'return_text only when documents are wanted; no top_n');
+  t.equal(
+    JSON.stringify(sent.body),
+    JSON.stringify({ texts: DOCS, query: 'star wars' }),
+    "Elasticsearch's body: texts, query; return_text and top_n only when given",
+  );
   t.equal(sent.headers.authorization, `Bearer ${API_KEY}`);
 
   const withText = await rerank('rr', { query: 'star wars', input: DOCS, return_documents: true, top_n: 2 });
@@ -145,7 +149,10 @@ t.test('POST rerank: sorted by score, no text unless asked, exactly this on the 
     JSON.stringify(expected('star wars', DOCS, 2, true)),
     'cut to top_n, with text, field order index, relevance_score, text',
   );
-  t.strictSame(hf.received[1]!.body, { query: 'star wars', texts: DOCS, return_text: true });
+  t.equal(
+    JSON.stringify(hf.received[1]!.body),
+    JSON.stringify({ texts: DOCS, query: 'star wars', return_text: true, top_n: 2 }),
+  );
 
   const one = await rerank('rr', { query: 'droid', input: 'r2d2 the droid' });
   t.strictSame(
@@ -199,6 +206,82 @@ t.test('precedence: top-level over the request task_settings over the stored tas
     (await rerank('p', { query: q, input: DOCS, top_n: 50 })).json,
     expected(q, DOCS, undefined, true),
     'top_n above the input count returns all',
+  );
+});
+
+// Elasticsearch's HuggingFaceRerankRequestEntity: `texts`, `query`, then `return_text` (the request's return_documents
+// over the task settings') and `top_n` (likewise) when given; the answer is still sorted and cut here.
+t.test(
+  'top_n and return_documents go upstream as Elasticsearch sends them, from wherever they were given',
+  async (t) => {
+    const { hf, put, rerank } = await setup(t);
+    await put('p', {}, { task_settings: { return_documents: false, top_n: 3 } });
+    const q = 'star wars';
+    const sentLast = () => JSON.stringify(hf.received.at(-1)!.body);
+    const body = (extra: Record<string, unknown>) => JSON.stringify({ texts: DOCS, query: q, ...extra });
+
+    t.strictSame((await rerank('p', { query: q, input: DOCS })).json, expected(q, DOCS, 3, false));
+    t.equal(sentLast(), body({ return_text: false, top_n: 3 }), 'the stored ones, false included');
+    t.strictSame(
+      (await rerank('p', { query: q, input: DOCS, task_settings: { top_n: 2, return_documents: true } })).json,
+      expected(q, DOCS, 2, true),
+    );
+    t.equal(sentLast(), body({ return_text: true, top_n: 2 }), "the request's task_settings");
+    await rerank('p', { query: q, input: DOCS, top_n: 1, return_documents: true, task_settings: { top_n: 2 } });
+    t.equal(sentLast(), body({ return_text: true, top_n: 1 }), 'the top-level fields');
+    await rerank('p', { query: q, input: DOCS }, '?top_n=4&return_documents=true');
+    t.equal(sentLast(), body({ return_text: true, top_n: 4 }), 'the query string of the 8.x client');
+    t.strictSame((await rerank('p', { query: q, input: DOCS, top_n: 50 })).json, expected(q, DOCS, undefined, false));
+    t.equal(sentLast(), body({ return_text: false, top_n: 50 }), 'a top_n above the input count is sent as given');
+  },
+);
+
+t.test(
+  'an upstream that honours top_n: each upstream request answers its best, the answer is the best overall',
+  async (t) => {
+    const { hf, put, rerank } = await setup(t);
+    await put('slices', { batch_size: 2, max_concurrent_requests: 1 });
+    const q = 'star wars';
+    // What a server that applies top_n answers: the best `n` of the texts it was sent, best first.
+    const best = (texts: string[], n: number) =>
+      texts
+        .map((text, index) => ({ index, score: rerankScore(q, text) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, n);
+    const slices = [DOCS.slice(0, 2), DOCS.slice(2, 4), DOCS.slice(4)];
+    hf.next(...slices.map((texts) => ({ status: 200, json: best(texts, 2) })));
+    const res = await rerank('slices', { query: q, input: DOCS, top_n: 2 });
+    t.strictSame(res.json, expected(q, DOCS, 2, false));
+    t.strictSame(
+      hf.received.map((r) => JSON.stringify(r.body)),
+      slices.map((texts) => JSON.stringify({ texts, query: q, top_n: 2 })),
+      'every upstream request carries top_n',
+    );
+
+    hf.next({ status: 200, json: best(DOCS.slice(0, 2), 1) });
+    t.strictSame(
+      (await rerank('slices', { query: q, input: DOCS.slice(0, 2), top_n: 2 })).json,
+      envelope(
+        502,
+        'status_exception',
+        'Failed to parse the response for inference entity id [slices]: sent 2 texts with top_n [2] but received 1 scores',
+      ),
+      'fewer than the best top_n is a malformed answer',
+    );
+  },
+);
+
+t.test('the creation check sends the stored top_n and return_documents too', async (t) => {
+  const { s, hf } = await setup(t, { SKIP_VALIDATION: 'false' });
+  const res = await s.request('PUT', '/_inference/rerank/checked', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${hf.url}/rerank` },
+    task_settings: { return_documents: true, top_n: 3 },
+  });
+  t.equal(res.status, 200);
+  t.equal(
+    JSON.stringify(hf.received[0]!.body),
+    JSON.stringify({ texts: ['how big'], query: 'how big', return_text: true, top_n: 3 }),
   );
 });
 
@@ -329,7 +412,8 @@ t.test('an upstream maximum below batch_size is learned from its 422 (and from t
   for (const status of [422, 413]) {
     const { hf, put, rerank } = await setup(t);
     hf.batchLimitStatus = status;
-    await put('learn', { batch_size: 50 });
+    // One request at a time: with more, the second slice of 50 may go out before the first one's refusal is back.
+    await put('learn', { batch_size: 50, max_concurrent_requests: 1 });
     const docs = Array.from({ length: 100 }, (_, i) => `doc ${i}`);
     const res = await rerank('learn', { query: 'doc 7', input: docs, top_n: 3 });
     t.strictSame(res.json, expected('doc 7', docs, 3, false), `status ${status}`);

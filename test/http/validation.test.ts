@@ -327,6 +327,56 @@ const cases: Case[] = [
     type: 'validation_exception',
     reason: 'Validation Failed: 1: [service_settings] Invalid value [0]. [dimensions] must be a positive integer;',
   },
+  // prefix_strings (ours, docs/api.md#input_type): keys are input types, values non-empty strings of ≤ 1024 characters.
+  {
+    name: 'prefix_strings: every problem of its entries',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({
+      prefix_strings: { query: 'query: ', search: 5, ingest: '', clustering: 'c'.repeat(1025) },
+    }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid key [query] in [prefix_strings]: its keys are input types, one of [ingest, search, classification, clustering];' +
+      '2: [service_settings] field [prefix_strings.search] is not of the expected type; it must be a string;' +
+      '3: [service_settings] Invalid value empty string. [prefix_strings.ingest] must be a non-empty string;' +
+      '4: [service_settings] Invalid value: [prefix_strings.clustering] holds 1025 characters; it takes at most 1024;',
+  },
+  {
+    name: 'prefix_strings: one input type given twice',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ prefix_strings: { search: 'query: ', ' SEARCH': 'again: ' } }),
+    status: 400,
+    type: 'validation_exception',
+    reason: 'Validation Failed: 1: [service_settings] [prefix_strings] names input type [search] more than once;',
+  },
+  {
+    name: 'prefix_strings: not a map',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ prefix_strings: 'query: ' }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] field [prefix_strings] is not of the expected type; it must be an object;',
+  },
+  {
+    name: 'prefix_strings: an internal input type is no key',
+    url: '/_inference/text_embedding/x',
+    body: hfBody({ prefix_strings: { internal_search: 'query: ' } }),
+    status: 400,
+    type: 'validation_exception',
+    reason:
+      'Validation Failed: 1: [service_settings] Invalid key [internal_search] in [prefix_strings]: its keys are input types, one of [ingest, search, classification, clustering];',
+  },
+  {
+    name: 'prefix_strings: text_embedding only',
+    url: '/_inference/sparse_embedding/x',
+    body: hfBody({ prefix_strings: { search: 'query: ' } }),
+    status: 400,
+    type: 'status_exception',
+    reason:
+      'Model configuration contains settings [{prefix_strings={search=query: }}] unknown to the [hugging_face] service',
+  },
   {
     name: 'model_id that is not a repository id',
     url: '/_inference/text_embedding/x',
@@ -604,6 +654,8 @@ t.test('the valid edges of each rule are accepted', async (t) => {
     chunking({ strategy: 'recursive', max_chunk_size: 300, separator_group: 'markdown' }),
     // Every character a header can carry: printable ASCII, spaces inside, and Latin-1 up to U+00FF.
     hfBody({ api_key: 'clé secrète ~"\\ ÿ' }),
+    hfBody({ prefix_strings: { search: 'q'.repeat(1024), ' Ingest ': ' ', clustering: null } }),
+    hfBody({ prefix_strings: {} }),
   ];
   for (const [i, body] of ok.entries()) {
     const res = await s.request('PUT', `/_inference/text_embedding/ok-${i}`, body);

@@ -57,6 +57,14 @@ t.test('a bad value is one line naming the variable, and never shows a password'
     [{ CLUSTER_SIZE: 'three' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [three]'],
     [{ CLUSTER_SIZE: '2.5' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [2.5]'],
     [{ CLUSTER_SIZE: '1001' }, 'CLUSTER_SIZE must be an integer from 1 to 1000, got [1001]'],
+    [{ METRICS_ENDPOINTS: '-1' }, 'METRICS_ENDPOINTS must be an integer from 0 to 100000, got [-1]'],
+    [{ METRICS_ENDPOINTS: 'all' }, 'METRICS_ENDPOINTS must be an integer from 0 to 100000, got [all]'],
+    [{ METRICS_IDLE_TIMEOUT: '10' }, 'METRICS_IDLE_TIMEOUT must be a duration such as 120s, 2m or 500ms, got [10]'],
+    [
+      { EMBEDDING_CACHE_SIZE: '-1' },
+      'EMBEDDING_CACHE_SIZE must be a positive size such as 10mb, 512kb or 1048576, got [-1]',
+    ],
+    [{ EMBEDDING_CACHE_TTL: '1d' }, 'EMBEDDING_CACHE_TTL must be a duration such as 120s, 2m or 500ms, got [1d]'],
     [
       { DATABASE_URL: 'mysql://u:pw@db/x', SECRETS_KEY: KEY },
       'DATABASE_URL must be a URL such as postgres://host:port/…, got [mysql://u:***@db/x]',

@@ -30,6 +30,9 @@ export class ChunkMasker {
   private readonly roleSent = new Set<number>();
   private id: string | undefined;
   private model: string | undefined;
+  /** The id and model as the upstream sent them last: every chunk of a stream repeats them, masked once. */
+  private rawId: string | undefined;
+  private rawModel: string | undefined;
 
   constructor(private readonly key: string) {}
 
@@ -45,8 +48,20 @@ export class ChunkMasker {
     const out: GenerationChunk[] = [];
     for (const chunk of batch) {
       const masked: GenerationChunk = { ...chunk, choices: [] };
-      if (chunk.id !== undefined) this.id = masked.id = maskSecret(chunk.id, this.key);
-      if (chunk.model !== undefined) this.model = masked.model = maskSecret(chunk.model, this.key);
+      if (chunk.id !== undefined) {
+        if (chunk.id !== this.rawId) {
+          this.rawId = chunk.id;
+          this.id = maskSecret(chunk.id, this.key);
+        }
+        masked.id = this.id!;
+      }
+      if (chunk.model !== undefined) {
+        if (chunk.model !== this.rawModel) {
+          this.rawModel = chunk.model;
+          this.model = maskSecret(chunk.model, this.key);
+        }
+        masked.model = this.model!;
+      }
       // Usage comes last, after every choice has finished: what is still held goes before it, and
       // the text of a choice in the same chunk is not held past it.
       const last = chunk.usage !== undefined;

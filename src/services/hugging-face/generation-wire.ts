@@ -14,7 +14,7 @@ import {
   type HttpTransport,
   type UpstreamStream,
 } from '../upstream/http-transport.js';
-import { SseParser, SseTooLargeError } from '../upstream/sse.js';
+import { SseParser, SseTooLargeError, type SseEvent } from '../upstream/sse.js';
 import type { EndpointTelemetry } from '../../telemetry.js';
 import { maskSecret } from '../../redaction.js';
 import { answerOf, badAnswer, isJsonObject, maskedError, noStatus, requestHeaders, type JsonAnswer } from './call.js';
@@ -41,8 +41,12 @@ function wholeAnswerStream(text: string): GenerationStream {
 /** Reads a stream's events into chunks, a batch per network read; every failure is a SendError. */
 class EventReader {
   private readonly parser = new SseParser();
-  private readonly body: AsyncIterator<Uint8Array>;
   private finished = false;
+  /** The events of the last read, and the next of them to read. */
+  private events: SseEvent[] = [];
+  private at = 0;
+  /** The first chunk was delivered alone, with more of its read still to read. */
+  private restAfterFirst = false;
   /** The body was read to its end (not only to its [DONE]). */
   private ended = false;
   /** An error met after chunks of the same read: thrown once those have been delivered. */
@@ -53,33 +57,26 @@ class EventReader {
   doneSeen = false;
 
   constructor(
-    res: UpstreamStream,
+    private readonly res: UpstreamStream,
     private readonly protocol: GenerationProtocol,
     private readonly call: { url: string; inferenceId: string; apiKey: string; silenceLimit: string },
-  ) {
-    this.body = res.body[Symbol.asyncIterator]();
-  }
+  ) {}
 
-  /** The chunks of the next read that carries any; null once the stream has ended. */
+  /**
+   * The chunks of the next read that carries any; null once the stream has ended. The first chunk comes alone, as
+   * soon as it is read: the rest of its read follows on the next call, after the first has gone out.
+   */
   async next(): Promise<GenerationChunk[] | null> {
     if (this.pending) throw this.pending;
+    if (this.restAfterFirst) {
+      this.restAfterFirst = false;
+      // A turn of the event loop, so that the first event is written before the rest of its read is read.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const chunks: GenerationChunk[] = [];
-    while (!this.finished) {
-      let events;
-      try {
-        const read = await this.body.next();
-        if (read.done) {
-          this.finished = true;
-          this.ended = true;
-          events = this.parser.end();
-        } else {
-          events = this.parser.push(read.value);
-        }
-      } catch (err) {
-        this.finished = true;
-        throw this.failure(err);
-      }
-      for (const event of events) {
+    for (;;) {
+      while (this.at < this.events.length) {
+        const event = this.events[this.at++]!;
         let reading: StreamReading;
         let error: SendError | undefined;
         try {
@@ -91,23 +88,53 @@ class EventReader {
         }
         if (error) {
           // The chunks before it in the same read are delivered first.
-          this.finished = true;
+          this.stop();
           if (chunks.length === 0) throw error;
           this.pending = error;
-          break;
+          return chunks;
         }
         if (reading === undefined) continue;
         if ('done' in reading) {
           // Anything after [DONE] (TGI chat sends it after an error too) is not read.
-          this.finished = true;
+          this.stop();
           this.doneSeen = true;
-          break;
+          return chunks.length > 0 ? chunks : null;
         }
         chunks.push((reading as { chunk: GenerationChunk }).chunk);
+        if (!this.started) {
+          this.restAfterFirst = true;
+          return chunks;
+        }
       }
       if (chunks.length > 0) return chunks;
+      if (this.finished) return null;
+      try {
+        const kept = this.parser.more(!this.started);
+        if (kept) {
+          this.events = kept;
+        } else {
+          const bytes = await this.res.read();
+          if (bytes === null) {
+            this.finished = true;
+            this.ended = true;
+            this.events = this.parser.end();
+          } else {
+            this.events = this.parser.push(bytes, !this.started);
+          }
+        }
+        this.at = 0;
+      } catch (err) {
+        this.stop();
+        throw this.failure(err);
+      }
     }
-    return null;
+  }
+
+  /** Nothing more is read: what is left of the last read is dropped. */
+  private stop(): void {
+    this.finished = true;
+    this.events = [];
+    this.at = 0;
   }
 
   /**
@@ -120,7 +147,7 @@ class EventReader {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
     const read = async () => {
-      for (let r = await this.body.next(); !r.done; r = await this.body.next());
+      while ((await this.res.read()) !== null);
       return true;
     };
     try {
@@ -229,15 +256,14 @@ function generationOperations(call: GenerationCall): GenerationOperations {
         throw err;
       }
       reader.started = true;
+      // The key masked in the generated text, even split across events (see ChunkMasker).
+      const masker = new ChunkMasker(apiKey);
       return {
         done: res.closed,
+        first: first ? masker.chunks(first) : [],
         async *[Symbol.asyncIterator]() {
-          // The key masked in the generated text, even split across events (see ChunkMasker).
-          const masker = new ChunkMasker(apiKey);
           try {
-            let batch = first;
-            first = null;
-            for (; batch; batch = await reader.next()) {
+            for (let batch = await reader.next(); batch; batch = await reader.next()) {
               const chunks = masker.chunks(batch);
               if (chunks.length > 0) yield chunks;
             }

@@ -92,6 +92,40 @@ function withinInputLimit<T extends TaskType>(
   return { ...settings, max_input_tokens: own === undefined ? limit : Math.min(own, limit) };
 }
 
+/**
+ * What determines an embedding endpoint's vectors besides the text as sent (docs/embedding-cache.md#the-key): the
+ * service, the task type, the urls called (a hosted model's url names the model), the model id, the dimensions, and
+ * what the server said of its model at creation (its id, revision, pooling, version, truncation). The text as sent
+ * already carries the input type's prefix and the cut to the input limit. Never the api key: two keys for one server
+ * get the same vectors.
+ */
+function cacheOf(
+  taskType: TaskType,
+  stored: ServiceSettingsOf<TaskType>,
+  info: ServerInfo | undefined,
+  urls: readonly string[],
+): BoundEndpoint['cache'] {
+  if (taskType !== 'text_embedding' && taskType !== 'sparse_embedding') return undefined;
+  const settings = stored as ServiceSettingsOf<'text_embedding'>;
+  const server = info && [
+    info.server,
+    info.model_id ?? null,
+    info.model_sha ?? null,
+    info.pooling ?? null,
+    info.version ?? null,
+    info.auto_truncate ?? null,
+  ];
+  const identity = JSON.stringify([
+    SERVICE_NAME,
+    taskType,
+    urls,
+    settings.model_id ?? null,
+    settings.dimensions ?? null,
+    server ?? null,
+  ]);
+  return { identity, enabled: settings.cache !== false };
+}
+
 /** A limit of the endpoint's own (or its default), never above the server's. */
 const atMost = (value: number, server: number | undefined) => (server === undefined ? value : Math.min(value, server));
 
@@ -165,6 +199,7 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
         ),
       },
       upstreamUrls: wire.upstreamUrls,
+      cache: cacheOf(taskType, settings, info, wire.upstreamUrls),
       operations: maskingFailures(wire.operations, apiKey),
       taskSettings(overrides) {
         // Read by the task type's own definitions: these are that type's task settings.
@@ -227,8 +262,9 @@ export function createHuggingFaceService(deps: HuggingFaceDeps): InferenceServic
       // What the server said of itself replaces what it said before (an `_update`'s check asks again).
       if (details?.server !== undefined) settings[SERVER_INFO] = details.server;
       if (taskType !== 'text_embedding') return settings;
-      // A model whose vectors differ from configured dimensions has already failed the validation call.
-      settings.dimensions ??= details?.dimensions;
+      // What the creation check learned stands, over any dimensions given: Elasticsearch's hugging_face service has no
+      // dimensions_set_by_user, so its validator stores the model's length and never compares (docs/api.md#dimensions).
+      if (details?.dimensions !== undefined) settings.dimensions = details.dimensions;
       settings.similarity ??= 'cosine';
       return settings;
     },

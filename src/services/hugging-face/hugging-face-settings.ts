@@ -2,9 +2,9 @@
 // whether it can change), and the TypeScript type of each task type's settings derived from those definitions.
 import Type from 'typebox';
 import { HF_TOKEN, MIN_SECRET_LENGTH, redactUrl, SECRET_NAME } from '../../redaction.js';
-import { MAX_INT, SettingsReader } from '../../settings-reader.js';
+import { MAX_INT, renderSettings, SettingsReader } from '../../settings-reader.js';
 import type { SettingsMap } from '../../store/endpoint-store.js';
-import { SAMPLING_LIMITS } from '../inference-service.js';
+import { INPUT_TYPES, SAMPLING_LIMITS, type InputType } from '../inference-service.js';
 import { TASK_TYPES, type TaskType } from '../../inference-task-type.js';
 import type { SettingDescription } from '../../../schemas/services.js';
 
@@ -193,6 +193,54 @@ function readSimilarity(reader: SettingsReader): Similarity | undefined {
   return lower as Similarity;
 }
 
+/** The longest text a `prefix_strings` entry may hold: room for an instruction, not for a document. */
+const MAX_PREFIX_LENGTH = 1024;
+
+/**
+ * `prefix_strings` (ours; named after the `prefix_strings` of Elasticsearch's trained model configurations, which put
+ * e5's `query: ` and `passage: ` before texts): per input type, the text put before each text of a request of that
+ * type. Keys are input types in any case, values non-empty strings of at most MAX_PREFIX_LENGTH characters. An empty
+ * map is no prefixes (an `_update` giving one removes them).
+ */
+function readPrefixStrings(reader: SettingsReader): Partial<Record<InputType, string>> | undefined {
+  const raw = reader.takeMap('prefix_strings');
+  if (raw === undefined) return undefined;
+  const out: Partial<Record<InputType, string>> = {};
+  const scope = reader.scope;
+  for (const [key, value] of Object.entries(raw)) {
+    const name = key.trim().toLowerCase() as InputType;
+    const field = `prefix_strings.${name}`;
+    if (!INPUT_TYPES.includes(name)) {
+      reader.problem(
+        `[${scope}] Invalid key [${renderSettings(key)}] in [prefix_strings]: its keys are input types, one of [${INPUT_TYPES.join(', ')}]`,
+      );
+    } else if (out[name] !== undefined) {
+      reader.problem(`[${scope}] [prefix_strings] names input type [${name}] more than once`);
+    } else if (value === null) {
+      continue;
+    } else if (typeof value !== 'string') {
+      reader.problem(`[${scope}] field [${field}] is not of the expected type; it must be a string`);
+    } else if (value === '') {
+      reader.problem(`[${scope}] Invalid value empty string. [${field}] must be a non-empty string`);
+    } else if (value.length > MAX_PREFIX_LENGTH) {
+      reader.problem(
+        `[${scope}] Invalid value: [${field}] holds ${value.length} characters; it takes at most ${MAX_PREFIX_LENGTH}`,
+      );
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** Settings read as an empty map mean none: not stored, not shown. */
+function withoutEmptyMaps(settings: SettingsMap): SettingsMap {
+  const prefixes = settings.prefix_strings;
+  if (prefixes === undefined || Object.keys(prefixes as SettingsMap).length > 0) return settings;
+  const { prefix_strings: _, ...rest } = settings;
+  return rest;
+}
+
 /** `rate_limit: {requests_per_minute}`, the same for every task type; default 3000. */
 function readRateLimit(reader: SettingsReader, context: ReadContext): RateLimit {
   const nested = reader.nested('rate_limit');
@@ -259,6 +307,24 @@ const SERVICE_SETTINGS = {
     type: 'int',
     updatable: false,
     read: (r) => r.takeInteger('max_input_tokens', { max: MAX_INT }),
+  }),
+  prefix_strings: setting({
+    tasks: ['text_embedding'],
+    label: 'Prefix strings',
+    description:
+      'Per input type (ingest, search, classification, clustering), the text put before each text of a request of that type, such as e5\'s "query: " and "passage: "; a request may name only these input types. Updatable; {} removes them.',
+    type: 'map',
+    updatable: true,
+    read: readPrefixStrings,
+  }),
+  cache: setting({
+    tasks: ['text_embedding', 'sparse_embedding'],
+    label: 'Cache',
+    description:
+      'Whether vectors are kept in the embedding cache and answered from it (default true): a text embedded before, by the same upstream with the same settings, costs no upstream call and no rate-limit grant. Updatable.',
+    type: 'bool',
+    updatable: true,
+    read: (r) => r.takeBoolean('cache'),
   }),
   batch_size: setting({
     tasks: BATCHED,
@@ -493,7 +559,7 @@ export function readServiceSettings<T extends TaskType>(
   if (taskType === 'completion' || taskType === 'chat_completion') checkGeneration(taskType, all, problems);
   return {
     // The one place a map becomes its type: every key in it was read by its definition above.
-    settings: all as ServiceSettingsOf<T>,
+    settings: withoutEmptyMaps(all) as ServiceSettingsOf<T>,
     secrets: apiKey === undefined ? {} : { api_key: apiKey },
     unknown: [reader.leftovers(), ...context.nestedUnknown],
   };
@@ -569,7 +635,11 @@ export function updateServiceSettings(
       );
     }
   }
-  return { settings: { ...current, ...changed }, apiKey, unknown: [reader.leftovers(), ...context.nestedUnknown] };
+  return {
+    settings: withoutEmptyMaps({ ...current, ...changed }),
+    apiKey,
+    unknown: [reader.leftovers(), ...context.nestedUnknown],
+  };
 }
 
 /** How `_services` names a map setting: by its one field, as Elasticsearch does. */
@@ -654,6 +724,7 @@ export const SERVICE_SETTINGS_VIEW = Type.Object(
         {
           server: Type.Union([Type.Literal('text-embeddings-inference'), Type.Literal('text-generation-inference')]),
           model_id: Type.Optional(Type.String()),
+          model_sha: Type.Optional(Type.String()),
           model_type: Type.Optional(
             Type.Union([Type.Literal('embedding'), Type.Literal('reranker'), Type.Literal('classifier')]),
           ),

@@ -1,20 +1,31 @@
 // rerank on the wire (docs/hugging-face-protocols.md#rerank): TEI's /rerank and Inference Endpoints' sentence-ranking
 // body, every spelling of the answer, and the operation they make.
+import type { RerankOptions } from '../inference-service.js';
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { TaskWire, WireContext } from './task-wire.js';
 
-/** `return_text` is sent only when documents are wanted; TEI has no `top_n` (the answer is cut locally). */
-function rerankRequest(query: string, texts: readonly string[], returnText: boolean): string {
-  return JSON.stringify(returnText ? { query, texts, return_text: true } : { query, texts });
+/**
+ * Elasticsearch's hugging_face rerank body, in its order: `texts`, `query`, then `return_text` and `top_n` when the
+ * request or the endpoint gives them (false included). TEI reads `return_text` and ignores `top_n`, answering every
+ * text; a server that honours `top_n` answers the best only.
+ */
+function rerankRequest(query: string, texts: readonly string[], { returnText, topN }: RerankOptions): string {
+  return JSON.stringify({ texts, query, return_text: returnText, top_n: topN });
 }
 
 /**
  * One score per text sent, in the order sent. Accepts `[{"index","score","text"?}]` (TEI),
  * `relevance_score` for `score`, and the list under `results`; a text the upstream sends back
- * (`text`, `document.text`) is not used.
- * Anything else, an index out of range, a text scored twice or not at all throws SendError.
+ * (`text`, `document.text`) is not used. With `topN` sent, at least the best min(topN, texts) may be all that comes
+ * back: the others are undefined.
+ * Anything else, an index out of range, a text scored twice or too few scored throws SendError.
  */
-function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: string): number[] {
+function parseRerank(
+  answer: JsonAnswer,
+  textCount: number,
+  inferenceId: string,
+  topN: number | undefined,
+): Array<number | undefined> {
   const body = answer.body;
   const list = isJsonObject(body) && Array.isArray(body.results) ? body.results : body;
   if (!Array.isArray(list))
@@ -35,11 +46,11 @@ function parseRerank(answer: JsonAnswer, textCount: number, inferenceId: string)
     if (out[index] !== undefined) throw badAnswer(inferenceId, `text [${index}] was scored twice`);
     out[index] = score;
   }
-  const missing = out.findIndex((s) => s === undefined);
-  if (missing >= 0) {
-    throw badAnswer(inferenceId, `sent ${textCount} texts but received ${list.length} scores`);
+  if (topN === undefined ? list.length < textCount : list.length < Math.min(topN, textCount)) {
+    const asked = topN === undefined ? '' : ` with top_n [${topN}]`;
+    throw badAnswer(inferenceId, `sent ${textCount} texts${asked} but received ${list.length} scores`);
   }
-  return out as number[];
+  return out;
 }
 
 /** One rerank endpoint: one POST per batch of texts, to its url. */
@@ -49,11 +60,12 @@ export function rerankWire({ transport }: WireContext): TaskWire<'rerank'> {
     return {
       upstreamUrls: [call.url],
       operations: {
-        score: async (query, texts, returnText, signal) =>
+        score: async (query, texts, options, signal) =>
           parseRerank(
-            await postJson(transport, call, rerankRequest(query, texts, returnText), signal),
+            await postJson(transport, call, rerankRequest(query, texts, options), signal),
             texts.length,
             inferenceId,
+            options.topN,
           ),
       },
     };

@@ -17,6 +17,8 @@ const TGI = 'text-generation-inference';
 export interface ServerInfo {
   server: typeof TEI | typeof TGI;
   model_id?: string;
+  /** TEI: the revision of the model's repository it loaded, when it says one. */
+  model_sha?: string;
   /** TEI: what the model is (`model_type`'s one key). */
   model_type?: 'embedding' | 'reranker' | 'classifier';
   /** TEI, an embedding model: its pooling (`cls`, `mean`, `splade`, …). */
@@ -75,6 +77,7 @@ function parseServerInfo(body: unknown, apiKey: string): ServerInfo | undefined 
     return compact({
       server: TEI,
       model_id: text(body.model_id, apiKey),
+      model_sha: text(body.model_sha, apiKey),
       model_type: modelType,
       pooling: modelType === 'embedding' && isJsonObject(detail) ? text(detail.pooling, apiKey) : undefined,
       version: text(body.version, apiKey),

@@ -190,17 +190,20 @@ function checkEmbeddings(body: unknown, inputCount: number, inferenceId: string)
 export function textEmbeddingWire({ transport, hfApiBase }: WireContext): TaskWire<'text_embedding'> {
   return ({ inferenceId, settings, apiKey, telemetry }) => {
     const call = { url: embeddingUrl(settings, hfApiBase), apiKey, inferenceId, telemetry };
+    const embed = async (texts: string[], signal: AbortSignal, dimensions: number | undefined) =>
+      parseEmbeddings(
+        await postJson(transport, call, embeddingRequest(texts), signal),
+        texts.length,
+        inferenceId,
+        dimensions,
+      );
     return {
       upstreamUrls: [call.url],
       operations: {
-        embed: async (texts, signal) =>
-          parseEmbeddings(
-            await postJson(transport, call, embeddingRequest(texts), signal),
-            texts.length,
-            inferenceId,
-            settings.dimensions,
-          ),
+        embed: (texts, signal) => embed(texts, signal, settings.dimensions),
         prepare: (text) => truncateInput(text, settings.max_input_tokens),
+        prefixFor: (inputType) => settings.prefix_strings?.[inputType],
+        measure: async (text, signal) => (await embed([text], signal, undefined))[0]!.values.length,
       },
     };
   };

@@ -14,10 +14,10 @@ export interface UpstreamStream {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   /**
-   * The body, read as it arrives. Iterating fails on abort, on a network error, and with
-   * UND_ERR_BODY_TIMEOUT when the upstream stays silent longer than callTimeoutMs.
+   * The body's next bytes as they arrive (all that has arrived, when some has); null at its end. Fails on abort, on a
+   * network error, and with UND_ERR_BODY_TIMEOUT when the upstream stays silent longer than callTimeoutMs.
    */
-  body: AsyncIterable<Uint8Array>;
+  read(): Promise<Uint8Array | null>;
   /** The whole body as text, at most maxResponseBytes (error answers, unstreamed generations). */
   text(): Promise<string>;
   /** Settles once the response is over: read to its end, failed or aborted. */
@@ -95,17 +95,53 @@ export class HttpTransport {
       throw err;
     }
     const readable = res.body;
-    // Errors reach readers through iteration; a body nobody reads must not crash the process when it fails.
-    readable.on('error', () => undefined);
+    // The body read straight from its buffer (an async iterator over it costs a generator and several promises per
+    // read): what has arrived at once, else at the next 'readable', 'end', error or close.
+    let wake: (() => void) | undefined;
+    let ended = false;
+    let failure: Error | undefined;
+    const cutShort = () => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    const woken = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    readable.on('readable', woken);
+    readable.once('end', () => {
+      ended = true;
+      woken();
+    });
+    // Errors reach readers through read(); a body nobody reads must not crash the process when it fails.
+    readable.on('error', (err) => {
+      failure ??= err;
+      woken();
+    });
     const closed = new Promise<void>((resolve) => {
-      if (readable.destroyed) resolve();
-      else readable.once('close', () => resolve());
+      // Closed before its end without an error: cut short (as a stream's async iterator reports it).
+      if (readable.destroyed) {
+        failure = readable.errored ?? cutShort();
+        resolve();
+      } else
+        readable.once('close', () => {
+          if (!ended) failure ??= cutShort();
+          woken();
+          resolve();
+        });
     }).then(() => signal.removeEventListener('abort', onAbort));
+    const read = async (): Promise<Uint8Array | null> => {
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        const bytes = readable.read() as Buffer | null;
+        if (bytes !== null) return bytes;
+        if (ended) return null;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    };
     const limit = this.options.maxResponseBytes;
     return {
       status: res.statusCode,
       headers: res.headers,
-      body: readable,
+      read,
       closed,
       abort: () => {
         // A body read to its end is no longer tied to a request (and an abort costs an exception).
@@ -116,8 +152,8 @@ export class HttpTransport {
       async text() {
         const parts: Buffer[] = [];
         let size = 0;
-        for await (const part of readable) {
-          size += (part as Buffer).length;
+        for (let part = await read(); part !== null; part = await read()) {
+          size += part.length;
           if (size > limit) {
             call.abort();
             throw tooLarge();

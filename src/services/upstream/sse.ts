@@ -34,6 +34,8 @@ export class SseParser {
   /** The events completed by the text being fed. */
   private out: SseEvent[] = [];
   private tooLarge = false;
+  /** Text push() kept back after a first event, not parsed yet. */
+  private rest = '';
   /**
    * The last event id, which the standard keeps for the events after it (eventsource-parser gives each event only its
    * own).
@@ -54,9 +56,36 @@ export class SseParser {
     });
   }
 
-  /** Parses the next bytes; answers the events they complete, in order. */
-  push(bytes: Uint8Array | string): SseEvent[] {
-    return this.feed(typeof bytes === 'string' ? bytes : this.decoder.decode(bytes, { stream: true }));
+  /**
+   * Parses the next bytes; answers the events they complete, in order. `firstOnly`: parse only as far as the first
+   * blank line in them (where the first event ends), keeping the rest for more(): a stream's first event goes out
+   * before the rest of its read is parsed.
+   */
+  push(bytes: Uint8Array | string, firstOnly = false): SseEvent[] {
+    return this.take(typeof bytes === 'string' ? bytes : this.decoder.decode(bytes, { stream: true }), firstOnly);
+  }
+
+  /** The events of what push() kept back (as far as its next blank line with `firstOnly`); undefined when none. */
+  more(firstOnly = false): SseEvent[] | undefined {
+    return this.rest === '' ? undefined : this.take('', firstOnly);
+  }
+
+  private take(next: string, firstOnly: boolean): SseEvent[] {
+    const text = this.rest + next;
+    this.rest = '';
+    if (firstOnly) {
+      // The first blank line, however the lines end (a line end split across the cut is joined by the parser).
+      let cut = -1;
+      for (const blank of ['\n\n', '\r\n\r\n', '\r\r']) {
+        const at = text.indexOf(blank);
+        if (at >= 0 && (cut < 0 || at + blank.length < cut)) cut = at + blank.length;
+      }
+      if (cut > 0 && cut < text.length) {
+        this.rest = text.slice(cut);
+        return this.feed(text.slice(0, cut));
+      }
+    }
+    return this.feed(text);
   }
 
   /**
@@ -65,7 +94,9 @@ export class SseParser {
    */
   end(): SseEvent[] {
     // A line end closes the unfinished line, a blank line then delivers its event.
-    return this.feed(`${this.decoder.decode()}\n\n`);
+    const text = `${this.rest}${this.decoder.decode()}\n\n`;
+    this.rest = '';
+    return this.feed(text);
   }
 
   private feed(text: string): SseEvent[] {

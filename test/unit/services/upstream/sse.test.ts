@@ -48,6 +48,31 @@ t.test('the same events whatever the reads are cut at, UTF-8 characters included
   );
 });
 
+t.test('a read parsed only as far as its first event: that event alone, then the same events as whole', async (t) => {
+  for (const nl of ['\n', '\r\n', '\r']) {
+    const text = `: c${nl}${nl}data: one${nl}${nl}event: message${nl}data: two${nl}${nl}data:[DONE]${nl}${nl}`;
+    const expected = [ev('one'), ev('two', 'message'), ev('[DONE]')];
+    const bytes = Buffer.from(text);
+    // Cut anywhere into two reads, each parsed only as far as its first event, the rest when asked.
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const parser = new SseParser();
+      const out = [...parser.push(bytes.subarray(0, cut), true)];
+      for (let kept = parser.more(true); kept; kept = parser.more(true)) out.push(...kept);
+      out.push(...parser.push(bytes.subarray(cut), true));
+      for (let kept = parser.more(true); kept; kept = parser.more(true)) out.push(...kept);
+      out.push(...parser.end());
+      t.strictSame(out, expected, `${JSON.stringify(nl)} cut at ${cut}`);
+    }
+    if (nl === '\r') continue; // a lone CR may yet begin a CRLF: the event ends only when more text comes
+    const parser = new SseParser();
+    t.strictSame(parser.push(bytes, true), [], `${JSON.stringify(nl)}: a comment alone is no event`);
+    t.strictSame(parser.more(true), [ev('one')], `${JSON.stringify(nl)}: the first event alone`);
+    t.strictSame(parser.more(), [ev('two', 'message'), ev('[DONE]')], `${JSON.stringify(nl)}: the rest at once`);
+    t.equal(parser.more(), undefined, 'nothing kept back once parsed');
+    t.strictSame(parser.end(), []);
+  }
+});
+
 t.test('an event without data is not delivered; the last event is delivered even without its blank line', async (t) => {
   t.strictSame(parse(Buffer.from('event: ping\n\ndata: x\n\nretry: 10\nfoo: bar\n\ndata: [DONE]')), [
     ev('x'),

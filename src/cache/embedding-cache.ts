@@ -1,0 +1,146 @@
+// The embedding cache (docs/embedding-cache.md): what an upstream answered for one text, kept under a key made of
+// everything that determines it, in memory (bounded in bytes and age) and, with Redis, shared by every instance.
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+
+/** The cache's figures, for the metrics. */
+export interface CacheStats {
+  /** Estimated bytes held in memory (keys and values; see ENTRY_OVERHEAD), never above `maxBytes`. */
+  bytes: number;
+  maxBytes: number;
+  entries: number;
+  /** Entries dropped to make room (least recently used first). */
+  evictions: number;
+  /** Entries dropped for their age. */
+  expirations: number;
+}
+
+/**
+ * The shared tier (Redis): slower than memory, shared by every instance. It never throws: a tier that is away answers
+ * misses and drops writes.
+ */
+export interface SharedCacheTier {
+  get(keys: readonly string[]): Promise<Array<string | undefined>>;
+  set(entries: ReadonlyArray<readonly [string, string]>, ttlMs: number): void;
+  /** Removes every entry whose key starts with `prefix`, on every instance; resolves to the shared entries removed. */
+  clear(prefix: string): Promise<number>;
+  /** Called with a prefix another instance cleared, so this instance's memory drops it too. */
+  onCleared(listener: (prefix: string) => void): void;
+}
+
+/** What a text's upstream call, under way, will give: one per key, so concurrent identical misses cost one text. */
+export interface Pending {
+  readonly value: Promise<string>;
+}
+
+/**
+ * Bytes counted per entry besides its key and value text: the LRU's bookkeeping (its slots, the map entry) and the
+ * string headers, measured roughly on Node 20 (docs/embedding-cache.md#memory).
+ */
+const ENTRY_OVERHEAD = 96;
+
+export interface EmbeddingCacheOptions {
+  maxBytes: number;
+  ttlMs: number;
+  shared?: SharedCacheTier;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+export class EmbeddingCache {
+  private readonly memory: LRUCache<string, string>;
+  private readonly pending = new Map<string, Pending>();
+  private evictions = 0;
+  private expirations = 0;
+
+  constructor(private readonly opts: EmbeddingCacheOptions) {
+    this.memory = new LRUCache<string, string>({
+      maxSize: opts.maxBytes,
+      sizeCalculation: (value, key) => key.length + value.length + ENTRY_OVERHEAD,
+      ttl: opts.ttlMs,
+      // An expired entry is dropped when it is next read or when room is needed; no timer per entry.
+      ttlAutopurge: false,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.evictions++;
+        else if (reason === 'expire') this.expirations++;
+      },
+    });
+    opts.shared?.onCleared((prefix) => this.dropLocal(prefix));
+  }
+
+  /** The key prefix of one upstream identity: a hash, so the identity (urls, model ids) is never stored as such. */
+  scopeOf(identity: string): string {
+    return `${sha256(identity).slice(0, 22)}:`;
+  }
+
+  keyOf(scope: string, text: string): string {
+    return scope + sha256(text);
+  }
+
+  /** Each key's value, from memory, else from the shared tier (then kept in memory too); undefined: a miss. */
+  async lookup(keys: readonly string[]): Promise<Array<string | undefined>> {
+    const found = keys.map((key) => this.memory.get(key));
+    const shared = this.opts.shared;
+    if (!shared) return found;
+    const missing: number[] = [];
+    found.forEach((value, i) => {
+      if (value === undefined) missing.push(i);
+    });
+    if (missing.length === 0) return found;
+    const remote = await shared.get(missing.map((i) => keys[i]!));
+    missing.forEach((index, j) => {
+      const value = remote[j];
+      if (value === undefined) return;
+      found[index] = value;
+      this.memory.set(keys[index]!, value);
+    });
+    return found;
+  }
+
+  /** A text's upstream answer, kept in memory and written to the shared tier. */
+  remember(entries: ReadonlyArray<readonly [string, string]>): void {
+    for (const [key, value] of entries) this.memory.set(key, value);
+    if (entries.length > 0) this.opts.shared?.set(entries, this.opts.ttlMs);
+  }
+
+  /** The call under way for this key, if any. */
+  inFlight(key: string): Pending | undefined {
+    return this.pending.get(key);
+  }
+
+  /** Registers the call under way for `key` until it settles. */
+  begin(key: string, value: Promise<string>): void {
+    const entry: Pending = { value };
+    this.pending.set(key, entry);
+    const done = () => {
+      if (this.pending.get(key) === entry) this.pending.delete(key);
+    };
+    value.then(done, done);
+  }
+
+  /** Forgets every entry of one identity, here and in the shared tier; resolves to the entries removed. */
+  async clear(identity: string): Promise<number> {
+    const scope = this.scopeOf(identity);
+    const local = this.dropLocal(scope);
+    const shared = this.opts.shared ? await this.opts.shared.clear(scope) : 0;
+    return Math.max(local, shared);
+  }
+
+  private dropLocal(prefix: string): number {
+    let removed = 0;
+    for (const key of [...this.memory.keys()]) {
+      if (key.startsWith(prefix) && this.memory.delete(key)) removed++;
+    }
+    return removed;
+  }
+
+  stats(): CacheStats {
+    return {
+      bytes: this.memory.calculatedSize,
+      maxBytes: this.opts.maxBytes,
+      entries: this.memory.size,
+      evictions: this.evictions,
+      expirations: this.expirations,
+    };
+  }
+}
