@@ -1,6 +1,7 @@
 // The OpenAI door at /v1, driven by the real `openai` SDK over HTTP: embeddings (base64 by default, as the SDK asks),
 // chat completions whole and streamed, completions, models, and how the SDK's error classes see our errors.
 import type { AddressInfo } from 'node:net';
+import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import OpenAI from 'openai';
 import t from 'tap';
 import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
@@ -284,3 +285,31 @@ t.test(
     );
   },
 );
+
+t.test('LangChain: OpenAIEmbeddings and ChatOpenAI with the door as base URL', async (t) => {
+  const { hf, llm, put, base } = await setup(t);
+  llm.style = 'vllm';
+  await put('text_embedding', 'emb', `${hf.url}/embed`);
+  await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
+  const configuration = { baseURL: `${base}/v1` };
+
+  const embeddings = new OpenAIEmbeddings({ model: 'emb', apiKey: 'unused-while-open', configuration, maxRetries: 0 });
+  t.same(Array.from(await embeddings.embedQuery('hello')), hf.vector('hello'));
+  t.same(
+    (await embeddings.embedDocuments(['a', 'b'])).map((v) => Array.from(v)),
+    [hf.vector('a'), hf.vector('b')],
+  );
+
+  const chat = new ChatOpenAI({ model: 'chat', apiKey: 'unused-while-open', configuration, maxRetries: 0 });
+  const answer = await chat.invoke('hello there');
+  t.equal(answer.content, 'You said: hello there');
+  t.match(answer.usage_metadata, { input_tokens: 5, output_tokens: 5, total_tokens: 10 });
+  let streamed = '';
+  for await (const chunk of await chat.stream('stream me'))
+    streamed += typeof chunk.content === 'string' ? chunk.content : '';
+  t.equal(streamed, 'You said: stream me');
+
+  const missing = new ChatOpenAI({ model: 'nope', apiKey: 'unused-while-open', configuration, maxRetries: 0 });
+  const refused = await missing.invoke('x').catch((e: unknown) => e);
+  t.equal((refused as { status?: number }).status, 404, 'an unknown model: the SDK error, 404');
+});
