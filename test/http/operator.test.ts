@@ -92,6 +92,7 @@ t.test('GET /_inference/_services lists the service, its task types and every se
     batch_size: [false, false, true, 'int', ['text_embedding', 'sparse_embedding', 'rerank']],
     max_concurrent_requests: [false, false, true, 'int', ['text_embedding', 'sparse_embedding', 'rerank']],
     max_concurrent_streams: [false, false, true, 'int', ['completion', 'chat_completion']],
+    cache: [false, false, true, 'bool', ['text_embedding', 'sparse_embedding']],
     'rate_limit.requests_per_minute': [false, false, true, 'int', all],
     api_key: [true, true, true, 'str', all],
   });
