@@ -9,6 +9,7 @@ import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
 import { scaleFigures } from './scale.js';
 import { cacheFigures } from './cache-bench.js';
+import { doorFigures } from './door-bench.js';
 import { streamingRows } from './streaming.js';
 
 const label = (bytes: number) => (bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`);
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
     ['memory', memoryUnderOverload],
     ['scale', scaleFigures],
     ['cache', cacheFigures],
+    ['doors', doorFigures],
   ];
   console.log(`before the run: 1-minute load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
   if (upstreamSections.some(([name]) => want(name))) {

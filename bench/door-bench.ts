@@ -1,0 +1,111 @@
+// The doors (docs/doors.md) against `_inference` on the same endpoint, in alternating rounds on one service: req/s at 32
+// connections, and the mean latency of sequential requests on one connection.
+import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import { startChild, type Child } from './children.js';
+import { row, type Row } from './stats.js';
+
+const ID = 'open';
+
+/** One short text, as each protocol's clients send it (the OpenAI door with floats, as LangChain asks). */
+const ROUTES = [
+  { name: '_inference', path: `/_inference/text_embedding/${ID}`, body: { input: 'a short query' } },
+  {
+    name: 'OpenAI door',
+    path: '/v1/embeddings',
+    body: { model: ID, input: 'a short query', encoding_format: 'float' },
+  },
+  { name: 'Hugging Face door', path: `/hf/${ID}/embed`, body: { inputs: 'a short query' } },
+] as const;
+
+async function requestsPerSecond(base: string, path: string, body: unknown): Promise<number> {
+  const r = await autocannon({
+    url: `${base}${path}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections: 32,
+    duration: 3,
+  });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`door bench: ${r.non2xx} non-2xx, ${r.errors} errors on ${path}`);
+  return r.requests.total / r.duration;
+}
+
+async function meanLatencyMs(base: string, path: string, body: unknown, count = 1000): Promise<number> {
+  const pool = new Pool(base, { connections: 1 });
+  const text = JSON.stringify(body);
+  const once = async () => {
+    const res = await pool.request({
+      path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`door bench: ${res.statusCode} on ${path}`);
+  };
+  for (let i = 0; i < 100; i++) await once();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) await once();
+  await pool.close();
+  return Number(process.hrtime.bigint() - started) / 1e6 / count;
+}
+
+export async function doorFigures(upstream: Child, runs = 5): Promise<Row[]> {
+  const gateway = await startChild('gateway', { MALLOC_ARENA_MAX: '2' });
+  try {
+    const res = await fetch(`${gateway.url}/_inference/text_embedding/${ID}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        service: 'hugging_face',
+        // The rate limit out of the way, as in the overhead section: this measures the doors' own work.
+        service_settings: {
+          api_key: 'hf_bench',
+          url: `${upstream.url}/embed`,
+          dimensions: 384,
+          rate_limit: { requests_per_minute: 60_000_000 },
+        },
+      }),
+    });
+    if (res.status !== 200) throw new Error(`door bench: creating the endpoint: ${res.status}`);
+    for (const route of ROUTES) await requestsPerSecond(gateway.url, route.path, route.body); // warm-up
+    const rps = ROUTES.map(() => [] as number[]);
+    const latency = ROUTES.map(() => [] as number[]);
+    for (let r = 0; r < runs; r++) {
+      // Each round in another order, so that drift in the machine's speed falls on every route alike.
+      const order = ROUTES.map((_, i) => (i + r) % ROUTES.length);
+      for (const i of order) rps[i]!.push(await requestsPerSecond(gateway.url, ROUTES[i]!.path, ROUTES[i]!.body));
+      for (const i of order) latency[i]!.push(await meanLatencyMs(gateway.url, ROUTES[i]!.path, ROUTES[i]!.body));
+    }
+    const rows: Row[] = [];
+    for (const [i, route] of ROUTES.entries()) {
+      rows.push(row('doors', `${route.name}, 32 connections, one short text`, 'req/s', rps[i]!));
+      rows.push(row('doors', `${route.name}, 1 connection`, 'mean latency ms', latency[i]!));
+    }
+    const within5 = { text: '>= 0.95', met: (v: number) => v >= 0.95 };
+    for (const i of [1, 2]) {
+      const name = ROUTES[i]!.name;
+      rows.push(
+        row(
+          'doors',
+          `${name} / _inference, 32 connections`,
+          'req/s ratio',
+          rps[i]!.map((v, k) => v / rps[0]![k]!),
+          within5,
+        ),
+      );
+      rows.push(
+        row(
+          'doors',
+          `${name} - _inference, 1 connection`,
+          'added mean latency ms',
+          latency[i]!.map((v, k) => v - latency[0]![k]!),
+        ),
+      );
+    }
+    return rows;
+  } finally {
+    await gateway.stop();
+  }
+}
