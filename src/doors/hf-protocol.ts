@@ -13,7 +13,7 @@ import { errors, type EsError } from '../errors.js';
 import type { TaskType } from '../inference-task-type.js';
 import { emptyInput, hfStreamError } from './door-errors.js';
 import { runnerCall, type DoorAnswer, type DoorRequest, type DoorRunner } from './door-call.js';
-import { inferenceEvents, streamFailure } from './inference-events.js';
+import { completionDeltas } from './inference-events.js';
 import type { OpenAiProtocol } from './openai-protocol.js';
 
 const tgiStreamError = (error: EsError) => hfStreamError(error, 'tgi');
@@ -68,15 +68,13 @@ async function* tgiTokenStream(
             }
           : null,
     });
-  for await (const { event, data } of inferenceEvents(events)) {
-    if (event === 'error') {
+  for await (const piece of completionDeltas(events)) {
+    if (piece.error) {
       if (held !== undefined) yield tokenEvent(held, false);
-      yield tgiEvent(tgiStreamError(streamFailure(data)));
+      yield tgiEvent(tgiStreamError(piece.error));
       return;
     }
-    if (data === '[DONE]') break;
-    const parsed = JSON.parse(data) as { completion: Array<{ delta: string }> };
-    const delta = parsed.completion.map((c) => c.delta).join('');
+    const delta = piece.delta;
     text += delta;
     // One token behind: the last one is known only when the stream ends.
     if (held !== undefined) yield tokenEvent(held, false);

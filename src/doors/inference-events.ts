@@ -1,6 +1,7 @@
 // Reading back the runner's streamed answers (Elasticsearch's server-sent events) for the doors, which write them in
 // their own protocol (docs/doors.md).
 import { EsError, errors } from '../errors.js';
+import { SseParser } from '../services/upstream/sse.js';
 import type { EventStream } from '../tasks/task-module.js';
 
 /** One server-sent event of a `_stream` answer: `message` (a JSON chunk or `[DONE]`) or `error`. */
@@ -11,25 +12,33 @@ export interface InferenceEvent {
 
 /**
  * The events of a runner's stream, one at a time, whatever the texts it yields hold (one event, several, or part of
- * one). Leaving the iteration ends the runner's stream, and so its upstream request.
+ * one), read by the parser that reads upstream streams. Leaving the iteration ends the runner's stream, and so its
+ * upstream request.
  */
 export async function* inferenceEvents(stream: EventStream): AsyncGenerator<InferenceEvent> {
-  let rest = '';
+  // No bound of its own: these are the service's own events, each made from an upstream event the upstream's parser
+  // already bounded.
+  const parser = new SseParser(Number.MAX_SAFE_INTEGER);
   for await (const text of stream) {
-    rest += text;
-    let end = rest.indexOf('\n\n');
-    while (end !== -1) {
-      const block = rest.slice(0, end);
-      rest = rest.slice(end + 2);
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
-      }
-      if (data.length > 0) yield { event, data: data.join('\n') };
-      end = rest.indexOf('\n\n');
+    for (const { event, data } of parser.push(text)) yield { event: event ?? 'message', data };
+  }
+}
+
+/**
+ * The text of each event of a runner's `completion` stream (its deltas joined), until `[DONE]`; an `event: error`
+ * ends it as the error it carries.
+ */
+export async function* completionDeltas(
+  stream: EventStream,
+): AsyncGenerator<{ delta: string; error?: undefined } | { error: EsError }> {
+  for await (const { event, data } of inferenceEvents(stream)) {
+    if (event === 'error') {
+      yield { error: streamFailure(data) };
+      return;
     }
+    if (data === '[DONE]') return;
+    const parsed = JSON.parse(data) as { completion: Array<{ delta: string }> };
+    yield { delta: parsed.completion.map((c) => c.delta).join('') };
   }
 }
 

@@ -6,7 +6,7 @@ import type { EndpointRegistry, EndpointView } from '../endpoints/registry.js';
 import { errors, type EsError } from '../errors.js';
 import { openAiStreamError } from './door-errors.js';
 import { nowSeconds, runnerCall, type DoorAnswer, type DoorRequest, type DoorRunner } from './door-call.js';
-import { inferenceEvents, streamFailure } from './inference-events.js';
+import { completionDeltas, inferenceEvents, streamFailure } from './inference-events.js';
 
 /** What a chunk of the runner's chat stream holds (OpenAI's chunk, in Elasticsearch's field order). */
 interface EsChatChunk {
@@ -97,15 +97,12 @@ async function* completionChatStream(
 ): AsyncGenerator<string> {
   const created = nowSeconds();
   let first = true;
-  for await (const { event, data } of inferenceEvents(events)) {
-    if (event === 'error') {
-      yield dataEvent(errorBody(streamFailure(data)));
+  for await (const piece of completionDeltas(events)) {
+    if (piece.error) {
+      yield dataEvent(errorBody(piece.error));
       return;
     }
-    if (data === '[DONE]') break;
-    const content = (JSON.parse(data) as { completion: Array<{ delta: string }> }).completion
-      .map((c) => c.delta)
-      .join('');
+    const content = piece.delta;
     const delta = first ? { role: 'assistant', content } : { content };
     first = false;
     yield dataEvent({
@@ -252,14 +249,12 @@ async function* completionStream(
   errorBody: (error: EsError) => unknown,
 ): AsyncGenerator<string> {
   const created = nowSeconds();
-  for await (const { event, data } of inferenceEvents(events)) {
-    if (event === 'error') {
-      yield dataEvent(errorBody(streamFailure(data)));
+  for await (const piece of completionDeltas(events)) {
+    if (piece.error) {
+      yield dataEvent(errorBody(piece.error));
       return;
     }
-    if (data === '[DONE]') break;
-    const parsed = JSON.parse(data) as { completion: Array<{ delta: string }> };
-    const text = parsed.completion.map((c) => c.delta).join('');
+    const text = piece.delta;
     yield dataEvent({
       id,
       object: 'text_completion',
