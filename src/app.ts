@@ -327,7 +327,7 @@ async function assemble(
         throw errors.badRequest(
           `inference endpoint [${inferenceId}] is a [${taskType}] endpoint: only text_embedding and sparse_embedding results are cached`,
         );
-      return cache ? cache.clear(own.identity) : 0;
+      return cache ? cache.clear(own.scope) : 0;
     },
   });
   // The doors (docs/doors.md): the same runner, in OpenAI's protocol and in Hugging Face's servers'.

@@ -47,6 +47,12 @@ export interface EmbeddingCacheOptions {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
+/**
+ * The key prefix of one upstream identity: a hash, so the identity (urls, model ids) is never stored as such. Made once
+ * per endpoint, when it is bound.
+ */
+export const cacheScope = (identity: string): string => `${sha256(identity).slice(0, 22)}:`;
+
 export class EmbeddingCache {
   private readonly memory: LRUCache<string, string>;
   private readonly pending = new Map<string, Pending>();
@@ -66,11 +72,6 @@ export class EmbeddingCache {
       },
     });
     opts.shared?.onCleared((prefix) => this.dropLocal(prefix));
-  }
-
-  /** The key prefix of one upstream identity: a hash, so the identity (urls, model ids) is never stored as such. */
-  scopeOf(identity: string): string {
-    return `${sha256(identity).slice(0, 22)}:`;
   }
 
   keyOf(scope: string, text: string): string {
@@ -118,9 +119,8 @@ export class EmbeddingCache {
     value.then(done, done);
   }
 
-  /** Forgets every entry of one identity, here and in the shared tier; resolves to the entries removed. */
-  async clear(identity: string): Promise<number> {
-    const scope = this.scopeOf(identity);
+  /** Forgets every entry of one identity's scope, here and in the shared tier; resolves to the entries removed. */
+  async clear(scope: string): Promise<number> {
     const local = this.dropLocal(scope);
     const shared = this.opts.shared ? await this.opts.shared.clear(scope) : 0;
     return Math.max(local, shared);

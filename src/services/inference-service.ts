@@ -222,11 +222,11 @@ export interface BoundEndpoint<T extends TaskType = TaskType> {
   readonly upstreamUrls: readonly string[];
   readonly operations: TaskOperations[T];
   /**
-   * For task types whose results are cached (text_embedding, sparse_embedding; docs/embedding-cache.md): `identity` is
-   * everything besides the text that determines what the upstream answers (never a secret), `enabled` the endpoint's
-   * `cache` setting.
+   * For task types whose results are cached (text_embedding, sparse_embedding; docs/embedding-cache.md): `scope` is the
+   * key prefix made from everything besides the text that determines what the upstream answers (never a secret),
+   * `enabled` the endpoint's `cache` setting.
    */
-  readonly cache?: { readonly identity: string; readonly enabled: boolean };
+  readonly cache?: { readonly scope: string; readonly enabled: boolean };
   /**
    * The stored task settings with a request's `task_settings` applied over them. Throws the
    * service's validation or unknown-settings error for a bad override.

@@ -2,7 +2,6 @@
 // cache, those another request is sending wait for its answer, and only the rest go to the endpoint's queue,
 // batched as any other work.
 import type { Cancellation } from '../cancellation.js';
-import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import type { BoundEndpoint } from '../services/inference-service.js';
 import { submitAll, type QueueState } from './queue-lifecycle.js';
 
@@ -12,18 +11,6 @@ export interface CacheCodec<I, O> {
   keyText(item: I): string;
   encode(result: O): string;
   decode(value: string): O;
-}
-
-/** The scope of each identity seen lately: the hash is made once per endpoint identity, not once per request. */
-const scopes = new Map<string, string>();
-
-function scopeOf(cache: EmbeddingCache, identity: string): string {
-  let scope = scopes.get(identity);
-  if (scope === undefined) {
-    if (scopes.size >= 1024) scopes.clear();
-    scopes.set(identity, (scope = cache.scopeOf(identity)));
-  }
-  return scope;
 }
 
 /** Work the request waits for; a failure after the request already failed is not reported as unhandled. */
@@ -54,7 +41,7 @@ export async function submitCached<I, O>(
   const sent = new Map<string, number[]>();
   const sendItems: I[] = [];
   const sendKeys: string[] = [];
-  const scope = scopeOf(cache, own.identity);
+  const scope = own.scope;
   const keys = items.map((item) => cache.keyOf(scope, codec.keyText(item)));
   const found = await cache.lookup(keys);
   found.forEach((value, i) => {

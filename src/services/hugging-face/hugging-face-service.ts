@@ -1,5 +1,6 @@
 // The hugging_face service: its settings (hugging-face-settings.ts), and each stored endpoint bound to its task type's
 // wire (the *-wire.ts modules).
+import { cacheScope } from '../../cache/embedding-cache.js';
 import { errors } from '../../errors.js';
 import { renderSettings } from '../../settings-reader.js';
 import type { SettingsMap } from '../../store/endpoint-store.js';
@@ -123,7 +124,7 @@ function cacheOf(
     settings.dimensions ?? null,
     server ?? null,
   ]);
-  return { identity, enabled: settings.cache !== false };
+  return { scope: cacheScope(identity), enabled: settings.cache !== false };
 }
 
 /** A limit of the endpoint's own (or its default), never above the server's. */
