@@ -66,5 +66,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['public/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'script' } },
+  { files: ['public/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'module' } },
 );

@@ -1,65 +1,10 @@
-// The management page's behaviour: endpoints listed, created, tried, re-keyed and deleted through the public API, with
-// the user's API key.
-const KEY_STORE = 'hf-inference-gateway.apiKey';
-const CHUNKED = ['text_embedding', 'sparse_embedding'];
-const FALLBACK_TASKS = ['text_embedding', 'sparse_embedding', 'rerank'];
+// The management page's behaviour: endpoints listed, re-keyed and deleted through the public API, with the user's API
+// key; creating (create.js) and trying (try.js) live beside it.
+import { $, KEY_STORE, api, fail, notice, show, whenUnauthorized } from './api.js';
+import { loadServices } from './create.js';
+import { forgetTry, openTry } from './try.js';
+
 const REFRESH_MS = 5000;
-
-const $ = (id) => document.getElementById(id);
-const show = (el, on = true) => {
-  (typeof el === 'string' ? $(el) : el).hidden = !on;
-};
-
-/** What the user pasted: the encoded key, or `id:api_key` (encoded here). */
-function authorization() {
-  const key = sessionStorage.getItem(KEY_STORE);
-  if (!key) return undefined;
-  return `ApiKey ${key.includes(':') ? btoa(key) : key}`;
-}
-
-class ApiError extends Error {
-  constructor(status, reason) {
-    super(reason);
-    this.status = status;
-  }
-}
-
-/**
- * One call to the service; an error answer becomes an ApiError carrying the envelope's reason. A 401 asks for a key.
- */
-async function api(method, path, body, { raw = false } = {}) {
-  const headers = {};
-  const auth = authorization();
-  if (auth) headers.authorization = auth;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status === 401) {
-    signIn(authorization() ? 'That API key was not accepted.' : undefined);
-    throw new ApiError(401, 'an API key is needed');
-  }
-  if (raw && res.ok) return res;
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) throw new ApiError(res.status, json?.error?.reason ?? `${res.status} ${text.slice(0, 200)}`);
-  return json ?? text;
-}
-
-function fail(id, err) {
-  const el = $(id);
-  el.textContent = err instanceof Error ? err.message : String(err);
-  show(el, true);
-}
-
-function notice(text) {
-  const el = $('notice');
-  el.textContent = text;
-  show(el, true);
-}
 
 // ---- signing in ----
 
@@ -83,6 +28,8 @@ $('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem(KEY_STORE);
   location.reload();
 });
+
+whenUnauthorized(signIn);
 
 // ---- the endpoint list, with live figures from the metrics ----
 
@@ -228,7 +175,7 @@ $('confirm-yes').addEventListener('click', async () => {
   try {
     await api('DELETE', `/_inference/${encodeURIComponent(id)}`);
     notice(`Deleted ${id}.`);
-    if (tried?.inference_id === id) show('try-section', false);
+    forgetTry(id);
     await loadEndpoints();
   } catch (err) {
     notice(`Could not delete ${id}: ${err.message}`);
@@ -250,273 +197,8 @@ $('rotate-form').addEventListener('submit', async (event) => {
     fail('rotate-error', err);
   }
 });
-
-// ---- trying an endpoint ----
-
-let tried;
-let chat = [];
-
-function openTry(endpoint) {
-  tried = endpoint;
-  chat = [];
-  $('chat-log').replaceChildren();
-  const kind = {
-    text_embedding: 'embed',
-    sparse_embedding: 'embed',
-    rerank: 'rerank',
-    completion: 'complete',
-    chat_completion: 'chat',
-  }[endpoint.task_type];
-  for (const form of ['embed', 'rerank', 'complete', 'chat']) show(`try-${form}`, form === kind);
-  for (const id of ['embed-result', 'rerank-result', 'complete-result']) $(id).replaceChildren();
-  show('try-error', false);
-  $('try-title').textContent = `Try ${endpoint.inference_id} (${endpoint.task_type})`;
-  show('try-section', true);
-  $('try-section').scrollIntoView({ block: 'nearest' });
-}
-
-const inferPath = () => `/_inference/${tried.task_type}/${encodeURIComponent(tried.inference_id)}`;
-
-function line(parent, text, className) {
-  const p = document.createElement('p');
-  p.textContent = text;
-  if (className) p.className = className;
-  parent.append(p);
-  return p;
-}
-
-$('try-embed').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  show('try-error', false);
-  const out = $('embed-result');
-  out.replaceChildren();
-  const started = performance.now();
-  try {
-    const answer = await api('POST', inferPath(), { input: $('embed-input').value });
-    const ms = Math.round(performance.now() - started);
-    if (tried.task_type === 'text_embedding') {
-      const entry = answer.text_embedding[0];
-      line(
-        out,
-        `Vector of ${entry.embedding.length} dimensions${entry.chunks ? `, from ${entry.chunks.length} chunks` : ''}, in ${ms} ms`,
-        'size',
-      );
-      line(out, `[${entry.embedding.slice(0, 5).join(', ')}${entry.embedding.length > 5 ? ', …' : ''}]`, 'preview');
-    } else {
-      const entry = answer.sparse_embedding[0];
-      const weights = Object.entries(entry.embedding).sort((a, b) => b[1] - a[1]);
-      line(out, `${weights.length} tokens${entry.is_truncated ? ' (input truncated)' : ''}, in ${ms} ms`, 'size');
-      line(
-        out,
-        weights
-          .slice(0, 8)
-          .map(([token, w]) => `${token}: ${w}`)
-          .join(' · '),
-        'preview',
-      );
-    }
-  } catch (err) {
-    fail('try-error', err);
-  }
-  void refreshFigures();
-});
-
-$('try-rerank').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  show('try-error', false);
-  const documents = $('rerank-documents')
-    .value.split('\n')
-    .map((d) => d.trim())
-    .filter(Boolean);
-  const out = $('rerank-result');
-  out.replaceChildren();
-  try {
-    const answer = await api('POST', inferPath(), {
-      query: $('rerank-query').value,
-      input: documents,
-      return_documents: true,
-    });
-    for (const r of answer.rerank) {
-      const li = document.createElement('li');
-      li.textContent = `${r.text ?? documents[r.index]} (${r.relevance_score})`;
-      out.append(li);
-    }
-  } catch (err) {
-    fail('try-error', err);
-  }
-  void refreshFigures();
-});
-
-$('try-complete').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  show('try-error', false);
-  const out = $('complete-result');
-  out.replaceChildren();
-  try {
-    const answer = await api('POST', inferPath(), { input: $('complete-input').value });
-    line(out, answer.completion.map((c) => c.result).join('\n'));
-  } catch (err) {
-    fail('try-error', err);
-  }
-  void refreshFigures();
-});
-
-/** Reads a server-sent event stream, calling `onEvent(event, data)` for each event as it arrives. */
-async function readEvents(res, onEvent) {
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value.replace(/\r\n/g, '\n');
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      const data = [];
-      for (const l of block.split('\n')) {
-        if (l.startsWith('event:')) event = l.slice(6).trim();
-        else if (l.startsWith('data:')) data.push(l.slice(5).replace(/^ /, ''));
-      }
-      if (data.length > 0 && onEvent(event, data.join('\n')) === false) {
-        await reader.cancel();
-        return;
-      }
-    }
-  }
-}
-
-$('try-chat').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  show('try-error', false);
-  const content = $('chat-input').value;
-  $('chat-input').value = '';
-  chat.push({ role: 'user', content });
-  line($('chat-log'), content, 'user');
-  const reply = line($('chat-log'), '', 'assistant');
-  let text = '';
-  try {
-    // docs/api.md#streaming: each event's data is a bare OpenAI-style chunk; the last is [DONE].
-    const res = await api(
-      'POST',
-      `/_inference/chat_completion/${encodeURIComponent(tried.inference_id)}/_stream`,
-      { messages: chat },
-      { raw: true },
-    );
-    await readEvents(res, (name, data) => {
-      if (data === '[DONE]') return false;
-      const json = JSON.parse(data);
-      if (name === 'error') throw new Error(json.error?.message ?? json.error?.reason ?? data);
-      const delta = json.choices?.[0]?.delta?.content;
-      if (delta) {
-        text += delta;
-        reply.textContent = text;
-      }
-      return true;
-    });
-    chat.push({ role: 'assistant', content: text });
-  } catch (err) {
-    fail('try-error', err);
-  }
-  void refreshFigures();
-});
-
-// ---- creating an endpoint (shaped like Dify's Hugging Face settings) ----
-
-let services;
-
-function syncCreateForm() {
-  const task = $('create-task').value;
-  const hostedTasks = services?.configurations?.model_id?.supported_task_types ?? ['text_embedding'];
-  const hostedAllowed = hostedTasks.includes(task);
-  show('hosted-choice', hostedAllowed);
-  if (!hostedAllowed) document.querySelector('input[name=source][value=url]').checked = true;
-  const hosted = document.querySelector('input[name=source]:checked').value === 'hosted';
-  show('url-field', !hosted);
-  show('model-field', hosted);
-  $('create-url').required = !hosted;
-  $('create-model').required = hosted;
-  show('chunking', CHUNKED.includes(task));
-  const strategy = $('create-strategy').value;
-  show('size-field', strategy === 'word' || strategy === 'sentence');
-  show('overlap-field', strategy === 'word');
-  show('sentence-overlap-field', strategy === 'sentence');
-  $('create-size').required = strategy === 'word' || strategy === 'sentence';
-  $('create-overlap').required = strategy === 'word';
-}
-
-async function loadServices() {
-  try {
-    services = (await api('GET', '/_inference/_services')).find((s) => s.service === 'hugging_face');
-  } catch (err) {
-    if (err.status === 401) throw err;
-    services = undefined;
-  }
-  const select = $('create-task');
-  select.replaceChildren();
-  for (const task of services?.task_types ?? FALLBACK_TASKS) {
-    const option = document.createElement('option');
-    option.value = option.textContent = task;
-    select.append(option);
-  }
-  const describe = (key, input) => {
-    const d = services?.configurations?.[key]?.description;
-    if (d) $(input).title = d;
-  };
-  describe('url', 'create-url');
-  describe('model_id', 'create-model');
-  describe('api_key', 'create-key');
-  describe('rate_limit.requests_per_minute', 'create-rpm');
-  syncCreateForm();
-}
-
-for (const id of ['create-task', 'create-strategy']) $(id).addEventListener('change', syncCreateForm);
-for (const radio of document.querySelectorAll('input[name=source]')) radio.addEventListener('change', syncCreateForm);
-
-function createBody(form) {
-  const v = (name) => form.elements[name].value.trim();
-  const settings = { api_key: form.elements.api_key.value };
-  if (document.querySelector('input[name=source]:checked').value === 'hosted') settings.model_id = v('model_id');
-  else settings.url = v('url');
-  if (v('rpm')) settings.rate_limit = { requests_per_minute: Number(v('rpm')) };
-  const body = { service: 'hugging_face', service_settings: settings };
-  const strategy = v('strategy');
-  if (CHUNKED.includes(v('task_type')) && strategy) {
-    const chunking = { strategy };
-    if (strategy === 'word')
-      Object.assign(chunking, { max_chunk_size: Number(v('max_chunk_size')), overlap: Number(v('overlap')) });
-    if (strategy === 'sentence')
-      Object.assign(chunking, {
-        max_chunk_size: Number(v('max_chunk_size')),
-        sentence_overlap: Number(v('sentence_overlap')),
-      });
-    body.chunking_settings = chunking;
-  }
-  return body;
-}
-
-$('create-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = event.target;
-  show('create-error', false);
-  const id = form.elements.inference_id.value.trim();
-  const submit = $('create-submit');
-  submit.disabled = true;
-  submit.textContent = 'Creating…';
-  try {
-    await api('PUT', `/_inference/${form.elements.task_type.value}/${encodeURIComponent(id)}`, createBody(form));
-    form.reset();
-    syncCreateForm();
-    notice(`Created ${id}.`);
-    await loadEndpoints();
-  } catch (err) {
-    fail('create-error', err);
-  } finally {
-    submit.disabled = false;
-    submit.textContent = 'Create endpoint';
-  }
-});
+document.addEventListener('endpoints-changed', () => void loadEndpoints());
+document.addEventListener('inference-done', () => void refreshFigures());
 
 // ---- start ----
 
