@@ -17,9 +17,11 @@ export function authorization() {
 }
 
 export class ApiError extends Error {
-  constructor(status, reason) {
+  /** `body`: the error envelope as the service answered it, when it was JSON. */
+  constructor(status, reason, body) {
     super(reason);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -51,7 +53,7 @@ export async function api(method, path, body, { raw = false } = {}) {
   } catch {
     json = undefined;
   }
-  if (!res.ok) throw new ApiError(res.status, json?.error?.reason ?? `${res.status} ${text.slice(0, 200)}`);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.reason ?? `${res.status} ${text.slice(0, 200)}`, json);
   return json ?? text;
 }
 

@@ -2,6 +2,7 @@
 // key; creating (create.js) and trying (try.js) live beside it.
 import { $, KEY_STORE, api, fail, notice, show, whenUnauthorized } from './api.js';
 import { loadServices } from './create.js';
+import { openCode, openJson, openSettings } from './settings.js';
 import { forgetTry, openTry } from './try.js';
 
 const REFRESH_MS = 5000;
@@ -129,6 +130,9 @@ function renderEndpoints() {
     actions.className = 'actions';
     actions.append(
       button('Try', 'try', e.inference_id),
+      button('Edit', 'edit', e.inference_id),
+      button('JSON', 'json', e.inference_id),
+      button('Code', 'code', e.inference_id),
       button('Rotate key', 'rotate', e.inference_id),
       button('Delete', 'delete', e.inference_id),
     );
@@ -152,6 +156,8 @@ document.querySelector('#endpoints tbody').addEventListener('click', (event) => 
   if (!b) return;
   const endpoint = endpoints.find((e) => e.inference_id === b.dataset.id);
   if (!endpoint) return;
+  const dialog = { edit: openSettings, json: openJson, code: openCode }[b.dataset.action];
+  if (dialog) return void dialog(endpoint, b);
   pending = endpoint;
   show('confirm', false);
   show('rotate-form', false);
