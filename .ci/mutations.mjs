@@ -419,6 +419,22 @@ const MUTATIONS = [
     'http/hf-door',
     'featureExtraction at the endpoint url',
   ],
+  [
+    'page: _update sends every setting, changed or not',
+    'public/settings.js',
+    'if (canonical(value) === canonical(fallback)) continue;',
+    'if (value === undefined && fallback === undefined) continue;',
+    'http/management-settings',
+    'settings in place',
+  ],
+  [
+    'page: validation messages away from their fields',
+    'public/settings.js',
+    "const key = name === 'rate_limit' ? 'requests_per_minute' : name;",
+    "const key = name === 'rate_limit' ? 'requests_per_minute' : `_${name}`;",
+    'http/management-settings',
+    'settings in place',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

@@ -64,31 +64,7 @@ if (!fs.existsSync(CHROMIUM)) {
     await put('completion', 'gen', `${llm.url}/v1/chat/completions`);
     await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
 
-    const context: BrowserContext = await chromium.launchPersistentContext(path.join(dataDir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-        '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
-        '--enable-features=EnableIPv6ReachabilityOverride',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    t.teardown(() => context.close());
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    const page: Page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // 401: the first load asks for a key; 400: the validation errors this test provokes on purpose.
-      if (msg.type() === 'error' && !/status of 40[01]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
+    const { page, problems } = await openBrowser(t, dataDir, base);
     // What the viewport shows: an open dialog sits in it and scrolls by itself.
     const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, name) });
     /** Both widths: the page at 390 px, then back at 1280. */
@@ -342,41 +318,16 @@ if (!fs.existsSync(CHROMIUM)) {
       await closeDialog('json-dialog');
     });
 
-    /** Every snippet of an endpoint's Code dialog, each copied with its button, as the clipboard has it. */
-    const copySnippets = async (id: string): Promise<Snippet[]> => {
-      await page.click(`[aria-label="Code ${id}"]`);
-      await page.locator('#code-dialog').waitFor();
-      const ids = await page.$$eval('#code-snippets section.snippet', (els) =>
-        els.map((e) => (e as any).id.replace(/^snippet-/, '') as string),
-      );
-      const out: Snippet[] = [];
-      for (const sid of ids) {
-        await page.click(`#snippet-${sid} button.copy`);
-        await page.waitForFunction(() => (globalThis as any).document.querySelector('#code-status').textContent !== '');
-        const code = await clipboard(page);
-        t.equal(code, await page.textContent(`#snippet-${sid} code`), `${id}: the ${sid} snippet as shown`);
-        await page.evaluate(() => ((globalThis as any).document.querySelector('#code-status').textContent = ''));
-        out.push({ id: sid, code });
-      }
-      return out;
-    };
     const env = { PATH: process.env.PATH ?? '', GATEWAY_KEY: admin.encoded };
-    const runShell = async (code: string, e: Record<string, string> = env) =>
-      (await run('bash', ['-c', code], { env: e, timeout: 30_000 })).stdout;
-    const runNode = async (code: string) => {
-      // Inside the repository, so that the snippet's imports resolve to its node_modules.
-      const dir = path.join(dataDir, 'snippets');
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'snippet.mjs'), code);
-      return (await run(process.execPath, [path.join(dir, 'snippet.mjs')], { env, cwd: ROOT, timeout: 60_000 })).stdout;
-    };
+    const runShell = (code: string, e: Record<string, string> = env) => shell(code, e);
+    const runNode = (code: string) => node(code, dataDir, env);
+    const copySnippets = (id: string) => copyEach(t, page, id);
     const checkPython = (t: Test, code: string, calls: string) => {
       t.match(code, `client = Elasticsearch("${base}", api_key=os.environ["GATEWAY_KEY"])`);
       t.match(code, calls);
       // Python's own parser: the text is valid Python (the client itself is not installed here: no PyPI).
       execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: code });
     };
-    const byId = (list: Snippet[], id: string) => list.find((x) => x.id === id)!.code;
     const noSecrets = (t: Test, list: Snippet[]) => {
       for (const snippet of list) {
         t.notMatch(snippet.code, /hf_[A-Za-z0-9]/, `${snippet.id}: no Hugging Face token`);
@@ -478,6 +429,161 @@ if (!fs.existsSync(CHROMIUM)) {
     t.strictSame(problems, [], 'no script error and no refused resource on the page');
     t.equal(fs.readdirSync(SCREENSHOTS).length, 10, `screenshots in ${SCREENSHOTS}`);
   });
+
+  t.test('an open service: code without a key, sparse_embedding without doors, the keyboard alone', async (t) => {
+    const hf = await new FakeHuggingFace().start();
+    t.teardown(() => hf.close());
+    const dataDir = t.testdir();
+    // No API key exists: on loopback the service runs open.
+    const s = await startApp(t, {}, dataDir);
+    const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+    for (const [taskType, id, route] of [
+      ['text_embedding', 'emb', '/embed'],
+      ['sparse_embedding', 'splade', '/embed_sparse'],
+    ] as const) {
+      const res = await s.request('PUT', `/_inference/${taskType}/${id}`, {
+        service: 'hugging_face',
+        service_settings: { api_key: FIRST_TOKEN, url: `${hf.url}${route}` },
+      });
+      if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
+    }
+    const { page, problems } = await openBrowser(t, dataDir, base);
+    const focused = () => page.evaluate(() => (globalThis as any).document.activeElement.id as string);
+    await page.goto(`${base}/_ui`);
+    await page.locator('tr[data-id="emb"]').waitFor();
+
+    await t.test('the settings form by keyboard', async (t) => {
+      await page.focus('[aria-label="Edit emb"]');
+      await page.keyboard.press('Enter');
+      await page.locator('#settings-dialog').waitFor();
+      t.equal(await focused(), 'set-requests_per_minute');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('700');
+      await page.keyboard.press('Tab');
+      t.equal(await focused(), 'set-batch_size', 'Tab goes to the next setting');
+      await page.keyboard.type('4');
+      await page.keyboard.press('Enter');
+      await textIs(page, '#settings-status', 'Saved: requests_per_minute, batch_size.');
+      const settings = (await s.request('GET', '/_inference/emb')).json.endpoints[0].service_settings;
+      t.equal(settings.rate_limit.requests_per_minute, 700);
+      t.equal(settings.batch_size, 4);
+      await page.keyboard.press('Escape');
+      await page.locator('#settings-dialog').waitFor({ state: 'hidden' });
+      t.equal(
+        await page.evaluate(() => (globalThis as any).document.activeElement.getAttribute('aria-label')),
+        'Edit emb',
+      );
+    });
+
+    const env = { PATH: process.env.PATH ?? '' };
+    await t.test('the code sends no key', async (t) => {
+      const list = await copyEach(t, page, 'emb');
+      t.ok(await page.locator('#code-key').isHidden(), 'no choice of key to make');
+      t.equal(
+        await page.textContent('#code-key-note'),
+        'The service runs open (no API key yet), so the code sends none.',
+      );
+      for (const snippet of list) t.notMatch(snippet.code, /Authorization|GATEWAY_KEY|apiKey: process|api_key=/);
+      const vector = hf.vector(TEXT);
+      const asEs = { text_embedding: [{ embedding: vector }] };
+      t.strictSame(JSON.parse(await shell(byId(list, 'curl'), env)), asEs, 'curl');
+      t.strictSame(JSON.parse(await node(byId(list, 'es-js'), dataDir, env)), asEs, 'the JavaScript client');
+      t.strictSame(JSON.parse(await node(byId(list, 'openai'), dataDir, env)), vector, 'the openai SDK');
+      const norm = Math.hypot(...vector);
+      const hfAnswer = (JSON.parse(await node(byId(list, 'hf'), dataDir, env)) as number[] | number[][]).flat();
+      t.ok(
+        hfAnswer.every((x, i) => Math.abs(x - vector[i]! / norm) < 1e-9) && hfAnswer.length === 16,
+        '@huggingface/inference',
+      );
+      t.match(byId(list, 'es-python'), `client = Elasticsearch("${base}")\n`);
+      execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], {
+        input: byId(list, 'es-python'),
+      });
+      await page.keyboard.press('Escape');
+    });
+
+    await t.test('sparse_embedding: _inference only', async (t) => {
+      const list = await copyEach(t, page, 'splade');
+      t.strictSame(
+        list.map((x) => x.id),
+        ['curl', 'es-js', 'es-python'],
+      );
+      t.equal(await page.textContent('#code-snippets > p.hint'), 'No door serves sparse_embedding: use _inference.');
+      const answer = JSON.parse(await shell(byId(list, 'curl'), env));
+      t.strictSame(JSON.parse(await node(byId(list, 'es-js'), dataDir, env)), answer, 'the same through the client');
+      t.equal(answer.sparse_embedding[0].is_truncated, false);
+      t.ok(Object.keys(answer.sparse_embedding[0].embedding).includes('fox'), 'a token of the text');
+      await page.keyboard.press('Escape');
+    });
+    t.strictSame(problems, [], 'no script error and no refused resource on the page');
+  });
+}
+
+/** Every snippet of an endpoint's Code dialog, each copied with its button, as the clipboard has it. */
+async function copyEach(t: Test, page: Page, id: string): Promise<Snippet[]> {
+  await page.click(`[aria-label="Code ${id}"]`);
+  await page.locator('#code-dialog').waitFor();
+  const ids = await page.$$eval('#code-snippets section.snippet', (els) =>
+    els.map((e) => (e as any).id.replace(/^snippet-/, '') as string),
+  );
+  const out: Snippet[] = [];
+  for (const sid of ids) {
+    await page.click(`#snippet-${sid} button.copy`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#code-status').textContent !== '');
+    const code = await clipboard(page);
+    t.equal(code, await page.textContent(`#snippet-${sid} code`), `${id}: the ${sid} snippet as shown`);
+    await page.evaluate(() => ((globalThis as any).document.querySelector('#code-status').textContent = ''));
+    out.push({ id: sid, code });
+  }
+  return out;
+}
+
+const byId = (list: Snippet[], id: string) => list.find((x) => x.id === id)!.code;
+
+async function shell(code: string, env: Record<string, string>): Promise<string> {
+  return (await run('bash', ['-c', code], { env, timeout: 30_000 })).stdout;
+}
+
+/** Runs a JavaScript snippet as a module inside the repository, so that its imports resolve to its node_modules. */
+async function node(code: string, dir: string, env: Record<string, string>): Promise<string> {
+  const folder = path.join(dir, 'snippets');
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, 'snippet.mjs'), code);
+  return (await run(process.execPath, [path.join(folder, 'snippet.mjs')], { env, cwd: ROOT, timeout: 60_000 })).stdout;
+}
+
+/** A headless Chromium with its own profile, allowed the clipboard on the service's page; script errors collected. */
+async function openBrowser(t: Test, dir: string, base: string): Promise<{ page: Page; problems: string[] }> {
+  const context: BrowserContext = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    // Name resolution stays on this machine: every host name fails at once, without asking a DNS server.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+      '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
+      '--enable-features=EnableIPv6ReachabilityOverride',
+    ],
+    viewport: { width: 1280, height: 900 },
+  });
+  t.teardown(() => context.close());
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page: Page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    // 401: the first load asks for a key; 400: the validation errors the test provokes on purpose; the browser's own
+    // favicon request (the page names no icon), a 404 while the service runs open.
+    const url = msg.location().url;
+    if (msg.type() === 'error' && !/status of 40[01]/.test(msg.text()) && !url.endsWith('/favicon.ico'))
+      problems.push(`console: ${msg.text()} ${url}`);
+  });
+  return { page, problems };
 }
 
 /** The text of a chat stream's deltas (OpenAI-style chunks, each event's data). */
