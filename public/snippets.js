@@ -7,7 +7,7 @@
 export const KEY_VARIABLE = 'GATEWAY_KEY';
 
 /** What each task type's snippets send: short, fixed texts a reader recognises. */
-export const SAMPLES = {
+const SAMPLES = {
   text: 'The quick brown fox jumps over the lazy dog',
   query: 'What is a fox?',
   documents: ['A fox is a small wild dog.', 'Paris is the capital of France.'],
@@ -26,7 +26,6 @@ function auth(keyMode, key) {
   const literal = keyMode === 'page' && key;
   return {
     none: keyMode === 'none',
-    shell: literal ? `'${key}'` : `"$${KEY_VARIABLE}"`,
     shellHeader: (scheme) =>
       literal ? `'Authorization: ${scheme} ${key}'` : `"Authorization: ${scheme} $${KEY_VARIABLE}"`,
     js: literal ? js(key) : `process.env.${KEY_VARIABLE}`,
