@@ -88,8 +88,9 @@ if (!fs.existsSync(CHROMIUM)) {
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
-      // The first load's 401 is how the page learns it needs a key; anything else is a fault (a CSP refusal included).
-      if (msg.type() === 'error' && !/status of 401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+      // The first load's 401 is how the page learns it needs a key, and the rerank step's 422 is the upstream refusal it
+      // shows; anything else is a fault (a CSP refusal included).
+      if (msg.type() === 'error' && !/status of (401|422)\b/.test(msg.text())) problems.push(`console: ${msg.text()}`);
     });
     const requested = new Set<string>();
     page.on('request', (req) => requested.add(new URL(req.url()).origin));
@@ -270,6 +271,17 @@ if (!fs.existsSync(CHROMIUM)) {
       t.equal(await page.locator('#try-cost .hits').count(), 0, 'rerank has no cache: no hits shown');
       await shot(t, '07-reranked');
       await accessible(t, 'the rerank playground');
+
+      // An upstream refusal: the service's own reason, in place of the answer.
+      hf.next({ status: 422, json: { error: 'query too long', error_type: 'Validation' } });
+      await page.click('#try-rerank button[type=submit]');
+      await page.locator('#try-error').waitFor();
+      t.equal(
+        await page.textContent('#try-error'),
+        'Received an unsuccessful status code for request from inference entity id [ranker] status [422]. Error message: [query too long]',
+      );
+      t.equal(await page.locator('#rerank-result li').count(), 0);
+      t.ok(await page.locator('#try-cost').isHidden(), 'no cost shown for a failed try');
       await deleteThroughPage(page, 'ranker');
     });
 
