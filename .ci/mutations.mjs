@@ -435,6 +435,22 @@ const MUTATIONS = [
     'http/management-settings',
     'settings in place',
   ],
+  [
+    'cost header: a shared batch counted for one request only',
+    'src/dispatch/endpoint-queue.ts',
+    'const callers = batch.length === 1 ? [batch[0]!.caller] : new Set(batch.map((j) => j.caller));',
+    'const callers = [batch[0]!.caller];',
+    'http/upstream-cost',
+    'shared by three requests',
+  ],
+  [
+    'page: the CSP allows inline styles',
+    'plugins/management-ui.ts',
+    "style-src 'self';",
+    "style-src 'self' 'unsafe-inline';",
+    'http/management-ui',
+    'step by step',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

@@ -109,6 +109,8 @@ function button(label, action, id) {
 function renderEndpoints() {
   const body = document.querySelector('#endpoints tbody');
   body.replaceChildren();
+  // Each cell names its column, shown beside it where the table reflows into cards (narrow screens, style.css).
+  const labels = [...document.querySelectorAll('#endpoints thead th')].map((th) => th.textContent.trim());
   for (const e of endpoints) {
     const row = document.createElement('tr');
     row.dataset.id = e.inference_id;
@@ -123,11 +125,13 @@ function renderEndpoints() {
     cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
+      td.dataset.label = labels[i] ?? '';
       if (i === 4) td.className = 'live';
       row.append(td);
     });
     const actions = document.createElement('td');
     actions.className = 'actions';
+    actions.dataset.label = labels[cells.length] ?? '';
     actions.append(
       button('Try', 'try', e.inference_id),
       button('Edit', 'edit', e.inference_id),
@@ -150,6 +154,20 @@ async function loadEndpoints() {
 }
 
 let pending;
+/** The row button that opened the confirmation or the token form: focus goes back to it when they close. */
+let opener;
+
+/** Closes the confirmation and the token form; `refocus`: back to the button that opened them. */
+function closePanels(refocus) {
+  show('confirm', false);
+  show('rotate-form', false);
+  if (refocus && opener?.isConnected) opener.focus();
+}
+
+// Escape closes them, as it closes a dialog.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && (!$('confirm').hidden || !$('rotate-form').hidden)) closePanels(true);
+});
 
 document.querySelector('#endpoints tbody').addEventListener('click', (event) => {
   const b = event.target.closest('button');
@@ -159,11 +177,13 @@ document.querySelector('#endpoints tbody').addEventListener('click', (event) => 
   const dialog = { edit: openSettings, json: openJson, code: openCode }[b.dataset.action];
   if (dialog) return void dialog(endpoint, b);
   pending = endpoint;
-  show('confirm', false);
-  show('rotate-form', false);
+  opener = b;
+  closePanels(false);
   if (b.dataset.action === 'delete') {
     $('confirm-text').textContent = `Delete the endpoint ${endpoint.inference_id}? Its stored token goes with it.`;
     show('confirm', true);
+    // The harmless choice first, as a confirmation dialog does.
+    $('confirm-no').focus();
   } else if (b.dataset.action === 'rotate') {
     $('rotate-title').textContent = `New API token for ${endpoint.inference_id}`;
     show('rotate-error', false);
@@ -174,13 +194,15 @@ document.querySelector('#endpoints tbody').addEventListener('click', (event) => 
   }
 });
 
-$('confirm-no').addEventListener('click', () => show('confirm', false));
+$('confirm-no').addEventListener('click', () => closePanels(true));
 $('confirm-yes').addEventListener('click', async () => {
   const id = pending.inference_id;
   show('confirm', false);
   try {
     await api('DELETE', `/_inference/${encodeURIComponent(id)}`);
     notice(`Deleted ${id}.`);
+    // Its row (and the button that was focused) is gone: the keyboard goes on from the notice.
+    $('notice').focus();
     forgetTry(id);
     await loadEndpoints();
   } catch (err) {
@@ -188,7 +210,7 @@ $('confirm-yes').addEventListener('click', async () => {
   }
 });
 
-$('rotate-cancel').addEventListener('click', () => show('rotate-form', false));
+$('rotate-cancel').addEventListener('click', () => closePanels(true));
 $('rotate-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const id = pending.inference_id;
@@ -197,7 +219,7 @@ $('rotate-form').addEventListener('submit', async (event) => {
       service_settings: { api_key: $('rotate-key').value },
     });
     $('rotate-key').value = '';
-    show('rotate-form', false);
+    closePanels(true);
     notice(`New token saved for ${id}; requests use it from now on.`);
   } catch (err) {
     fail('rotate-error', err);

@@ -89,7 +89,21 @@ export function lifetimeOf(
   };
 }
 
+/** What an inference answer says it cost upstream (docs/api.md#what-a-request-cost). */
+const UPSTREAM_REQUESTS_HEADER = 'X-Inference-Upstream-Requests';
+const CACHE_HITS_HEADER = 'X-Inference-Cache-Hits';
+
 const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
+  // Every answer of these routes, errors included, once the request's lifetime exists: the count as it stands when the
+  // headers leave (a stream's when it begins). A callback hook, scoped to this plugin's routes.
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    const lifetime = request.trace?.lifetime;
+    if (lifetime) {
+      reply.header(UPSTREAM_REQUESTS_HEADER, String(lifetime.upstreamRequests));
+      if (lifetime.cacheHits !== undefined) reply.header(CACHE_HITS_HEADER, String(lifetime.cacheHits));
+    }
+    done();
+  });
   /**
    * The runner's call for this request (the task type the path names parsed, a body required), and the request's
    * lifetime.
