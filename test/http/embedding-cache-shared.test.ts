@@ -1,11 +1,11 @@
 // The embedding cache shared by several instances (docs/embedding-cache.md#identical-misses-on-several-instances):
 // identical misses on several instances at the same moment cost one upstream text; an instance whose call fails or
 // that dies hands the text over within a bound; without Redis every instance still answers.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { API_KEY, startApp, type TestApp } from '../helpers/app-harness.js';
-import { OwnRedis, servicesAvailable } from '../helpers/backing-services.js';
+import { createDatabase, OwnRedis, servicesAvailable } from '../helpers/backing-services.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 
 /** A claim's lease, as docs/embedding-cache.md states it: what a dead instance's claim makes the others wait at most. */
@@ -41,6 +41,33 @@ const timed = async <T>(work: Promise<T>): Promise<[T, number]> => {
   const value = await work;
   return [value, performance.now() - start];
 };
+
+t.test('two instances on one PostgreSQL and one Redis share hits of an endpoint created once', async (t) => {
+  if (!(await servicesAvailable(t, { postgres: true, redis: true }))) return;
+  const redis = await OwnRedis.start(t);
+  const hf = await new FakeHuggingFace().start();
+  t.teardown(() => hf.close());
+  const env = {
+    EMBEDDING_CACHE_SIZE: '64mb',
+    DATABASE_URL: await createDatabase(t),
+    REDIS_URL: redis.url,
+    SECRETS_KEY: randomBytes(32).toString('base64'),
+  };
+  const [a, b] = [await startApp(t, env), await startApp(t, env)];
+  const put = await a.request('PUT', '/_inference/text_embedding/e', {
+    service: 'hugging_face',
+    service_settings: { api_key: API_KEY, url: `${hf.url}/embed`, dimensions: 16 },
+  });
+  t.equal(put.status, 200);
+  const input = Array.from({ length: 100 }, (_, i) => `stored once ${i}`);
+  const cold = await b.request('POST', '/_inference/text_embedding/e', { input });
+  t.equal(cold.status, 200);
+  t.equal(hf.texts.length, 100);
+  await new Promise((r) => setTimeout(r, 200)); // the writes to Redis are not awaited by the request
+  const warm = await a.request('POST', '/_inference/text_embedding/e', { input });
+  t.equal(warm.body, cold.body, 'the same bytes');
+  t.equal(hf.texts.length, 100, 'the other instance made no upstream call');
+});
 
 t.test('100 concurrent identical requests over three instances cost one upstream text', async (t) => {
   if (!(await servicesAvailable(t, { redis: true }))) return;
