@@ -253,6 +253,18 @@ t.test('a small byte bound holds under 100,000 unique texts', async (t) => {
   t.ok((await metric('hf_gateway_embedding_cache_evictions_total'))! > 90_000, 'the rest were evicted');
 });
 
+t.test("EMBEDDING_CACHE_TTL bounds an entry's age", async (t) => {
+  const { hf, put, embed, metric } = await setup(t, { EMBEDDING_CACHE_TTL: '400ms' });
+  await put('e');
+  await embed('e', 'aging');
+  await embed('e', 'aging');
+  t.strictSame(hf.texts, ['aging'], 'within its age: a hit');
+  await new Promise((r) => setTimeout(r, 600));
+  await embed('e', 'aging');
+  t.strictSame(hf.texts, ['aging', 'aging'], 'older: sent again');
+  t.equal(await metric('hf_gateway_embedding_cache_expirations_total'), 1);
+});
+
 t.test('EMBEDDING_CACHE_SIZE=0 turns the cache off', async (t) => {
   const { hf, put, embed, metric } = await setup(t, { EMBEDDING_CACHE_SIZE: '0' });
   await put('e');
