@@ -451,6 +451,22 @@ const MUTATIONS = [
     'http/management-ui',
     'step by step',
   ],
+  [
+    'cache: no claims across instances',
+    'src/cache/redis-cache-tier.ts',
+    'if (!this.ready || keys.length === 0) return out;',
+    'if (!this.ready || keys.length >= 0) return out;',
+    'http/embedding-cache-shared',
+    'over three instances',
+  ],
+  [
+    'cache: a live claim never renewed',
+    'src/cache/redis-cache-tier.ts',
+    'this.renewTimer ??= setInterval(',
+    'this.renewTimer ??= setTimeout(',
+    'http/embedding-cache-shared',
+    'renews its claim',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

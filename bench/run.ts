@@ -9,6 +9,7 @@ import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
 import { scaleFigures } from './scale.js';
 import { cacheFigures } from './cache-bench.js';
+import { cacheTierFigures } from './cache-tiers.js';
 import { doorFigures } from './door-bench.js';
 import { streamingRows } from './streaming.js';
 
@@ -139,6 +140,11 @@ async function main(): Promise<void> {
     const done = watchLoad();
     rows.push(...(await clusterFigures()));
     loads.push({ section: 'cluster', load: done() });
+  }
+  if (want('tiers')) {
+    const done = watchLoad();
+    rows.push(...(await cacheTierFigures()));
+    loads.push({ section: 'tiers', load: done() });
   }
   printTable(rows, loads);
   const out = new URL('../../bench/results.json', import.meta.url);

@@ -26,7 +26,23 @@ export interface SharedCacheTier {
   clear(prefix: string): Promise<number>;
   /** Called with a prefix another instance cleared, so this instance's memory drops it too. */
   onCleared(listener: (prefix: string) => void): void;
+  /**
+   * Claims the texts this instance is about to send, so other instances wait for its answer instead of sending them
+   * too. A claimed key is settled by `set` (its value) or `release` (its call failed). Never throws: while the tier is
+   * away every text is this instance's to send.
+   */
+  claim(keys: readonly string[]): Promise<Claim[]>;
+  /** Gives up this instance's claims of keys whose call failed, so one of the instances waiting for them sends them. */
+  release(keys: readonly string[]): void;
+  /** Resolves when another instance's claim of `key` settles, or after `waitMs` (and a little more) at the latest. */
+  settled(key: string, waitMs: number): Promise<void>;
 }
+
+/**
+ * What a claim found: the value, stored meanwhile; the text is this instance's to send; or another instance is sending
+ * it, and its claim runs `waitMs` more unless renewed.
+ */
+export type Claim = { readonly value: string } | { readonly lead: true } | { readonly waitMs: number };
 
 /** What a text's upstream call, under way, will give: one per key, so concurrent identical misses cost one text. */
 export interface Pending {
@@ -44,6 +60,8 @@ export interface EmbeddingCacheOptions {
   ttlMs: number;
   shared?: SharedCacheTier;
 }
+
+const LEAD: Claim = { lead: true };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
@@ -102,6 +120,42 @@ export class EmbeddingCache {
   remember(entries: ReadonlyArray<readonly [string, string]>): void {
     for (const [key, value] of entries) this.memory.set(key, value);
     if (entries.length > 0) this.opts.shared?.set(entries, this.opts.ttlMs);
+  }
+
+  /**
+   * For the keys this instance is about to send (memory and shared tier missed them, no call under way here): whether
+   * another instance sends them already. Without a shared tier every key is this instance's to send.
+   */
+  async claim(keys: readonly string[]): Promise<Claim[]> {
+    const shared = this.opts.shared;
+    if (!shared) return keys.map(() => LEAD);
+    const claims = await shared.claim(keys);
+    claims.forEach((claim, i) => {
+      if ('value' in claim) this.memory.set(keys[i]!, claim.value);
+    });
+    return claims;
+  }
+
+  /**
+   * Waits for another instance's call for `key` (a claim that runs `waitMs` more): its value, or undefined when the
+   * text is now this instance's to send (that call failed or its instance went silent, and the claim passed here; or
+   * the shared tier is away). Each wait is bounded by the claim's lease, which only a live claimant renews.
+   */
+  async follow(key: string, waitMs: number): Promise<string | undefined> {
+    const shared = this.opts.shared;
+    for (let wait = waitMs; shared;) {
+      await shared.settled(key, wait);
+      const [claim] = await this.claim([key]);
+      if (claim === undefined || 'lead' in claim) return undefined;
+      if ('value' in claim) return claim.value;
+      wait = claim.waitMs;
+    }
+    return undefined;
+  }
+
+  /** Gives up this instance's claims of keys whose call failed (a no-op for keys it did not claim). */
+  release(keys: readonly string[]): void {
+    this.opts.shared?.release(keys);
   }
 
   /** The call under way for this key, if any. */

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { API_KEY, envelope, startApp } from '../helpers/app-harness.js';
 import { servicesAvailable, TEST_REDIS_URL } from '../helpers/backing-services.js';
-import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { FakeHuggingFace, teiInfo } from '../helpers/fake-hf.js';
 
 async function setup(t: Parameters<typeof startApp>[0], env: Record<string, string> = {}) {
   const hf = await new FakeHuggingFace().start();
@@ -146,6 +146,38 @@ t.test('cache: false, and a re-created endpoint with another url, miss', async (
   t.equal(hf.texts.length, 4, 'the same url again: the same vectors, still cached');
 });
 
+t.test('an _update cannot read another identity: the url is refused, a new model revision misses', async (t) => {
+  // Checked at creation and at a key's rotation: the server's /info is asked, and is part of the identity.
+  const { s, hf, put, embed } = await setup(t, { SKIP_VALIDATION: 'false' });
+  hf.info = teiInfo('embedding', { model_sha: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a' });
+  t.equal((await put('e')).status, 200);
+  const sent = () => hf.texts.filter((x) => x === 'a' || x === 'b').length;
+  await embed('e', ['a', 'b']);
+  t.equal(sent(), 2);
+  const url = await s.request('PUT', '/_inference/e/_update', { service_settings: { url: `${hf.url}/other` } });
+  t.strictSame(
+    url.json,
+    envelope(
+      400,
+      'validation_exception',
+      'Validation Failed: 1: [service_settings] setting [url] cannot be updated; create a new inference endpoint to change it;',
+    ),
+  );
+  const rotate = (key: string) => s.request('PUT', '/_inference/e/_update', { service_settings: { api_key: key } });
+  // Another key for the same server and model: the same vectors, still answered from the cache.
+  t.equal((await rotate('hf_RotatedKey0123456789')).status, 200);
+  await embed('e', ['a', 'b']);
+  t.equal(sent(), 2, 'a rotated key alone keeps the entries');
+  // The server now runs another revision of the model: seen at the next rotation, and the old entries are not read.
+  hf.info = teiInfo('embedding', { model_sha: '0e9f2b1cbc4d9b39d5e1c6bbc9d4fa4e10c3b0a7' });
+  t.equal((await rotate('hf_RotatedAgain0123456789')).status, 200);
+  const res = await embed('e', ['a', 'b']);
+  t.strictSame(res.json, { text_embedding: [{ embedding: hf.vector('a') }, { embedding: hf.vector('b') }] });
+  t.equal(sent(), 4, 'another revision: sent again');
+  await embed('e', ['a', 'b']);
+  t.equal(sent(), 4, 'and cached under the new identity');
+});
+
 t.test('cache is a boolean, and only embedding endpoints have it', async (t) => {
   const { s, hf, put } = await setup(t);
   const bad = await put('e', { cache: 'yes' });
@@ -219,6 +251,18 @@ t.test('a small byte bound holds under 100,000 unique texts', async (t) => {
   const bytes = (await metric('hf_gateway_embedding_cache_bytes'))!;
   t.ok(bytes <= 256 * 1024 && bytes > 128 * 1024, `${bytes} bytes held, within the bound`);
   t.ok((await metric('hf_gateway_embedding_cache_evictions_total'))! > 90_000, 'the rest were evicted');
+});
+
+t.test("EMBEDDING_CACHE_TTL bounds an entry's age", async (t) => {
+  const { hf, put, embed, metric } = await setup(t, { EMBEDDING_CACHE_TTL: '400ms' });
+  await put('e');
+  await embed('e', 'aging');
+  await embed('e', 'aging');
+  t.strictSame(hf.texts, ['aging'], 'within its age: a hit');
+  await new Promise((r) => setTimeout(r, 600));
+  await embed('e', 'aging');
+  t.strictSame(hf.texts, ['aging', 'aging'], 'older: sent again');
+  t.equal(await metric('hf_gateway_embedding_cache_expirations_total'), 1);
 });
 
 t.test('EMBEDDING_CACHE_SIZE=0 turns the cache off', async (t) => {
