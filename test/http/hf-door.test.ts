@@ -295,6 +295,16 @@ t.test("Elasticsearch's hugging_face requests, byte for byte, and what it reads 
     'a list of one float list',
   );
   t.ok(Math.abs(length(scaled[0]) - 1) < 1e-9, 'normalised as TEI does by default');
+  // Its errors (HuggingFaceErrorResponseEntity reads the `error` string): an unknown endpoint, an upstream that failed.
+  const missing = await sendBytes(base, '/hf/nope', '{"inputs":["x"]}', ES_HEADERS);
+  t.same(
+    [missing.status, JSON.parse(missing.text)],
+    [404, { error: 'Inference endpoint not found [nope]', error_type: 'NotFound' }],
+  );
+  hf.next({ status: 500, json: { error: 'backend exploded', error_type: 'Backend' } });
+  const failed = await sendBytes(base, '/hf/raw', '{"inputs":["x"]}', ES_HEADERS);
+  t.equal(failed.status, 424);
+  t.match(JSON.parse(failed.text), { error: /backend exploded/, error_type: 'Backend' });
 
   // sparse_embedding (the same request, HuggingFaceElserResponseEntity reads one {"token": weight} map per input):
   // from an Inference Endpoint's sparse handler, and from TEI's /embed_sparse, whose ids the service decodes.
