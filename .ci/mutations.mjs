@@ -467,6 +467,30 @@ const MUTATIONS = [
     'http/embedding-cache-shared',
     'renews its claim',
   ],
+  [
+    'doors: a sparse endpoint url answers token weights',
+    'routes/hf-door.ts',
+    "case 'sparse_embedding':",
+    "case 'sparse_embeddings' as string:",
+    'http/hf-door',
+    "Elasticsearch's hugging_face requests",
+  ],
+  [
+    'doors: a vector of length 1 goes out as the upstream wrote it',
+    'src/doors/hf-protocol.ts',
+    'if (sum === 0 || Math.abs(sum - 1) <= UNIT_TOLERANCE)',
+    'if (sum === 0 || Math.abs(sum - 1) < -UNIT_TOLERANCE)',
+    'http/hf-door',
+    "Elasticsearch's hugging_face requests",
+  ],
+  [
+    'doors: a whole TGI answer carries the details asked',
+    'src/doors/hf-protocol.ts',
+    '    if (details) {',
+    '    if (details && stream) {',
+    'http/hf-door',
+    "Dify's huggingface_hub provider",
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

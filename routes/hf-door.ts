@@ -14,6 +14,7 @@ import {
   HfDoorParams,
   HfErrorResponses,
   HfInfo,
+  HfSparseResponse,
   TeiEmbedRequest,
   TeiEmbedResponse,
   TeiRerankRequest,
@@ -67,12 +68,13 @@ const hfDoor: FastifyPluginAsyncTypebox<{ protocol: HfProtocol }> = async (app, 
     {
       config: config(INFER, byEndpoint),
       schema: {
-        summary: "The endpoint's own url: TEI's /embed or /rerank, or TGI's / (generate, `stream` to stream)",
+        summary:
+          "The endpoint's own url: TEI's /embed or /rerank, a sparse handler's token weights, or TGI's / (generate, `stream` to stream)",
         tags,
         params,
         body: Type.Union([TeiEmbedRequest, TeiRerankRequest, TgiGenerateRequest]),
         response: {
-          200: streamOr(Type.Union([TeiEmbedResponse, TeiRerankResponse, TgiCompatResponse])),
+          200: streamOr(Type.Union([TeiEmbedResponse, HfSparseResponse, TeiRerankResponse, TgiCompatResponse])),
           ...HfErrorResponses,
         },
       },
@@ -85,6 +87,8 @@ const hfDoor: FastifyPluginAsyncTypebox<{ protocol: HfProtocol }> = async (app, 
         switch (taskType) {
           case 'text_embedding':
             return protocol.embed(id, checkEmbed(req.body), door);
+          case 'sparse_embedding':
+            return protocol.embedSparse(id, checkEmbed(req.body), door);
           case 'rerank':
             return protocol.rerank(id, checkRerank(req.body), door);
           case 'completion': {
@@ -114,6 +118,22 @@ const hfDoor: FastifyPluginAsyncTypebox<{ protocol: HfProtocol }> = async (app, 
       },
     },
     async (req, reply) => serveDoor(req, reply, (door) => protocol.embed(req.params.inference_id, req.body, door)),
+  );
+
+  app.post(
+    '/:inference_id/embed_sparse',
+    {
+      config: tei,
+      schema: {
+        summary:
+          "TEI's /embed_sparse: not served (it answers vocabulary ids); the url of a sparse_embedding endpoint answers token weights",
+        tags,
+        params,
+        body: TeiEmbedRequest,
+        response: { ...HfErrorResponses },
+      },
+    },
+    async (req) => protocol.refuseSparseIds(req.params.inference_id),
   );
 
   app.post(

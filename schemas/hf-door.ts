@@ -26,6 +26,10 @@ export type TeiEmbedRequest = Static<typeof TeiEmbedRequest>;
 
 export const TeiEmbedResponse = Type.Array(Type.Array(Type.Number()), { description: 'One vector per input.' });
 
+export const HfSparseResponse = Type.Array(Type.Record(Type.String(), Type.Number()), {
+  description: "A sparse_embedding endpoint's token weights, one map per input (as a sparse handler answers).",
+});
+
 export const TeiRerankRequest = Type.Object(
   {
     query: Type.String(),
@@ -72,7 +76,24 @@ export const TgiGenerateRequest = Type.Object(
 export type TgiGenerateRequest = Static<typeof TgiGenerateRequest>;
 
 export const TgiGenerateResponse = Type.Object(
-  { generated_text: Type.String() },
+  {
+    generated_text: Type.String(),
+    details: Type.Optional(
+      Type.Object(
+        {
+          finish_reason: Type.Union([Type.Literal('length'), Type.Literal('eos_token')]),
+          generated_tokens: Type.Integer(),
+          seed: Type.Null(),
+          prefill: Type.Array(Type.Never()),
+          tokens: Type.Array(Type.Never()),
+        },
+        {
+          additionalProperties: false,
+          description: 'With `parameters.details`: counted as a stream counts its tokens.',
+        },
+      ),
+    ),
+  },
   { additionalProperties: false, description: "TGI's /generate answer." },
 );
 

@@ -16,15 +16,15 @@ export interface DoorRequest {
 export type DoorAnswer = { json: string } | { events: AsyncIterable<string> };
 
 /** The runner's operations the doors use: the same queues, limits, retries and timeouts as `_inference`. */
-export type DoorRunner = Pick<InferenceRunner, 'infer' | 'stream' | 'taskTypeOf'>;
+export type DoorRunner = Pick<InferenceRunner, 'result' | 'stream' | 'taskTypeOf'>;
 
 /** The runner's call for a body of Elasticsearch's `_inference` API, made by a door for an endpoint of `taskType`. */
-export function runnerCall(
+export function runnerCall<T extends TaskType>(
   request: DoorRequest,
   inferenceId: string,
-  taskType: TaskType,
+  taskType: T,
   body: unknown,
-): InferenceCall {
+): InferenceCall & { taskType: T } {
   return {
     inferenceId,
     taskType,

@@ -9,24 +9,43 @@ import type {
   TgiGenerateRequest,
 } from '../../schemas/hf-door.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
+import type { Embedding } from '../services/inference-service.js';
 import { errors, type EsError } from '../errors.js';
 import type { TaskType } from '../inference-task-type.js';
 import { emptyInput, hfStreamError } from './door-errors.js';
 import { runnerCall, type DoorAnswer, type DoorRequest, type DoorRunner } from './door-call.js';
 import { completionDeltas } from './inference-events.js';
+import { sparseVectorJson } from '../tasks/sparse-embedding-task.js';
+import { vectorJson } from '../tasks/text-embedding-task.js';
 import type { OpenAiProtocol } from './openai-protocol.js';
 
 const tgiStreamError = (error: EsError) => hfStreamError(error, 'tgi');
 /** TGI writes `data:` without a space. */
 const tgiEvent = (data: unknown) => `data:${JSON.stringify(data)}\n\n`;
 
-/** A vector scaled to length 1 (a zero vector stays as it is). */
-function normalized(values: number[]): number[] {
+/**
+ * How far from 1 a vector's squared length may be for it to count as normalised already: a length within 1e-6 of 1,
+ * about what float32 rounding leaves of a vector TEI normalised (its default).
+ */
+const UNIT_TOLERANCE = 2e-6;
+
+/**
+ * A vector as TEI's `/embed` writes it: cut to `dimensions`, then scaled to length 1 when `normalize`. A vector that
+ * needs neither, or is of length 1 already (what TEI answers by default, and so most upstreams), goes out as the
+ * upstream's own text: no float is written again.
+ */
+function teiVector(embedding: Embedding, normalize: boolean, dimensions: number | undefined): string {
+  if (!normalize && dimensions === undefined) return vectorJson(embedding);
+  const values = embedding.values;
+  const cut = dimensions !== undefined && dimensions < values.length ? values.slice(0, dimensions) : undefined;
+  if (!normalize) return cut ? JSON.stringify(cut) : vectorJson(embedding);
+  const kept = cut ?? values;
   let sum = 0;
-  for (const v of values) sum += v * v;
-  if (sum === 0) return values;
+  for (const v of kept) sum += v * v;
+  // A zero vector stays as it is.
+  if (sum === 0 || Math.abs(sum - 1) <= UNIT_TOLERANCE) return cut ? JSON.stringify(cut) : vectorJson(embedding);
   const norm = Math.sqrt(sum);
-  return values.map((v) => v / norm);
+  return JSON.stringify(kept.map((v) => v / norm));
 }
 
 const present = <T>(value: T | null | undefined): value is T => value !== undefined && value !== null;
@@ -41,9 +60,20 @@ function taskSettingsOf(parameters: TgiGenerateRequest['parameters']): Record<st
 }
 
 /**
+ * TGI's details of a generation of `tokens` tokens (a token per event of the runner's stream). The completion task does
+ * not say why generation stopped: `length` when as many tokens came as `max_new_tokens` allowed, `eos_token` otherwise.
+ */
+function streamDetails(tokens: number, maxNewTokens: number | undefined) {
+  return {
+    finish_reason: maxNewTokens !== undefined && tokens >= maxNewTokens ? 'length' : 'eos_token',
+    generated_tokens: tokens,
+    seed: null,
+  };
+}
+
+/**
  * The runner's completion events as TGI's token stream; the last token event carries the whole `generated_text`, and
- * with `details` asked, TGI's stream details. The completion task does not say why generation stopped: `length` when
- * as many tokens came as `max_new_tokens` allowed (a token per event), `eos_token` otherwise.
+ * with `details` asked, TGI's stream details.
  */
 async function* tgiTokenStream(
   events: AsyncIterable<string>,
@@ -58,15 +88,7 @@ async function* tgiTokenStream(
       index: ++index,
       token: { id: 0, text: delta, logprob: null, special: false },
       generated_text: last ? text : null,
-      details:
-        last && details
-          ? {
-              finish_reason:
-                details.maxNewTokens !== undefined && index >= details.maxNewTokens ? 'length' : 'eos_token',
-              generated_tokens: index,
-              seed: null,
-            }
-          : null,
+      details: last && details ? streamDetails(index, details.maxNewTokens) : null,
     });
   for await (const piece of completionDeltas(events)) {
     if (piece.error) {
@@ -81,6 +103,17 @@ async function* tgiTokenStream(
     held = delta;
   }
   yield tokenEvent(held ?? '', true);
+}
+
+/** TEI's `inputs` as a list; an empty one is TEI's 400 `Empty`, and a `prompt_name` is refused. */
+function inputsOf(body: TeiEmbedRequest, inferenceId: string): string[] {
+  const input = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
+  if (input.length === 0) throw emptyInput('`inputs` cannot be empty');
+  if (present(body.prompt_name))
+    throw errors.badRequest(
+      `[prompt_name] is not supported: inference endpoint [${inferenceId}] sends its inputs as they are`,
+    );
+  return input;
 }
 
 export class HfProtocol {
@@ -98,22 +131,39 @@ export class HfProtocol {
 
   /** TEI's `/embed`: `[[…],…]`, one vector per input, normalised unless `normalize: false`. */
   async embed(inferenceId: string, body: TeiEmbedRequest, request: DoorRequest): Promise<string> {
-    const input = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
-    if (input.length === 0) throw emptyInput('`inputs` cannot be empty');
-    if (present(body.prompt_name))
-      throw errors.badRequest(
-        `[prompt_name] is not supported: inference endpoint [${inferenceId}] sends its inputs as they are`,
-      );
-    const json = await this.runner.infer(runnerCall(request, inferenceId, 'text_embedding', { input }));
-    const vectors = (JSON.parse(json) as { text_embedding: Array<{ embedding: number[] }> }).text_embedding;
+    const input = inputsOf(body, inferenceId);
+    const entries = await this.runner.result(runnerCall(request, inferenceId, 'text_embedding', { input }));
     const dimensions = body.dimensions ?? undefined;
     const normalize = body.normalize !== false;
-    return JSON.stringify(
-      vectors.map(({ embedding }) => {
-        const cut =
-          dimensions !== undefined && dimensions < embedding.length ? embedding.slice(0, dimensions) : embedding;
-        return normalize ? normalized(cut) : cut;
-      }),
+    return `[${entries.map(({ embedding }) => teiVector(embedding, normalize, dimensions)).join(',')}]`;
+  }
+
+  /**
+   * A sparse_embedding endpoint's url, as an Inference Endpoint with a sparse (SPLADE) handler answers it and as
+   * Elasticsearch's `hugging_face` sparse_embedding reads it: `[{"token": weight, …}, …]`, one map per input (an input
+   * of several chunks: each token's largest weight).
+   */
+  async embedSparse(inferenceId: string, body: TeiEmbedRequest, request: DoorRequest): Promise<string> {
+    const input = inputsOf(body, inferenceId);
+    if (present(body.dimensions))
+      throw errors.badRequest(
+        `[dimensions] is not supported: inference endpoint [${inferenceId}] answers token weights`,
+      );
+    const entries = await this.runner.result(runnerCall(request, inferenceId, 'sparse_embedding', { input }));
+    return `[${entries.map((e) => sparseVectorJson(e.vector)).join(',')}]`;
+  }
+
+  /**
+   * TEI's `/embed_sparse` is not served: TEI answers vocabulary ids there, while the service knows each token as text
+   * only (an Inference Endpoint's handler answers tokens; TEI's ids are decoded as they come). Refused, saying where the
+   * token weights are.
+   */
+  async refuseSparseIds(inferenceId: string): Promise<never> {
+    const taskType = await this.taskType(inferenceId);
+    throw errors.badRequest(
+      taskType === 'sparse_embedding'
+        ? `/embed_sparse is not served: it answers vocabulary ids, and inference endpoint [${inferenceId}] knows its tokens as text only; POST /hf/${inferenceId} answers its token weights as [{"token": weight}]`
+        : `/embed_sparse is not served: inference endpoint [${inferenceId}] is a [${taskType}] endpoint`,
     );
   }
 
@@ -123,14 +173,12 @@ export class HfProtocol {
     const esBody: Record<string, unknown> = { query: body.query, input: body.texts };
     if (body.return_text !== undefined) esBody.return_documents = body.return_text;
     if (present(body.top_n)) esBody.top_n = body.top_n;
-    const json = await this.runner.infer(runnerCall(request, inferenceId, 'rerank', esBody));
-    const ranks = (JSON.parse(json) as { rerank: Array<{ index: number; relevance_score: number; text?: string }> })
-      .rerank;
+    const ranks = await this.runner.result(runnerCall(request, inferenceId, 'rerank', esBody));
     return JSON.stringify(
       ranks.map((r) =>
         r.text === undefined || body.return_text !== true
-          ? { index: r.index, score: r.relevance_score }
-          : { index: r.index, text: r.text, score: r.relevance_score },
+          ? { index: r.index, score: r.score }
+          : { index: r.index, text: r.text, score: r.score },
       ),
     );
   }
@@ -146,15 +194,32 @@ export class HfProtocol {
     const esBody =
       Object.keys(settings).length > 0 ? { input: body.inputs, task_settings: settings } : { input: body.inputs };
     const prefix = body.parameters?.return_full_text === true ? body.inputs : '';
+    const details =
+      body.parameters?.details === true ? { maxNewTokens: body.parameters.max_new_tokens ?? undefined } : undefined;
     if (stream) {
       const events = await this.runner.stream(runnerCall(request, inferenceId, 'completion', esBody));
-      const details =
-        body.parameters?.details === true ? { maxNewTokens: body.parameters.max_new_tokens ?? undefined } : undefined;
       return { events: tgiTokenStream(events, prefix, details) };
     }
-    const json = await this.runner.infer(runnerCall(request, inferenceId, 'completion', esBody));
-    const [result] = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;
-    return { json: JSON.stringify({ generated_text: prefix + (result?.result ?? '') }) };
+    if (details) {
+      // The whole answer with TGI's details (which huggingface_hub requires once it asked for them, as Dify does):
+      // read from the stream, so that its tokens are counted as a stream's are.
+      const events = await this.runner.stream(runnerCall(request, inferenceId, 'completion', esBody));
+      let text = prefix;
+      let tokens = 0;
+      for await (const piece of completionDeltas(events)) {
+        if (piece.error) throw piece.error;
+        text += piece.delta;
+        tokens++;
+      }
+      return {
+        json: JSON.stringify({
+          generated_text: text,
+          details: { ...streamDetails(tokens, details.maxNewTokens), prefill: [], tokens: [] },
+        }),
+      };
+    }
+    const [result] = await this.runner.result(runnerCall(request, inferenceId, 'completion', esBody));
+    return { json: JSON.stringify({ generated_text: prefix + (result ?? '') }) };
   }
 
   /** TGI's `/v1/chat/completions` on a chat_completion endpoint: OpenAI's chat, TGI's errors. */

@@ -7,6 +7,7 @@ import { errors, type EsError } from '../errors.js';
 import { openAiStreamError } from './door-errors.js';
 import { nowSeconds, runnerCall, type DoorAnswer, type DoorRequest, type DoorRunner } from './door-call.js';
 import { completionDeltas, inferenceEvents, streamFailure } from './inference-events.js';
+import { vectorJson } from '../tasks/text-embedding-task.js';
 
 /** What a chunk of the runner's chat stream holds (OpenAI's chunk, in Elasticsearch's field order). */
 interface EsChatChunk {
@@ -278,23 +279,21 @@ export class OpenAiProtocol {
   /** `POST /v1/embeddings`: floats, or base64 of float32 as OpenAI's SDKs ask by default. */
   async embeddings(body: OpenAiEmbeddingRequest, request: DoorRequest): Promise<string> {
     const input = readTexts(body.input, 'input');
-    const json = await this.runner.infer(runnerCall(request, body.model, 'text_embedding', { input }));
-    const vectors = (JSON.parse(json) as { text_embedding: Array<{ embedding: number[] }> }).text_embedding;
-    const size = vectors[0]?.embedding.length;
-    if (body.dimensions !== undefined && size !== undefined && body.dimensions !== size)
-      throw errors.badRequest(
-        `The model [${body.model}] makes vectors of [${size}] dimensions; [dimensions] cannot be [${body.dimensions}]`,
-      );
+    const entries = await this.runner.result(runnerCall(request, body.model, 'text_embedding', { input }));
+    if (body.dimensions !== undefined && entries.length > 0) {
+      const size = entries[0]!.embedding.values.length;
+      if (body.dimensions !== size)
+        throw errors.badRequest(
+          `The model [${body.model}] makes vectors of [${size}] dimensions; [dimensions] cannot be [${body.dimensions}]`,
+        );
+    }
+    // Floats go out as the upstream wrote them (the vector's own text), as on `_inference`.
     const base64 = body.encoding_format === 'base64';
-    return JSON.stringify({
-      object: 'list',
-      data: vectors.map((v, index) => ({
-        object: 'embedding',
-        index,
-        embedding: base64 ? base64Vector(v.embedding) : v.embedding,
-      })),
-      model: body.model,
-    });
+    const data = entries.map(
+      ({ embedding }, index) =>
+        `{"object":"embedding","index":${index},"embedding":${base64 ? `"${base64Vector(embedding.values)}"` : vectorJson(embedding)}}`,
+    );
+    return `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(body.model)}}`;
   }
 
   /**
@@ -326,8 +325,7 @@ export class OpenAiProtocol {
       const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
       return { events: completionChatStream(events, body.model, id, streamError) };
     }
-    const json = await this.runner.infer(runnerCall(request, body.model, 'completion', esBody));
-    const [result] = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;
+    const [result] = await this.runner.result(runnerCall(request, body.model, 'completion', esBody));
     return {
       json: JSON.stringify({
         id,
@@ -337,7 +335,7 @@ export class OpenAiProtocol {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: result?.result ?? '' },
+            message: { role: 'assistant', content: result ?? '' },
             finish_reason: null,
             logprobs: null,
           },
@@ -361,15 +359,14 @@ export class OpenAiProtocol {
       const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
       return { events: completionStream(events, body.model, id, streamError) };
     }
-    const json = await this.runner.infer(runnerCall(request, body.model, 'completion', esBody));
-    const results = (JSON.parse(json) as { completion: Array<{ result: string }> }).completion;
+    const results = await this.runner.result(runnerCall(request, body.model, 'completion', esBody));
     return {
       json: JSON.stringify({
         id,
         object: 'text_completion',
         created: nowSeconds(),
         model: body.model,
-        choices: results.map((r, index) => ({ index, text: r.result, finish_reason: null, logprobs: null })),
+        choices: results.map((text, index) => ({ index, text, finish_reason: null, logprobs: null })),
       }),
     };
   }

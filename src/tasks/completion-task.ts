@@ -42,7 +42,7 @@ export function completionDeltas(chunks: readonly GenerationChunk[]): string {
   return out;
 }
 
-export const completionTask: Task<'completion', CompletionRequest, GenerationState> = {
+export const completionTask: Task<'completion', CompletionRequest, GenerationState, CompletionRequest, string[]> = {
   taskType: 'completion',
   chunked: false,
   requestSchema: CompletionRequest,
@@ -53,14 +53,14 @@ export const completionTask: Task<'completion', CompletionRequest, GenerationSta
   async run(state, endpoint, body, lifetime) {
     const inputs = readInputs(body.input);
     const settings = endpoint.taskSettings(body.task_settings);
-    return completionJson(
-      await generateAll(
-        state,
-        inputs.map((input) => asRequest(input, settings)),
-        lifetime,
-      ),
+    return generateAll(
+      state,
+      inputs.map((input) => asRequest(input, settings)),
+      lifetime,
     );
   },
+
+  resultJson: completionJson,
 
   streaming: {
     checkBody,

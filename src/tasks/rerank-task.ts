@@ -33,30 +33,50 @@ function fromQuery(query: Readonly<Record<string, string | undefined>>): Partial
   return out;
 }
 
+/** One document of a rerank answer: its index in the input, its score, and the caller's own text when asked. */
+export interface RankedDocument {
+  index: number;
+  score: number;
+  text?: string;
+}
+
 /**
- * `{"rerank":[{"index":…,"relevance_score":…,"text"?:…}]}`: best first (ties keep input order), at
- * most `topN`. `text` is the caller's own document as sent: the upstream's copy may be cut (TEI
- * truncates long texts, and a document refused as too large is halved before it is sent again). A document the
- * upstream left out (it honoured `top_n`) is below the best `topN` of its own upstream request, so below the answer's.
+ * The documents best first (ties keep input order), at most `topN`. `text` is the caller's own document as sent: the
+ * upstream's copy may be cut (TEI truncates long texts, and a document refused as too large is halved before it is
+ * sent again). A document the upstream left out (it honoured `top_n`) is below the best `topN` of its own upstream
+ * request, so below the answer's.
  */
-function rerankJson(
+function ranked(
   scores: ReadonlyArray<number | undefined>,
   inputs: readonly string[],
   topN: number | undefined,
   returnDocuments: boolean,
-): string {
+): RankedDocument[] {
   const order = scores
     .flatMap((score, i) => (score === undefined ? [] : [i]))
     .sort((a, b) => scores[b]! - scores[a]! || a - b);
   const kept = topN === undefined ? order : order.slice(0, topN);
-  const entries = kept.map((i) => {
-    const head = `{"index":${i},"relevance_score":${JSON.stringify(scores[i]!)}`;
-    return returnDocuments ? `${head},"text":${JSON.stringify(inputs[i]!)}}` : `${head}}`;
+  return kept.map((i) =>
+    returnDocuments ? { index: i, score: scores[i]!, text: inputs[i]! } : { index: i, score: scores[i]! },
+  );
+}
+
+/** `{"rerank":[{"index":…,"relevance_score":…,"text"?:…}]}`. */
+function rerankJson(documents: readonly RankedDocument[]): string {
+  const entries = documents.map((d) => {
+    const head = `{"index":${d.index},"relevance_score":${JSON.stringify(d.score)}`;
+    return d.text === undefined ? `${head}}` : `${head},"text":${JSON.stringify(d.text)}}`;
   });
   return `{"rerank":[${entries.join(',')}]}`;
 }
 
-export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number | undefined, RerankGroup>> = {
+export const rerankTask: Task<
+  'rerank',
+  RerankRequest,
+  QueueState<string, number | undefined, RerankGroup>,
+  RerankRequest,
+  RankedDocument[]
+> = {
   taskType: 'rerank',
   requestSchema: RerankRequest,
   resultSchema: RerankResult,
@@ -93,8 +113,10 @@ export const rerankTask: Task<'rerank', RerankRequest, QueueState<string, number
     // Sent upstream as Elasticsearch sends them, and applied here as well (docs/api.md#rerank).
     const options = { returnText: returnDocuments, topN: topN ?? undefined };
     const scores = await submitAll(state.queue, inputs, lifetime, { query: body.query, options });
-    return rerankJson(scores, inputs, topN ?? undefined, returnDocuments ?? false);
+    return ranked(scores, inputs, topN ?? undefined, returnDocuments ?? false);
   },
+
+  resultJson: rerankJson,
 
   // One text scored against one query, with the endpoint's stored top_n and return_documents as Elasticsearch's check
   // sends them: the smallest call the rerank wire makes.

@@ -11,7 +11,7 @@ import { EsError, errors } from '../errors.js';
 import type { BoundEndpoint } from '../services/inference-service.js';
 import type { TaskType } from '../inference-task-type.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
-import { TASK_QUERY_PARAMETERS, taskFor } from './task-catalog.js';
+import { TASK_QUERY_PARAMETERS, taskFor, type PostTaskType, type TaskResult } from './task-catalog.js';
 import type { AnyTask, EventStream } from './task-module.js';
 
 export interface RunnerDeps {
@@ -124,12 +124,26 @@ export class InferenceRunner {
 
   /** Runs one inference request; answers the JSON text of the result. */
   async infer(call: InferenceCall): Promise<string> {
+    const { task, result } = await this.post(call);
+    return task.resultJson(result);
+  }
+
+  /**
+   * Runs one inference request as `infer` does, for a door (docs/doors.md): the task's result itself, which the door
+   * writes in its own protocol, instead of `_inference`'s JSON.
+   */
+  async result<T extends PostTaskType>(call: InferenceCall & { taskType: T }): Promise<TaskResult<T>> {
+    // The endpoint's task is the path's (`served` refuses any other): its result is of that task type.
+    return (await this.post(call)).result as TaskResult<T>;
+  }
+
+  private post(call: InferenceCall): Promise<{ task: PostTask; result: unknown }> {
     // A task that answers only on `_stream` is refused before its body is read, endpoint or not.
     const pathTask = call.taskType && taskFor(call.taskType);
     if (pathTask && !pathTask.run) throw errors.streamingOnly(pathTask.taskType, call.inferenceId);
     return this.start(
       call,
-      (task) => (answersPost(task) ? task : undefined),
+      (task) => (answersPost(task) ? postOperation(task) : undefined),
       (live) => errors.streamingOnly(live.task.taskType, call.inferenceId),
     );
   }
@@ -290,7 +304,26 @@ export class InferenceRunner {
 }
 
 /** A task with a plain POST: every one but those that answer only on `_stream`. */
-const answersPost = (task: AnyTask): task is AnyTask & Pick<Required<AnyTask>, 'run'> => task.run !== undefined;
+type PostTask = AnyTask & Pick<Required<AnyTask>, 'run' | 'resultJson'>;
+const answersPost = (task: AnyTask): task is PostTask => task.run !== undefined && task.resultJson !== undefined;
+
+/** Each task's plain POST as the runner runs it: its result, with the task that writes it. Made once per task. */
+const postOperations = new Map<AnyTask, Operation<{ task: PostTask; result: unknown }>>();
+function postOperation(task: PostTask): Operation<{ task: PostTask; result: unknown }> {
+  let operation = postOperations.get(task);
+  if (!operation) {
+    operation = {
+      queryParameters: task.queryParameters,
+      checkBody: (body, query, named): unknown => task.checkBody(body, query, named),
+      run: async (state, endpoint, body, lifetime) => ({
+        task,
+        result: await task.run(state, endpoint, body, lifetime),
+      }),
+    };
+    postOperations.set(task, operation);
+  }
+  return operation;
+}
 
 /** What a request runs of its task: the plain POST's reading and run, or the `_stream` ones. */
 interface Operation<R> {

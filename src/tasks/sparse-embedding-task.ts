@@ -20,7 +20,8 @@ interface SparseResult {
   truncated: boolean;
 }
 
-const vectorJson = (vector: SparseVector) => {
+/** Token weights as a JSON object, in the upstream's order. */
+export const sparseVectorJson = (vector: SparseVector) => {
   let out = '{';
   for (const [token, weight] of vector)
     out += `${out.length > 1 ? ',' : ''}${JSON.stringify(token)}:${JSON.stringify(weight)}`;
@@ -53,10 +54,33 @@ const SPARSE_CODEC: CacheCodec<SparseItem, SparseResult> = {
   },
 };
 
+/** One input's result: its token weights, whether it was cut, and for an input of several chunks, each chunk's. */
+export interface SparseEntry {
+  truncated: boolean;
+  vector: SparseVector;
+  chunks?: Array<{ text: string; start: number; end: number; vector: SparseVector }>;
+}
+
+/** The response body (docs/api.md#sparse_embedding), token weights in the upstream's order. */
+function sparseEmbeddingJson(entries: readonly SparseEntry[]): string {
+  const parts = entries.map((entry) => {
+    const head = `{"is_truncated":${entry.truncated},"embedding":${sparseVectorJson(entry.vector)}`;
+    if (!entry.chunks) return `${head}}`;
+    const chunks = entry.chunks.map(
+      (c) =>
+        `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${sparseVectorJson(c.vector)}}`,
+    );
+    return `${head},"chunks":[${chunks.join(',')}]}`;
+  });
+  return `{"sparse_embedding":[${parts.join(',')}]}`;
+}
+
 export const sparseEmbeddingTask: Task<
   'sparse_embedding',
   SparseEmbeddingRequest,
-  QueueState<SparseItem, SparseResult, undefined>
+  QueueState<SparseItem, SparseResult, undefined>,
+  SparseEmbeddingRequest,
+  SparseEntry[]
 > = {
   taskType: 'sparse_embedding',
   requestSchema: SparseEmbeddingRequest,
@@ -85,18 +109,24 @@ export const sparseEmbeddingTask: Task<
     const chunked = chunkRequest(state.queue, endpoint, body);
     const items = chunked.texts.map((text, i) => ({ text, truncated: chunked.truncated[i]! }));
     const results = await submitCached(state, endpoint, items, lifetime, SPARSE_CODEC);
-    const entries = perInput(chunked, results).map((mine, i) => {
+    return perInput(chunked, results).map((mine, i): SparseEntry => {
       const truncated = mine.some((r) => r.truncated);
       const chunks = chunked.chunks[i]!;
-      if (chunks.length === 1) return `{"is_truncated":${truncated},"embedding":${vectorJson(mine[0]!.vector)}}`;
-      const parts = chunks.map(
-        (c, k) =>
-          `{"text":${JSON.stringify(chunked.inputs[i]!.slice(c.start, c.end))},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(mine[k]!.vector)}}`,
-      );
-      return `{"is_truncated":${truncated},"embedding":${vectorJson(maxMerge(mine.map((r) => r.vector)))},"chunks":[${parts.join(',')}]}`;
+      if (chunks.length === 1) return { truncated, vector: mine[0]!.vector };
+      return {
+        truncated,
+        vector: maxMerge(mine.map((r) => r.vector)),
+        chunks: chunks.map((c, k) => ({
+          text: chunked.inputs[i]!.slice(c.start, c.end),
+          start: c.start,
+          end: c.end,
+          vector: mine[k]!.vector,
+        })),
+      };
     });
-    return `{"sparse_embedding":[${entries.join(',')}]}`;
   },
+
+  resultJson: sparseEmbeddingJson,
 
   // One text, and the /decode call its token ids need (with its own grant) when the server answers ids.
   async validate(endpoint, signal, acquire) {

@@ -7,17 +7,23 @@ import { sparseEmbeddingTask } from './sparse-embedding-task.js';
 import { textEmbeddingTask } from './text-embedding-task.js';
 import type { AnyTask } from './task-module.js';
 
-const TASKS: Partial<Record<TaskType, AnyTask>> = {
+const TASKS = {
   text_embedding: textEmbeddingTask,
   sparse_embedding: sparseEmbeddingTask,
   rerank: rerankTask,
   completion: completionTask,
   chat_completion: chatCompletionTask,
-};
+} satisfies Partial<Record<TaskType, AnyTask>>;
+
+/** The task types whose plain POST answers (all but those answering only on `_stream`). */
+export type PostTaskType = 'text_embedding' | 'sparse_embedding' | 'rerank' | 'completion';
+
+/** What the plain POST of a task type results in, before `_inference` writes it as JSON. */
+export type TaskResult<T extends PostTaskType> = Awaited<ReturnType<NonNullable<(typeof TASKS)[T]['run']>>>;
 
 /** The task module of a task type; undefined for one this build does not run. */
 export function taskFor(taskType: TaskType): AnyTask | undefined {
-  return TASKS[taskType];
+  return (TASKS as Partial<Record<TaskType, AnyTask>>)[taskType];
 }
 
 /** Query parameters some task reads on its POST (the route accepts them; a task that does not read one refuses it). */

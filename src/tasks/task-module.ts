@@ -54,9 +54,10 @@ interface StreamingOperation<T extends TaskType, Body, State> {
 
 /**
  * One task type. `State` is what an endpoint of this type keeps while it is live (its queue);
- * `Body` is its POST body once its structure has been checked, `StreamBody` its `_stream` body.
+ * `Body` is its POST body once its structure has been checked, `StreamBody` its `_stream` body; `Result` what its POST
+ * results in, before it is written as JSON.
  */
-export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
+export interface Task<T extends TaskType, Body, State, StreamBody = Body, Result = never> {
   readonly taskType: T;
   /** Inputs are chunked: `chunking_settings` apply to endpoints of this type. */
   readonly chunked: boolean;
@@ -81,10 +82,15 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
   /** The endpoint went away or the service is closing: fail what waits with `error`. */
   close(state: State, error: EsError): void;
   /**
-   * Runs one request and answers its JSON text; throws EsError. Absent for a task that answers
+   * Runs one request and resolves with its result; throws EsError. Absent for a task that answers
    * only through `_stream` (chat_completion): its plain POST is refused before its body is read.
    */
-  run?(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<string>;
+  run?(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<Result>;
+  /**
+   * A result of `run` as the JSON text `_inference` answers (present with `run`). The doors read the result itself
+   * (docs/doors.md), so that no answer is written as JSON only to be parsed again.
+   */
+  resultJson?(result: Result): string;
   /**
    * The creation check (docs/api.md#create-an-endpoint): one small call to the upstream through the task's own
    * operations, resolving to what it learned about the model. Its first upstream request has its rate-limit grant
@@ -96,4 +102,4 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the catalog holds tasks of every body and state type
-export type AnyTask = Task<TaskType, any, any, any>;
+export type AnyTask = Task<TaskType, any, any, any, any>;

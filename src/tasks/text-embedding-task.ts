@@ -20,12 +20,13 @@ interface ChunkEmbedding {
 }
 
 /** One input's result: its vector, and for an input of several chunks, each chunk's. */
-interface TextEmbeddingEntry {
+export interface TextEmbeddingEntry {
   embedding: Embedding;
   chunks?: ChunkEmbedding[];
 }
 
-const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
+/** A vector as JSON: the upstream's own text when it is kept, so that no float is parsed and written again. */
+export const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
 
 /**
  * The response body (docs/api.md#text_embedding), built as text so that vectors the upstream sent as JSON go back
@@ -74,7 +75,9 @@ function weightedMean(vectors: Embedding[], chunks: Chunk[]): Embedding {
 export const textEmbeddingTask: Task<
   'text_embedding',
   TextEmbeddingRequest,
-  QueueState<string, Embedding, undefined>
+  QueueState<string, Embedding, undefined>,
+  TextEmbeddingRequest,
+  TextEmbeddingEntry[]
 > = {
   taskType: 'text_embedding',
   requestSchema: TextEmbeddingRequest,
@@ -91,7 +94,7 @@ export const textEmbeddingTask: Task<
   async run(state, endpoint, body, lifetime) {
     const chunked = chunkRequest(state.queue, endpoint, body, endpoint.operations.prefixFor);
     const vectors = await submitCached(state, endpoint, chunked.texts, lifetime, DENSE_CODEC);
-    const entries = perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
+    return perInput(chunked, vectors).map((mine, i): TextEmbeddingEntry => {
       const chunks = chunked.chunks[i]!;
       if (chunks.length === 1) return { embedding: mine[0]! };
       return {
@@ -104,8 +107,9 @@ export const textEmbeddingTask: Task<
         })),
       };
     });
-    return textEmbeddingJson(entries);
   },
+
+  resultJson: textEmbeddingJson,
 
   async validate(endpoint, signal) {
     return { dimensions: await endpoint.operations.measure(PROBE_TEXT, signal) };

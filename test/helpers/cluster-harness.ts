@@ -141,9 +141,16 @@ export interface LoadResult {
   errors: string[];
 }
 
+/** One request of a paced load: where it goes and what it sends. */
+export interface LoadRequest {
+  base: string;
+  path: string;
+  body: unknown;
+}
+
 /**
- * Offers `perSecond` embedding requests per second, round-robin over `bases`, for `seconds`;
- * then gives answers `graceMs` and aborts what is still waiting.
+ * Offers `perSecond` embedding requests per second, round-robin over `bases` (or the n-th request as `request(n)`
+ * makes it), for `seconds`; then gives answers `graceMs` and aborts what is still waiting.
  */
 export async function offerLoad(opts: {
   bases: string[];
@@ -151,6 +158,7 @@ export async function offerLoad(opts: {
   perSecond: number;
   seconds: number;
   graceMs?: number;
+  request?: (n: number) => LoadRequest;
 }): Promise<LoadResult> {
   const controller = new AbortController();
   const result: LoadResult = { statuses: [], unanswered: 0, errors: [] };
@@ -161,15 +169,13 @@ export async function offerLoad(opts: {
     const due = start + (n * 1000) / opts.perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const base = opts.bases[n % opts.bases.length]!;
+    const request = opts.request?.(n) ?? {
+      base: opts.bases[n % opts.bases.length]!,
+      path: `/_inference/text_embedding/${opts.inferenceId}`,
+      body: { input: `load text ${n}` },
+    };
     pending.push(
-      send(
-        base,
-        'POST',
-        `/_inference/text_embedding/${opts.inferenceId}`,
-        { input: `load text ${n}` },
-        controller.signal,
-      ).then(
+      send(request.base, 'POST', request.path, request.body, controller.signal).then(
         async (res) => {
           await res.arrayBuffer();
           result.statuses.push(res.status);

@@ -185,6 +185,13 @@ export class FakeHuggingFace {
     return vectorFor(text, this.dims);
   }
 
+  /** The text's vector scaled to length 1 and rounded to float32: what TEI answers at `/normalized/…` paths. */
+  unitVector(text: string): number[] {
+    const v = this.vector(text);
+    const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+    return v.map((x) => Math.fround(x / norm));
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     // Arrival is when the headers came in, not when the body finished.
     const at = performance.now();
@@ -297,7 +304,9 @@ export class FakeHuggingFace {
       return;
     }
     if (this.tooManyInputs(res, list.length)) return;
-    const vectors = list.map((t) => this.vector(t));
+    // Under /normalized/, vectors of length 1 in float32, as TEI answers them by default.
+    const unit = (req.url ?? '').startsWith('/normalized/');
+    const vectors = list.map((t) => (unit ? this.unitVector(t) : this.vector(t)));
     switch (this.shape) {
       case 'tei':
         this.json(res, 200, vectors);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { InferenceClient, InferenceClientProviderApiError } from '@huggingface/inference';
 import t from 'tap';
 import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
-import { FakeHuggingFace, rerankScore, teiInfo } from '../helpers/fake-hf.js';
+import { FakeHuggingFace, rerankScore, sparseWeight, teiInfo } from '../helpers/fake-hf.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
 import { createKey } from '../helpers/keys-cli.js';
 
@@ -254,6 +254,221 @@ t.test("TGI's /generate, /generate_stream and / with stream", async (t) => {
   t.equal(refused.status, 422);
   t.equal(refused.json.error_type, 'validation');
   t.match(refused.json.error, /Input validation error: too many tokens/);
+});
+
+/** A request's exact bytes and headers, as the product under test writes them. */
+async function sendBytes(base: string, path: string, bytes: string, headers: Record<string, string>) {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: bytes });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+/** The `data:` payloads of a server-sent event stream, in order. */
+const dataEvents = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data:'))
+    .map((e) => e.replace(/^data: ?/, ''));
+
+/** What Elasticsearch's hugging_face service sends with every request (HuggingFace*Request: JSON, Bearer). */
+const ES_HEADERS = { 'Content-Type': 'application/json', Authorization: 'Bearer gateway-key' };
+
+t.test("Elasticsearch's hugging_face requests, byte for byte, and what it reads from the answers", async (t) => {
+  const { hf, llm, put, base } = await setup(t);
+  llm.style = 'vllm';
+  await put('text_embedding', 'emb', `${hf.url}/normalized/embed`);
+  await put('text_embedding', 'raw', `${hf.url}/embed`);
+  await put('sparse_embedding', 'splade', `${hf.url}/sparse-handler`);
+  await put('sparse_embedding', 'tei-splade', `${hf.url}/embed_sparse`);
+  await put('completion', 'gen', `${llm.url}/v1/chat/completions`);
+  await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
+
+  // text_embedding (HuggingFaceEmbeddingsRequestEntity: `inputs`, always a list). Its parser reads a list of float
+  // lists, one per input. A TEI upstream's vectors, of length 1 already, come back as the upstream wrote them.
+  const dense = await sendBytes(base, '/hf/emb', '{"inputs":["first text","second text"]}', ES_HEADERS);
+  t.equal(dense.status, 200);
+  t.match(dense.type, /^application\/json/);
+  t.equal(dense.text, JSON.stringify([hf.unitVector('first text'), hf.unitVector('second text')]), 'the same bytes');
+  t.same(hf.received.at(-1)?.body, { inputs: ['first text', 'second text'] });
+  const scaled = JSON.parse((await sendBytes(base, '/hf/raw', '{"inputs":["first text"]}', ES_HEADERS)).text);
+  t.ok(
+    Array.isArray(scaled) && scaled.length === 1 && scaled[0].every((x: unknown) => typeof x === 'number'),
+    'a list of one float list',
+  );
+  t.ok(Math.abs(length(scaled[0]) - 1) < 1e-9, 'normalised as TEI does by default');
+  // Its errors (HuggingFaceErrorResponseEntity reads the `error` string): an unknown endpoint, an upstream that failed.
+  const missing = await sendBytes(base, '/hf/nope', '{"inputs":["x"]}', ES_HEADERS);
+  t.same(
+    [missing.status, JSON.parse(missing.text)],
+    [404, { error: 'Inference endpoint not found [nope]', error_type: 'NotFound' }],
+  );
+  hf.next({ status: 500, json: { error: 'backend exploded', error_type: 'Backend' } });
+  const failed = await sendBytes(base, '/hf/raw', '{"inputs":["x"]}', ES_HEADERS);
+  t.equal(failed.status, 424);
+  t.match(JSON.parse(failed.text), { error: /backend exploded/, error_type: 'Backend' });
+
+  // sparse_embedding (the same request, HuggingFaceElserResponseEntity reads one {"token": weight} map per input):
+  // from an Inference Endpoint's sparse handler, and from TEI's /embed_sparse, whose ids the service decodes.
+  for (const id of ['splade', 'tei-splade']) {
+    const sparse = await sendBytes(base, `/hf/${id}`, '{"inputs":["hello world","a cat sat"]}', ES_HEADERS);
+    t.equal(sparse.status, 200, sparse.text);
+    t.same(
+      JSON.parse(sparse.text),
+      ['hello world', 'a cat sat'].map((text) =>
+        Object.fromEntries(FakeHuggingFace.words(text).map((word) => [word, sparseWeight(word)])),
+      ),
+      `${id}: one token-weight map per input`,
+    );
+  }
+  // TEI's /embed_sparse answers vocabulary ids, which the service does not know: refused, saying where the weights are.
+  const ids = await sendBytes(base, '/hf/splade/embed_sparse', '{"inputs":"hello"}', ES_HEADERS);
+  t.same(
+    [ids.status, JSON.parse(ids.text)],
+    [
+      422,
+      {
+        error:
+          '/embed_sparse is not served: it answers vocabulary ids, and inference endpoint [splade] knows its tokens as text only; POST /hf/splade answers its token weights as [{"token": weight}]',
+        error_type: 'Validation',
+      },
+    ],
+  );
+  const wrongKind = await sendBytes(base, '/hf/emb/embed_sparse', '{"inputs":"hello"}', ES_HEADERS);
+  t.same(
+    JSON.parse(wrongKind.text).error,
+    '/embed_sparse is not served: inference endpoint [emb] is a [text_embedding] endpoint',
+  );
+  t.equal((await sendBytes(base, '/hf/nope/embed_sparse', '{"inputs":"x"}', ES_HEADERS)).status, 404);
+
+  // completion (HuggingFaceUnifiedChatCompletionRequestEntity, not streamed; OpenAiCompletionResponseEntity reads
+  // choices[0].message.content).
+  const whole = await sendBytes(
+    base,
+    '/hf/gen/v1/chat/completions',
+    '{"messages":[{"content":"Say hi","role":"user"}],"model":"tgi","n":1,"stream":false}',
+    ES_HEADERS,
+  );
+  t.equal(whole.status, 200);
+  t.equal(JSON.parse(whole.text).choices[0].message.content, 'You said: Say hi');
+
+  // completion on _stream (OpenAiStreamingProcessor reads choices[0].delta.content of each event, until [DONE]).
+  const streamed = await sendBytes(
+    base,
+    '/hf/gen/v1/chat/completions',
+    '{"messages":[{"content":"Say hi","role":"user"}],"model":"tgi","n":1,"stream":true,"stream_options":{"include_usage":true}}',
+    ES_HEADERS,
+  );
+  t.equal(streamed.type, 'text/event-stream');
+  const completionEvents = dataEvents(streamed.text);
+  t.equal(completionEvents.at(-1), '[DONE]');
+  t.equal(
+    completionEvents
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0]?.delta.content ?? '')
+      .join(''),
+    'You said: Say hi',
+  );
+
+  // chat_completion (the same entity with max_tokens, streamed; OpenAiUnifiedStreamingProcessor reads each chunk's id,
+  // choices (delta, finish_reason, index), model, object and usage).
+  const chat = await sendBytes(
+    base,
+    '/hf/chat/v1/chat/completions',
+    '{"messages":[{"content":"Say hi","role":"user"}],"model":"tgi","max_tokens":16,"n":1,"stream":true,"stream_options":{"include_usage":true}}',
+    ES_HEADERS,
+  );
+  t.equal(chat.status, 200);
+  const chunks = dataEvents(chat.text);
+  t.equal(chunks.at(-1), '[DONE]');
+  const parsed = chunks.slice(0, -1).map((e) => JSON.parse(e));
+  for (const chunk of parsed) {
+    t.match(chunk, { id: String, object: 'chat.completion.chunk', model: 'chat', choices: Array });
+    for (const choice of chunk.choices) t.match(choice, { index: 0, delta: Object });
+  }
+  t.equal(parsed.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'You said: Say hi');
+  t.same(
+    parsed.at(-1).usage,
+    { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+    "the upstream's usage, as asked",
+  );
+  t.equal(llm.received.at(-1)!.body.max_tokens, 16, 'max_tokens reached the upstream');
+});
+
+/** Python's json.dumps (what `requests` sends for `json=`): ", " and ": " between items. */
+const pythonJson = (value: unknown) =>
+  JSON.stringify(value)
+    .replace(/","/g, '", "')
+    .replace(/":/g, '": ')
+    .replace(/,(?=[[{"\dtfn-])/g, ', ');
+
+t.test("Dify's huggingface_hub provider, byte for byte, and what huggingface_hub reads from the answers", async (t) => {
+  const { hf, llm, put, base } = await setup(t);
+  await put('text_embedding', 'emb', `${hf.url}/embed`);
+  await put('completion', 'gen', llm.url);
+  const headers = {
+    'user-agent': 'unknown/None; hf_hub/0.16.4; python/3.10.13',
+    authorization: 'Bearer gateway-key',
+    'Content-Type': 'application/json',
+  };
+
+  // feature_extraction, as Dify's text_embedding invokes it (client.post with `options`); it reads a list of float
+  // lists (no token level to pool: embeddings[0][0] is not a list).
+  const body = pythonJson({ inputs: ['first text', 'second'], options: { wait_for_model: false, use_cache: false } });
+  t.equal(body, '{"inputs": ["first text", "second"], "options": {"wait_for_model": false, "use_cache": false}}');
+  const embedded = await sendBytes(base, '/hf/emb', body, headers);
+  t.equal(embedded.status, 200, embedded.text);
+  const vectors = JSON.parse(embedded.text);
+  t.equal(vectors.length, 2);
+  t.notOk(Array.isArray(vectors[0][0]), 'sentence vectors, nothing to pool');
+  t.equal(vectors[0].length, hf.dims);
+  // Its credentials check: client.feature_extraction(text='hello world').
+  const check = JSON.parse((await sendBytes(base, '/hf/emb', '{"inputs": "hello world"}', headers)).text);
+  t.same([check.length, check[0].length], [1, hf.dims], 'a 1 x dims array');
+
+  // text_generation, whole, with details=True (what Dify asks): huggingface_hub 0.16 takes the first item of the list
+  // and builds TextGenerationResponse(generated_text, details) from it, Details needing finish_reason and
+  // generated_tokens; an unknown key would fail it.
+  const parameters = {
+    do_sample: false,
+    max_new_tokens: 3,
+    repetition_penalty: null,
+    return_full_text: false,
+    stop: [],
+    seed: null,
+    temperature: 0.5,
+    top_k: null,
+    top_p: 0.5,
+    truncate: null,
+    typical_p: null,
+    best_of: null,
+    watermark: false,
+    details: true,
+    decoder_input_details: false,
+  };
+  const generated = await sendBytes(
+    base,
+    '/hf/gen',
+    pythonJson({ inputs: 'Who are you?', parameters, stream: false }),
+    headers,
+  );
+  t.equal(generated.status, 200, generated.text);
+  const [first] = JSON.parse(generated.text);
+  t.same(first, {
+    generated_text: 'You said:',
+    details: { finish_reason: 'length', generated_tokens: 3, seed: null, prefill: [], tokens: [] },
+  });
+  t.same(llm.received.at(-1)!.body.max_tokens, 3, 'max_new_tokens reached the upstream');
+
+  // Streamed: each event a TextGenerationStreamResponse (token, generated_text, details; TGI's index beside them).
+  const stream = await sendBytes(
+    base,
+    '/hf/gen',
+    pythonJson({ inputs: 'Who are you?', parameters: { ...parameters, max_new_tokens: 20 }, stream: true }),
+    headers,
+  );
+  const events = dataEvents(stream.text).map((e) => JSON.parse(e));
+  for (const event of events) t.same(Object.keys(event).sort(), ['details', 'generated_text', 'index', 'token']);
+  t.equal(events.map((e) => e.token.text).join(''), 'You said: Who are you?');
+  t.same(events.at(-1).details, { finish_reason: 'eos_token', generated_tokens: events.length, seed: null });
 });
 
 t.test('/info, and API keys as Bearer', async (t) => {

@@ -197,6 +197,8 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('POST', '/hf/{inference_id}', '/hf/nobody', { inputs: 'a' });
   await check('POST', '/hf/{inference_id}/embed', '/hf/dense/embed', { inputs: 'a', normalize: false });
   await check('POST', '/hf/{inference_id}/embed', '/hf/dense/embed', { inputs: [] });
+  await check('POST', '/hf/{inference_id}', '/hf/sparse', { inputs: ['hello world'] });
+  await check('POST', '/hf/{inference_id}/embed_sparse', '/hf/sparse/embed_sparse', { inputs: 'a' });
   hf.next({ status: 200, json: [{ index: 0, score: 0.5 }] });
   await check('POST', '/hf/{inference_id}/rerank', '/hf/ranker/rerank', {
     query: 'q',
