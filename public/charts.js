@@ -9,6 +9,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 300;
 const HEIGHT = 110;
 const PAD = { left: 30, right: 6, top: 8, bottom: 16 };
+/** Endpoints charted in full (six charts each); the overview lists every one. */
+const CARDS = 12;
 
 /** What the page holds: the answering instance's history, kept up to date with `?since=`. */
 let held = { instance: undefined, interval: 5, window: 600, endpoints: new Map(), cache: undefined, newest: 0 };
@@ -253,12 +255,15 @@ function endpointCard(id, entry, from, to) {
 }
 
 /** The endpoints by how close their upstream rate is to their limit, the closest first; unknown limits last. */
-function overview(from, to) {
+function byUsage() {
   const rows = [...held.endpoints].map(([id, entry]) => ({ id, entry, use: usage(entry.samples) }));
-  rows.sort(
+  return rows.sort(
     (a, b) =>
       (b.use ? b.use.rate / b.use.limit : -1) - (a.use ? a.use.rate / a.use.limit : -1) || (a.id < b.id ? -1 : 1),
   );
+}
+
+function overview(rows, from, to) {
   const table = el('table', { id: 'charts-overview-table' });
   const head = el('tr');
   for (const name of ['Endpoint', 'Use of its rate limit', 'Latency p99', 'Queued']) head.append(el('th', {}, name));
@@ -341,10 +346,19 @@ function render() {
   $('charts-instance').textContent = instance
     ? `Figures of the instance ${instance.host} (process ${instance.pid}${instance.address ? `, ${instance.address}` : ''}): one sample every ${held.interval} s for the last ${Math.round(held.window / 60)} minutes. Endpoints without traffic in that time are not shown.`
     : '';
-  $('charts-overview').replaceChildren(...overview(from, to));
-  const cards = [...held.endpoints]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([id, e]) => endpointCard(id, e, from, to));
+  const rows = byUsage();
+  $('charts-overview').replaceChildren(...overview(rows, from, to));
+  // Charts for the endpoints nearest their limit, in a steady order (by id) so they do not jump between refreshes.
+  const charted = rows.slice(0, CARDS).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const cards = charted.map(({ id, entry }) => endpointCard(id, entry, from, to));
+  if (rows.length > CARDS)
+    cards.unshift(
+      el(
+        'p',
+        { class: 'hint' },
+        `Charts of the ${CARDS} endpoints nearest their limit; the overview lists all ${rows.length}.`,
+      ),
+    );
   $('charts-endpoints').replaceChildren(...cards);
   $('charts-empty').hidden = held.endpoints.size > 0;
 }

@@ -35,7 +35,7 @@ const TrafficSample = Type.Object(
     ),
     texts: Type.Integer({ minimum: 0, description: 'Texts (documents for rerank) the upstream answered for.' }),
     texts_per_request: Type.Union([Type.Number(), Type.Null()], {
-      description: 'Mean texts per upstream batch (null: none sent).',
+      description: 'Mean texts per upstream batch taken in the interval (null: none).',
     }),
     queue_depth: Type.Integer({
       minimum: 0,

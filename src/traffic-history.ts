@@ -42,7 +42,7 @@ interface TrafficSample {
   upstream_latency_ms: { p50: number; p99: number } | null;
   /** Texts (documents for rerank) the upstream answered for. */
   texts: number;
-  /** Mean texts per upstream batch (null: no batch sent). */
+  /** Mean texts per upstream batch taken in the interval (null: none). */
   texts_per_request: number | null;
   /** Texts waiting in the endpoint's queue at the interval's end. */
   queue_depth: number;
@@ -113,8 +113,8 @@ interface LiveGauges {
 class EndpointSeries {
   readonly samples: Ring<TrafficSample>;
   dropped = false;
-  /** Epoch ms of its last record. */
-  lastActive = Date.now();
+  /** The history's interval count at its last record (or at the last interval that ended with work under way). */
+  lastActive = 0;
   // The open interval.
   requests = 0;
   failed: Record<string, number> = EMPTY;
@@ -148,7 +148,8 @@ class EndpointSeries {
   }
 
   /** Closes the open interval into a sample and starts the next one. */
-  close(timestamp: number, rateLimit: number | undefined, gauges: LiveGauges | undefined): void {
+  /** Returns whether the endpoint had work under way at the interval's end (texts queued, streams open). */
+  close(timestamp: number, rateLimit: number | undefined, gauges: LiveGauges | undefined): boolean {
     let queued = 0;
     if (gauges) for (const depth of gauges.queues) queued += depth();
     const streams = gauges?.streams ?? 0;
@@ -172,7 +173,7 @@ class EndpointSeries {
     this.requests = this.upstream = this.texts = this.batches = this.batchTexts = 0;
     this.cacheHits = this.cacheMisses = this.retries = this.latencyCount = 0;
     this.failed = this.upstreamErrors = EMPTY;
-    if (queued > 0 || streams > 0) this.lastActive = timestamp;
+    return queued > 0 || streams > 0;
   }
 }
 
@@ -193,8 +194,10 @@ export class TrafficHistory implements Telemetry {
   private readonly gauges = new Map<string, LiveGauges>();
   private readonly timer: NodeJS.Timeout;
   private cache: { stats: () => CacheStats; samples: Ring<CacheSample>; last: CacheStats } | undefined;
-  /** Epoch ms of the last record refused for want of room. */
-  private leftOutAt = 0;
+  /** Intervals begun since the start: records note it, which is cheaper than reading a clock. */
+  private interval = 0;
+  /** The interval of the last record refused for want of room. */
+  private leftOutAt = -Infinity;
 
   constructor(private readonly options: TrafficHistoryOptions) {
     this.timer = setInterval(() => this.tick(), options.intervalMs);
@@ -212,10 +215,11 @@ export class TrafficHistory implements Telemetry {
 
   /** Closes every kept endpoint's interval; forgets those with nothing recorded for a whole window. */
   private tick(now = Date.now()): void {
-    const idleSince = now - this.windowMs;
+    const ended = this.interval++;
     for (const [key, s] of this.series) {
-      s.close(now, this.options.rateLimit(s.inferenceId), this.gauges.get(key));
-      if (s.lastActive <= idleSince) {
+      if (s.close(now, this.options.rateLimit(s.inferenceId), this.gauges.get(key))) s.lastActive = ended;
+      // Nothing in the last `samples` intervals: every sample kept is empty.
+      if (ended - s.lastActive >= this.options.samples) {
         s.dropped = true;
         this.series.delete(key);
       }
@@ -246,7 +250,7 @@ export class TrafficHistory implements Telemetry {
       interval_seconds: this.options.intervalMs / 1000,
       window_seconds: this.windowMs / 1000,
       max_endpoints: this.options.maxEndpoints,
-      endpoints_left_out: this.leftOutAt > Date.now() - this.windowMs,
+      endpoints_left_out: this.interval - this.leftOutAt <= this.options.samples,
       embedding_cache: this.cache
         ? { max_bytes: this.cache.last.maxBytes, samples: this.cache.samples.after(since, (x) => x.timestamp) }
         : null,
@@ -263,12 +267,12 @@ export class TrafficHistory implements Telemetry {
     let s = this.series.get(key);
     if (!s) {
       if (this.series.size >= this.options.maxEndpoints) {
-        this.leftOutAt = Date.now();
+        this.leftOutAt = this.interval;
         return undefined;
       }
       this.series.set(key, (s = new EndpointSeries(inferenceId, taskType, this.options.samples)));
     }
-    s.lastActive = Date.now();
+    s.lastActive = this.interval;
     return s;
   }
 
@@ -286,7 +290,7 @@ export class TrafficHistory implements Telemetry {
     let held: EndpointSeries | undefined;
     const s = (): EndpointSeries | undefined => {
       if (held && !held.dropped) {
-        held.lastActive = Date.now();
+        held.lastActive = this.interval;
         return held;
       }
       return (held = this.seriesFor(key, inferenceId, taskType));

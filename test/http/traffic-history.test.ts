@@ -161,15 +161,17 @@ t.test('an endpoint with traffic: its samples count requests, upstream calls, te
   );
   const busy = samples.filter((x) => x.upstream_requests > 0);
   for (const x of busy) {
-    t.equal(x.texts_per_request, 2, 'two texts per upstream request');
     t.equal(x.rate_limit, 600, "the endpoint's limit");
     t.ok(x.upstream_latency_ms && x.upstream_latency_ms.p50 > 0, 'a latency');
     t.ok(x.upstream_latency_ms!.p50 <= x.upstream_latency_ms!.p99, 'p50 ≤ p99');
   }
   for (const x of samples.filter((y) => y.upstream_requests === 0)) {
     t.equal(x.upstream_latency_ms, null, 'no latency where nothing went upstream');
-    t.equal(x.texts_per_request, null);
   }
+  // A batch is counted when it is taken, its upstream request when it ends: the two may fall in different samples.
+  const batched = samples.filter((x) => x.texts_per_request !== null);
+  t.ok(batched.length > 0);
+  for (const x of batched) t.equal(x.texts_per_request, 2, 'two texts per upstream request');
   t.equal(
     sum(samples, (x) => x.streams_open + x.cache_hits + x.cache_misses + x.retries),
     0,
@@ -299,4 +301,53 @@ t.test('many endpoints: at most METRICS_ENDPOINTS have a history; an idle one gi
     1,
   );
   t.ok(after.endpoints[0]!.samples.length <= 120, 'at most 120 samples');
+});
+
+t.test('1,000 endpoints that each served a request: 200 histories, a bounded answer', async (t) => {
+  const { hf, s, put, stats, until } = await setUp(t, {}, 200);
+  hf.recordBodies = false;
+  const id = (i: number) => `tenant-${String(i).padStart(4, '0')}`;
+  const count = 1000;
+  let next = 0;
+  const inParallel = (work: (i: number) => Promise<unknown>) => {
+    next = 0;
+    return Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < count) await work(next++);
+      }),
+    );
+  };
+  await inParallel(async (i) => t.equal((await put(id(i))).status, 200, `PUT ${id(i)}`, { silent: true }));
+  await inParallel(async (i) =>
+    t.equal((await s.request('POST', `/_inference/text_embedding/${id(i)}`, { input: 'x' })).status, 200, id(i), {
+      silent: true,
+    }),
+  );
+  const answer = await until((x) => x.endpoints.every((e) => e.samples.length > 0), 'a sample of each');
+  t.equal(answer.endpoints.length, 200, 'METRICS_ENDPOINTS (200) endpoints have a history');
+  t.equal(answer.endpoints_left_out, true);
+  t.equal(
+    sum(
+      answer.endpoints.flatMap((e) => e.samples),
+      (x) => x.requests,
+    ),
+    200,
+    'one request each',
+  );
+  // Deleting one frees its place for the next endpoint with traffic.
+  const first = answer.endpoints[0]!.inference_id;
+  t.equal((await s.request('DELETE', `/_inference/${first}`)).status, 200);
+  const last = id(count - 1);
+  t.notOk(
+    (await stats()).endpoints.some((e) => e.inference_id === last),
+    `${last} had no place`,
+  );
+  t.equal((await s.request('POST', `/_inference/text_embedding/${last}`, { input: 'x' })).status, 200);
+  const after = await stats();
+  t.equal(after.endpoints.length, 200);
+  t.ok(
+    after.endpoints.some((e) => e.inference_id === last),
+    `${last} took the free place`,
+  );
+  t.notOk(after.endpoints.some((e) => e.inference_id === first));
 });
