@@ -491,6 +491,22 @@ const MUTATIONS = [
     'http/hf-door',
     "Dify's huggingface_hub provider",
   ],
+  [
+    'traffic history: no bound on endpoints',
+    'src/traffic-history.ts',
+    'if (this.series.size >= this.options.maxEndpoints) {',
+    'if (this.series.size >= this.options.maxEndpoints + 1000) {',
+    'http/traffic-history',
+    'many endpoints',
+  ],
+  [
+    'traffic history: idle endpoints kept',
+    'src/traffic-history.ts',
+    'if (ended - s.lastActive >= this.options.samples) {',
+    'if (ended - s.lastActive >= this.options.samples * 100) {',
+    'http/traffic-history',
+    'many endpoints',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

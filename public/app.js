@@ -1,6 +1,7 @@
 // The management page's behaviour: endpoints listed, re-keyed and deleted through the public API, with the user's API
 // key; creating (create.js) and trying (try.js) live beside it.
 import { $, KEY_STORE, api, fail, notice, show, whenUnauthorized } from './api.js';
+import { startCharts } from './charts.js';
 import { loadServices } from './create.js';
 import { openCode, openJson, openSettings } from './settings.js';
 import { forgetTry, openTry } from './try.js';
@@ -10,7 +11,7 @@ const REFRESH_MS = 5000;
 // ---- signing in ----
 
 function signIn(message) {
-  for (const id of ['endpoints-section', 'create-section', 'try-section']) show(id, false);
+  for (const id of ['endpoints-section', 'charts-section', 'create-section', 'try-section']) show(id, false);
   show('sign-in', true);
   const error = $('sign-in-error');
   error.textContent = message ?? '';
@@ -240,6 +241,8 @@ async function start() {
   }
   show('sign-in', false);
   show('endpoints-section', true);
+  show('charts-section', true);
+  void startCharts();
   show('create-section', true);
   show('sign-out', Boolean(sessionStorage.getItem(KEY_STORE)));
 }

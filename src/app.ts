@@ -18,6 +18,7 @@ import metricsRoutes from '../routes/metrics.js';
 import openAiDoor from '../routes/openai-door.js';
 import rootRoutes from '../routes/root.js';
 import servicesRoutes from '../routes/services.js';
+import trafficRoutes from '../routes/traffic.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { EmbeddingCache } from './cache/embedding-cache.js';
 import { RedisCacheTier } from './cache/redis-cache-tier.js';
@@ -43,6 +44,8 @@ import type { EndpointStore } from './store/endpoint-store.js';
 import { connectStore } from './store/open-store.js';
 import { taskFor } from './tasks/task-catalog.js';
 import { InferenceRunner } from './tasks/runner.js';
+import { bothTelemetries } from './telemetry.js';
+import { TrafficHistory } from './traffic-history.js';
 
 const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -59,6 +62,8 @@ export interface BuildOptions {
   resolver?: Resolver;
   /** Each endpoint's rate limiter; local to this process by default. */
   limiters?: RateLimiterFactory;
+  /** Milliseconds per sample of the traffic history (tests shorten it); 5 s by default, 120 samples kept. */
+  trafficIntervalMs?: number;
 }
 
 /** What the start-up line says about this instance. */
@@ -82,6 +87,10 @@ declare module 'fastify' {
  * their connection while they stream: they are bounded per endpoint by max_concurrent_streams instead.
  */
 const MAX_INFLIGHT = 64;
+
+/** The traffic history the page charts (docs/operations.md#traffic-history): a sample every 5 s for 10 minutes. */
+const TRAFFIC_INTERVAL_MS = 5000;
+const TRAFFIC_SAMPLES = 120;
 
 /**
  * TypeBox checks every request part. Unlike the type provider's own compiler, values are not
@@ -176,6 +185,16 @@ async function assemble(
     maxEndpoints: config.metricsEndpoints,
     idleMs: config.metricsIdleTimeoutMs,
   });
+  const history = new TrafficHistory({
+    intervalMs: options.trafficIntervalMs ?? TRAFFIC_INTERVAL_MS,
+    samples: TRAFFIC_SAMPLES,
+    maxEndpoints: config.metricsEndpoints,
+    // Declared below: read only when a sample is taken, once both exist.
+    rateLimit: (inferenceId) => runner.requestsPerMinute(inferenceId),
+  });
+  opened.push(async () => history.close());
+  /** What the dispatch reports goes to both. */
+  const telemetry = bothTelemetries(metrics, history);
   const { store, secretBox } = await openStore(config, (message, err) => app.log.warn({ err }, message));
   opened.push(() => store.close());
   const keys = new ApiKeys(store.apiKeys);
@@ -188,7 +207,7 @@ async function assemble(
   }
 
   elasticsearchHttp(app, { bodyLimit: config.bodyLimit });
-  requestLog(app, { telemetry: metrics });
+  requestLog(app, { telemetry });
   const openMode = openModeWatch(app, keys);
   // Open only with AUTH=none, or on loopback while no key exists; off loopback, revoking the last key closes the door.
   const isOpen = (): boolean | Promise<boolean> => {
@@ -226,7 +245,7 @@ async function assemble(
         hfApiBase: config.hfApiBase,
         hfRouterBase: config.hfRouterBase,
         upstreamTimeoutMs: config.upstreamTimeoutMs,
-        telemetry: metrics,
+        telemetry,
       }),
     ].map((service) => [service.name, service]),
   );
@@ -262,7 +281,7 @@ async function assemble(
                 .endpoint(endpoint.inferenceId, endpoint.taskType)
                 .upstreamFault(err.failure.error.reason, { during: 'creation' });
             // A new endpoint is not stored: its id gets no series (an updated one keeps its own).
-            if (creating) metrics.forget(endpoint.inferenceId);
+            if (creating) telemetry.forget(endpoint.inferenceId);
             throw err;
           }
         },
@@ -289,7 +308,10 @@ async function assemble(
         })
       : undefined;
   if (sharedCache) opened.push(async () => sharedCache.close());
-  if (cache) metrics.watchCache(() => cache.stats());
+  if (cache) {
+    metrics.watchCache(() => cache.stats());
+    history.watchCache(() => cache.stats());
+  }
   const runner: InferenceRunner = new InferenceRunner({
     registry,
     changes,
@@ -297,12 +319,13 @@ async function assemble(
     retry: options.retry ?? DEFAULT_RETRY,
     queueCapacity: options.queueCapacity,
     maxInflight: MAX_INFLIGHT,
-    telemetry: metrics,
+    telemetry,
     cache,
   });
   opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
   app.addHook('onClose', async () => {
+    history.close();
     await runner.close();
     sharedCache?.close();
     await shared?.close();
@@ -314,6 +337,7 @@ async function assemble(
   await app.register(rootRoutes, { version: pkg.version, elasticsearchVersion: config.elasticsearchVersion });
   await app.register(servicesRoutes, { services: [...services.values()] });
   await app.register(metricsRoutes, { scrape: () => metrics.scrape(), contentType: metrics.contentType });
+  await app.register(trafficRoutes, { view: (since) => history.view(since) });
   const views = [...services.values()].map((service) => service.settingsView);
   await app.register(endpointRoutes, {
     registry,

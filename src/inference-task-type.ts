@@ -4,7 +4,7 @@ import { errors } from './errors.js';
 export const TASK_TYPES = ['text_embedding', 'sparse_embedding', 'completion', 'chat_completion', 'rerank'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
-function isTaskType(value: string): value is TaskType {
+export function isTaskType(value: string): value is TaskType {
   return (TASK_TYPES as readonly string[]).includes(value);
 }
 

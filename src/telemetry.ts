@@ -71,3 +71,69 @@ export const NO_TELEMETRY: Telemetry = Object.freeze({
   inferenceRequest: noop,
   forget: noop,
 });
+
+/** Both telemetries get every record (the metrics and the traffic history); the fault lines come from the first. */
+export function bothTelemetries(first: Telemetry, second: Telemetry): Telemetry {
+  return {
+    endpoint(inferenceId, taskType) {
+      const a = first.endpoint(inferenceId, taskType);
+      const b = second.endpoint(inferenceId, taskType);
+      return {
+        upstreamRequest: (status, seconds) => {
+          a.upstreamRequest(status, seconds);
+          b.upstreamRequest(status, seconds);
+        },
+        upstreamFault: (reason, detail) => a.upstreamFault(reason, detail),
+        retry: (kind) => {
+          a.retry(kind);
+          b.retry(kind);
+        },
+        limiterWait: (seconds) => {
+          a.limiterWait(seconds);
+          b.limiterWait(seconds);
+        },
+        batch: (size) => {
+          a.batch(size);
+          b.batch(size);
+        },
+        textsEmbedded: (count) => {
+          a.textsEmbedded(count);
+          b.textsEmbedded(count);
+        },
+        cacheLookups: (hits, misses) => {
+          a.cacheLookups(hits, misses);
+          b.cacheLookups(hits, misses);
+        },
+        watchQueue: (depth) => {
+          const stopA = a.watchQueue(depth);
+          const stopB = b.watchQueue(depth);
+          return () => {
+            stopA();
+            stopB();
+          };
+        },
+        streamOpened: () => {
+          const closeA = a.streamOpened();
+          const closeB = b.streamOpened();
+          return () => {
+            closeA();
+            closeB();
+          };
+        },
+        tokensStreamed: (count) => {
+          a.tokensStreamed(count);
+          b.tokensStreamed(count);
+        },
+        unexpected: (err) => a.unexpected(err),
+      };
+    },
+    inferenceRequest(inferenceId, taskType, status, seconds) {
+      first.inferenceRequest(inferenceId, taskType, status, seconds);
+      second.inferenceRequest(inferenceId, taskType, status, seconds);
+    },
+    forget(inferenceId) {
+      first.forget(inferenceId);
+      second.forget(inferenceId);
+    },
+  };
+}

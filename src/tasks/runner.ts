@@ -89,6 +89,11 @@ export class InferenceRunner {
     });
   }
 
+  /** The endpoint's rate limit (upstream requests per minute) while it is live here; undefined otherwise. */
+  requestsPerMinute(inferenceId: string): number | undefined {
+    return this.live.get(inferenceId)?.endpoint.dispatch.requestsPerMinute;
+  }
+
   /**
    * Runs an endpoint's creation check (docs/api.md#create-an-endpoint) with one grant of its rate limiter taken
    * first: the live limiter's when the endpoint is live (an `_update`), otherwise one made for the check. `acquire`

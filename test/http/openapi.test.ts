@@ -15,7 +15,8 @@ type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> }
 t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route answers as it says', async (t) => {
   const hf = await new FakeHuggingFace().start();
   t.teardown(() => hf.close());
-  const s = await startApp(t, { SKIP_VALIDATION: 'false' });
+  // Samples of the traffic history every 20 ms: its answer below holds some to check.
+  const s = await startApp(t, { SKIP_VALIDATION: 'false' }, undefined, { trafficIntervalMs: 20 });
   const served = await s.request('GET', '/_openapi.json');
   t.equal(served.status, 200);
   const doc = served.json as Doc;
@@ -219,6 +220,10 @@ t.test('the document at /_openapi.json is valid OpenAPI 3.1, and every route ans
   await check('DELETE', '/v1/models/{model}', '/v1/models/gen');
 
   await check('GET', '/_prometheus/metrics', '/_prometheus/metrics');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stats = await check('GET', '/_inference/_stats', '/_inference/_stats');
+  t.ok(stats.json.endpoints[0].samples.length > 0, 'samples were checked too');
+  await check('GET', '/_inference/_stats', '/_inference/_stats?since=x');
   await check('POST', '/_inference/{inference_id}/_cache/clear', '/_inference/dense/_cache/clear');
   await check('POST', '/_inference/{inference_id}/_cache/clear', '/_inference/ranker/_cache/clear');
   await check('DELETE', '/_inference/{inference_id}', '/_inference/ranker?dry_run=true');
