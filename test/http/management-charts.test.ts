@@ -73,11 +73,10 @@ if (!fs.existsSync(CHROMIUM)) {
     page.setDefaultTimeout(30_000);
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    // Any console error is a fault here, a refusal of the Content-Security-Policy included; but the browser's own
-    // request for /favicon.ico, which the page does not name and the service does not serve.
+    // Any console error is a fault here, a refusal of the Content-Security-Policy included (the page names its own
+    // icon, so the browser asks for no /favicon.ico).
     page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico'))
-        problems.push(`console: ${msg.text()} at ${msg.location().url}`);
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()} at ${msg.location().url}`);
     });
 
     const stats = async () => (await s.request('GET', '/_inference/_stats')).json as Stats;

@@ -577,11 +577,9 @@ async function openBrowser(t: Test, dir: string, base: string): Promise<{ page: 
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
-    // 401: the first load asks for a key; 400: the validation errors the test provokes on purpose; the browser's own
-    // favicon request (the page names no icon), a 404 while the service runs open.
+    // 401: the first load asks for a key; 400: the validation errors the test provokes on purpose.
     const url = msg.location().url;
-    if (msg.type() === 'error' && !/status of 40[01]/.test(msg.text()) && !url.endsWith('/favicon.ico'))
-      problems.push(`console: ${msg.text()} ${url}`);
+    if (msg.type() === 'error' && !/status of 40[01]/.test(msg.text())) problems.push(`console: ${msg.text()} ${url}`);
   });
   return { page, problems };
 }
