@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { Cluster, measureSpacing, measureTiming, offerLoad, send, timeUntil } from '../helpers/cluster-harness.js';
+import { Cluster, send, spacingAtTwiceTheLimit, timeUntil } from '../helpers/cluster-harness.js';
 import { runServerToExit } from '../helpers/process.js';
 import { epochNow } from '../helpers/upstream-process.js';
 import { createDatabase, runAlone, servicesAvailable, TEST_REDIS_URL } from '../helpers/backing-services.js';
@@ -55,39 +55,12 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     t.equal((await cluster.createEndpoint(0, id, RPM)).status, 200);
     // Each instance opens its upstream connection first; then past any first-use quarantine.
     for (const base of [a, b, c]) t.equal((await embed(base, id)).status, 200);
-    await measureTiming(t, 'spacing at 2x the limit', 10, async () => {
-      await sleep(1500);
-      await upstream.reset();
-      const load = await offerLoad({
-        bases: [a, b, c],
-        inferenceId: id,
-        perSecond: (2 * RPM) / 60,
-        seconds: SECONDS,
-        graceMs: 1000,
-      });
-      const s = measureSpacing(
-        (await upstream.received()).map((r) => r.at),
-        RPM,
-        SECONDS * 1000,
-      );
-      const failures = load.errors.length + load.statuses.filter((x) => x !== 200).length;
-      return {
-        met: s.accuracy >= 0.95 && s.accuracy <= 1 && s.minGap >= 90 && failures === 0,
-        text: `upstream requests ${s.count} of ${s.allowed} allowed (${(s.accuracy * 100).toFixed(1)}%), smallest gap ${s.minGap.toFixed(1)} ms, most in one second ${s.maxPerSecond}, ${failures} failed`,
-        check: () => {
-          t.ok(
-            s.accuracy >= 0.95 && s.accuracy <= 1,
-            `upstream requests within 95-100% of the limit: ${s.count} of ${s.allowed}`,
-          );
-          t.ok(s.minGap >= 90, `no two upstream requests closer than 90 ms: smallest gap ${s.minGap.toFixed(1)} ms`);
-          t.strictSame(load.errors, [], 'no request failed on the network');
-          t.strictSame(
-            [...new Set(load.statuses)],
-            [200],
-            `every answered request succeeded (${load.statuses.length} answered, ${load.unanswered} still queued at the end)`,
-          );
-        },
-      };
+    await spacingAtTwiceTheLimit(t, 'spacing at 2x the limit', {
+      upstream,
+      bases: [a, b, c],
+      inferenceId: id,
+      requestsPerMinute: RPM,
+      seconds: SECONDS,
     });
   });
 

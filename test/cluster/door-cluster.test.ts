@@ -3,12 +3,11 @@
 // through the OpenAI door share the endpoint's one limit (docs/doors.md, docs/rate-limiting.md).
 import crypto from 'node:crypto';
 import t from 'tap';
-import { Cluster, measureSpacing, measureTiming, offerLoad, type LoadRequest } from '../helpers/cluster-harness.js';
+import { Cluster, spacingAtTwiceTheLimit, type LoadRequest } from '../helpers/cluster-harness.js';
 import { createDatabase, runAlone, servicesAvailable, TEST_REDIS_URL } from '../helpers/backing-services.js';
 
 const RPM = 600;
 const SECONDS = 12;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Ids unique to this run: the limiters live in a Redis other runs may share. */
 const run = crypto.randomBytes(3).toString('hex');
 
@@ -61,39 +60,12 @@ t.test('an Elasticsearch client and an OpenAI client on different instances shar
   // endpoint's limit.
   const request = (n: number) =>
     n % 3 === 1 ? openAiRequest(b, id, `load text ${n}`) : esRequest(n % 3 === 0 ? a : c, id, `load text ${n}`);
-  await measureTiming(t, 'spacing at 2x the limit through both doors', 10, async () => {
-    await sleep(1500);
-    await upstream.reset();
-    const load = await offerLoad({
-      bases: [a, b, c],
-      inferenceId: id,
-      perSecond: (2 * RPM) / 60,
-      seconds: SECONDS,
-      graceMs: 1000,
-      request,
-    });
-    const s = measureSpacing(
-      (await upstream.received()).map((r) => r.at),
-      RPM,
-      SECONDS * 1000,
-    );
-    const failures = load.errors.length + load.statuses.filter((x) => x !== 200).length;
-    return {
-      met: s.accuracy >= 0.95 && s.accuracy <= 1 && s.minGap >= 90 && failures === 0,
-      text: `upstream requests ${s.count} of ${s.allowed} allowed (${(s.accuracy * 100).toFixed(1)}%), smallest gap ${s.minGap.toFixed(1)} ms, most in one second ${s.maxPerSecond}, ${failures} failed`,
-      check: () => {
-        t.ok(
-          s.accuracy >= 0.95 && s.accuracy <= 1,
-          `upstream requests within 95-100% of the limit: ${s.count} of ${s.allowed}`,
-        );
-        t.ok(s.minGap >= 90, `no two upstream requests closer than 90 ms: smallest gap ${s.minGap.toFixed(1)} ms`);
-        t.strictSame(load.errors, [], 'no request failed on the network');
-        t.strictSame(
-          [...new Set(load.statuses)],
-          [200],
-          `every answered request succeeded (${load.statuses.length} answered, ${load.unanswered} still queued at the end)`,
-        );
-      },
-    };
+  await spacingAtTwiceTheLimit(t, 'spacing at 2x the limit through both doors', {
+    upstream,
+    bases: [a, b, c],
+    inferenceId: id,
+    requestsPerMinute: RPM,
+    seconds: SECONDS,
+    request,
   });
 });

@@ -269,6 +269,7 @@ export class NoiseMeter {
 }
 
 type TapLike = Pick<Test, 'comment' | 'pass'>;
+type TapChecks = TapLike & Pick<Test, 'ok' | 'strictSame'>;
 
 export interface TimedFigures {
   /** Whether every figure was met. */
@@ -316,4 +317,59 @@ export async function measureTiming(
   const message = `${what}: NOT MEASURABLE on this machine now: every attempt missed while processes stalled longer than the ${toleranceMs} ms margin`;
   process.stderr.write(`\n*** ${message}\n`);
   t.pass(message, { skip: message });
+}
+
+/**
+ * The cluster's spacing rule, measured (with `measureTiming`'s retries): paced load at twice the endpoint's limit
+ * through `bases` (or as `request(n)` makes each request), and the upstream must see 95-100% of what the limit allows,
+ * no two requests closer than 90 ms, and no failed request.
+ */
+export async function spacingAtTwiceTheLimit(
+  t: TapChecks,
+  what: string,
+  opts: {
+    upstream: UpstreamProcess;
+    bases: string[];
+    inferenceId: string;
+    requestsPerMinute: number;
+    seconds: number;
+    request?: (n: number) => LoadRequest;
+  },
+): Promise<void> {
+  const rpm = opts.requestsPerMinute;
+  await measureTiming(t, what, 10, async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await opts.upstream.reset();
+    const load = await offerLoad({
+      bases: opts.bases,
+      inferenceId: opts.inferenceId,
+      perSecond: (2 * rpm) / 60,
+      seconds: opts.seconds,
+      graceMs: 1000,
+      ...(opts.request ? { request: opts.request } : {}),
+    });
+    const s = measureSpacing(
+      (await opts.upstream.received()).map((r) => r.at),
+      rpm,
+      opts.seconds * 1000,
+    );
+    const failures = load.errors.length + load.statuses.filter((x) => x !== 200).length;
+    return {
+      met: s.accuracy >= 0.95 && s.accuracy <= 1 && s.minGap >= 90 && failures === 0,
+      text: `upstream requests ${s.count} of ${s.allowed} allowed (${(s.accuracy * 100).toFixed(1)}%), smallest gap ${s.minGap.toFixed(1)} ms, most in one second ${s.maxPerSecond}, ${failures} failed`,
+      check: () => {
+        t.ok(
+          s.accuracy >= 0.95 && s.accuracy <= 1,
+          `upstream requests within 95-100% of the limit: ${s.count} of ${s.allowed}`,
+        );
+        t.ok(s.minGap >= 90, `no two upstream requests closer than 90 ms: smallest gap ${s.minGap.toFixed(1)} ms`);
+        t.strictSame(load.errors, [], 'no request failed on the network');
+        t.strictSame(
+          [...new Set(load.statuses)],
+          [200],
+          `every answered request succeeded (${load.statuses.length} answered, ${load.unanswered} still queued at the end)`,
+        );
+      },
+    };
+  });
 }
