@@ -59,6 +59,8 @@ export interface BuildOptions {
   resolver?: Resolver;
   /** Each endpoint's rate limiter; local to this process by default. */
   limiters?: RateLimiterFactory;
+  /** How long an endpoint stays live with nothing to do (tests and the scale bench shorten it); 60 s by default. */
+  liveIdleMs?: number;
 }
 
 /** What the start-up line says about this instance. */
@@ -299,6 +301,7 @@ async function assemble(
     maxInflight: MAX_INFLIGHT,
     telemetry: metrics,
     cache,
+    idleMs: options.liveIdleMs,
   });
   opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.
