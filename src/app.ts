@@ -1,10 +1,15 @@
 // buildApp(config) → a ready-to-listen fastify instance; the composition root, the only file that wires parts together.
 import fs from 'node:fs';
-import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifySchemaCompiler,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { authentication } from '../plugins/authentication.js';
 import { answerClientError, elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import { managementUi, UI_PREFIX } from '../plugins/management-ui.js';
@@ -31,7 +36,7 @@ import { HfProtocol } from './doors/hf-protocol.js';
 import { OpenAiProtocol } from './doors/openai-protocol.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import { errors } from './errors.js';
-import { loggerOptions } from './logger.js';
+import { loggerOptions, RequestLogger } from './logger.js';
 import { Metrics } from './metrics-telemetry.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
 import { createHuggingFaceService } from './services/hugging-face/hugging-face-service.js';
@@ -146,6 +151,9 @@ async function assemble(
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request instead of two (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's logger made only when it writes a line (src/logger.ts).
+    childLoggerFactory: (logger, bindings, options) =>
+      new RequestLogger(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Reading a request (headers and body) has a deadline: fastify turns node's off unless set,
     // and a client that sends a few bytes and then nothing would hold its connection for ever.
