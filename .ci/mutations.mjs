@@ -507,6 +507,30 @@ const MUTATIONS = [
     'http/traffic-history',
     'many endpoints',
   ],
+  [
+    'live state: let go before the rate limit would grant again',
+    'src/tasks/runner.ts',
+    'const idleFor = Math.max(this.idleMs, intervalMs(live.endpoint.dispatch.requestsPerMinute));',
+    'const idleFor = this.idleMs + 0 * intervalMs(1);',
+    'http/idle-endpoints',
+    'rate limit would grant',
+  ],
+  [
+    'live state: let go while a request is out',
+    'src/tasks/runner.ts',
+    'if (live.users === 0 && now - live.lastUsed >= idleFor && live.task.idle(live.state))',
+    'if (now - live.lastUsed >= idleFor)',
+    'http/idle-endpoints',
+    'in flight longer',
+  ],
+  [
+    'listing: a view kept after its endpoint changed',
+    'src/endpoints/registry.ts',
+    'else this.viewTexts.delete(change.inferenceId);',
+    'else void change.inferenceId;',
+    'http/scale',
+    'the listing follows',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
+import v8 from 'node:v8';
 import Database from 'better-sqlite3';
 import { buildApp } from '../src/app.js';
 import { LISTEN_BACKLOG, loadConfig } from '../src/config.js';
@@ -23,12 +24,22 @@ const config = loadConfig({
 const app = await buildApp(config, {
   queueCapacity: process.env.BENCH_QUEUE_CAPACITY ? Number(process.env.BENCH_QUEUE_CAPACITY) : undefined,
   logStream: new Writable({ write: (_c, _e, done) => done() }),
+  liveIdleMs: process.env.BENCH_LIVE_IDLE_MS ? Number(process.env.BENCH_LIVE_IDLE_MS) : undefined,
 });
 // As the service listens when it runs (src/server.ts).
 const url = await app.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
 // The longest the event loop was held, for the scale section (1 ms resolution).
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
+// Garbage collection pauses since the last ask: their total and the longest (a collection holds the event loop).
+const gc = { totalMs: 0, maxMs: 0, count: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.totalMs += entry.duration;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+    gc.count++;
+  }
+}).observe({ entryTypes: ['gc'] });
 serveParent({
   seed: (arg) => seed(arg as SeedOrder),
   loopDelay: () => {
@@ -36,8 +47,15 @@ serveParent({
     loopDelay.reset();
     return figures;
   },
+  gcPauses: () => {
+    const figures = { ...gc };
+    Object.assign(gc, { totalMs: 0, maxMs: 0, count: 0 });
+    return figures;
+  },
   rss: () => process.memoryUsage().rss,
   memory: () => process.memoryUsage(),
+  // A heap snapshot written to the path given (for finding what each endpoint holds).
+  heapSnapshot: (file) => v8.writeHeapSnapshot(String(file)),
   gc: () => {
     (globalThis as { gc?: () => void }).gc?.();
     return process.memoryUsage().rss;

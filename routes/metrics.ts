@@ -6,7 +6,8 @@ import { GetQuery } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
 
 interface MetricsRoutesOptions {
-  scrape(): Promise<string>;
+  /** The exposition as bytes (UTF-8). */
+  scrape(): Promise<Buffer>;
   contentType: string;
 }
 
@@ -27,7 +28,8 @@ const metricsRoutes: FastifyPluginAsyncTypebox<MetricsRoutesOptions> = async (ap
         },
       },
     },
-    async (_req, reply) => reply.type(contentType).send(await scrape()),
+    // Bytes, sent as they are; the schema above says what they hold (TypeBox types `send` from it).
+    async (_req, reply) => reply.type(contentType).send((await scrape()) as unknown as string),
   );
 };
 

@@ -1,10 +1,15 @@
 // buildApp(config) → a ready-to-listen fastify instance; the composition root, the only file that wires parts together.
 import fs from 'node:fs';
-import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifySchemaCompiler,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { authentication } from '../plugins/authentication.js';
 import { answerClientError, elasticsearchHttp, sendError } from '../plugins/elasticsearch-http.js';
 import { managementUi, UI_PREFIX } from '../plugins/management-ui.js';
@@ -32,7 +37,7 @@ import { HfProtocol } from './doors/hf-protocol.js';
 import { OpenAiProtocol } from './doors/openai-protocol.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import { errors } from './errors.js';
-import { loggerOptions } from './logger.js';
+import { loggerOptions, RequestLogger } from './logger.js';
 import { Metrics } from './metrics-telemetry.js';
 import { KEY_CHECK_META, SecretBox } from './secrets.js';
 import { createHuggingFaceService } from './services/hugging-face/hugging-face-service.js';
@@ -64,6 +69,8 @@ export interface BuildOptions {
   limiters?: RateLimiterFactory;
   /** Milliseconds per sample of the traffic history (tests shorten it); 5 s by default, 120 samples kept. */
   trafficIntervalMs?: number;
+  /** How long an endpoint stays live with nothing to do (tests and the scale bench shorten it); 60 s by default. */
+  liveIdleMs?: number;
 }
 
 /** What the start-up line says about this instance. */
@@ -153,6 +160,9 @@ async function assemble(
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request instead of two (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's logger made only when it writes a line (src/logger.ts).
+    childLoggerFactory: (logger, bindings, options) =>
+      new RequestLogger(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Reading a request (headers and body) has a deadline: fastify turns node's off unless set,
     // and a client that sends a few bytes and then nothing would hold its connection for ever.
@@ -321,6 +331,7 @@ async function assemble(
     maxInflight: MAX_INFLIGHT,
     telemetry,
     cache,
+    idleMs: options.liveIdleMs,
   });
   opened.push(() => runner.close());
   // Requests have finished when onClose runs; then the queues, the upstream pool and the database close.

@@ -200,6 +200,14 @@ export class EndpointQueue<I, O, G = undefined> {
     if (this.closedWith || this.waiting >= this.capacity()) throw errors.queueFull(this.opts.inferenceId);
   }
 
+  /**
+   * Nothing waits, is in flight, holds a slot (a stream) or waits out a back-off: closing the queue now loses nothing but
+   * a batch size learned from the upstream (the runner then lets an idle endpoint go, docs/performance.md).
+   */
+  get idle(): boolean {
+    return this.waiting === 0 && this.active === 0 && this.timers.size === 0 && !this.pumping;
+  }
+
   /** Fails everything still queued (endpoint deleted, service closing). */
   close(error: EsError): void {
     this.closedWith = error;

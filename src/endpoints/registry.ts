@@ -17,6 +17,11 @@ const UPDATE_CHECK_TIMEOUT = { ms: parseTimeValue('timeout', DEFAULT_TIMEOUT), t
 
 /** Longest stretch a listing works before it lets other requests run. */
 const LIST_SLICE_MS = 2;
+/**
+ * A listing that lacks more views than this, and more than a twentieth of them, reads every record in pages rather than
+ * each missing one alone (a few hundred changed among 100,000 are read alone).
+ */
+const LIST_READ_ALL = 100;
 
 const INFERENCE_ID = /^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$/;
 
@@ -74,11 +79,33 @@ const stored = (record: EndpointRecord, secrets: SettingsMap): StoredEndpoint =>
   chunking: record.chunkingSettings as ChunkingSettings | null,
 });
 
+/** The ids changed while a listing was reading, or `all` after a reload. */
+interface ChangedWhileListing {
+  ids: Set<string>;
+  all: boolean;
+}
+
 export class EndpointRegistry {
   private readonly store: EndpointStore;
+  /**
+   * Each endpoint's view as JSON text, made by a listing and kept until the endpoint changes (here or, told through
+   * `changes`, on another instance): a listing of 100,000 endpoints then reads their ids alone and joins these texts,
+   * instead of reading, parsing and writing out every record (docs/performance.md#scale-100000-endpoints).
+   */
+  private readonly viewTexts = new Map<string, string>();
+  /** What changed while each listing under way was reading: views it read before a change are not kept. */
+  private readonly listings = new Set<ChangedWhileListing>();
 
   constructor(private readonly deps: RegistryDeps) {
     this.store = deps.store;
+    deps.changes.subscribe((change) => {
+      if (change.kind === 'reload') this.viewTexts.clear();
+      else this.viewTexts.delete(change.inferenceId);
+      for (const changed of this.listings) {
+        if (change.kind === 'reload') changed.all = true;
+        else changed.ids.add(change.inferenceId);
+      }
+    });
   }
 
   view(record: EndpointRecord): EndpointView {
@@ -162,22 +189,53 @@ export class EndpointRegistry {
   }
 
   /**
-   * The listing's answer, `{"endpoints":[…]}` as JSON text, sorted by id: written in slices that let other requests run
-   * between them, as 100,000 endpoints take about a second to turn into views and text.
+   * The listing's answer, `{"endpoints":[…]}` as JSON text, sorted by id. The ids come from the store, each view from
+   * `viewTexts`; those missing are read (each alone, or all in pages when many are) and written in slices that let
+   * other requests run between them, as 100,000 endpoints take about a second to turn into views and text.
    */
   async listJson(pathTaskType?: string): Promise<string> {
     const taskType = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
-    const records = await this.store.list(taskType);
-    const parts: string[] = [];
-    let slice = performance.now();
-    for (let i = 0; i < records.length; i++) {
-      parts.push(JSON.stringify(this.view(records[i]!)));
-      if ((i & 127) === 127 && performance.now() - slice > LIST_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        slice = performance.now();
+    const changed: ChangedWhileListing = { ids: new Set(), all: false };
+    this.listings.add(changed);
+    try {
+      const ids = await this.store.listIds(taskType);
+      const texts: Array<string | undefined> = ids.map((id) => this.viewTexts.get(id));
+      const missing = texts.reduce((n, text) => (text === undefined ? n + 1 : n), 0);
+      if (missing === 0) return `{"endpoints":[${texts.join(',')}]}`;
+      const textOf = (record: EndpointRecord) => {
+        let text = this.viewTexts.get(record.inferenceId);
+        if (text === undefined) {
+          text = JSON.stringify(this.view(record));
+          if (!changed.all && !changed.ids.has(record.inferenceId)) this.viewTexts.set(record.inferenceId, text);
+        }
+        return text;
+      };
+      const parts: string[] = [];
+      let slice = performance.now();
+      const breather = async (i: number) => {
+        if ((i & 127) === 127 && performance.now() - slice > LIST_SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      };
+      if (missing > LIST_READ_ALL && missing * 20 > ids.length) {
+        const records = await this.store.list(taskType);
+        for (let i = 0; i < records.length; i++) {
+          parts.push(textOf(records[i]!));
+          await breather(i);
+        }
+      } else {
+        for (let i = 0; i < ids.length; i++) {
+          const text = texts[i] ?? (await this.store.get(ids[i]!).then((record) => record && textOf(record)));
+          // Gone since its id was read: a listing is not a snapshot.
+          if (text !== undefined) parts.push(text);
+          await breather(i);
+        }
       }
+      return `{"endpoints":[${parts.join(',')}]}`;
+    } finally {
+      this.listings.delete(changed);
     }
-    return `{"endpoints":[${parts.join(',')}]}`;
   }
 
   /**

@@ -21,6 +21,8 @@ export interface EndpointStore {
   get(inferenceId: string): Promise<EndpointRecord | undefined>;
   /** Sorted by inference id. */
   list(taskType?: TaskType): Promise<EndpointRecord[]>;
+  /** The inference ids alone, sorted as `list` sorts them: what a listing reads when it has the views already. */
+  listIds(taskType?: TaskType): Promise<string[]>;
   /**
    * Reads, changes and writes one endpoint atomically. `change` may throw to abort the update.
    * Resolves to undefined when the endpoint does not exist.

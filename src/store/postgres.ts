@@ -284,6 +284,20 @@ export class PostgresEndpointStore implements EndpointStore {
     });
   }
 
+  listIds(taskType?: TaskType): Promise<string[]> {
+    return reachable(async () => {
+      const { rows } = taskType
+        ? await this.pool.query<{ inference_id: string }>(
+            'SELECT inference_id FROM endpoints WHERE task_type = $1 ORDER BY inference_id COLLATE "C"',
+            [taskType],
+          )
+        : await this.pool.query<{ inference_id: string }>(
+            'SELECT inference_id FROM endpoints ORDER BY inference_id COLLATE "C"',
+          );
+      return rows.map((row) => row.inference_id);
+    });
+  }
+
   update(
     inferenceId: string,
     change: (current: EndpointRecord) => EndpointRecord,

@@ -36,6 +36,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Rows read at once by a listing (about 2 ms of work). */
 const LIST_PAGE = 500;
+/** Ids read at once by a listing of ids alone (about 2 ms of work). */
+const ID_PAGE = 10_000;
 
 const toParams = (r: EndpointRecord) => ({
   inference_id: r.inferenceId,
@@ -120,6 +122,16 @@ export class SqliteEndpointStore implements EndpointStore {
       listByTask: this.db.prepare<[string, string, number], EndpointRow>(
         'SELECT * FROM endpoints WHERE task_type = ? AND inference_id > ? ORDER BY inference_id LIMIT ?',
       ),
+      idsAll: this.db
+        .prepare<[string, number], string>(
+          'SELECT inference_id FROM endpoints WHERE inference_id > ? ORDER BY inference_id LIMIT ?',
+        )
+        .pluck(),
+      idsByTask: this.db
+        .prepare<[string, string, number], string>(
+          'SELECT inference_id FROM endpoints WHERE task_type = ? AND inference_id > ? ORDER BY inference_id LIMIT ?',
+        )
+        .pluck(),
       update: this.db.prepare(
         `UPDATE endpoints SET task_type = @task_type, service = @service, service_settings = @service_settings,
            task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
@@ -188,6 +200,17 @@ export class SqliteEndpointStore implements EndpointStore {
       for (const row of rows) records.push(endpointFromRow(row));
       if (rows.length < LIST_PAGE) return records;
       after = rows[rows.length - 1]!.inference_id;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async listIds(taskType?: TaskType): Promise<string[]> {
+    const ids: string[] = [];
+    for (let after = ''; ;) {
+      const page = taskType ? this.stmt.idsByTask.all(taskType, after, ID_PAGE) : this.stmt.idsAll.all(after, ID_PAGE);
+      for (const id of page) ids.push(id);
+      if (page.length < ID_PAGE) return ids;
+      after = page[page.length - 1]!;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -62,6 +62,9 @@ export function queueLifecycle<T extends TaskType, I, O, G>(
     close(state: QueueState<I, O, G>, error: EsError): void {
       state.queue.close(error);
     },
+    idle(state: QueueState<I, O, G>): boolean {
+      return state.queue.idle;
+    },
   };
 }
 

@@ -5,7 +5,7 @@ import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { Cancellation } from '../cancellation.js';
 import type { EndpointChanges } from '../endpoints/changes.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
-import type { RateLimiter, RateLimiterFactory } from '../dispatch/rate-limiter.js';
+import { intervalMs, type RateLimiter, type RateLimiterFactory } from '../dispatch/rate-limiter.js';
 import type { RetryPolicy } from '../dispatch/retry.js';
 import { EsError, errors } from '../errors.js';
 import type { BoundEndpoint } from '../services/inference-service.js';
@@ -29,6 +29,8 @@ export interface RunnerDeps {
   telemetry?: Telemetry;
   /** The embedding cache, when the service keeps one. */
   cache?: EmbeddingCache;
+  /** How long an endpoint stays live with nothing to do before it gives its live state up; `LIVE_IDLE_MS` unless set. */
+  idleMs?: number;
 }
 
 export interface InferenceCall {
@@ -55,7 +57,19 @@ interface LiveEndpoint {
   task: AnyTask;
   limiter: RateLimiter;
   state: unknown;
+  /** Requests running an operation of it now. */
+  users: number;
+  /** performance.now() when it opened or a request last finished with it. */
+  lastUsed: number;
 }
+
+/**
+ * An endpoint idle this long gives up its live state (queue, limiter, bound endpoint: about 6 KB of heap each), so a
+ * service with 100,000 endpoints keeps only the recently used ones live (docs/performance.md#scale-100000-endpoints).
+ */
+const LIVE_IDLE_MS = 60_000;
+/** Longest stretch a sweep for idle endpoints runs before it lets other work run. */
+const SWEEP_SLICE_MS = 2;
 
 /** Ids whose last change the runner remembers; past this many it forgets them all at once (see `changed`). */
 const REMEMBERED_CHANGES = 10_000;
@@ -74,6 +88,9 @@ export class InferenceRunner {
   private readonly lastChange = new Map<string, number>();
   private readonly inflight: PQueue;
   private readonly unsubscribe: () => void;
+  private readonly idleMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private sweeping = false;
 
   constructor(private readonly deps: RunnerDeps) {
     this.inflight = new PQueue({ concurrency: deps.maxInflight });
@@ -87,6 +104,8 @@ export class InferenceRunner {
       // 'created' too: another instance's creation may be heard after this one already serves it.
       else void this.refresh(change.inferenceId);
     });
+    this.idleMs = deps.idleMs ?? LIVE_IDLE_MS;
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(100, this.idleMs / 2)).unref();
   }
 
   /** The endpoint's rate limit (upstream requests per minute) while it is live here; undefined otherwise. */
@@ -177,7 +196,7 @@ export class InferenceRunner {
     if (call.taskType !== undefined && call.taskType !== 'chat_completion') throw errors.unifiedTaskTypeInPath();
     const live = await this.served(call);
     if (live.task.taskType !== 'chat_completion') throw errors.unifiedIncompatibleTaskType(call.taskType ?? 'any');
-    return operation.run(live.state, live.endpoint, body, call.lifetime);
+    return using(live, () => operation.run(live.state, live.endpoint, body, call.lifetime));
   }
 
   /**
@@ -197,7 +216,7 @@ export class InferenceRunner {
     const operation = operationOf(live.task);
     if (!operation) throw refused(live);
     body ??= checkRequest(operation, call);
-    return operation.run(live.state, live.endpoint, body, call.lifetime);
+    return using(live, () => operation.run(live.state, live.endpoint, body, call.lifetime));
   }
 
   /** The live endpoint a request names, recorded in its trace; 400 when the path names another task type. */
@@ -253,7 +272,7 @@ export class InferenceRunner {
     const task = taskFor(endpoint.taskType);
     if (!task) throw errors.unsupportedTaskType(endpoint.service, endpoint.taskType);
     const limiter = this.deps.limiters(inferenceId, endpoint.dispatch.requestsPerMinute);
-    const live: LiveEndpoint = { endpoint, task, limiter, state: undefined };
+    const live: LiveEndpoint = { endpoint, task, limiter, state: undefined, users: 0, lastUsed: performance.now() };
     live.state = task.open({
       inferenceId,
       current: () => live.endpoint,
@@ -302,9 +321,48 @@ export class InferenceRunner {
     void live.limiter.close();
   }
 
+  /**
+   * Closes the live state of endpoints that have had nothing to do for `idleMs`, and at least their limiter's interval
+   * (a limiter made again then grants exactly when the old one would have); the next request opens them again. A walk
+   * over every live endpoint, in slices.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      let slice = performance.now();
+      let seen = 0;
+      for (const [id, live] of this.live) {
+        const now = performance.now();
+        const idleFor = Math.max(this.idleMs, intervalMs(live.endpoint.dispatch.requestsPerMinute));
+        if (live.users === 0 && now - live.lastUsed >= idleFor && live.task.idle(live.state))
+          // Nothing waits on it, so the error reaches nobody.
+          this.drop(id, errors.endpointNotFound(id));
+        if ((++seen & 1023) === 0 && now - slice > SWEEP_SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      }
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.unsubscribe();
     for (const id of [...this.live.keys()]) this.drop(id, errors.queueFull(id));
+  }
+}
+
+/** Runs `work` counted as a user of `live`, so the sweep never closes an endpoint a request is using. */
+async function using<R>(live: LiveEndpoint, work: () => Promise<R>): Promise<R> {
+  live.users++;
+  try {
+    return await work();
+  } finally {
+    live.users--;
+    live.lastUsed = performance.now();
   }
 }
 

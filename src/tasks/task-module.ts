@@ -81,6 +81,8 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body, Result
   refresh(state: State, endpoint: BoundEndpoint<T>, previous: BoundEndpoint<T>): void;
   /** The endpoint went away or the service is closing: fail what waits with `error`. */
   close(state: State, error: EsError): void;
+  /** Nothing of the endpoint's is queued, in flight or streaming: its live state can be closed and made again later. */
+  idle(state: State): boolean;
   /**
    * Runs one request and resolves with its result; throws EsError. Absent for a task that answers
    * only through `_stream` (chat_completion): its plain POST is refused before its body is read.

@@ -98,6 +98,26 @@ t.test('three instances on PostgreSQL and Redis', async (t) => {
     t.equal(last.authorization, 'Bearer hf_rotated_key_1');
   });
 
+  t.test("a listing on one instance shows another's _update within 1 s", async (t) => {
+    const id = `listed-${run}`;
+    t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);
+    const rateOn = async (base: string) => {
+      const listing = (await (await send(base, 'GET', '/_inference/_all')).json()) as {
+        endpoints: Array<{ inference_id: string; service_settings: { rate_limit: { requests_per_minute: number } } }>;
+      };
+      return listing.endpoints.find((e) => e.inference_id === id)?.service_settings.rate_limit.requests_per_minute;
+    };
+    // B lists first, so it keeps the endpoint's view; then A changes the endpoint.
+    t.equal(await rateOn(b), 60_000);
+    const update = await send(a, 'PUT', `/_inference/${id}/_update`, {
+      service_settings: { rate_limit: { requests_per_minute: 1234 } },
+    });
+    t.equal(update.status, 200);
+    const took = await timeUntil(async () => (await rateOn(b)) === 1234);
+    t.ok(took < 1000, `B's listing shows it after ${took.toFixed(0)} ms`);
+    t.equal(await rateOn(c), 1234);
+  });
+
   t.test('a DELETE on one instance stops the others within 1 s', async (t) => {
     const id = `deleted-${run}`;
     t.equal((await cluster.createEndpoint(0, id, 60_000)).status, 200);

@@ -135,3 +135,42 @@ t.test('METRICS_ENDPOINTS=0: every endpoint is counted under _other only', async
   );
   t.equal(line(text, 'hf_gateway_queue_depth{'), undefined, 'queue depth is only for endpoints with own series');
 });
+
+t.test('the listing follows every create, _update and DELETE, however it was read before', async (t) => {
+  const { s, put } = await withUpstream(t);
+  const listed = async (path = '/_inference/_all') => {
+    const res = await s.request('GET', path);
+    t.equal(res.status, 200);
+    return res.json.endpoints as Array<{ inference_id: string; service_settings: Record<string, unknown> }>;
+  };
+  // Each endpoint as GET of its own id shows it, in id order: what the listing must equal.
+  const oneByOne = async (ids: string[]) => {
+    const views = [];
+    for (const id of [...ids].sort()) views.push((await s.request('GET', `/_inference/${id}`)).json.endpoints[0]);
+    return views;
+  };
+  // More than a hundred, so the first listing reads them in pages; a few changes later it reads those alone.
+  const ids = Array.from({ length: 150 }, (_, i) => `tenant-${String(i).padStart(3, '0')}`);
+  await inParallel(ids.length, 16, (i) => put(ids[i]!));
+  t.strictSame(await listed(), await oneByOne(ids), 'first listing');
+  t.strictSame(await listed(), await oneByOne(ids), 'read again');
+
+  const update = await s.request('PUT', '/_inference/tenant-007/_update', {
+    service_settings: { rate_limit: { requests_per_minute: 1234 } },
+  });
+  t.equal(update.status, 200);
+  t.equal((await s.request('DELETE', '/_inference/tenant-008')).status, 200);
+  await put('tenant-0075');
+  const now = ids.filter((id) => id !== 'tenant-008').concat('tenant-0075');
+  const after = await listed();
+  t.strictSame(after, await oneByOne(now), 'after an update, a delete and a create');
+  t.strictSame(
+    after.find((e) => e.inference_id === 'tenant-007')!.service_settings.rate_limit,
+    { requests_per_minute: 1234 },
+    'the updated rate limit',
+  );
+  t.strictSame(await listed('/_inference/text_embedding/_all'), after, 'by task type');
+  t.strictSame(await listed('/_inference/rerank/_all'), []);
+  const pretty = await s.request('GET', '/_inference/_all?pretty');
+  t.equal(pretty.body, `${JSON.stringify({ endpoints: after }, null, 2)}\n`, '?pretty');
+});

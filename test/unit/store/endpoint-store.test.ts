@@ -96,6 +96,13 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
       ['9z', 'b'],
     );
     t.strictSame(await store.list('rerank'), []);
+    t.strictSame(
+      await store.listIds(),
+      ['9z', 'a', 'a-b', 'a.b', 'a0', 'a_b', 'ab', 'b'],
+      'the ids alone, in that order',
+    );
+    t.strictSame(await store.listIds('sparse_embedding'), ['9z', 'b']);
+    t.strictSame(await store.listIds('rerank'), []);
   });
 
   parent.test(`${name}: update changes atomically; a throwing change leaves the endpoint as it was`, async (t) => {
