@@ -1,12 +1,10 @@
 // The management page's behaviour: endpoints listed, re-keyed and deleted through the public API, with the user's API
 // key; creating (create.js) and trying (try.js) live beside it.
-import { $, KEY_STORE, api, fail, notice, show, whenUnauthorized } from './api.js';
+import { $, KEY_STORE, announce, api, fail, notice, show, whenUnauthorized } from './api.js';
 import { startCharts } from './charts.js';
 import { loadServices } from './create.js';
 import { openCode, openJson, openSettings } from './settings.js';
 import { forgetTry, openTry } from './try.js';
-
-const REFRESH_MS = 5000;
 
 // ---- signing in ----
 
@@ -151,6 +149,7 @@ function renderEndpoints() {
 async function loadEndpoints() {
   endpoints = (await api('GET', '/_inference')).endpoints;
   renderEndpoints();
+  announce('endpoints-listed', endpoints);
   await refreshFigures();
 }
 
@@ -228,6 +227,8 @@ $('rotate-form').addEventListener('submit', async (event) => {
 });
 document.addEventListener('endpoints-changed', () => void loadEndpoints());
 document.addEventListener('inference-done', () => void refreshFigures());
+// The totals follow the charts: both are read again as each traffic sample is taken.
+document.addEventListener('traffic-refreshed', () => void refreshFigures());
 
 // ---- start ----
 
@@ -246,9 +247,5 @@ async function start() {
   show('create-section', true);
   show('sign-out', Boolean(sessionStorage.getItem(KEY_STORE)));
 }
-
-setInterval(() => {
-  if (!$('endpoints-section').hidden && !document.hidden) void refreshFigures();
-}, REFRESH_MS);
 
 void start();
