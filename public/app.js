@@ -76,11 +76,21 @@ function parseMetrics(text) {
   return out;
 }
 
-function describeFigures(f) {
-  if (!f) return 'no requests yet';
+/** The totals as `5 ok · 0 failed · …`, each figure kept whole on one line where the cell wraps. */
+function showFigures(cell, f) {
+  if (!f) {
+    cell.textContent = 'no requests yet';
+    return;
+  }
   const avg = f.upstream > 0 ? ` (${Math.round((f.upstreamSeconds / f.upstream) * 1000)} ms avg)` : '';
   const texts = `${f.texts} ${f.texts === 1 ? 'text' : 'texts'}`;
-  return `${f.ok} ok · ${f.failed} failed · ${f.upstream} upstream${avg} · ${texts} · ${f.queued} queued`;
+  const parts = [`${f.ok} ok`, `${f.failed} failed`, `${f.upstream} upstream${avg}`, texts, `${f.queued} queued`];
+  cell.replaceChildren();
+  parts.forEach((text, i) => {
+    const span = document.createElement('span');
+    span.textContent = text;
+    cell.append(...(i > 0 ? [' · ', span] : [span]));
+  });
 }
 
 async function refreshFigures() {
@@ -91,7 +101,7 @@ async function refreshFigures() {
     figures = new Map();
   }
   for (const row of document.querySelectorAll('#endpoints tbody tr')) {
-    row.querySelector('.live').textContent = describeFigures(figures.get(row.dataset.id));
+    showFigures(row.querySelector('.live'), figures.get(row.dataset.id));
   }
 }
 
@@ -119,13 +129,18 @@ function renderEndpoints() {
       e.task_type,
       s.url ?? (s.model_id ? `hosted: ${s.model_id}` : ''),
       s.rate_limit ? `${s.rate_limit.requests_per_minute}/min` : '',
-      describeFigures(figures.get(e.inference_id)),
+      undefined,
     ];
     cells.forEach((text, i) => {
       const td = document.createElement('td');
-      td.textContent = text;
       td.dataset.label = labels[i] ?? '';
-      if (i === 4) td.className = 'live';
+      if (i === 4) {
+        td.className = 'live';
+        showFigures(td, figures.get(e.inference_id));
+      } else if (i === 2) {
+        // A long URL may wrap after each slash, keeping the column narrow enough for the rest at 1280 px.
+        for (const part of text.split(/(?<=[^/]\/)(?!\/)/)) td.append(part, document.createElement('wbr'));
+      } else td.textContent = text;
       row.append(td);
     });
     const actions = document.createElement('td');

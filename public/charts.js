@@ -290,9 +290,11 @@ function overview(rows, from, to) {
     const share = use ? use.rate / use.limit : undefined;
     row.dataset.usage = share === undefined ? '' : String(share);
     const text =
-      use === undefined
-        ? 'no limit known: not yet served on this instance'
-        : `${Math.round(share * 100)}% (${short(use.rate)} of ${short(use.limit)} upstream requests/s)`;
+      use !== undefined
+        ? `${Math.round(share * 100)}% (${short(use.rate)} of ${short(use.limit)} upstream requests/s)`
+        : last
+          ? 'no limit known: not yet served on this instance'
+          : 'no sample yet: the first comes at the end of this interval';
     const bar = svgEl('svg', {
       viewBox: '0 0 100 8',
       preserveAspectRatio: 'none',

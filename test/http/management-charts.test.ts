@@ -119,8 +119,8 @@ if (haveChromium("the charts' browser test")) {
 
     await t.test('the lines move while traffic flows', async (t) => {
       await page.locator('.chart-card[data-endpoint="busy"]').waitFor();
-      // Two or more samples with upstream requests drawn.
-      await drawnUntil('busy', 'rate', 'upstream', (values) => values.filter((v) => Number(v) > 0).length >= 2);
+      // Five or more samples with upstream requests drawn: lines, not dots, in the screenshots.
+      await drawnUntil('busy', 'rate', 'upstream', (values) => values.filter((v) => Number(v) > 0).length >= 5);
       const upstream = Number(await latest('busy', 'rate', 'upstream'));
       // Spaced at 2 a second; a sample taken late under load (timers slip) may hold a request or two more.
       t.ok(upstream > 0 && upstream <= 4, `busy: ${upstream} upstream requests/s drawn, about its limit of 2`);
