@@ -279,7 +279,8 @@ function byUsage() {
 function overview(rows, from, to) {
   const table = el('table', { id: 'charts-overview-table' });
   const head = el('tr');
-  for (const name of ['Endpoint', 'Use of its rate limit', 'Latency p99', 'Queued']) head.append(el('th', {}, name));
+  const columns = ['Endpoint', 'Use of its rate limit', 'Latency p99', 'Queued'];
+  for (const name of columns) head.append(el('th', {}, name));
   table.append(el('thead'), el('tbody'));
   table.tHead.append(head);
   for (const { id, entry, use } of rows) {
@@ -315,6 +316,8 @@ function overview(rows, from, to) {
     cell.append(bar, el('span', {}, text));
     row.append(cell, el('td', {}, last?.upstream_latency_ms ? `${short(last.upstream_latency_ms.p99)} ms` : '–'));
     row.append(el('td', {}, String(last?.queue_depth ?? 0)));
+    // Each cell names its column, shown beside it where the table reflows into cards (390 px, charts.css).
+    [...row.cells].forEach((td, i) => (td.dataset.label = columns[i]));
     table.tBodies[0].append(row);
   }
   const parts = [];

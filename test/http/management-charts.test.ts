@@ -191,6 +191,11 @@ if (haveChromium("the charts' browser test")) {
         return el.scrollWidth <= el.clientWidth;
       });
       t.ok(fits, 'the section needs no sideways scrolling');
+      const overviewFits = await page.$eval('#charts-overview .table-wrap', (wrap) => {
+        const el = wrap as unknown as { scrollWidth: number; clientWidth: number };
+        return el.scrollWidth <= el.clientWidth;
+      });
+      t.ok(overviewFits, 'nor does the overview: each endpoint is a card, every column shown');
       const box = await page.locator('.chart-card[data-endpoint="busy"] figure[data-chart="rate"] svg').boundingBox();
       t.ok(box && box.width > 250 && box.width <= 390, `a chart spans the narrow screen (${box?.width} px)`);
       await page.setViewportSize({ width: 1280, height: 900 });

@@ -66,7 +66,7 @@ if (haveChromium("the page's dialogs' browser test")) {
     await put('completion', 'gen', `${llm.url}/v1/chat/completions`);
     await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
 
-    const { page, problems } = await openBrowser(t, dataDir, base);
+    const { page, problems, requested } = await openBrowser(t, dataDir, base);
     /**
      * Both widths, what the window shows (an open dialog sits in it and scrolls by itself), each checked for sideways
      * overflow and by axe-core.
@@ -430,6 +430,7 @@ if (haveChromium("the page's dialogs' browser test")) {
     });
 
     t.strictSame(problems, [], 'no script error and no refused resource on the page');
+    t.strictSame([...requested], [base], 'nothing fetched from anywhere but the service');
     t.equal(fs.readdirSync(SCREENSHOTS).length, 10, `screenshots in ${SCREENSHOTS}`);
   });
 
