@@ -31,7 +31,7 @@ $('sign-out').addEventListener('click', () => {
 
 whenUnauthorized(signIn);
 
-// ---- the endpoint list, with live figures from the metrics ----
+// ---- the endpoint list, with each endpoint's totals since the start from the metrics ----
 
 let endpoints = [];
 let figures = new Map();

@@ -151,8 +151,8 @@ if (haveChromium("the page's browser test")) {
       t.match(await page.textContent('#try-cost .ms'), /^\d+ ms$/);
       t.equal(hf.received.length, 2);
       t.strictSame(hf.received[1]!.body.inputs, ['hello world', 'goodbye moon']);
-      // Live figures come from /_prometheus/metrics: one request answered; two upstream requests (the creation's and
-      // this one).
+      // The totals since the start come from /_prometheus/metrics: one request answered; two upstream requests (the
+      // creation's and this one).
       await textStarts(page, 'tr[data-id="minilm"] .live', '1 ok · 0 failed · 2 upstream (');
       t.match(
         await page.textContent('tr[data-id="minilm"] .live'),
