@@ -452,6 +452,22 @@ const MUTATIONS = [
     'step by step',
   ],
   [
+    'page: a setting without its label',
+    'public/settings.js',
+    "row.append(el('label', { for: id }, field.label), control);",
+    "row.append(el('span', {}, field.label), control);",
+    'http/management-settings',
+    'working code',
+  ],
+  [
+    'page: the traffic overview stays a table at 390 px',
+    'public/charts.css',
+    '@media (max-width: 40rem) {',
+    '@media (max-width: 20rem) {',
+    'http/management-charts',
+    'move with the load',
+  ],
+  [
     'cache: no claims across instances',
     'src/cache/redis-cache-tier.ts',
     'if (!this.ready || keys.length === 0) return out;',

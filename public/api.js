@@ -1,7 +1,8 @@
 // What every part of the management page shares: element lookup, the user's API key, one call to the service's public
 // API, and the page's two ways of saying something went wrong. The page's events, sent on `document`:
-// `endpoints-changed` (an endpoint was created, changed or deleted: the list reloads) and `inference-done` (a try-out
-// answered: the live figures refresh).
+// `endpoints-changed` (an endpoint was created, changed or deleted: the list reloads), `endpoints-listed` (the list was
+// loaded, as its detail: the charts take each endpoint's stored rate limit and drop deleted endpoints),
+// `inference-done` (a try-out answered) and `traffic-refreshed` (the charts took a new sample): the row totals refresh.
 export const KEY_STORE = 'hf-inference-gateway.apiKey';
 
 export const $ = (id) => document.getElementById(id);

@@ -1,12 +1,10 @@
 // The management page's behaviour: endpoints listed, re-keyed and deleted through the public API, with the user's API
 // key; creating (create.js) and trying (try.js) live beside it.
-import { $, KEY_STORE, api, fail, notice, show, whenUnauthorized } from './api.js';
+import { $, KEY_STORE, announce, api, fail, notice, show, whenUnauthorized } from './api.js';
 import { startCharts } from './charts.js';
 import { loadServices } from './create.js';
 import { openCode, openJson, openSettings } from './settings.js';
 import { forgetTry, openTry } from './try.js';
-
-const REFRESH_MS = 5000;
 
 // ---- signing in ----
 
@@ -33,7 +31,7 @@ $('sign-out').addEventListener('click', () => {
 
 whenUnauthorized(signIn);
 
-// ---- the endpoint list, with live figures from the metrics ----
+// ---- the endpoint list, with each endpoint's totals since the start from the metrics ----
 
 let endpoints = [];
 let figures = new Map();
@@ -78,11 +76,21 @@ function parseMetrics(text) {
   return out;
 }
 
-function describeFigures(f) {
-  if (!f) return 'no requests yet';
+/** The totals as `5 ok · 0 failed · …`, each figure kept whole on one line where the cell wraps. */
+function showFigures(cell, f) {
+  if (!f) {
+    cell.textContent = 'no requests yet';
+    return;
+  }
   const avg = f.upstream > 0 ? ` (${Math.round((f.upstreamSeconds / f.upstream) * 1000)} ms avg)` : '';
   const texts = `${f.texts} ${f.texts === 1 ? 'text' : 'texts'}`;
-  return `${f.ok} ok · ${f.failed} failed · ${f.upstream} upstream${avg} · ${texts} · ${f.queued} queued`;
+  const parts = [`${f.ok} ok`, `${f.failed} failed`, `${f.upstream} upstream${avg}`, texts, `${f.queued} queued`];
+  cell.replaceChildren();
+  parts.forEach((text, i) => {
+    const span = document.createElement('span');
+    span.textContent = text;
+    cell.append(...(i > 0 ? [' · ', span] : [span]));
+  });
 }
 
 async function refreshFigures() {
@@ -93,7 +101,7 @@ async function refreshFigures() {
     figures = new Map();
   }
   for (const row of document.querySelectorAll('#endpoints tbody tr')) {
-    row.querySelector('.live').textContent = describeFigures(figures.get(row.dataset.id));
+    showFigures(row.querySelector('.live'), figures.get(row.dataset.id));
   }
 }
 
@@ -121,13 +129,18 @@ function renderEndpoints() {
       e.task_type,
       s.url ?? (s.model_id ? `hosted: ${s.model_id}` : ''),
       s.rate_limit ? `${s.rate_limit.requests_per_minute}/min` : '',
-      describeFigures(figures.get(e.inference_id)),
+      undefined,
     ];
     cells.forEach((text, i) => {
       const td = document.createElement('td');
-      td.textContent = text;
       td.dataset.label = labels[i] ?? '';
-      if (i === 4) td.className = 'live';
+      if (i === 4) {
+        td.className = 'live';
+        showFigures(td, figures.get(e.inference_id));
+      } else if (i === 2) {
+        // A long URL may wrap after each slash, keeping the column narrow enough for the rest at 1280 px.
+        for (const part of text.split(/(?<=[^/]\/)(?!\/)/)) td.append(part, document.createElement('wbr'));
+      } else td.textContent = text;
       row.append(td);
     });
     const actions = document.createElement('td');
@@ -151,6 +164,7 @@ function renderEndpoints() {
 async function loadEndpoints() {
   endpoints = (await api('GET', '/_inference')).endpoints;
   renderEndpoints();
+  announce('endpoints-listed', endpoints);
   await refreshFigures();
 }
 
@@ -228,6 +242,8 @@ $('rotate-form').addEventListener('submit', async (event) => {
 });
 document.addEventListener('endpoints-changed', () => void loadEndpoints());
 document.addEventListener('inference-done', () => void refreshFigures());
+// The totals follow the charts: both are read again as each traffic sample is taken.
+document.addEventListener('traffic-refreshed', () => void refreshFigures());
 
 // ---- start ----
 
@@ -246,9 +262,5 @@ async function start() {
   show('create-section', true);
   show('sign-out', Boolean(sessionStorage.getItem(KEY_STORE)));
 }
-
-setInterval(() => {
-  if (!$('endpoints-section').hidden && !document.hidden) void refreshFigures();
-}, REFRESH_MS);
 
 void start();

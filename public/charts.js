@@ -2,7 +2,7 @@
 // by the page (no library, no inline style: the page's Content-Security-Policy stays strict), with an overview of the
 // endpoints sorted by how close each is to its rate limit. Every chart carries its latest values as text (its
 // aria-label and its caption) and as data attributes (data-latest, data-values) that tests read back.
-import { $, api } from './api.js';
+import { $, announce, api } from './api.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 /** The drawing's own units: the SVG scales to its box, keeping this shape. */
@@ -15,6 +15,10 @@ const CARDS = 12;
 /** What the page holds: the answering instance's history, kept up to date with `?since=`. */
 let held = { instance: undefined, interval: 5, window: 600, endpoints: new Map(), cache: undefined, newest: 0 };
 let loading;
+/** A refresh asked for while one was loading: done once it ends (its answer may predate a change). */
+let again = false;
+/** Each listed endpoint's stored rate limit (requests per minute), from the endpoint list (app.js). */
+let listedLimits = new Map();
 
 const el = (tag, attrs = {}, text) => {
   const node = document.createElement(tag);
@@ -134,11 +138,21 @@ function lineChart({ key, title, unit, series, limit, from, to }) {
 const perSecond = (n) => n / held.interval;
 const total = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
 
+/**
+ * The endpoint's rate limit now, in requests per second: its stored setting as the endpoint list has it (so that a
+ * limit changed in the settings dialog shows at once), else the latest sample's; undefined when neither knows it.
+ */
+function limitOf(id, samples) {
+  const perMinute = listedLimits.get(id) ?? samples.at(-1)?.rate_limit ?? null;
+  return perMinute === null ? undefined : perMinute / 60;
+}
+
 /** Upstream requests per second against the limit, in the latest sample; undefined when the limit is unknown. */
-function usage(samples) {
+function usage(id, samples) {
   const last = samples.at(-1);
-  if (!last || last.rate_limit === null) return undefined;
-  return { rate: perSecond(last.upstream_requests), limit: last.rate_limit / 60 };
+  const limit = limitOf(id, samples);
+  if (!last || limit === undefined) return undefined;
+  return { rate: perSecond(last.upstream_requests), limit };
 }
 
 function errorTypes(samples) {
@@ -155,12 +169,11 @@ function errorTypes(samples) {
 function endpointCard(id, entry, from, to) {
   const { samples } = entry;
   const points = (of) => samples.map((s) => [s.timestamp, of(s)]);
-  const last = samples.at(-1);
   const card = el('article', { class: 'chart-card', 'data-endpoint': id, 'aria-labelledby': `chart-title-${id}` });
   card.append(el('h3', { id: `chart-title-${id}` }, `${id} `));
   card.querySelector('h3').append(el('span', { class: 'task' }, entry.task_type));
   const grid = el('div', { class: 'chart-grid' });
-  const limit = last?.rate_limit === null || !last ? undefined : last.rate_limit / 60;
+  const limit = limitOf(id, samples);
   grid.append(
     lineChart({
       key: 'rate',
@@ -256,7 +269,7 @@ function endpointCard(id, entry, from, to) {
 
 /** The endpoints by how close their upstream rate is to their limit, the closest first; unknown limits last. */
 function byUsage() {
-  const rows = [...held.endpoints].map(([id, entry]) => ({ id, entry, use: usage(entry.samples) }));
+  const rows = [...held.endpoints].map(([id, entry]) => ({ id, entry, use: usage(id, entry.samples) }));
   return rows.sort(
     (a, b) =>
       (b.use ? b.use.rate / b.use.limit : -1) - (a.use ? a.use.rate / a.use.limit : -1) || (a.id < b.id ? -1 : 1),
@@ -266,7 +279,8 @@ function byUsage() {
 function overview(rows, from, to) {
   const table = el('table', { id: 'charts-overview-table' });
   const head = el('tr');
-  for (const name of ['Endpoint', 'Use of its rate limit', 'Latency p99', 'Queued']) head.append(el('th', {}, name));
+  const columns = ['Endpoint', 'Use of its rate limit', 'Latency p99', 'Queued'];
+  for (const name of columns) head.append(el('th', {}, name));
   table.append(el('thead'), el('tbody'));
   table.tHead.append(head);
   for (const { id, entry, use } of rows) {
@@ -277,9 +291,11 @@ function overview(rows, from, to) {
     const share = use ? use.rate / use.limit : undefined;
     row.dataset.usage = share === undefined ? '' : String(share);
     const text =
-      use === undefined
-        ? 'no limit known: not yet served on this instance'
-        : `${Math.round(share * 100)}% (${short(use.rate)} of ${short(use.limit)} upstream requests/s)`;
+      use !== undefined
+        ? `${Math.round(share * 100)}% (${short(use.rate)} of ${short(use.limit)} upstream requests/s)`
+        : last
+          ? 'no limit known: not yet served on this instance'
+          : 'no sample yet: the first comes at the end of this interval';
     const bar = svgEl('svg', {
       viewBox: '0 0 100 8',
       preserveAspectRatio: 'none',
@@ -300,6 +316,8 @@ function overview(rows, from, to) {
     cell.append(bar, el('span', {}, text));
     row.append(cell, el('td', {}, last?.upstream_latency_ms ? `${short(last.upstream_latency_ms.p99)} ms` : '–'));
     row.append(el('td', {}, String(last?.queue_depth ?? 0)));
+    // Each cell names its column, shown beside it where the table reflows into cards (390 px, charts.css).
+    [...row.cells].forEach((td, i) => (td.dataset.label = columns[i]));
     table.tBodies[0].append(row);
   }
   const parts = [];
@@ -406,15 +424,28 @@ async function load() {
   render();
 }
 
-/** Refreshes the charts; one load at a time (a slow answer is not asked again meanwhile). */
+/** Refreshes the charts; one load at a time (a slow answer is not asked again meanwhile, but once after it). */
 function refreshCharts() {
-  loading ??= load()
-    .then(() => ($('charts-error').hidden = true))
+  if (loading) {
+    again = true;
+    return loading;
+  }
+  loading = load()
+    .then(() => {
+      $('charts-error').hidden = true;
+      announce('traffic-refreshed');
+    })
     .catch((err) => {
       $('charts-error').textContent = `The traffic figures could not be read: ${err.message}`;
       $('charts-error').hidden = false;
     })
-    .finally(() => (loading = undefined));
+    .finally(() => {
+      loading = undefined;
+      if (again) {
+        again = false;
+        void refreshCharts();
+      }
+    });
   return loading;
 }
 
@@ -430,5 +461,13 @@ export async function startCharts() {
   if (!$('charts-section').hidden) timer = setTimeout(startCharts, Math.max(500, held.interval * 1000));
 }
 
-// A deleted endpoint's figures go at once (the service forgets them with it).
-document.addEventListener('endpoints-changed', () => void refreshCharts());
+// The list was loaded again (an endpoint created, changed or deleted): the stored limits are redrawn at once, and a
+// deleted endpoint's figures go at once (the service forgets them with it).
+document.addEventListener('endpoints-listed', (event) => {
+  listedLimits = new Map(
+    event.detail
+      .filter((e) => e.service_settings?.rate_limit)
+      .map((e) => [e.inference_id, e.service_settings.rate_limit.requests_per_minute]),
+  );
+  void refreshCharts();
+});

@@ -1,18 +1,21 @@
 // The management page's traffic charts in a real headless Chromium (Debian's chromium, driven by playwright-core):
 // load sent to two endpoints moves the drawn lines, the values drawn are the service's own samples, the overview puts
-// the endpoint nearest its rate limit first; screenshots at 1280 and 390 px wide.
+// the endpoint nearest its rate limit first, a rate limit changed in the settings dialog moves the limit line, a
+// deleted endpoint leaves the charts; screenshots at 1280 and 390 px wide, axe-core's checks at both.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { hfBody, startApp } from '../helpers/app-harness.js';
+import {
+  accessibleBothWidths,
+  focused,
+  haveChromium,
+  openBrowser,
+  screenshotFolder,
+  shotBothWidths,
+} from '../helpers/browser.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Screenshots land here (tap's .tap folder, not committed). */
-const SCREENSHOTS = path.join(ROOT, '.tap', 'screenshots', 'charts');
 /** One sample a second: the page redraws as often. */
 const INTERVAL_MS = 1000;
 
@@ -27,14 +30,10 @@ interface Stats {
   endpoints: Array<{ inference_id: string; samples: Sample[] }>;
 }
 
-if (!fs.existsSync(CHROMIUM)) {
-  // .ci/run installs chromium and sets REQUIRE_CHROMIUM: there the browser test must run.
-  if (process.env.REQUIRE_CHROMIUM) t.fail(`no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  else t.plan(0, `no Chromium at ${CHROMIUM}: install Debian's chromium package to run the charts' browser test`);
-} else {
+if (haveChromium("the charts' browser test")) {
   t.test('the traffic charts move with the load, in headless Chromium', async (t) => {
-    fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    /** Screenshots land here. */
+    const SCREENSHOTS = screenshotFolder('charts');
     const hf = await new FakeHuggingFace().start();
     t.teardown(() => hf.close());
     hf.delayMs = 20;
@@ -52,31 +51,10 @@ if (!fs.existsSync(CHROMIUM)) {
     await put('busy', 120);
     await put('quiet', 6000);
 
-    const context: BrowserContext = await chromium.launchPersistentContext(path.join(t.testdir(), 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      // Name resolution stays on this machine: every host name fails at once, without asking a DNS server.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-        '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
-        '--enable-features=EnableIPv6ReachabilityOverride',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    t.teardown(() => context.close());
-    const page: Page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    // Any console error is a fault here, a refusal of the Content-Security-Policy included (the page names its own
-    // icon, so the browser asks for no /favicon.ico).
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()} at ${msg.location().url}`);
+    const { page, problems, requested } = await openBrowser(t, {
+      profile: path.join(t.testdir(), 'profile'),
+      base,
+      timeoutMs: 30_000,
     });
 
     const stats = async () => (await s.request('GET', '/_inference/_stats')).json as Stats;
@@ -90,6 +68,20 @@ if (!fs.existsSync(CHROMIUM)) {
         `.chart-card[data-endpoint="${id}"] figure[data-chart="${chart}"] g[data-series="${series}"]`,
         'data-latest',
       );
+    const limitLine = (id: string) =>
+      page.getAttribute(
+        `.chart-card[data-endpoint="${id}"] figure[data-chart="rate"] line[data-series="limit"]`,
+        'data-latest',
+      );
+    /** Reads a drawn line's values until `done` holds for them (the page redraws at each sample). */
+    const drawnUntil = async (id: string, chart: string, series: string, done: (values: string[]) => boolean) => {
+      for (let i = 0; ; i++) {
+        const values = ((await drawn(id, chart, series)) ?? '').split(',');
+        if (done(values)) return values;
+        if (i === 300) throw new Error(`${id}'s ${chart} chart never drew the ${series} values awaited`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
 
     await page.goto(`${base}/_ui`);
     await page.locator('#charts-section').waitFor();
@@ -127,28 +119,12 @@ if (!fs.existsSync(CHROMIUM)) {
 
     await t.test('the lines move while traffic flows', async (t) => {
       await page.locator('.chart-card[data-endpoint="busy"]').waitFor();
-      // Two or more samples with upstream requests drawn.
-      await page.waitForFunction(() => {
-        const g = (
-          globalThis as unknown as {
-            document: { querySelector(s: string): { getAttribute(a: string): string } | null };
-          }
-        ).document.querySelector(
-          '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] g[data-series="upstream"]',
-        );
-        return (g?.getAttribute('data-values') ?? '').split(',').filter((v) => Number(v) > 0).length >= 2;
-      });
+      // Five or more samples with upstream requests drawn: lines, not dots, in the screenshots.
+      await drawnUntil('busy', 'rate', 'upstream', (values) => values.filter((v) => Number(v) > 0).length >= 5);
       const upstream = Number(await latest('busy', 'rate', 'upstream'));
       // Spaced at 2 a second; a sample taken late under load (timers slip) may hold a request or two more.
       t.ok(upstream > 0 && upstream <= 4, `busy: ${upstream} upstream requests/s drawn, about its limit of 2`);
-      t.equal(
-        await page.getAttribute(
-          '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] line[data-series="limit"]',
-          'data-latest',
-        ),
-        '2',
-        'its limit, 120/min, is drawn as 2/s',
-      );
+      t.equal(await limitLine('busy'), '2', 'its limit, 120/min, is drawn as 2/s');
       t.ok(Number(await latest('busy', 'queue', 'queued')) > 0, 'texts queue behind the limit');
       t.match(
         await page.getAttribute('.chart-card[data-endpoint="busy"] figure[data-chart="rate"] svg', 'aria-label'),
@@ -159,7 +135,10 @@ if (!fs.existsSync(CHROMIUM)) {
         await page.textContent('.chart-card[data-endpoint="busy"] figure[data-chart="latency"] figcaption'),
         /^Upstream latency \(ms\)p50 [\d.]+p99 [\d.]+$/,
       );
-      await page.screenshot({ path: path.join(SCREENSHOTS, '1280-under-load.png'), fullPage: true });
+      // The row's totals since the start are read again with each sample too: they do not lag behind the charts.
+      await page.locator('tr[data-id="busy"] .live', { hasText: /^[1-9]\d* ok · 0 failed · / }).waitFor();
+      await shotBothWidths(t, page, SCREENSHOTS, 'under-load');
+      await accessibleBothWidths(t, page, 'the charts under load');
     });
 
     await t.test('the drawn values are the service’s own samples', async (t) => {
@@ -167,19 +146,7 @@ if (!fs.existsSync(CHROMIUM)) {
       const answer = await stats();
       const samples = answer.endpoints.find((e) => e.inference_id === 'busy')!.samples;
       const want = samples.map((x) => String(x.upstream_requests / answer.interval_seconds));
-      await page.waitForFunction(
-        ([length]) => {
-          const g = (
-            globalThis as unknown as {
-              document: { querySelector(s: string): { getAttribute(a: string): string } | null };
-            }
-          ).document.querySelector(
-            '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] g[data-series="upstream"]',
-          );
-          return (g?.getAttribute('data-values') ?? '').split(',').length >= length;
-        },
-        [want.length] as const,
-      );
+      await drawnUntil('busy', 'rate', 'upstream', (values) => values.length >= want.length);
       const values = (await drawn('busy', 'rate', 'upstream'))!.split(',');
       t.strictSame(values.slice(0, want.length), want, 'upstream requests per second, sample by sample');
       t.strictSame(
@@ -224,32 +191,78 @@ if (!fs.existsSync(CHROMIUM)) {
         return el.scrollWidth <= el.clientWidth;
       });
       t.ok(fits, 'the section needs no sideways scrolling');
+      const overviewFits = await page.$eval('#charts-overview .table-wrap', (wrap) => {
+        const el = wrap as unknown as { scrollWidth: number; clientWidth: number };
+        return el.scrollWidth <= el.clientWidth;
+      });
+      t.ok(overviewFits, 'nor does the overview: each endpoint is a card, every column shown');
       const box = await page.locator('.chart-card[data-endpoint="busy"] figure[data-chart="rate"] svg').boundingBox();
       t.ok(box && box.width > 250 && box.width <= 390, `a chart spans the narrow screen (${box?.width} px)`);
-      await page.screenshot({ path: path.join(SCREENSHOTS, '390-under-load.png'), fullPage: true });
       await page.setViewportSize({ width: 1280, height: 900 });
     });
 
     await t.test('the lines fall when the traffic stops', async (t) => {
       sending = false;
       await load;
+      await drawnUntil(
+        'busy',
+        'rate',
+        'upstream',
+        (values) => values.length >= 2 && values.at(-1) === '0' && values.at(-2) === '0',
+      );
+      t.equal(await latest('busy', 'rate', 'upstream'), '0');
+      t.equal(await latest('busy', 'queue', 'queued'), '0', 'the queue emptied');
+      await shotBothWidths(t, page, SCREENSHOTS, 'after-load');
+    });
+
+    await t.test('a rate limit changed in the settings dialog: the list and the limit line follow', async (t) => {
+      await page.click('[aria-label="Edit busy"]');
+      await page.locator('#settings-dialog').waitFor();
+      await page.fill('#set-requests_per_minute', '300');
+      await page.click('#settings-save');
+      await page.locator('#settings-status', { hasText: 'Saved: requests_per_minute.' }).waitFor();
+      await page.keyboard.press('Escape');
+      await page.locator('#settings-dialog').waitFor({ state: 'hidden' });
+      t.equal((await focused(page)).label, 'Edit busy', 'the focus is back on the row button');
+      await page.locator('tr[data-id="busy"] td:nth-child(4)', { hasText: '300/min' }).waitFor();
+      // 300 a minute is 5 a second: drawn from the next sample on, the list's value until then.
       await page.waitForFunction(() => {
-        const g = (
+        const line = (
           globalThis as unknown as {
             document: { querySelector(s: string): { getAttribute(a: string): string } | null };
           }
         ).document.querySelector(
-          '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] g[data-series="upstream"]',
+          '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] line[data-series="limit"]',
         );
-        const values = (g?.getAttribute('data-values') ?? '').split(',');
-        return values.length >= 2 && values.at(-1) === '0' && values.at(-2) === '0';
+        return line?.getAttribute('data-latest') === '5';
       });
-      t.equal(await latest('busy', 'rate', 'upstream'), '0');
-      t.equal(await latest('busy', 'queue', 'queued'), '0', 'the queue emptied');
-      await page.screenshot({ path: path.join(SCREENSHOTS, '1280-after-load.png'), fullPage: true });
+      t.equal(await limitLine('busy'), '5', 'the limit line moved to 5/s');
+      t.match(
+        await page.textContent('#charts-overview-table tr[data-endpoint="busy"] .usage'),
+        /^\d+% \([\d.]+ of 5 upstream requests\/s\)$/,
+        'the overview measures against the new limit',
+      );
+      t.equal(
+        (await s.request('GET', '/_inference/busy')).json.endpoints[0].service_settings.rate_limit.requests_per_minute,
+        300,
+      );
+    });
+
+    await t.test('a deleted endpoint leaves the charts at once', async (t) => {
+      await page.click('[aria-label="Delete quiet"]');
+      await page.click('#confirm-yes');
+      await page.locator('tr[data-id="quiet"]').waitFor({ state: 'detached' });
+      await page.locator('.chart-card[data-endpoint="quiet"]').waitFor({ state: 'detached' });
+      t.equal(await page.locator('#charts-overview-table tr[data-endpoint="quiet"]').count(), 0, 'nor in the overview');
+      t.ok(await page.locator('.chart-card[data-endpoint="busy"]').isVisible(), 'busy is still charted');
+      t.notOk(
+        (await stats()).endpoints.some((e) => e.inference_id === 'quiet'),
+        'the service forgot its history too',
+      );
     });
 
     t.strictSame(problems, [], 'no script error and no refused resource on the page');
-    t.equal(fs.readdirSync(SCREENSHOTS).length, 3, `screenshots in ${SCREENSHOTS}`);
+    t.strictSame([...requested], [base], 'nothing fetched from anywhere but the service');
+    t.equal(fs.readdirSync(SCREENSHOTS).length, 4, `two steps at two widths in ${SCREENSHOTS}`);
   });
 }

@@ -9,16 +9,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FakeHuggingFace, rerankScore } from '../helpers/fake-hf.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
 import { startApp } from '../helpers/app-harness.js';
 import { createKey } from '../helpers/keys-cli.js';
+import {
+  accessibleBothWidths,
+  focused,
+  haveChromium,
+  openBrowser as launch,
+  screenshotFolder,
+  shotBothWidths,
+} from '../helpers/browser.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(ROOT, '.tap', 'screenshots', 'settings');
 const FIRST_TOKEN = 'hf_FirstTokenForTheSettings0123456';
 const SECOND_TOKEN = 'hf_SecondTokenForTheSettings987654';
 const WRONG_TOKEN = 'hf_WrongTokenForTheSettings5555555';
@@ -32,13 +38,9 @@ interface Snippet {
   code: string;
 }
 
-if (!fs.existsSync(CHROMIUM)) {
-  if (process.env.REQUIRE_CHROMIUM) t.fail(`no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  else t.plan(0, `no Chromium at ${CHROMIUM}: install Debian's chromium package to run the page's browser test`);
-} else {
+if (haveChromium("the page's dialogs' browser test")) {
   t.test('settings in place, GET JSON and working code, in headless Chromium', async (t) => {
-    fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    const SCREENSHOTS = screenshotFolder('settings');
     const hf = await new FakeHuggingFace().start();
     t.teardown(() => hf.close());
     hf.requiredKey = FIRST_TOKEN;
@@ -64,15 +66,14 @@ if (!fs.existsSync(CHROMIUM)) {
     await put('completion', 'gen', `${llm.url}/v1/chat/completions`);
     await put('chat_completion', 'chat', `${llm.url}/v1/chat/completions`);
 
-    const { page, problems } = await openBrowser(t, dataDir, base);
-    // What the viewport shows: an open dialog sits in it and scrolls by itself.
-    const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, name) });
-    /** Both widths: the page at 390 px, then back at 1280. */
-    const shots = async (name: string) => {
-      await shot(`${name}-1280.png`);
-      await page.setViewportSize({ width: 390, height: 844 });
-      await shot(`${name}-390.png`);
-      await page.setViewportSize({ width: 1280, height: 900 });
+    const { page, problems, requested } = await openBrowser(t, dataDir, base);
+    /**
+     * Both widths, what the window shows (an open dialog sits in it and scrolls by itself), each checked for sideways
+     * overflow and by axe-core.
+     */
+    const shots = async (t: Test, name: string) => {
+      await shotBothWidths(t, page, SCREENSHOTS, name, { fullPage: false });
+      await accessibleBothWidths(t, page, name);
     };
     /** Saves the settings form and answers the `_update` body the page sent, and the field errors shown. */
     const save = async () => {
@@ -122,7 +123,7 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.selectOption('#set-strategy', 'word');
       await page.fill('#set-max_chunk_size', '60');
       await page.fill('#set-overlap', '6');
-      await shots('01-settings-form');
+      await shots(t, '01-settings-form');
       t.strictSame(
         await save(),
         {
@@ -224,7 +225,7 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.fill('#set-repetition_penalty', '1.03');
       await page.fill('#set-seed', '42');
       await page.fill('#set-stop', 'END\n###');
-      await shots('02-generation-settings');
+      await shots(t, '02-generation-settings');
       const task_settings = {
         max_tokens: 64,
         temperature: 0.7,
@@ -267,7 +268,7 @@ if (!fs.existsSync(CHROMIUM)) {
         'the first field the service named has the focus',
       );
       t.ok(await page.locator('#settings-error').isHidden(), 'no message left without its field');
-      await shots('03-validation-error');
+      await shots(t, '03-validation-error');
       const still = (await get('minilm')).endpoints[0].service_settings;
       t.equal(still.rate_limit.requests_per_minute, 1200, 'nothing changed');
       t.equal(still.batch_size, 8);
@@ -314,8 +315,9 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.click('#json-copy');
       await textIs(page, '#json-status', 'Copied the JSON.');
       t.equal(await clipboard(page), expected);
-      await shots('04-json');
+      await shots(t, '04-json');
       await closeDialog('json-dialog');
+      t.equal((await focused(page)).label, 'JSON minilm', 'closing gives the focus back to the row button');
     });
 
     const env = { PATH: process.env.PATH ?? '', GATEWAY_KEY: admin.encoded };
@@ -342,7 +344,7 @@ if (!fs.existsSync(CHROMIUM)) {
         ['curl', 'es-js', 'es-python', 'openai', 'hf'],
       );
       noSecrets(t, list);
-      await shots('05-code');
+      await shots(t, '05-code');
       const vector = hf.vector(TEXT);
       const asEs = { text_embedding: [{ embedding: vector }] };
       t.strictSame(JSON.parse(await runShell(byId(list, 'curl'))), asEs, 'curl');
@@ -371,6 +373,7 @@ if (!fs.existsSync(CHROMIUM)) {
       t.strictSame(JSON.parse(await runShell(curl, { PATH: env.PATH })), asEs, "curl with the page's key");
       await page.check('#code-key-variable');
       await closeDialog('code-dialog');
+      t.equal((await focused(page)).label, 'Code minilm', 'closing gives the focus back to the row button');
     });
 
     await t.test('rerank: each snippet copied and run', async (t) => {
@@ -427,6 +430,7 @@ if (!fs.existsSync(CHROMIUM)) {
     });
 
     t.strictSame(problems, [], 'no script error and no refused resource on the page');
+    t.strictSame([...requested], [base], 'nothing fetched from anywhere but the service');
     t.equal(fs.readdirSync(SCREENSHOTS).length, 10, `screenshots in ${SCREENSHOTS}`);
   });
 
@@ -448,7 +452,7 @@ if (!fs.existsSync(CHROMIUM)) {
       if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
     }
     const { page, problems } = await openBrowser(t, dataDir, base);
-    const focused = () => page.evaluate(() => (globalThis as any).document.activeElement.id as string);
+    const focusedId = async () => (await focused(page)).id;
     await page.goto(`${base}/_ui`);
     await page.locator('tr[data-id="emb"]').waitFor();
 
@@ -456,11 +460,11 @@ if (!fs.existsSync(CHROMIUM)) {
       await page.focus('[aria-label="Edit emb"]');
       await page.keyboard.press('Enter');
       await page.locator('#settings-dialog').waitFor();
-      t.equal(await focused(), 'set-requests_per_minute');
+      t.equal(await focusedId(), 'set-requests_per_minute');
       await page.keyboard.press('Control+A');
       await page.keyboard.type('700');
       await page.keyboard.press('Tab');
-      t.equal(await focused(), 'set-batch_size', 'Tab goes to the next setting');
+      t.equal(await focusedId(), 'set-batch_size', 'Tab goes to the next setting');
       await page.keyboard.type('4');
       await page.keyboard.press('Enter');
       await textIs(page, '#settings-status', 'Saved: requests_per_minute, batch_size.');
@@ -553,35 +557,9 @@ async function node(code: string, dir: string, env: Record<string, string>): Pro
 }
 
 /** A headless Chromium with its own profile, allowed the clipboard on the service's page; script errors collected. */
-async function openBrowser(t: Test, dir: string, base: string): Promise<{ page: Page; problems: string[] }> {
-  const context: BrowserContext = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    // Name resolution stays on this machine: every host name fails at once, without asking a DNS server.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-      '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
-      '--enable-features=EnableIPv6ReachabilityOverride',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  t.teardown(() => context.close());
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-  const page: Page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    // 401: the first load asks for a key; 400: the validation errors the test provokes on purpose.
-    const url = msg.location().url;
-    if (msg.type() === 'error' && !/status of 40[01]/.test(msg.text())) problems.push(`console: ${msg.text()} ${url}`);
-  });
-  return { page, problems };
+function openBrowser(t: Test, dir: string, base: string) {
+  // 401: the first load asks for a key; 400: the validation errors the test provokes on purpose.
+  return launch(t, { profile: path.join(dir, 'profile'), base, clipboard: true, expectedErrors: /status of 40[01]/ });
 }
 
 /** The text of a chat stream's deltas (OpenAI-style chunks, each event's data). */

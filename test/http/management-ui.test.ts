@@ -9,42 +9,31 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import axe from 'axe-core';
 import t from 'tap';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FakeHuggingFace, rerankScore, sparseWeight } from '../helpers/fake-hf.js';
 import { startApp } from '../helpers/app-harness.js';
+import {
+  accessibleBothWidths,
+  haveChromium,
+  openBrowser,
+  screenshotFolder,
+  shotBothWidths,
+  type Checks,
+} from '../helpers/browser.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const KEYS_CLI = fileURLToPath(new URL('../../src/cli/keys.js', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** axe-core's source, from node_modules: put into the page by the test only, never served by the service. */
-const AXE_SOURCE = axe.source;
-/** The test's output folder: every step's screenshot lands here (tap's .tap folder, not committed). */
-const SCREENSHOTS = path.join(ROOT, '.tap', 'screenshots', 'ui');
 const FIRST_TOKEN = 'hf_FirstTokenForThePage0123456789';
 const SECOND_TOKEN = 'hf_SecondTokenForThePage987654321';
-const WIDE = { width: 1280, height: 900 };
-const NARROW = { width: 390, height: 844 };
 /** What the page's answers say in the HTTP headers (docs/operations.md#the-management-page). */
 const STRICT_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const TOKENS = ['Hello', ' there', ',', ' friend'];
 
-/** What a step's checks need of tap's test object. */
-type Checks = {
-  strictSame(found: unknown, wanted: unknown, message: string): unknown;
-  ok(value: unknown, message: string): unknown;
-};
-
-if (!fs.existsSync(CHROMIUM)) {
-  // .ci/run installs chromium and sets REQUIRE_CHROMIUM: there the browser test must run.
-  if (process.env.REQUIRE_CHROMIUM) t.fail(`no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  else t.plan(0, `no Chromium at ${CHROMIUM}: install Debian's chromium package to run the page's browser test`);
-} else {
+if (haveChromium("the page's browser test")) {
   t.test('the management page, step by step, in headless Chromium', async (t) => {
-    fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    /** The test's output folder: every step's screenshot lands here. */
+    const SCREENSHOTS = screenshotFolder('ui');
     const hf = await new FakeHuggingFace().start();
     t.teardown(() => hf.close());
     hf.requiredKey = FIRST_TOKEN;
@@ -66,56 +55,17 @@ if (!fs.existsSync(CHROMIUM)) {
     const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
     const asAdmin = { authorization: `ApiKey ${admin.encoded}` };
 
-    const context: BrowserContext = await chromium.launchPersistentContext(path.join(t.testdir(), 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      // Name resolution stays on this machine: every host name fails at once, without asking a DNS server.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-        '--disable-features=AsyncDns,DnsOverHttps,NetworkQualityEstimator',
-        '--enable-features=EnableIPv6ReachabilityOverride',
-      ],
-      viewport: WIDE,
+    // The first load's 401 is how the page learns it needs a key, and the rerank step's 422 is the upstream refusal it
+    // shows; any other console error is a fault (a CSP refusal included).
+    const { page, problems, requested } = await openBrowser(t, {
+      profile: path.join(t.testdir(), 'profile'),
+      base,
+      expectedErrors: /status of (401|422)\b/,
     });
-    t.teardown(() => context.close());
-    const page: Page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // The first load's 401 is how the page learns it needs a key, and the rerank step's 422 is the upstream refusal it
-      // shows; anything else is a fault (a CSP refusal included).
-      if (msg.type() === 'error' && !/status of (401|422)\b/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
-    const requested = new Set<string>();
-    page.on('request', (req) => requested.add(new URL(req.url()).origin));
-
     /** A screenshot at each width, after checking that nothing is wider than the window at either. */
-    const shot = async (t: Checks, name: string) => {
-      for (const size of [WIDE, NARROW]) {
-        await page.setViewportSize(size);
-        const overflow = await page.evaluate(() => {
-          const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document;
-          return d.documentElement.scrollWidth;
-        });
-        t.ok(overflow <= size.width, `${name}: nothing wider than ${size.width} px (${overflow})`);
-        await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${size.width}.png`), fullPage: true });
-      }
-      await page.setViewportSize(WIDE);
-    };
+    const shot = (t: Checks, name: string) => shotBothWidths(t, page, SCREENSHOTS, name);
     /** axe-core's WCAG 2.1 A and AA rules and its best practices, at both widths: no violation. */
-    const accessible = async (t: Checks, what: string) => {
-      for (const size of [WIDE, NARROW]) {
-        await page.setViewportSize(size);
-        t.strictSame(await axeViolations(page), [], `${what}: no accessibility violation at ${size.width} px`);
-      }
-      await page.setViewportSize(WIDE);
-    };
+    const accessible = (t: Checks, what: string) => accessibleBothWidths(t, page, what);
 
     await t.test('it asks for an API key, as the API answers 401', async (t) => {
       const res = await page.goto(`${base}/_ui`);
@@ -158,7 +108,7 @@ if (!fs.existsSync(CHROMIUM)) {
         await page.$$eval('tr[data-id="minilm"] td', (tds) =>
           tds.map((td) => (td as unknown as { dataset: { label: string } }).dataset.label),
         ),
-        ['Inference ID', 'Task', 'Model', 'Rate limit', 'Live', 'Actions'],
+        ['Inference ID', 'Task', 'Model', 'Rate limit', 'Since start', 'Actions'],
         'each cell names its column, for the narrow layout',
       );
       await shot(t, '03-endpoint-created');
@@ -201,8 +151,8 @@ if (!fs.existsSync(CHROMIUM)) {
       t.match(await page.textContent('#try-cost .ms'), /^\d+ ms$/);
       t.equal(hf.received.length, 2);
       t.strictSame(hf.received[1]!.body.inputs, ['hello world', 'goodbye moon']);
-      // Live figures come from /_prometheus/metrics: one request answered; two upstream requests (the creation's and
-      // this one).
+      // The totals since the start come from /_prometheus/metrics: one request answered; two upstream requests (the
+      // creation's and this one).
       await textStarts(page, 'tr[data-id="minilm"] .live', '1 ok · 0 failed · 2 upstream (');
       t.match(
         await page.textContent('tr[data-id="minilm"] .live'),
@@ -489,21 +439,6 @@ function focusRing(page: Page): Promise<string> {
     };
     const style = g.getComputedStyle(g.document.activeElement);
     return `${style.outlineStyle} ${style.outlineWidth}`;
-  });
-}
-
-/**
- * axe-core's violations on the page as it is, one line each. Put in through DevTools evaluation: the page's
- * Content-Security-Policy refuses inline scripts (playwright's addScriptTag), as it should.
- */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const inPage = (globalThis as unknown as { axe: typeof axe }).axe;
-    const { violations } = await inPage.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    });
-    return violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
 }
 

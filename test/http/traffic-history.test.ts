@@ -1,33 +1,33 @@
 // GET /_inference/_stats: each active endpoint's traffic over the last minutes (docs/api.md#traffic-history): its
 // exact shape, what it counts, who may read it, and its bounds with many endpoints.
-import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { envelope, hfBody, startApp, type Tap } from '../helpers/app-harness.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
+import { createKey } from '../helpers/keys-cli.js';
 
-const KEYS_CLI = fileURLToPath(new URL('../../src/cli/keys.js', import.meta.url));
 const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 };
 /** Short samples, so a test sees several in a second; the window is 120 of them. */
 const INTERVAL_MS = 100;
 
-const SAMPLE_FIELDS = [
-  'timestamp',
-  'requests',
-  'failed',
-  'upstream_requests',
-  'upstream_errors',
-  'rate_limit',
-  'upstream_latency_ms',
-  'texts',
-  'texts_per_request',
-  'queue_depth',
-  'streams_open',
-  'cache_hits',
-  'cache_misses',
-  'retries',
-];
+/**
+ * A sample's fields, in their order, as docs/api.md's example shows them (its `# `-commented answer under
+ * "Traffic history"): the documentation is what a script reading the route relies on.
+ */
+const SAMPLE_FIELDS = (() => {
+  const doc = fs.readFileSync(fileURLToPath(new URL('../../../docs/api.md', import.meta.url)), 'utf8');
+  const section = doc.slice(doc.indexOf('## Traffic history'));
+  const answer = section
+    .split('\n')
+    .filter((line) => line.startsWith('#  '))
+    .map((line) => line.slice(1).trim())
+    .join('');
+  const sample = /\{"timestamp":\d+,"requests".*?"retries":\d+\}/.exec(answer);
+  if (!sample) throw new Error("docs/api.md's traffic history shows no sample");
+  return Object.keys(JSON.parse(sample[0]) as object);
+})();
 
 interface Sample {
   timestamp: number;
@@ -56,15 +56,6 @@ interface Stats {
     samples: Array<{ timestamp: number; bytes: number; entries: number; evictions: number; expirations: number }>;
   };
   endpoints: Array<{ inference_id: string; task_type: string; samples: Sample[] }>;
-}
-
-function createKey(dataDir: string, name: string, privilege: string): { encoded: string } {
-  return JSON.parse(
-    execFileSync(process.execPath, [KEYS_CLI, 'create', '--name', name, '--privilege', privilege, '--json'], {
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
-      encoding: 'utf8',
-    }),
-  ) as { encoded: string };
 }
 
 async function setUp(t: Tap, env: Record<string, string> = {}, intervalMs = INTERVAL_MS) {
