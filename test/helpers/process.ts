@@ -101,9 +101,11 @@ export function startServer(t: Owner, env: Record<string, string>): Promise<Serv
         }
       }
     });
-    exited.then(() => {
+    // 'close', not 'exit': the child's last output may still be in its pipes when it exits, and that output (stderr's
+    // "failed to start: …", or the log lines on stdout) says why it stopped.
+    child.once('close', () => {
       clearTimeout(timer);
-      reject(new Error(`server exited before listening: ${stderr.join('\n')}`));
+      reject(new Error(`server exited before listening: ${[...stderr, ...stdout.slice(-10), pending].join('\n')}`));
     });
   });
 }
