@@ -547,6 +547,14 @@ const MUTATIONS = [
     'http/scale',
     'the listing follows',
   ],
+  [
+    'metrics: a kept scrape sent after a new record',
+    'src/metrics-telemetry.ts',
+    '    f.version++;\n    this.changes++;\n  }',
+    '    f.version++;\n  }',
+    'http/operator',
+    'a scrape sent again unchanged',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

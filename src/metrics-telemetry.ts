@@ -315,6 +315,10 @@ export class Metrics implements Telemetry {
   private cacheStats: (() => CacheStats) | undefined;
   /** The process's own figures as last read, and when (performance.now()). */
   private processFigures: { bytes: Buffer; at: number } | undefined;
+  /** Counts records and dropped series: a scrape is written again only when it moved (or a gauge or the process's figures did). */
+  private changes = 0;
+  /** The last scrape, and what it was written from. */
+  private kept: { bytes: Buffer; changes: number; process: Buffer; live: string } | undefined;
 
   constructor(
     private readonly log: FaultLog,
@@ -342,15 +346,44 @@ export class Metrics implements Telemetry {
    * The scrape as bytes: each endpoint's lines are kept encoded, and the answer is one copy of them. Joined as text
    * (`+=`), the answer was a string of thousands of pieces that took about 10 ms to flatten and encode at 1.3 MB, ten
    * times the rest of the scrape (docs/performance.md#scale-100000-endpoints).
+   *
+   * While nothing was recorded, no gauge moved and the process's figures are those of the last scrape, the last answer
+   * is sent again as it is: copying 1.3 MB into a new buffer for every scrape, and collecting it, held the event loop
+   * longer than the rest of the scrape and delayed inference requests meanwhile (docs/performance.md).
    */
   private async write(): Promise<Buffer> {
     const own = await this.sweep();
     const others = this.otherGauges(own);
     const rows = [...own, ...this.others.values()];
-    const parts: Uint8Array[] = [await this.processBytes()];
+    const processBytes = await this.processBytes();
+    // The gauges are read from live queues and streams, never recorded: their lines are written every time.
+    const gaugeLines = new Map<number, Buffer[]>();
+    const cacheText = this.cacheStats ? cacheLines(this.cacheStats()) : '';
+    let live = cacheText;
+    for (const [index, family] of FAMILIES.entries()) {
+      if (family.type !== 'gauge') continue;
+      const lines: Buffer[] = [];
+      for (const f of rows) {
+        const text = f.dropped ? '' : family.write(f, this.gauges.get(f.key), others);
+        if (text !== '') {
+          lines.push(Buffer.from(text));
+          live += text;
+        }
+      }
+      gaugeLines.set(index, lines);
+    }
+    const kept = this.kept;
+    if (kept && kept.changes === this.changes && kept.process === processBytes && kept.live === live) return kept.bytes;
+    const changes = this.changes;
+    const parts: Uint8Array[] = [processBytes];
     let slice = performance.now();
     for (const [index, family] of FAMILIES.entries()) {
       parts.push(FAMILY_HEADERS[index]!);
+      const gauges = gaugeLines.get(index);
+      if (gauges) {
+        parts.push(...gauges);
+        continue;
+      }
       for (let i = 0; i < rows.length; i++) {
         const f = rows[i]!;
         if (!f.dropped) parts.push(f.lines(index, family, this.gauges.get(f.key), others));
@@ -360,8 +393,11 @@ export class Metrics implements Telemetry {
         }
       }
     }
-    if (this.cacheStats) parts.push(Buffer.from(cacheLines(this.cacheStats())));
-    return Buffer.concat(parts);
+    if (cacheText !== '') parts.push(Buffer.from(cacheText));
+    const bytes = Buffer.concat(parts);
+    // A record made while this was written (it yielded) leaves `changes` moved: the next scrape writes again.
+    this.kept = { bytes, changes, process: processBytes, live };
+    return bytes;
   }
 
   private async processBytes(): Promise<Buffer> {
@@ -406,6 +442,7 @@ export class Metrics implements Telemetry {
   }
 
   private drop(f: EndpointFigures): void {
+    this.changes++;
     f.dropped = true;
     this.own.delete(f.key);
   }
@@ -421,9 +458,15 @@ export class Metrics implements Telemetry {
         if (!f) this.others.set(taskType, (f = new EndpointFigures(taskType, OTHER_ENDPOINTS, taskType, true)));
       }
     }
+    this.touch(f);
+    return f;
+  }
+
+  /** A record into `f`: it is active now, and its lines (and the kept scrape) are written again. */
+  private touch(f: EndpointFigures): void {
     f.lastActive = performance.now();
     f.version++;
-    return f;
+    this.changes++;
   }
 
   private gaugesOf(key: string, taskType: string): LiveGauges {
@@ -451,10 +494,7 @@ export class Metrics implements Telemetry {
     const f = () => {
       if (!figures || figures.dropped || (figures.shared && this.own.size < this.options.maxEndpoints))
         figures = this.figuresFor(key, inferenceId, taskType);
-      else {
-        figures.lastActive = performance.now();
-        figures.version++;
-      }
+      else this.touch(figures);
       return figures;
     };
     const labels = { inference_id: inferenceId, task_type: taskType };

@@ -254,19 +254,25 @@ export class SecretHoldBack {
   private readonly forms: string[][][];
   private readonly longest: number;
   private readonly firsts: string;
+  /** Every writing of the secret, looked up once (a stream pushes a piece per token). */
+  private readonly pattern: RegExp | undefined;
 
   constructor(
     private readonly secret: string,
     private readonly mask = '[REDACTED]',
   ) {
     ({ forms: this.forms, longest: this.longest, firsts: this.firsts } = formsOf(secret));
+    if (this.forms.length > 0) this.pattern = encodedPattern(secret, true);
   }
 
   /** What of the text so far can be sent now: masked, without a tail that could begin the secret. */
   push(piece: string): string {
-    if (this.forms.length === 0) return piece;
+    if (!this.pattern) return piece;
+    // Every writing of the secret, and every tail held, begins with one of `firsts`: a piece with none of them, after
+    // nothing held, goes out as it is (most tokens).
+    if (this.pending === '' && !this.mayBegin(piece)) return piece;
     const text = this.pending + piece;
-    const matches = [...text.matchAll(encodedPattern(this.secret, true))];
+    const matches = [...text.matchAll(this.pattern)];
     let hold = text.length;
     // The last writing of the secret found may be the start of a longer one the text ends inside
     // (a raw `\` and then `u00`, of `\u005c`): it waits, so that the text is masked as it would be whole.
@@ -288,6 +294,11 @@ export class SecretHoldBack {
       at = match.index + match[0].length;
     }
     return out + text.slice(at, hold);
+  }
+
+  private mayBegin(piece: string): boolean {
+    for (const first of this.firsts) if (piece.includes(first)) return true;
+    return false;
   }
 
   /** The held tail, masked (a whole secret in it too), given back; nothing is held after. */

@@ -212,6 +212,27 @@ t.test('metrics: per endpoint and task type, no secret or input text, series gon
   );
 });
 
+t.test('a scrape sent again unchanged still shows every request and DELETE made since', async (t) => {
+  const { s, put } = await withUpstream(t);
+  t.equal((await put('kept')).status, 200);
+  const requests = async () =>
+    (await s.request('GET', '/_prometheus/metrics')).body
+      .split('\n')
+      .filter((l) => l.startsWith('hf_gateway_inference_requests_total{inference_id="kept"'));
+  const line = (n: number) => [
+    `hf_gateway_inference_requests_total{inference_id="kept",task_type="text_embedding",status="200"} ${n}`,
+  ];
+  t.equal((await s.request('POST', '/_inference/text_embedding/kept', { input: 'a' })).status, 200);
+  t.strictSame(await requests(), line(1));
+  t.strictSame(await requests(), line(1), 'nothing recorded between two scrapes');
+  t.equal((await s.request('POST', '/_inference/text_embedding/kept', { input: 'b' })).status, 200);
+  t.strictSame(await requests(), line(2), 'the request made after the last scrape is counted');
+  t.strictSame(await requests(), line(2));
+  t.equal((await s.request('DELETE', '/_inference/kept')).status, 200);
+  await new Promise((r) => setTimeout(r, 50));
+  t.strictSame(await requests(), [], 'the deleted endpoint is gone from the next scrape');
+});
+
 t.test('one log line per request: route, inference id, task type, status, duration, upstream requests', async (t) => {
   const { s, put } = await withUpstream(t);
   await put('e');

@@ -53,6 +53,12 @@ t.test('1,000 endpoints that each served a request: a bounded scrape, the others
   t.equal(namedIds(text).size, 200, 'METRICS_ENDPOINTS (200) endpoints have series of their own');
   t.ok(text.length < 2_000_000, `the scrape is small: ${(text.length / 1e6).toFixed(1)} MB`);
   t.ok(ms < 1000, `and quick: ${ms.toFixed(0)} ms`);
+  // Larger than a piece (64 KiB), it is handed to the socket in pieces: it still arrives whole, its length announced.
+  const whole = await s.request('GET', '/_prometheus/metrics');
+  t.ok(whole.body.length > 1_000_000, 'a scrape of many pieces');
+  t.equal(whole.headers['content-length'], String(Buffer.byteLength(whole.body)), 'Content-Length is its length');
+  t.match(whole.body, /^# HELP process_cpu_user_seconds_total /, "the process's figures first");
+  t.match(whole.body, /\n# TYPE hf_gateway_tokens_streamed_total counter\n$/, 'the last family last');
   t.equal(
     line(text, 'hf_gateway_inference_requests_total{inference_id="_other",task_type="text_embedding",status="200"}'),
     'hf_gateway_inference_requests_total{inference_id="_other",task_type="text_embedding",status="200"} 800',
