@@ -85,6 +85,10 @@ export class UpstreamProcess {
 export const epochNow = () => performance.timeOrigin + performance.now();
 
 if (process.argv[2] === 'child' && process.send) {
+  // The test process gone (killed by tap's timeout, say, before its teardown could stop this one): its channel closes,
+  // and this process goes too. Left running, it would hold tap's output pipes, which it inherits, and tap would wait
+  // for them forever.
+  process.on('disconnect', () => process.exit(0));
   const hf = await new FakeHuggingFace().start();
   process.on('message', (raw) => {
     const msg = raw as { id: number } & Command;
