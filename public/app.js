@@ -117,6 +117,8 @@ function button(label, action, id) {
 
 function renderEndpoints() {
   const body = document.querySelector('#endpoints tbody');
+  // A row button that has the focus (a dialog just gave it back, say) keeps it across the redraw: its new copy takes it.
+  const focused = body.contains(document.activeElement) ? document.activeElement.getAttribute('aria-label') : null;
   body.replaceChildren();
   // Each cell names its column, shown beside it where the table reflows into cards (narrow screens, style.css).
   const labels = [...document.querySelectorAll('#endpoints thead th')].map((th) => th.textContent.trim());
@@ -159,6 +161,7 @@ function renderEndpoints() {
   }
   show('no-endpoints', endpoints.length === 0);
   show('endpoints', endpoints.length > 0);
+  if (focused) body.querySelector(`button[aria-label="${CSS.escape(focused)}"]`)?.focus();
 }
 
 async function loadEndpoints() {
