@@ -101,11 +101,11 @@ class EndpointFigures {
   }
 
   /**
-   * Its lines of the family at `index`: written again only after a record (an endpoint that served
-   * nothing since the last scrape costs a string concatenation).
+   * Its lines of the recorded family (counter or histogram) at `index`: written again only after a record (an
+   * endpoint that served nothing since the last scrape costs a string concatenation). Gauges are not recorded: the
+   * scrape writes their lines itself, every time.
    */
   lines(index: number, family: Family, gauges: LiveGauges | undefined, others: OtherGauges): Buffer {
-    if (family.type === 'gauge') return encoded(family.write(this, gauges, others));
     if (this.writtenVersion !== this.version) {
       this.written.length = 0;
       this.writtenVersion = this.version;

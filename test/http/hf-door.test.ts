@@ -1,31 +1,15 @@
 // The Hugging Face door at /hf/<inference_id>, driven by the real @huggingface/inference client (an InferenceClient
 // with the door as its endpoint url) and by TEI's and TGI's own requests: embed, rerank, generate, generate_stream,
 // the OpenAI-compatible routes, /info, and errors as those servers write them.
-import type { AddressInfo } from 'node:net';
 import { InferenceClient, InferenceClientProviderApiError } from '@huggingface/inference';
 import t from 'tap';
-import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
+import { API_KEY, type Tap } from '../helpers/app-harness.js';
+import { startDoors } from '../helpers/door-harness.js';
 import { FakeHuggingFace, rerankScore, sparseWeight, teiInfo } from '../helpers/fake-hf.js';
-import { FakeLlm } from '../helpers/fake-llm.js';
 import { createKey } from '../helpers/keys-cli.js';
 
 async function setup(t: Tap, env: Record<string, string> = {}, dataDir = t.testdir()) {
-  const hf = await new FakeHuggingFace().start();
-  const llm = await new FakeLlm().start();
-  t.teardown(() => hf.close());
-  t.teardown(() => llm.close());
-  const s = await startApp(t, env, dataDir);
-  await s.app.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
-  const put = async (taskType: string, id: string, url: string, headers: Record<string, string> = {}) => {
-    const res = await s.request(
-      'PUT',
-      `/_inference/${taskType}/${id}`,
-      { service: 'hugging_face', service_settings: { api_key: API_KEY, url } },
-      headers,
-    );
-    if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
-  };
+  const { s, hf, llm, base, put } = await startDoors(t, env, dataDir);
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method: 'POST',

@@ -1,31 +1,14 @@
 // The OpenAI door at /v1, driven by the real `openai` SDK over HTTP: embeddings (base64 by default, as the SDK asks),
 // chat completions whole and streamed, completions, models, and how the SDK's error classes see our errors.
-import type { AddressInfo } from 'node:net';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import OpenAI from 'openai';
 import t from 'tap';
-import { API_KEY, startApp, type Tap } from '../helpers/app-harness.js';
-import { FakeHuggingFace } from '../helpers/fake-hf.js';
-import { FakeLlm } from '../helpers/fake-llm.js';
+import { API_KEY, type Tap } from '../helpers/app-harness.js';
+import { startDoors } from '../helpers/door-harness.js';
 import { createKey } from '../helpers/keys-cli.js';
 
 async function setup(t: Tap, dataDir = t.testdir()) {
-  const hf = await new FakeHuggingFace().start();
-  const llm = await new FakeLlm().start();
-  t.teardown(() => hf.close());
-  t.teardown(() => llm.close());
-  const s = await startApp(t, {}, dataDir);
-  await s.app.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
-  const put = async (taskType: string, id: string, url: string, headers: Record<string, string> = {}) => {
-    const res = await s.request(
-      'PUT',
-      `/_inference/${taskType}/${id}`,
-      { service: 'hugging_face', service_settings: { api_key: API_KEY, url } },
-      headers,
-    );
-    if (res.status !== 200) throw new Error(`PUT ${id}: ${res.body}`);
-  };
+  const { s, hf, llm, base, put } = await startDoors(t, {}, dataDir);
   const client = (apiKey = 'no-key-needed-while-open') => new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0 });
   return { s, hf, llm, base, put, client };
 }
