@@ -67,6 +67,13 @@ export function spawnTracked(
   return child;
 }
 
+/**
+ * How long a start may take before a test gives up on it. A start spends about half a second of CPU loading modules on a
+ * quiet machine and several times that on a loaded one; CI shares two cores between two test files, their servers,
+ * upstreams and a browser, where starts of more than 20 s were seen.
+ */
+export const START_TIMEOUT_MS = 60_000;
+
 /** Starts the service on a free port and resolves once it logs where it listens. */
 export function startServer(t: Owner, env: Record<string, string>): Promise<ServerProcess> {
   const child = spawnTracked(
@@ -85,8 +92,12 @@ export function startServer(t: Owner, env: Record<string, string>): Promise<Serv
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // not left running after the test gave up on it
-      reject(new Error(`server did not start: ${stderr.join('\n')}`));
-    }, 20_000);
+      reject(
+        new Error(
+          `server did not start in ${START_TIMEOUT_MS / 1000} s: ${[...stderr, ...stdout.slice(-10), pending].join('\n')}`,
+        ),
+      );
+    }, START_TIMEOUT_MS);
     let pending = '';
     child.stdout!.on('data', (d: Buffer) => {
       pending += d.toString();

@@ -4,7 +4,7 @@ import net from 'node:net';
 import t from 'tap';
 import { envelope, type Tap } from '../helpers/app-harness.js';
 import { closedPort } from '../helpers/network.js';
-import { SERVER_ENTRY, spawnTracked } from '../helpers/process.js';
+import { SERVER_ENTRY, spawnTracked, START_TIMEOUT_MS } from '../helpers/process.js';
 
 /** A credential in the bytes the client sent: it must reach no log line. */
 const SENT_KEY = 'hf_SentInARefusedRequest0123456789';
@@ -29,7 +29,7 @@ async function startAt(t: Tap, level: string) {
   child.stderr!.on('data', (d: Buffer) => stderr.push(...d.toString().split('\n').filter(Boolean)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited: ${stderr.join('\n')}`);
     if (
