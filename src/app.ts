@@ -26,10 +26,8 @@ import servicesRoutes from '../routes/services.js';
 import trafficRoutes from '../routes/traffic.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { EmbeddingCache } from './cache/embedding-cache.js';
-import { RedisCacheTier } from './cache/redis-cache-tier.js';
 import { ConfigError, isLoopback, type Config } from './config.js';
 import { localRateLimiters, type RateLimiterFactory } from './dispatch/rate-limiter.js';
-import { RedisRateLimiters } from './dispatch/redis-rate-limiter.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './dispatch/retry.js';
 import { EndpointChanges } from './endpoints/changes.js';
 import { followClusterChanges } from './endpoints/cluster-changes.js';
@@ -297,18 +295,26 @@ async function assemble(
         },
   });
   // With REDIS_URL every endpoint's limit is shared by all instances (a local share while Redis is away).
-  const shared = config.redisUrl
-    ? new RedisRateLimiters({
-        url: config.redisUrl,
-        clusterSize: config.clusterSize,
-        log: app.log.child({ component: 'rate-limit' }),
-      })
+  // ioredis and the Redis modules are loaded only then: they are a good part of what a start spends loading modules.
+  const redisModules = config.redisUrl
+    ? await Promise.all([import('./dispatch/redis-rate-limiter.js'), import('./cache/redis-cache-tier.js')])
     : undefined;
+  const shared =
+    config.redisUrl && redisModules
+      ? new redisModules[0].RedisRateLimiters({
+          url: config.redisUrl,
+          clusterSize: config.clusterSize,
+          log: app.log.child({ component: 'rate-limit' }),
+        })
+      : undefined;
   if (shared) opened.push(() => shared.close());
   if (shared && !(await shared.whenReady(2000)))
     app.log.warn(`Redis at ${shared.location} is not reachable yet: rate limits start in fallback`);
   // Vectors already computed answer again without an upstream call (docs/embedding-cache.md); with Redis, shared.
-  const sharedCache = shared && config.embeddingCacheBytes > 0 ? new RedisCacheTier(shared.redis) : undefined;
+  const sharedCache =
+    shared && redisModules && config.embeddingCacheBytes > 0
+      ? new redisModules[1].RedisCacheTier(shared.redis)
+      : undefined;
   const cache =
     config.embeddingCacheBytes > 0
       ? new EmbeddingCache({
