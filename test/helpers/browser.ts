@@ -148,6 +148,25 @@ async function axeViolations(page: Page): Promise<string[]> {
   });
 }
 
+/**
+ * The focused element's aria-label once it is `label`, or whatever has the focus after `ms`. A dialog hands the focus
+ * back in its `close` event, which the browser fires a task after the dialog is hidden: a check made at once can run
+ * between the two.
+ */
+export async function focusSettles(page: Page, label: string, ms = 2000): Promise<string | null> {
+  await page
+    .waitForFunction(
+      (want) =>
+        (
+          globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }
+        ).document.activeElement?.getAttribute('aria-label') === want,
+      label,
+      { timeout: ms },
+    )
+    .catch(() => undefined);
+  return (await focused(page)).label;
+}
+
 /** The focused element's id, and its aria-label (row buttons are named by it). */
 export function focused(page: Page): Promise<{ id: string; label: string | null }> {
   return page.evaluate(() => {

@@ -9,7 +9,7 @@ import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { hfBody, startApp } from '../helpers/app-harness.js';
 import {
   accessibleBothWidths,
-  focused,
+  focusSettles,
   haveChromium,
   openBrowser,
   screenshotFolder,
@@ -196,8 +196,18 @@ if (haveChromium("the charts' browser test")) {
         return el.scrollWidth <= el.clientWidth;
       });
       t.ok(overviewFits, 'nor does the overview: each endpoint is a card, every column shown');
-      const box = await page.locator('.chart-card[data-endpoint="busy"] figure[data-chart="rate"] svg').boundingBox();
-      t.ok(box && box.width > 250 && box.width <= 390, `a chart spans the narrow screen (${box?.width} px)`);
+      // Read in one turn of the page: the charts are drawn again each second, so a handle taken first can be gone.
+      const width = await page
+        .waitForFunction((selector) => {
+          const svg = (
+            globalThis as unknown as {
+              document: { querySelector(s: string): { getBoundingClientRect(): { width: number } } | null };
+            }
+          ).document.querySelector(selector);
+          return svg ? svg.getBoundingClientRect().width : 0;
+        }, '.chart-card[data-endpoint="busy"] figure[data-chart="rate"] svg')
+        .then((handle) => handle.jsonValue());
+      t.ok(width > 250 && width <= 390, `a chart spans the narrow screen (${width} px)`);
       await page.setViewportSize({ width: 1280, height: 900 });
     });
 
@@ -223,7 +233,7 @@ if (haveChromium("the charts' browser test")) {
       await page.locator('#settings-status', { hasText: 'Saved: requests_per_minute.' }).waitFor();
       await page.keyboard.press('Escape');
       await page.locator('#settings-dialog').waitFor({ state: 'hidden' });
-      t.equal((await focused(page)).label, 'Edit busy', 'the focus is back on the row button');
+      t.equal(await focusSettles(page, 'Edit busy'), 'Edit busy', 'the focus is back on the row button');
       await page.locator('tr[data-id="busy"] td:nth-child(4)', { hasText: '300/min' }).waitFor();
       // 300 a minute is 5 a second: drawn from the next sample on, the list's value until then.
       await page.waitForFunction(() => {

@@ -17,6 +17,7 @@ import { createKey } from '../helpers/keys-cli.js';
 import {
   accessibleBothWidths,
   focused,
+  focusSettles,
   haveChromium,
   openBrowser as launch,
   screenshotFolder,
@@ -317,7 +318,7 @@ if (haveChromium("the page's dialogs' browser test")) {
       t.equal(await clipboard(page), expected);
       await shots(t, '04-json');
       await closeDialog('json-dialog');
-      t.equal((await focused(page)).label, 'JSON minilm', 'closing gives the focus back to the row button');
+      t.equal(await focusSettles(page, 'JSON minilm'), 'JSON minilm', 'closing gives the focus back to the row button');
     });
 
     const env = { PATH: process.env.PATH ?? '', GATEWAY_KEY: admin.encoded };
@@ -373,7 +374,7 @@ if (haveChromium("the page's dialogs' browser test")) {
       t.strictSame(JSON.parse(await runShell(curl, { PATH: env.PATH })), asEs, "curl with the page's key");
       await page.check('#code-key-variable');
       await closeDialog('code-dialog');
-      t.equal((await focused(page)).label, 'Code minilm', 'closing gives the focus back to the row button');
+      t.equal(await focusSettles(page, 'Code minilm'), 'Code minilm', 'closing gives the focus back to the row button');
     });
 
     await t.test('rerank: each snippet copied and run', async (t) => {
