@@ -1,7 +1,8 @@
 // The cluster benchmark: three instances on PostgreSQL and Redis — the global rate at twice the limit, through a Redis
 // restart, and how fast changes reach every instance.
 import crypto from 'node:crypto';
-import { Cluster, measureSpacing, NoiseMeter, offerLoad, send, timeUntil } from '../test/helpers/cluster-harness.js';
+import { Cluster, measureSpacing, offerLoad, send, timeUntil } from '../test/helpers/cluster-harness.js';
+import { NoiseMeter } from '../test/helpers/timing.js';
 import {
   ADMIN_DATABASE_URL,
   freePort,

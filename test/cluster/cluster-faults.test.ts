@@ -3,7 +3,8 @@
 // Each fault is done to a server this test starts itself; the shared ones on the standard ports are never stopped.
 import crypto from 'node:crypto';
 import t from 'tap';
-import { Cluster, measureSpacing, measureTiming, offerLoad, send, timeUntil } from '../helpers/cluster-harness.js';
+import { Cluster, measureSpacing, offerLoad, send, timeUntil } from '../helpers/cluster-harness.js';
+import { measureTiming } from '../helpers/timing.js';
 import { startServer } from '../helpers/process.js';
 import {
   canRunOwnPostgres,

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { startServer, type Owner, type ServerProcess } from './process.js';
+import { measureTiming, type TapLike } from './timing.js';
 import { UpstreamProcess } from './upstream-process.js';
 
 export interface ClusterOptions {
@@ -242,82 +243,7 @@ export async function timeUntil(check: () => Promise<boolean>, ms = 5000): Promi
   return Infinity;
 }
 
-/**
- * How late a 5 ms timer of this (normal-priority) process fires: the machine's scheduling noise while a figure is
- * measured.
- */
-export class NoiseMeter {
-  private timer: NodeJS.Timeout | undefined;
-  private worst = 0;
-
-  start(): this {
-    this.worst = 0;
-    let last = performance.now();
-    this.timer = setInterval(() => {
-      const now = performance.now();
-      this.worst = Math.max(this.worst, now - last - 5);
-      last = now;
-    }, 5);
-    return this;
-  }
-
-  /** The longest stall seen (ms). */
-  stop(): number {
-    clearInterval(this.timer);
-    return this.worst;
-  }
-}
-
-type TapLike = Pick<Test, 'comment' | 'pass'>;
 type TapChecks = TapLike & Pick<Test, 'ok' | 'strictSame'>;
-
-export interface TimedFigures {
-  /** Whether every figure was met. */
-  met: boolean;
-  /** The figures, for the log. */
-  text: string;
-  /** Asserts every figure (failing those that were missed). */
-  check(): void;
-}
-
-/**
- * Measures timing figures up to `attempts` times, on a machine other work may be loading.
- * Met once: asserted, done. Missed, then measured again: a figure the service really misses is
- * missed every time, while a scheduling hiccup (a timer firing late, another test's burst of
- * work) rarely lands in the same place twice. Missed every time: asserted (it fails) when at
- * least one attempt ran while this process saw no stall longer than `toleranceMs` (the margin the
- * figures allow); when every attempt ran through such stalls, reported loudly as not measurable
- * here, since a stall that long between a send and its arrival moves an arrival by more than
- * the margin whatever the service did.
- */
-export async function measureTiming(
-  t: TapLike,
-  what: string,
-  toleranceMs: number,
-  run: () => Promise<TimedFigures>,
-  attempts = 3,
-): Promise<void> {
-  const meter = new NoiseMeter();
-  let quietMiss: TimedFigures | undefined;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    meter.start();
-    const result = await run();
-    const stall = meter.stop();
-    t.comment(`${what}, attempt ${attempt}: ${result.text}; longest stall of this process ${stall.toFixed(0)} ms`);
-    if (result.met) {
-      result.check();
-      return;
-    }
-    if (stall <= toleranceMs) quietMiss = result;
-  }
-  if (quietMiss) {
-    quietMiss.check();
-    return;
-  }
-  const message = `${what}: NOT MEASURABLE on this machine now: every attempt missed while processes stalled longer than the ${toleranceMs} ms margin`;
-  process.stderr.write(`\n*** ${message}\n`);
-  t.pass(message, { skip: message });
-}
 
 /**
  * The cluster's spacing rule, measured (with `measureTiming`'s retries): paced load at twice the endpoint's limit

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { Cancellation } from '../../../src/cancellation.js';
 import { LimiterStoppedError } from '../../../src/dispatch/rate-limiter.js';
 import { EPOCH_KEY, limiterKey, RedisRateLimiters } from '../../../src/dispatch/redis-rate-limiter.js';
-import { measureTiming } from '../../helpers/cluster-harness.js';
+import { measureTiming } from '../../helpers/timing.js';
 import { OwnRedis, servicesAvailable } from '../../helpers/backing-services.js';
 
 const quiet = { warn: () => {}, info: () => {} };
