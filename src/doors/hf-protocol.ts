@@ -18,24 +18,23 @@ import { completionDeltas } from './inference-events.js';
 import { sparseVectorJson } from '../tasks/sparse-embedding-task.js';
 import { vectorJson } from '../tasks/text-embedding-task.js';
 import type { OpenAiProtocol } from './openai-protocol.js';
+import { surelyUnitLength, UNIT_TOLERANCE } from '../services/vector-text.js';
 
 const tgiStreamError = (error: EsError) => hfStreamError(error, 'tgi');
 /** TGI writes `data:` without a space. */
 const tgiEvent = (data: unknown) => `data:${JSON.stringify(data)}\n\n`;
 
 /**
- * How far from 1 a vector's squared length may be for it to count as normalised already: a length within 1e-6 of 1,
- * about what float32 rounding leaves of a vector TEI normalised (its default).
- */
-const UNIT_TOLERANCE = 2e-6;
-
-/**
  * A vector as TEI's `/embed` writes it: cut to `dimensions`, then scaled to length 1 when `normalize`. A vector that
  * needs neither, or is of length 1 already (what TEI answers by default, and so most upstreams), goes out as the
- * upstream's own text: no float is written again.
+ * upstream's own text: no float is written again. Whether it is of length 1 is read from that text's digits, by the
+ * pass that checked the upstream's answer (`unit`), or for a vector from elsewhere (the cache) by `surelyUnitLength`;
+ * only when that is not sure are its numbers parsed and summed, which decides as before.
  */
 function teiVector(embedding: Embedding, normalize: boolean, dimensions: number | undefined): string {
   if (!normalize && dimensions === undefined) return vectorJson(embedding);
+  if (dimensions === undefined && embedding.json !== undefined && (embedding.unit ?? surelyUnitLength(embedding.json)))
+    return embedding.json;
   const values = embedding.values;
   const cut = dimensions !== undefined && dimensions < values.length ? values.slice(0, dimensions) : undefined;
   if (!normalize) return cut ? JSON.stringify(cut) : vectorJson(embedding);

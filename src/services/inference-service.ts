@@ -10,6 +10,8 @@ import type { TaskType } from '../inference-task-type.js';
 export interface Embedding {
   values: number[];
   json?: string;
+  /** True when `json` is known, from its digits, to be a vector of length 1 (src/services/vector-text.ts). */
+  unit?: boolean;
 }
 
 /** One sparse vector: token → weight, in the upstream's order. */

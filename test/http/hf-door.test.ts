@@ -81,6 +81,54 @@ t.test('featureExtraction at the endpoint url, and TEI /embed with its options',
   t.match(line, { door: 'hf', inference_id: 'emb', task_type: 'text_embedding', status: 200 });
 });
 
+t.test("TEI /embed's normalize and dimensions, byte for byte, whichever way a vector's length is known", async (t) => {
+  const { hf, put, post } = await setup(t);
+  await put('text_embedding', 'emb', `${hf.url}/embed`);
+  /** The door's answer to one input whose upstream vector is written `vector` (16 values, the endpoint's size). */
+  const answer = async (vector: string, body: Record<string, unknown> = {}) => {
+    hf.next({ status: 200, text: `[${vector}]`, headers: { 'content-type': 'application/json' } });
+    const res = await post('/hf/emb/embed', { inputs: [`text ${hf.received.length}`], ...body });
+    t.equal(res.status, 200, res.text);
+    return res.text;
+  };
+  /** What the door wrote before it read lengths from the text: every number parsed, summed, and scaled. */
+  const scaledJson = (values: number[]) => {
+    let sum = 0;
+    for (const v of values) sum += v * v;
+    const norm = Math.sqrt(sum);
+    return JSON.stringify(values.map((v) => v / norm));
+  };
+  const zeros = (n: number) => Array.from({ length: n }, () => '0');
+  const of16 = (...values: string[]) => `[${[...values, ...zeros(16 - values.length)].join(',')}]`;
+
+  // Of length 1: as the upstream wrote it, spaces and all, whether known from its digits or, with exponents, parsed.
+  for (const unit of [
+    of16('0.6', '0.8'),
+    `[ 0.6 ,\n -0.8${zeros(14)
+      .map((z) => `, ${z}`)
+      .join('')} ]`,
+  ])
+    t.equal(await answer(unit), `[${unit}]`, 'a vector of length 1 from its digits');
+  const withExponents = of16('6e-1', '0.8E0', '1e-7');
+  t.equal(await answer(withExponents), `[${withExponents}]`, 'a vector of length 1 written with exponents');
+  // Not of length 1, even by a little: scaled, exactly as before.
+  const upstream = hf.vector('four');
+  t.equal(await answer(JSON.stringify(upstream)), `[${scaledJson(upstream)}]`, "the fake upstream's vector");
+  const shorter = of16('0.3', '0.4');
+  t.equal(await answer(shorter), `[${scaledJson([0.3, 0.4, ...Array<number>(14).fill(0)])}]`, 'a vector of length 0.5');
+  const nearly = of16('0.6', '0.800002');
+  t.equal(await answer(nearly), `[${scaledJson(JSON.parse(nearly))}]`, 'a squared length of 1 + 3.2e-6');
+  const zero = of16();
+  t.equal(await answer(zero), `[${zero}]`, 'a zero vector stays as it is');
+  // normalize: false passes the upstream's text; dimensions keeps the first values, then normalises.
+  t.equal(await answer(nearly, { normalize: false }), `[${nearly}]`, 'normalize: false');
+  t.equal(await answer(JSON.stringify(upstream), { normalize: false }), `[${JSON.stringify(upstream)}]`);
+  const longer = of16('0.3', '0.4', '0.5');
+  t.equal(await answer(longer, { dimensions: 2 }), `[${scaledJson([0.3, 0.4])}]`, 'dimensions, then normalised');
+  t.equal(await answer(longer, { dimensions: 2, normalize: false }), '[[0.3,0.4]]', 'dimensions alone');
+  t.equal(await answer(of16('0.6', '0.8', '0.5'), { dimensions: 2 }), '[[0.6,0.8]]', 'a cut of length 1');
+});
+
 t.test('TEI /rerank and the url of a rerank endpoint', async (t) => {
   const { hf, put, post } = await setup(t);
   await put('rerank', 'rr', `${hf.url}/rerank`);

@@ -1,6 +1,7 @@
 // text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, every
 // answer shape the servers send, checked, and the operations they make.
 import type { Embedding } from '../inference-service.js';
+import { asciiBytes, readVector, type VectorRead } from '../vector-text.js';
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
 import type { ServiceSettingsOf } from './hugging-face-settings.js';
 import type { TaskWire, WireContext } from './task-wire.js';
@@ -27,12 +28,15 @@ export function embeddingRequest(texts: readonly string[]): string {
 
 /**
  * A vector the upstream wrote, passed on as its own text; its numbers are parsed only if something needs them (a mean
- * of chunks).
+ * of chunks, a vector to scale).
  */
 class PassedVector implements Embedding {
   private parsed: number[] | undefined;
 
-  constructor(readonly json: string) {}
+  constructor(
+    readonly json: string,
+    readonly unit: boolean,
+  ) {}
 
   get values(): number[] {
     return (this.parsed ??= JSON.parse(this.json) as number[]);
@@ -41,42 +45,39 @@ class PassedVector implements Embedding {
 
 const SPACE = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
-/**
- * One vector of plain JSON numbers: `[n, n, …]`. Only numbers that are surely finite once parsed
- * pass (at most 20 integer digits, an exponent of at most two digits): any other leaves the
- * answer to the general path. Each repetition starts with a comma, so matching is linear.
- */
-const NUMBER = '-?(?:0|[1-9]\\d{0,19})(?:\\.\\d+)?(?:[eE][+-]?\\d{1,2})?';
-const VECTOR = new RegExp(`\\[[ \\t\\n\\r]*${NUMBER}(?:[ \\t\\n\\r]*,[ \\t\\n\\r]*${NUMBER})*[ \\t\\n\\r]*\\]`, 'y');
+const read: VectorRead = { count: 0, unit: false };
 
 /**
- * `[[n, …], …]` in one pass: the text of each vector and their common length, or undefined when
- * the text is anything else (other shapes, vectors of different lengths, a number out of the
- * plain range, trailing text): those are left to JSON.parse and the general checks.
+ * `[[n, …], …]` in one pass: the text of each vector, whether it is surely of length 1, and their common length, or
+ * undefined when the text is anything else (other shapes, vectors of different lengths, a number out of the plain
+ * range that `readVector` reads, trailing text): those are left to JSON.parse and the general checks.
  */
-export function scanVectorList(text: string): { vectors: string[]; dims: number } | undefined {
+export function scanVectorList(text: string): { vectors: string[]; units: boolean[]; dims: number } | undefined {
+  const ascii = asciiBytes(text);
+  if (!ascii) return undefined;
+  const { bytes: b, view, length } = ascii;
   let i = 0;
-  i = skipSpace(text, i);
-  if (text.charCodeAt(i++) !== 0x5b) return undefined;
+  while (SPACE(b[i]!)) i++;
+  if (b[i++] !== 0x5b) return undefined;
   const vectors: string[] = [];
+  const units: boolean[] = [];
   let dims = -1;
   for (;;) {
-    i = skipSpace(text, i);
-    VECTOR.lastIndex = i;
-    if (!VECTOR.test(text)) return undefined;
-    const end = VECTOR.lastIndex;
-    let count = 1;
-    for (let comma = text.indexOf(',', i); comma !== -1 && comma < end; comma = text.indexOf(',', comma + 1)) count++;
-    if (dims < 0) dims = count;
-    else if (count !== dims) return undefined;
+    while (SPACE(b[i]!)) i++;
+    if (b[i] !== 0x5b) return undefined;
+    const end = readVector(b, view, i, read);
+    if (end < 0) return undefined;
+    if (dims < 0) dims = read.count;
+    else if (read.count !== dims) return undefined;
     vectors.push(text.slice(i, end));
+    units.push(read.unit);
     i = end;
-    i = skipSpace(text, i);
-    const c = text.charCodeAt(i++);
+    while (SPACE(b[i]!)) i++;
+    const c = b[i++];
     if (c === 0x2c) continue;
     if (c !== 0x5d) return undefined;
-    i = skipSpace(text, i);
-    return i === text.length ? { vectors, dims } : undefined;
+    while (SPACE(b[i]!)) i++;
+    return i === length ? { vectors, units, dims } : undefined;
   }
 }
 
@@ -146,7 +147,7 @@ export function parseEmbeddings(
   // the numbers; anything else (or anything odd in it) takes the general path, which names the problem.
   const fast = scanVectorList(answer.text);
   if (fast && fast.vectors.length === inputCount && (dimensions === undefined || fast.dims === dimensions)) {
-    return fast.vectors.map((json) => new PassedVector(json));
+    return fast.vectors.map((json, i) => new PassedVector(json, fast.units[i]!));
   }
   const vectors = checkEmbeddings(answer.body, inputCount, inferenceId);
   const got = vectors[0]!.length;

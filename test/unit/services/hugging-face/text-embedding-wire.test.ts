@@ -98,6 +98,73 @@ t.test('whatever the fast check accepts, JSON.parse reads as the same vectors', 
   t.ok(accepted > 500, `${accepted} of 5000 random answers took the fast path`);
 });
 
+/** The check as it was, a regular expression per vector: the hand-written pass must accept exactly what it accepted. */
+const NUMBER = '-?(?:0|[1-9]\\d{0,19})(?:\\.\\d+)?(?:[eE][+-]?\\d{1,2})?';
+const VECTOR = new RegExp(`\\[[ \\t\\n\\r]*${NUMBER}(?:[ \\t\\n\\r]*,[ \\t\\n\\r]*${NUMBER})*[ \\t\\n\\r]*\\]`, 'y');
+function regexScan(text: string): string[] | undefined {
+  const skip = (i: number) => {
+    while (/[ \t\n\r]/.test(text[i] ?? '')) i++;
+    return i;
+  };
+  let i = skip(0);
+  if (text[i++] !== '[') return undefined;
+  const vectors: string[] = [];
+  for (;;) {
+    i = skip(i);
+    VECTOR.lastIndex = i;
+    if (!VECTOR.test(text)) return undefined;
+    vectors.push(text.slice(i, VECTOR.lastIndex));
+    i = skip(VECTOR.lastIndex);
+    const c = text[i++];
+    if (c === ',') continue;
+    if (c !== ']') return undefined;
+    const dims = vectors.map((v) => v.split(',').length);
+    return skip(i) === text.length && dims.every((d) => d === dims[0]) ? vectors : undefined;
+  }
+}
+
+t.test(
+  'the one pass accepts what the regular expression accepted, and knows which vectors are of length 1',
+  async (t) => {
+    const unitAnswer = fc
+      .array(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 3, maxLength: 3 }), {
+        minLength: 1,
+        maxLength: 3,
+      })
+      .map((vs) => {
+        const scaled = vs.map((v) => {
+          const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+          return norm > 1e-3 ? v.map((x) => x / norm) : v;
+        });
+        return JSON.stringify(scaled);
+      });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          answer,
+          unitAnswer,
+          fc.string(),
+          answer.map((a) => a.replace('1', '\u0131')),
+        ),
+        (text) => {
+          const fast = scanVectorList(text);
+          const before = regexScan(text);
+          if (JSON.stringify(fast?.vectors) !== JSON.stringify(before)) return false;
+          // Whatever is known of length 1 is so by the sum of its parsed numbers' squares.
+          return (fast?.vectors ?? []).every((json, i) => {
+            if (!fast!.units[i]) return true;
+            const sum = (JSON.parse(json) as number[]).reduce((s, x) => s + x * x, 0);
+            return Math.abs(sum - 1) <= 2e-6;
+          });
+        },
+      ),
+      { seed: 4243, numRuns: 10000 },
+    );
+    const known = scanVectorList('[[0.6, 0.8], [0.3,0.4], [6e-1,0.8]]');
+    t.strictSame(known?.units, [true, false, false], 'of length 1; of length 0.5; an exponent, left to the parse');
+  },
+);
+
 t.test('answers the fast check leaves alone get the same verdict as before', async (t) => {
   const parse = (text: string, inputs: number, dims?: number) => {
     try {
