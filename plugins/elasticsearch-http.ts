@@ -230,9 +230,14 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
     const opaqueId = request.headers['x-opaque-id'];
     if (typeof opaqueId === 'string') reply.header('X-Opaque-Id', opaqueId);
     const query = request.query as Record<string, string> | undefined;
-    if (query && query.pretty !== undefined && query.pretty !== 'false' && typeof payload === 'string') {
+    if (
+      query &&
+      query.pretty !== undefined &&
+      query.pretty !== 'false' &&
+      (typeof payload === 'string' || Buffer.isBuffer(payload))
+    ) {
       try {
-        done(null, JSON.stringify(JSON.parse(payload), null, 2) + '\n');
+        done(null, JSON.stringify(JSON.parse(payload.toString()), null, 2) + '\n');
         return;
       } catch {
         // not JSON: sent as it is

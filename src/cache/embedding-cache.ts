@@ -1,6 +1,6 @@
 // The embedding cache (docs/embedding-cache.md): what an upstream answered for one text, kept under a key made of
 // everything that determines it, in memory (bounded in bytes and age) and, with Redis, shared by every instance.
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 /** The cache's figures, for the metrics. */
@@ -63,7 +63,11 @@ export interface EmbeddingCacheOptions {
 
 const LEAD: Claim = { lead: true };
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+/** SHA-256 in base64url: node's one-shot `crypto.hash` (Node 20.12) where there is one, a Hash object otherwise. */
+const sha256: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'base64url')
+    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
 
 /**
  * The key prefix of one upstream identity: a hash, so the identity (urls, model ids) is never stored as such. Made once
@@ -96,9 +100,23 @@ export class EmbeddingCache {
     return scope + sha256(text);
   }
 
+  /** Each key's value in this instance's memory; undefined: not there (`lookup` asks the shared tier too). */
+  inMemory(keys: readonly string[]): Array<string | undefined> {
+    const found = new Array<string | undefined>(keys.length);
+    for (let i = 0; i < keys.length; i++) found[i] = this.memory.get(keys[i]!);
+    return found;
+  }
+
   /** Each key's value, from memory, else from the shared tier (then kept in memory too); undefined: a miss. */
   async lookup(keys: readonly string[]): Promise<Array<string | undefined>> {
-    const found = keys.map((key) => this.memory.get(key));
+    return this.fromShared(keys, this.inMemory(keys));
+  }
+
+  /**
+   * `found` (what memory held for `keys`) with the keys it lacks looked up in the shared tier, and kept in memory when
+   * found there.
+   */
+  async fromShared(keys: readonly string[], found: Array<string | undefined>): Promise<Array<string | undefined>> {
     const shared = this.opts.shared;
     if (!shared) return found;
     const missing: number[] = [];

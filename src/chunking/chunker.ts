@@ -483,3 +483,35 @@ export function chunkText(text: string, settings: ChunkingSettings): Chunk[] {
     }
   }
 }
+
+/**
+ * The one chunk of a text too short to be cut: its word count (which only a mean of several chunks reads) is counted
+ * when it is asked for, by `chunkText` itself.
+ */
+class WholeText implements Chunk {
+  readonly start = 0;
+  readonly end: number;
+  private counted: number | undefined;
+
+  constructor(
+    private readonly text: string,
+    private readonly settings: ChunkingSettings,
+  ) {
+    this.end = text.length;
+  }
+
+  get words(): number {
+    return (this.counted ??= chunkText(this.text, this.settings)[0]!.words);
+  }
+}
+
+/**
+ * `chunkText` for a request's input. A text of fewer than `max_chunk_size` UTF-16 code units has fewer words than
+ * that (a word is at least one), so the word and sentence strategies keep it whole, as one chunk from its start to
+ * its end: found without segmenting it, which most of the inputs of a re-index would otherwise spend their time on.
+ */
+export function chunkInput(text: string, settings: ChunkingSettings): Chunk[] {
+  if ((settings.strategy === 'sentence' || settings.strategy === 'word') && text.length < settings.max_chunk_size)
+    return [new WholeText(text, settings)];
+  return chunkText(text, settings);
+}

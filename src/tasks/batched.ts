@@ -1,6 +1,6 @@
 // What the batched task types share: inputs cut into chunks, their queue's batches of batch_size, results regrouped per
 // input.
-import { chunkText, type Chunk } from '../chunking/chunker.js';
+import { chunkInput, type Chunk } from '../chunking/chunker.js';
 import { DEFAULT_CHUNKING_SETTINGS, type ChunkingSettings } from '../chunking/chunking-settings.js';
 import type { SendBatch } from '../dispatch/endpoint-queue.js';
 import type { BoundEndpoint, InputType } from '../services/inference-service.js';
@@ -28,7 +28,7 @@ function chunkInputs(
   prefix: string,
   prepare: (text: string) => string,
 ): ChunkedInputs {
-  const chunks = inputs.map((input) => chunkText(input, settings));
+  const chunks = inputs.map((input) => chunkInput(input, settings));
   const texts: string[] = [];
   const truncated: boolean[] = [];
   chunks.forEach((list, i) => {

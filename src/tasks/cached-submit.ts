@@ -102,7 +102,9 @@ export async function submitCached<I, O>(
       }),
     );
 
-  const found = await cache.lookup(keys);
+  // All in memory (a re-index of what was embedded before): no wait for the shared tier.
+  const inMemory = cache.inMemory(keys);
+  const found = inMemory.includes(undefined) ? await cache.fromShared(keys, inMemory) : inMemory;
   found.forEach((value, i) => {
     const key = keys[i]!;
     if (value !== undefined) {
@@ -140,7 +142,7 @@ export async function submitCached<I, O>(
   });
 
   // Of the texts this instance sends, those another instance is sending already are waited for (docs/embedding-cache.md).
-  const claims = await cache.claim(sendKeys);
+  const claims = sendKeys.length > 0 ? await cache.claim(sendKeys) : [];
   const leadItems: I[] = [];
   const leadAnswers: typeof answers = [];
   const leadKeys: string[] = [];
@@ -198,7 +200,7 @@ export async function submitCached<I, O>(
         watch(work, done);
       });
     }
-    await untilCancelled(lifetime, Promise.all(work));
+    if (work.length > 0) await untilCancelled(lifetime, Promise.all(work));
     return results;
   } catch (err) {
     // As submitAll: a cancelled request answers with its cancellation's reason; one failed text ends the request.

@@ -146,8 +146,8 @@ export class InferenceRunner {
     return (await this.liveEndpoint(inferenceId)).endpoint.taskType;
   }
 
-  /** Runs one inference request; answers the JSON text of the result. */
-  async infer(call: InferenceCall): Promise<string> {
+  /** Runs one inference request; answers the JSON text of the result (or its UTF-8 bytes). */
+  async infer(call: InferenceCall): Promise<string | Buffer> {
     const { task, result } = await this.post(call);
     return task.resultJson(result);
   }

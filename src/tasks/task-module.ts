@@ -90,9 +90,10 @@ export interface Task<T extends TaskType, Body, State, StreamBody = Body, Result
   run?(state: State, endpoint: BoundEndpoint<T>, body: Body, lifetime: Cancellation): Promise<Result>;
   /**
    * A result of `run` as the JSON text `_inference` answers (present with `run`). The doors read the result itself
-   * (docs/doors.md), so that no answer is written as JSON only to be parsed again.
+   * (docs/doors.md), so that no answer is written as JSON only to be parsed again. A large answer may come as its
+   * UTF-8 bytes already (text_embedding's, docs/performance.md#the-embedding-cache).
    */
-  resultJson?(result: Result): string;
+  resultJson?(result: Result): string | Buffer;
   /**
    * The creation check (docs/api.md#create-an-endpoint): one small call to the upstream through the task's own
    * operations, resolving to what it learned about the model. Its first upstream request has its rate-limit grant

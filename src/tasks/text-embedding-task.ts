@@ -8,6 +8,7 @@ import { inputChecker } from './input.js';
 import type { QueueState } from './queue-lifecycle.js';
 import { submitCached, type CacheCodec } from './cached-submit.js';
 import { PROBE_TEXT, type Task } from './task-module.js';
+import { JsonBytes } from '../json-bytes.js';
 
 /** Texts per upstream request unless the endpoint sets `batch_size` (ours). */
 export const DEFAULT_BATCH_SIZE = 20;
@@ -25,23 +26,36 @@ export interface TextEmbeddingEntry {
   chunks?: ChunkEmbedding[];
 }
 
-/** A vector as JSON: the upstream's own text when it is kept, so that no float is parsed and written again. */
+/**
+ * A vector as JSON: the upstream's own text when it is kept, so that no float is parsed and written again. It is ASCII
+ * either way: the upstream's text is kept only when it is plain numbers (`scanVectorList`), and JSON.stringify writes
+ * numbers in ASCII.
+ */
 export const vectorJson = (e: Embedding) => e.json ?? JSON.stringify(e.values);
 
 /**
- * The response body (docs/api.md#text_embedding), built as text so that vectors the upstream sent as JSON go back
- * exactly as they came: no float is parsed and re-formatted on the way out.
+ * The response body (docs/api.md#text_embedding), built as bytes so that vectors the upstream sent as JSON go back
+ * exactly as they came: no float is parsed and re-formatted on the way out, and no vector is encoded twice.
  */
-function textEmbeddingJson(entries: TextEmbeddingEntry[]): string {
-  const parts = entries.map((entry) => {
-    if (!entry.chunks) return `{"embedding":${vectorJson(entry.embedding)}}`;
-    const chunks = entry.chunks.map(
-      (c) =>
-        `{"text":${JSON.stringify(c.text)},"start_offset":${c.start},"end_offset":${c.end},"embedding":${vectorJson(c.embedding)}}`,
-    );
-    return `{"embedding":${vectorJson(entry.embedding)},"chunks":[${chunks.join(',')}]}`;
+function textEmbeddingJson(entries: TextEmbeddingEntry[]): Buffer {
+  const out = new JsonBytes().raw('{"text_embedding":[');
+  entries.forEach((entry, n) => {
+    out.raw(n === 0 ? '{"embedding":' : ',{"embedding":').raw(vectorJson(entry.embedding));
+    if (entry.chunks) {
+      out.raw(',"chunks":[');
+      entry.chunks.forEach((c, k) => {
+        out
+          .raw(k === 0 ? '{"text":' : ',{"text":')
+          .text(JSON.stringify(c.text))
+          .raw(`,"start_offset":${c.start},"end_offset":${c.end},"embedding":`)
+          .raw(vectorJson(c.embedding))
+          .raw('}');
+      });
+      out.raw(']');
+    }
+    out.raw('}');
   });
-  return `{"text_embedding":[${parts.join(',')}]}`;
+  return out.raw(']}').bytes();
 }
 
 /** A cached vector: its JSON text as the upstream wrote it, parsed only if a mean of chunks needs its numbers. */

@@ -213,6 +213,9 @@ t.test('one input: the Elasticsearch shape, and exactly this on the wire', async
   t.equal(sent.headers.authorization, `Bearer ${API_KEY}`);
   t.equal(sent.headers['content-type'], 'application/json');
   t.equal(sent.headers.accept, 'application/json');
+  // Written as bytes rather than as a string, the answer is made pretty like any other.
+  const pretty = await embed('e', 'hello world', '?pretty');
+  t.equal(pretty.body, JSON.stringify(JSON.parse(res.body), null, 2) + '\n');
 });
 
 t.test('many inputs come back in input order, sent in batches of at most 20', async (t) => {

@@ -1,6 +1,6 @@
 // Chunking: docs/chunking.md's conformance vectors, and the linear-time segmenter checked against Intl.Segmenter.
 import t from 'tap';
-import { chunkText, type Chunk } from '../../../src/chunking/chunker.js';
+import { chunkInput, chunkText, type Chunk } from '../../../src/chunking/chunker.js';
 import { findSentenceEnds, findWords, WINDOW } from '../../../src/chunking/segmenter.js';
 import { SEPARATOR_GROUPS, type ChunkingSettings } from '../../../src/chunking/chunking-settings.js';
 
@@ -179,6 +179,25 @@ t.test('recursive strategy: paragraphs, lines, custom separators and the sentenc
 
 t.test('none: the whole input is one chunk', async (t) => {
   t.strictSame(chunkText('Any text at all. Really.', { strategy: 'none' }), [{ start: 0, end: 24, words: 0 }]);
+});
+
+t.test("a request's input shorter than max_chunk_size is the one chunk chunkText makes, words counted", async (t) => {
+  const settings = [sentence(20, 1), sentence(20, 0), word(10, 0), word(10, 5), sentence(250, 1)];
+  let checked = 0;
+  for (let seed = 1; seed <= 3000; seed++) {
+    const s = settings[seed % settings.length]!;
+    if (s.strategy !== 'word' && s.strategy !== 'sentence') continue;
+    // randomText may overshoot by a piece: only inputs under the limit take the short way.
+    const input = randomText(seed, seed % s.max_chunk_size);
+    if (input.length >= s.max_chunk_size) continue;
+    const [whole, ...more] = chunkInput(input, s);
+    const [expected] = chunkText(input, s);
+    // Named by seed: the text itself may hold line separators, which TAP's lines cannot.
+    t.same(more, [], `seed ${seed}`);
+    t.same({ start: whole!.start, end: whole!.end, words: whole!.words }, expected, `seed ${seed}`);
+    checked++;
+  }
+  t.ok(checked > 2000, `${checked} inputs`);
 });
 
 t.test('chunks are slices of the input in order, offsets in UTF-16 code units', async (t) => {
