@@ -19,6 +19,8 @@ export interface EndpointStore {
   /** Durable when it resolves. Rejects with `resource_already_exists_exception` if the id is taken. */
   insert(record: EndpointRecord): Promise<void>;
   get(inferenceId: string): Promise<EndpointRecord | undefined>;
+  /** Those of the ids that exist, in no particular order: one round trip to a shared store for a listing's few. */
+  getMany(inferenceIds: readonly string[]): Promise<EndpointRecord[]>;
   /** Sorted by inference id. */
   list(taskType?: TaskType): Promise<EndpointRecord[]>;
   /** The inference ids alone, sorted as `list` sorts them: what a listing reads when it has the views already. */

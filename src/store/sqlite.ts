@@ -187,6 +187,15 @@ export class SqliteEndpointStore implements EndpointStore {
     return row && endpointFromRow(row);
   }
 
+  async getMany(inferenceIds: readonly string[]): Promise<EndpointRecord[]> {
+    const records: EndpointRecord[] = [];
+    for (const id of inferenceIds) {
+      const row = this.stmt.get.get(id);
+      if (row) records.push(endpointFromRow(row));
+    }
+    return records;
+  }
+
   /**
    * In pages along the primary key, letting other requests run between them: one read of 100,000
    * rows would hold the event loop for a quarter of a second (a listing is not a snapshot).
