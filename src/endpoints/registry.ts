@@ -345,9 +345,17 @@ export class EndpointRegistry {
     pathTaskType: string | undefined,
     opts: { dryRun: boolean },
   ): Promise<DeleteResult> {
-    await this.find(inferenceId, pathTaskType);
-    if (opts.dryRun) return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
-    if (!(await this.store.delete(inferenceId))) throw errors.endpointNotFound(inferenceId);
+    if (opts.dryRun) {
+      await this.find(inferenceId, pathTaskType);
+      return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
+    }
+    const requested = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
+    // One statement when there is something to delete (on PostgreSQL one round trip, not a read first); when there is
+    // not, the read says why: absent (404) or of another task type (400, and it stays).
+    if (!(await this.store.delete(inferenceId, requested))) {
+      await this.find(inferenceId, pathTaskType);
+      throw errors.endpointNotFound(inferenceId);
+    }
     this.deps.changes.publish({ kind: 'deleted', inferenceId });
     return { acknowledged: true, pipelines: [], indexes: [] };
   }

@@ -30,8 +30,8 @@ export interface EndpointStore {
    * Resolves to undefined when the endpoint does not exist.
    */
   update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined>;
-  /** Resolves to false when there was nothing to delete. */
-  delete(inferenceId: string): Promise<boolean>;
+  /** Resolves to false when there was nothing to delete; with `taskType`, an endpoint of another task type stays. */
+  delete(inferenceId: string, taskType?: TaskType): Promise<boolean>;
   /** Values the service keeps about itself (the secrets key check). */
   getMeta(key: string): Promise<string | undefined>;
   /**

@@ -353,11 +353,12 @@ export class PostgresEndpointStore implements EndpointStore {
     });
   }
 
-  delete(inferenceId: string): Promise<boolean> {
+  delete(inferenceId: string, taskType?: TaskType): Promise<boolean> {
     return reachable(async () => {
       const { rowCount } = await this.pool.query(
-        `WITH del AS (DELETE FROM endpoints WHERE inference_id = $1 RETURNING inference_id) SELECT pg_notify($2, $3) FROM del`,
-        [inferenceId, CHANGES_CHANNEL, this.announce.payload('endpoints', 'deleted', inferenceId)],
+        `WITH del AS (DELETE FROM endpoints WHERE inference_id = $1 AND ($4::text IS NULL OR task_type = $4) RETURNING inference_id)
+         SELECT pg_notify($2, $3) FROM del`,
+        [inferenceId, CHANGES_CHANNEL, this.announce.payload('endpoints', 'deleted', inferenceId), taskType ?? null],
       );
       return (rowCount ?? 0) > 0;
     });

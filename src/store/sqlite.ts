@@ -137,7 +137,7 @@ export class SqliteEndpointStore implements EndpointStore {
            task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
          WHERE inference_id = @inference_id`,
       ),
-      delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ?'),
+      delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ? AND (? IS NULL OR task_type = ?)'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       initMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
     };
@@ -239,8 +239,8 @@ export class SqliteEndpointStore implements EndpointStore {
       .immediate();
   }
 
-  async delete(inferenceId: string): Promise<boolean> {
-    return this.stmt.delete.run(inferenceId).changes > 0;
+  async delete(inferenceId: string, taskType?: TaskType): Promise<boolean> {
+    return this.stmt.delete.run(inferenceId, taskType ?? null, taskType ?? null).changes > 0;
   }
 
   async getMeta(key: string): Promise<string | undefined> {

@@ -165,6 +165,10 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     t.equal(await store.get('d'), undefined);
     await store.insert(record('d'));
     t.ok(await store.get('d'), 'the id can be used again');
+    t.equal(await store.delete('d', 'rerank'), false, 'not of that task type');
+    t.ok(await store.get('d'), 'so it stays');
+    t.equal(await store.delete('d', 'text_embedding'), true);
+    t.equal(await store.get('d'), undefined);
   });
 
   parent.test(`${name}: meta values are initialised once`, async (t) => {
