@@ -16,7 +16,13 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gateway-'));
 // dropped rather than written, so that a terminal's speed is not measured.
 // The embedding cache is off unless a section turns it on: the other sections measure the work of sending texts upstream,
 // and their corpora repeat texts, which the cache would answer without that work.
+// The cluster variant of the scale section (bench/scale-cluster.ts) names a shared PostgreSQL and Redis here; the other
+// sections leave them unset and run on SQLite.
 const config = loadConfig({
+  DATABASE_URL: process.env.BENCH_DATABASE_URL,
+  REDIS_URL: process.env.BENCH_REDIS_URL,
+  SECRETS_KEY: process.env.BENCH_SECRETS_KEY,
+  CLUSTER_SIZE: process.env.BENCH_CLUSTER_SIZE,
   DATA_DIR: dataDir,
   SKIP_VALIDATION: 'true',
   EMBEDDING_CACHE_SIZE: process.env.BENCH_EMBEDDING_CACHE_SIZE ?? '0',

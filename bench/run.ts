@@ -8,6 +8,7 @@ import { gatewayOverhead, limiterAccuracy, memoryUnderOverload, quotaEfficiency 
 import { row, watchLoad, type Load, type Row } from './stats.js';
 import { clusterFigures } from './cluster-bench.js';
 import { scaleFigures } from './scale.js';
+import { scaleClusterFigures } from './scale-cluster.js';
 import { cacheFigures } from './cache-bench.js';
 import { cacheTierFigures } from './cache-tiers.js';
 import { doorFigures } from './door-bench.js';
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     ['limiter', limiterAccuracy],
     ['memory', memoryUnderOverload],
     ['scale', scaleFigures],
+    ['scale-cluster', scaleClusterFigures],
     ['cache', cacheFigures],
     ['doors', doorFigures],
   ];

@@ -18,13 +18,13 @@ const LIVE_IDLE_MS = Number(process.env.BENCH_LIVE_IDLE_MS ?? 10_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(values: readonly number[], p: number): number {
+export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 /** One request over the pool: its status, its body's size and its time in ms. */
-async function timed(
+export async function timed(
   pool: Pool,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
@@ -41,14 +41,18 @@ async function timed(
   return { status: res.statusCode, bytes, ms: performance.now() - started };
 }
 
-async function expectOk(r: Promise<{ status: number; ms: number; bytes: number }>, what: string) {
+export async function expectOk(r: Promise<{ status: number; ms: number; bytes: number }>, what: string) {
   const done = await r;
   if (done.status !== 200) throw new Error(`${what}: ${done.status}`);
   return done;
 }
 
 /** Runs `work(i)` for i in [0, count) with `concurrency` at a time. */
-async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<unknown>): Promise<void> {
+export async function inParallel(
+  count: number,
+  concurrency: number,
+  work: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -81,12 +85,12 @@ interface Figures {
 }
 
 /** Sequential single-text requests to one endpoint over one connection (at most 30 s of them): the p50 in ms. */
-async function inferenceP50(base: string, count: number): Promise<number> {
+export async function inferenceP50(base: string, count: number, id = TEMPLATE): Promise<number> {
   const pool = new Pool(base, { connections: 1 });
   const times: number[] = [];
   const until = performance.now() + 30_000;
   for (let i = 0; i < count && performance.now() < until; i++) {
-    const r = await expectOk(timed(pool, 'POST', `/_inference/text_embedding/${TEMPLATE}`, { input: 'x' }), 'infer');
+    const r = await expectOk(timed(pool, 'POST', `/_inference/text_embedding/${id}`, { input: 'x' }), 'infer');
     times.push(r.ms);
   }
   await pool.close();

@@ -19,7 +19,7 @@ const UPDATE_CHECK_TIMEOUT = { ms: parseTimeValue('timeout', DEFAULT_TIMEOUT), t
 const LIST_SLICE_MS = 2;
 /**
  * A listing that lacks more views than this, and more than a twentieth of them, reads every record in pages rather than
- * each missing one alone (a few hundred changed among 100,000 are read alone).
+ * the missing ones by id (a few hundred changed among 100,000 are read by id).
  */
 const LIST_READ_ALL = 100;
 
@@ -190,7 +190,7 @@ export class EndpointRegistry {
 
   /**
    * The listing's answer, `{"endpoints":[…]}` as JSON text, sorted by id. The ids come from the store, each view from
-   * `viewTexts`; those missing are read (each alone, or all in pages when many are) and written in slices that let
+   * `viewTexts`; those missing are read (together, or all in pages when many are) and written in slices that let
    * other requests run between them, as 100,000 endpoints take about a second to turn into views and text.
    */
   async listJson(pathTaskType?: string): Promise<string> {
@@ -225,8 +225,13 @@ export class EndpointRegistry {
           await breather(i);
         }
       } else {
+        // The few missing read together (on PostgreSQL one round trip, not one per endpoint).
+        const read = new Map<string, EndpointRecord>();
+        for (const record of await this.store.getMany(ids.filter((_, i) => texts[i] === undefined)))
+          read.set(record.inferenceId, record);
         for (let i = 0; i < ids.length; i++) {
-          const text = texts[i] ?? (await this.store.get(ids[i]!).then((record) => record && textOf(record)));
+          const record = texts[i] === undefined ? read.get(ids[i]!) : undefined;
+          const text = texts[i] ?? (record && textOf(record));
           // Gone since its id was read: a listing is not a snapshot.
           if (text !== undefined) parts.push(text);
           await breather(i);
@@ -340,9 +345,17 @@ export class EndpointRegistry {
     pathTaskType: string | undefined,
     opts: { dryRun: boolean },
   ): Promise<DeleteResult> {
-    await this.find(inferenceId, pathTaskType);
-    if (opts.dryRun) return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
-    if (!(await this.store.delete(inferenceId))) throw errors.endpointNotFound(inferenceId);
+    if (opts.dryRun) {
+      await this.find(inferenceId, pathTaskType);
+      return { acknowledged: false, pipelines: [], indexes: [], error_message: '' };
+    }
+    const requested = pathTaskType === undefined ? undefined : parseTaskType(pathTaskType);
+    // One statement when there is something to delete (on PostgreSQL one round trip, not a read first); when there is
+    // not, the read says why: absent (404) or of another task type (400, and it stays).
+    if (!(await this.store.delete(inferenceId, requested))) {
+      await this.find(inferenceId, pathTaskType);
+      throw errors.endpointNotFound(inferenceId);
+    }
     this.deps.changes.publish({ kind: 'deleted', inferenceId });
     return { acknowledged: true, pipelines: [], indexes: [] };
   }

@@ -19,6 +19,8 @@ export interface EndpointStore {
   /** Durable when it resolves. Rejects with `resource_already_exists_exception` if the id is taken. */
   insert(record: EndpointRecord): Promise<void>;
   get(inferenceId: string): Promise<EndpointRecord | undefined>;
+  /** Those of the ids that exist, in no particular order: one round trip to a shared store for a listing's few. */
+  getMany(inferenceIds: readonly string[]): Promise<EndpointRecord[]>;
   /** Sorted by inference id. */
   list(taskType?: TaskType): Promise<EndpointRecord[]>;
   /** The inference ids alone, sorted as `list` sorts them: what a listing reads when it has the views already. */
@@ -28,8 +30,8 @@ export interface EndpointStore {
    * Resolves to undefined when the endpoint does not exist.
    */
   update(inferenceId: string, change: (current: EndpointRecord) => EndpointRecord): Promise<EndpointRecord | undefined>;
-  /** Resolves to false when there was nothing to delete. */
-  delete(inferenceId: string): Promise<boolean>;
+  /** Resolves to false when there was nothing to delete; with `taskType`, an endpoint of another task type stays. */
+  delete(inferenceId: string, taskType?: TaskType): Promise<boolean>;
   /** Values the service keeps about itself (the secrets key check). */
   getMeta(key: string): Promise<string | undefined>;
   /**

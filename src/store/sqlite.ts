@@ -137,7 +137,7 @@ export class SqliteEndpointStore implements EndpointStore {
            task_settings = @task_settings, chunking_settings = @chunking_settings, secrets = @secrets, updated_at = @now
          WHERE inference_id = @inference_id`,
       ),
-      delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ?'),
+      delete: this.db.prepare('DELETE FROM endpoints WHERE inference_id = ? AND (? IS NULL OR task_type = ?)'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       initMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
     };
@@ -187,6 +187,15 @@ export class SqliteEndpointStore implements EndpointStore {
     return row && endpointFromRow(row);
   }
 
+  async getMany(inferenceIds: readonly string[]): Promise<EndpointRecord[]> {
+    const records: EndpointRecord[] = [];
+    for (const id of inferenceIds) {
+      const row = this.stmt.get.get(id);
+      if (row) records.push(endpointFromRow(row));
+    }
+    return records;
+  }
+
   /**
    * In pages along the primary key, letting other requests run between them: one read of 100,000
    * rows would hold the event loop for a quarter of a second (a listing is not a snapshot).
@@ -230,8 +239,8 @@ export class SqliteEndpointStore implements EndpointStore {
       .immediate();
   }
 
-  async delete(inferenceId: string): Promise<boolean> {
-    return this.stmt.delete.run(inferenceId).changes > 0;
+  async delete(inferenceId: string, taskType?: TaskType): Promise<boolean> {
+    return this.stmt.delete.run(inferenceId, taskType ?? null, taskType ?? null).changes > 0;
   }
 
   async getMeta(key: string): Promise<string | undefined> {

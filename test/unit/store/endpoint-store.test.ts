@@ -58,6 +58,22 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     t.equal(await store.get('missing'), undefined);
   });
 
+  parent.test(`${name}: getMany gives back those of the ids that exist, as get does`, async (t) => {
+    const store = await open(t);
+    const a = record('a');
+    const b = record('b', { taskType: 'rerank', chunkingSettings: null, taskSettings: { top_n: 3 } });
+    await store.insert(a);
+    await store.insert(b);
+    await store.insert(record('c'));
+    const many = await store.getMany(['b', 'missing', 'a']);
+    t.strictSame(
+      [...many].sort((x, y) => x.inferenceId.localeCompare(y.inferenceId)),
+      [a, b],
+    );
+    t.strictSame(await store.getMany([]), []);
+    t.strictSame(await store.getMany(['missing']), []);
+  });
+
   parent.test(`${name}: a taken id is refused with resource_already_exists_exception`, async (t) => {
     const store = await open(t);
     await store.insert(record('dup'));
@@ -149,6 +165,10 @@ function contract(parent: Test | typeof t, name: string, open: Open): void {
     t.equal(await store.get('d'), undefined);
     await store.insert(record('d'));
     t.ok(await store.get('d'), 'the id can be used again');
+    t.equal(await store.delete('d', 'rerank'), false, 'not of that task type');
+    t.ok(await store.get('d'), 'so it stays');
+    t.equal(await store.delete('d', 'text_embedding'), true);
+    t.equal(await store.get('d'), undefined);
   });
 
   parent.test(`${name}: meta values are initialised once`, async (t) => {
@@ -309,15 +329,48 @@ function contractOn(parent: Test): void {
     await sql(url, 'INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)');
     const location = url.replace(/^postgres:\/\/postgres@/, 'postgres://postgres@');
     await t.rejects(PostgresEndpointStore.open(url), {
-      message: `the database ${location} has schema version 99, newer than this service knows (1); upgrade the service`,
+      message: `the database ${location} has schema version 99, newer than this service knows (2); upgrade the service`,
     });
   });
+
+  parent.test(
+    'postgres: a database of schema version 1 is migrated, its endpoints kept and listed in order',
+    async (t) => {
+      const url = await createDatabase(t);
+      await (await PostgresEndpointStore.open(url)).close();
+      // As a service of version 1 left it: no byte-order index, version 1 recorded.
+      await sql(url, 'DROP INDEX endpoints_inference_id_bytes');
+      await sql(url, 'DELETE FROM schema_migrations WHERE version = 2');
+      const ids = ['b', 'a_b', 'a-b', 'a0'];
+      for (const id of ids)
+        await sql(
+          url,
+          `INSERT INTO endpoints (inference_id, task_type, service, service_settings, task_settings, chunking_settings, secrets, created_at, updated_at)
+         VALUES ($1, 'text_embedding', 'hugging_face', '{}', '{}', NULL, 'v1.c2VhbGVk', 0, 0)`,
+          [id],
+        );
+      const store = await PostgresEndpointStore.open(url);
+      t.teardown(() => store.close());
+      t.strictSame(await store.listIds(), ['a-b', 'a0', 'a_b', 'b']);
+      t.strictSame(
+        (await sql(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version),
+        [1, 2],
+      );
+      t.strictSame(
+        await sql(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'endpoints' ORDER BY indexname"),
+        [{ indexname: 'endpoints_inference_id_bytes' }, { indexname: 'endpoints_pkey' }],
+      );
+    },
+  );
 
   parent.test('postgres: several stores opening an empty database at once migrate it once', async (t) => {
     const url = await createDatabase(t);
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEndpointStore.open(url)));
     t.teardown(() => Promise.all(stores.map((s) => s.close())));
-    t.strictSame(await sql(url, 'SELECT version FROM schema_migrations ORDER BY version'), [{ version: 1 }]);
+    t.strictSame(await sql(url, 'SELECT version FROM schema_migrations ORDER BY version'), [
+      { version: 1 },
+      { version: 2 },
+    ]);
     await stores[0]!.insert(record('x'));
     t.ok(await stores[3]!.get('x'));
   });
