@@ -2,7 +2,7 @@
 // against the upstream called directly, and streams/s at 500 concurrent streams.
 import { Agent, request } from 'undici';
 import { startChild } from './children.js';
-import { row, type Row } from './stats.js';
+import { cpuSeconds, row, type Row } from './stats.js';
 
 const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
 const CONCURRENT = 500;
@@ -157,12 +157,17 @@ export async function streamingRows(): Promise<Row[]> {
     const bare: number[] = [];
     const gated: number[] = [];
     const ratios: number[] = [];
+    const cpuPerStream: number[] = [];
     let failed = 0;
     let peakOpen = 0;
     for (let i = 0; i < 5; i++) {
       const b = await throughput(direct, CONCURRENT, 4);
       await upstream.ask('reset');
+      // The service's CPU time (user + system) per stream: unlike streams/s, it hardly moves with the machine's load.
+      const cpuBefore = cpuSeconds(gateway.process.pid!);
       const g = await throughput(ours, CONCURRENT, 4);
+      const requests = (await upstream.ask<{ requests: number }>('stats')).requests;
+      cpuPerStream.push(((cpuSeconds(gateway.process.pid!) - cpuBefore) * 1000) / requests);
       peakOpen = Math.max(peakOpen, (await upstream.ask<{ requests: number; peakOpen: number }>('stats')).peakOpen);
       failed += g.failed;
       bare.push(b.perSecond);
@@ -191,6 +196,7 @@ export async function streamingRows(): Promise<Row[]> {
       row('streaming', `${c}, upstream direct`, 'streams/s', bare),
       row('streaming', `${c}, through the service`, 'streams/s', gated),
       row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),
+      row('streaming', `${c}, through the service`, 'service CPU ms per stream', cpuPerStream),
       row('streaming', `${c}, through the service`, 'failed streams', [failed], { text: '= 0', met: (v) => v === 0 }),
       row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios, { text: '>= 0.7', met: (v) => v >= 0.7 }),
     ];

@@ -139,13 +139,23 @@ export interface GenerationChunk {
 /**
  * A streamed answer whose upstream has answered 2xx and sent its first event. Iterating yields
  * the chunks of each network read as they arrive; a failure after the first event throws the
- * EsError to report in the stream.
+ * EsError to report in the stream. take() and wait() read the same chunks without a promise per read (the event
+ * stream's way); a stream is read one way or the other.
  */
 export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
   /** Settles once the upstream request is over: ended, failed or aborted. */
   readonly done: Promise<void>;
   /** Chunks read before the stream began, to send first (iterating yields what follows them). */
   readonly first?: GenerationChunk[];
+  /**
+   * The chunks of the next read that has any, synchronously; null once the stream has ended well, undefined when
+   * nothing has arrived yet (wait() says when to ask again). Throws the EsError that failed the stream.
+   */
+  take(): GenerationChunk[] | null | undefined;
+  /** Calls `wake` once, when take() may have something new to say. */
+  wait(wake: () => void): void;
+  /** Nothing more is read: ends the upstream request if it is still going (idempotent). */
+  close(): void;
 }
 
 /**

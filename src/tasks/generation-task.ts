@@ -107,50 +107,68 @@ interface EventFormat {
 
 /**
  * A stream's server-sent events, read from the upstream as the client takes them. Each network read's chunks become one
- * piece of text (one write), with one promise per read between the upstream and the client's socket. Reading starts at
- * once: the first event, read before the stream was committed, is ready to go out with the headers.
+ * piece of text (one write), taken from the upstream's buffer synchronously when it says bytes have arrived: no promise
+ * between the upstream's read and the client's write. The first event, read before the stream was committed, goes out
+ * with the headers; the rest of its read is taken a turn of the event loop later, once it has been written.
  */
 class EventReadable extends Readable {
-  private readonly chunks: AsyncIterator<GenerationChunk[]>;
   private readonly streamClosed: () => void;
-  private reading = false;
+  /** The first event has had its turn: reading may go on. */
+  private begun = false;
+  /** The client's side is full: reading waits for _read. */
+  private full = false;
+  /** A wake is registered with the upstream. */
+  private waiting = false;
   private over = false;
+  private readonly woken = () => {
+    this.waiting = false;
+    if (!this.full) this.drain();
+  };
 
   constructor(
     private readonly state: GenerationState,
-    stream: GenerationStream,
+    private readonly stream: GenerationStream,
     private readonly format: EventFormat,
   ) {
     super({ objectMode: true });
     this.streamClosed = state.telemetry.streamOpened();
-    this.chunks = stream[Symbol.asyncIterator]();
     // What was read before the stream began goes out with the headers, without waiting for a promise.
     if (stream.first && stream.first.length > 0) this.send(stream.first);
-    void this.pull();
+    setImmediate(() => {
+      this.begun = true;
+      this.drain();
+    });
   }
 
   override _read(): void {
-    if (!this.reading && !this.over) void this.pull();
+    this.full = false;
+    if (!this.waiting) this.drain();
   }
 
-  private async pull(): Promise<void> {
-    this.reading = true;
+  /** Takes and pushes what the upstream has read, until it has nothing more for now, ends, or the client is full. */
+  private drain(): void {
+    if (!this.begun || this.over || this.destroyed) return;
     try {
       for (;;) {
-        const read = await this.chunks.next();
-        if (this.destroyed) return;
-        if (read.done) {
+        const batch = this.stream.take();
+        if (batch === undefined) {
+          this.waiting = true;
+          this.stream.wait(this.woken);
+          return;
+        }
+        if (batch === null) {
           this.finish(this.format.end());
           return;
         }
         // Taken again when the client has read what is buffered (_read).
-        if (!this.send(read.value)) return;
+        if (!this.send(batch)) {
+          this.full = true;
+          return;
+        }
       }
     } catch (err) {
       // After an error nothing else is sent: not even an upstream [DONE].
-      if (!this.destroyed) this.finish(this.format.failed(streamFailure(err)));
-    } finally {
-      this.reading = false;
+      if (!this.destroyed && !this.over) this.finish(this.format.failed(streamFailure(err)));
     }
   }
 
@@ -169,20 +187,13 @@ class EventReadable extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.over) {
-      callback(error);
-      return;
+    if (!this.over) {
+      this.over = true;
+      this.streamClosed();
     }
-    this.over = true;
-    this.streamClosed();
-    // Ending the iteration ends the upstream request (the client went away, or the answer failed).
-    const ended = this.chunks.return?.();
-    if (!ended) callback(error);
-    else
-      ended.then(
-        () => callback(error),
-        () => callback(error),
-      );
+    // Ends the upstream request (the client went away, or the answer failed); after a good end, lets its body drain.
+    this.stream.close();
+    callback(error);
   }
 }
 

@@ -87,8 +87,9 @@ export class ChunkMasker {
       if (text === undefined) {
         // A choice that finishes sends what was held for it, even when its last delta is empty
         // (OpenAI's `"delta":{}`): held any longer, it would follow the finish.
+        if (!finishes) continue;
         const holdBack = this.held.get(`${choice.index}:${field}`);
-        if (finishes && holdBack?.holding) delta[field] = holdBack.flush();
+        if (holdBack?.holding) delta[field] = holdBack.flush();
         continue;
       }
       const holdBack = this.holdBack(choice.index, field);

@@ -1,7 +1,7 @@
 // Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the
 // first event read before anything is committed.
 import { SendError } from '../send-error.js';
-import { errors } from '../../errors.js';
+import { errors, type EsError } from '../../errors.js';
 import type {
   GenerationChunk,
   GenerationOperations,
@@ -27,15 +27,37 @@ import type { TaskWire, WireContext } from './task-wire.js';
 import { textGenerationProtocol } from './text-generation-wire.js';
 import { text2textProtocol, text2textUrl } from './text2text-wire.js';
 
+/** A stream's chunks as an async iterator over take() and wait(); the stream is closed however the iteration ends. */
+async function* iterate(stream: Pick<GenerationStream, 'take' | 'wait' | 'close'>): AsyncGenerator<GenerationChunk[]> {
+  try {
+    for (;;) {
+      const batch = stream.take();
+      if (batch === null) return;
+      if (batch === undefined) await new Promise<void>((resolve) => stream.wait(resolve));
+      else yield batch;
+    }
+  } finally {
+    stream.close();
+  }
+}
+
 /** A whole answer as a stream of one chunk (text2text, or a server that answered a stream request at once). */
 function wholeAnswerStream(text: string): GenerationStream {
-  const chunk: GenerationChunk = { choices: [{ index: 0, delta: { role: 'assistant', content: text } }] };
-  return {
+  let chunks: GenerationChunk[] | null = [{ choices: [{ index: 0, delta: { role: 'assistant', content: text } }] }];
+  const stream = {
     done: Promise.resolve(),
-    async *[Symbol.asyncIterator]() {
-      yield [chunk];
+    take() {
+      const out = chunks;
+      chunks = null;
+      return out;
     },
+    wait: (wake: () => void) => queueMicrotask(wake),
+    close() {
+      chunks = null;
+    },
+    [Symbol.asyncIterator]: () => iterate(stream),
   };
+  return stream;
 }
 
 /** Reads a stream's events into chunks, a batch per network read; every failure is a SendError. */
@@ -45,8 +67,6 @@ class EventReader {
   /** The events of the last read, and the next of them to read. */
   private events: SseEvent[] = [];
   private at = 0;
-  /** The first chunk was delivered alone, with more of its read still to read. */
-  private restAfterFirst = false;
   /** The body was read to its end (not only to its [DONE]). */
   private ended = false;
   /** An error met after chunks of the same read: thrown once those have been delivered. */
@@ -62,17 +82,22 @@ class EventReader {
     private readonly call: { url: string; inferenceId: string; apiKey: string; silenceLimit: string },
   ) {}
 
-  /**
-   * The chunks of the next read that carries any; null once the stream has ended. The first chunk comes alone, as
-   * soon as it is read: the rest of its read follows on the next call, after the first has gone out.
-   */
+  /** The chunks of the next read that carries any, waiting for them; null once the stream has ended. */
   async next(): Promise<GenerationChunk[] | null> {
-    if (this.pending) throw this.pending;
-    if (this.restAfterFirst) {
-      this.restAfterFirst = false;
-      // A turn of the event loop, so that the first event is written before the rest of its read is read.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    for (;;) {
+      const chunks = this.poll();
+      if (chunks !== undefined) return chunks;
+      await new Promise<void>((resolve) => this.res.wait(resolve));
     }
+  }
+
+  /**
+   * The chunks of the next read that carries any, synchronously: null once the stream has ended, undefined when no
+   * bytes have arrived yet. Until the stream has started, the first chunk comes alone: the rest of its read follows on
+   * the next call, which the caller makes after the first has gone out.
+   */
+  poll(): GenerationChunk[] | null | undefined {
+    if (this.pending) throw this.pending;
     const chunks: GenerationChunk[] = [];
     for (;;) {
       while (this.at < this.events.length) {
@@ -101,10 +126,7 @@ class EventReader {
           return chunks.length > 0 ? chunks : null;
         }
         chunks.push((reading as { chunk: GenerationChunk }).chunk);
-        if (!this.started) {
-          this.restAfterFirst = true;
-          return chunks;
-        }
+        if (!this.started) return chunks;
       }
       if (chunks.length > 0) return chunks;
       if (this.finished) return null;
@@ -113,7 +135,8 @@ class EventReader {
         if (kept) {
           this.events = kept;
         } else {
-          const bytes = await this.res.read();
+          const bytes = this.res.take();
+          if (bytes === undefined) return undefined;
           if (bytes === null) {
             this.finished = true;
             this.ended = true;
@@ -258,30 +281,52 @@ function generationOperations(call: GenerationCall): GenerationOperations {
       reader.started = true;
       // The key masked in the generated text, even split across events (see ChunkMasker).
       const masker = new ChunkMasker(apiKey);
-      return {
+      /** What ends the stream once the chunks before it (what the masker held) have been taken: null or the error. */
+      let last: { error: EsError } | null | undefined;
+      let closed = false;
+      const stream = {
         done: res.closed,
         first: first ? masker.chunks(first) : [],
-        async *[Symbol.asyncIterator]() {
-          try {
-            for (let batch = await reader.next(); batch; batch = await reader.next()) {
-              const chunks = masker.chunks(batch);
-              if (chunks.length > 0) yield chunks;
+        take(): GenerationChunk[] | null | undefined {
+          if (last !== undefined) {
+            if (last === null) return null;
+            throw last.error;
+          }
+          for (;;) {
+            let batch;
+            try {
+              batch = reader.poll();
+            } catch (err) {
+              stream.close();
+              last = { error: err instanceof SendError ? maskedError(err.failure.error, apiKey) : errors.internal() };
+              // What was held is text the stream did generate: it goes before the error.
+              const held = masker.flush();
+              if (held.length > 0) return held;
+              throw last.error;
             }
-            const held = masker.flush();
-            if (held.length > 0) yield held;
-          } catch (err) {
-            // What was held is text the stream did generate: it goes before the error.
-            const held = masker.flush();
-            if (held.length > 0) yield held;
-            throw err instanceof SendError ? maskedError(err.failure.error, apiKey) : errors.internal();
-          } finally {
-            // The body ended; or it only said [DONE] (its end follows); or the stream ended early
-            // (an error, the client gone): then the request is cut off.
-            if (reader.doneSeen) void reader.drain(DRAIN_MS).then((ended) => ended || res.abort());
-            else res.abort();
+            if (batch === undefined) return undefined;
+            if (batch === null) {
+              stream.close();
+              last = null;
+              const held = masker.flush();
+              return held.length > 0 ? held : null;
+            }
+            const chunks = masker.chunks(batch);
+            if (chunks.length > 0) return chunks;
           }
         },
+        wait: (wake: () => void) => res.wait(wake),
+        close() {
+          if (closed) return;
+          closed = true;
+          // The body ended; or it only said [DONE] (its end follows); or the stream ended early
+          // (an error, the client gone): then the request is cut off.
+          if (reader.doneSeen) void reader.drain(DRAIN_MS).then((ended) => ended || res.abort());
+          else res.abort();
+        },
+        [Symbol.asyncIterator]: () => iterate(stream),
       };
+      return stream;
     },
   };
 }

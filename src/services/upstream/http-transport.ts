@@ -18,6 +18,13 @@ export interface UpstreamStream {
    * network error, and with UND_ERR_BODY_TIMEOUT when the upstream stays silent longer than callTimeoutMs.
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * What read() would resolve with, synchronously: the bytes that have arrived, null at the body's end, undefined when
+   * none have yet (wait() then says when to ask again). Throws what read() would reject with.
+   */
+  take(): Uint8Array | null | undefined;
+  /** Calls `wake` once, when take() may have something new to say (bytes, the end, a failure). One waiter at a time. */
+  wait(wake: () => void): void;
   /** The whole body as text, at most maxResponseBytes (error answers, unstreamed generations). */
   text(): Promise<string>;
   /** Settles once the response is over: read to its end, failed or aborted. */
@@ -128,13 +135,20 @@ export class HttpTransport {
           resolve();
         });
     }).then(() => signal.removeEventListener('abort', onAbort));
+    const take = (): Uint8Array | null | undefined => {
+      if (failure !== undefined) throw failure;
+      const bytes = readable.read() as Buffer | null;
+      if (bytes !== null) return bytes;
+      return ended ? null : undefined;
+    };
+    const wait = (w: () => void) => {
+      wake = w;
+    };
     const read = async (): Promise<Uint8Array | null> => {
       for (;;) {
-        if (failure !== undefined) throw failure;
-        const bytes = readable.read() as Buffer | null;
-        if (bytes !== null) return bytes;
-        if (ended) return null;
-        await new Promise<void>((resolve) => (wake = resolve));
+        const bytes = take();
+        if (bytes !== undefined) return bytes;
+        await new Promise<void>(wait);
       }
     };
     const limit = this.options.maxResponseBytes;
@@ -142,6 +156,8 @@ export class HttpTransport {
       status: res.statusCode,
       headers: res.headers,
       read,
+      take,
+      wait,
       closed,
       abort: () => {
         // A body read to its end is no longer tied to a request (and an abort costs an exception).

@@ -198,6 +198,77 @@ t.test('OpenAI chat stream events: TGI and vLLM chunks reduced to what Elasticse
   );
 });
 
+t.test(
+  'a token chunk read by its common shape is the chunk the full reading gives, written to the same bytes',
+  async (t) => {
+    const vllm = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        id: 'chatcmpl-9',
+        object: 'chat.completion.chunk',
+        created: 1741266005,
+        model: 'org/m-7b',
+        ...extra,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      });
+    const tgi = (delta: Record<string, unknown>, finish: string | null = null) =>
+      JSON.stringify({
+        object: 'chat.completion.chunk',
+        id: '',
+        created: 1741266005,
+        model: 'm',
+        system_fingerprint: '3.1.2-native',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        usage: null,
+      });
+    const events = [
+      vllm({ content: ' t1' }),
+      vllm({ role: 'assistant', content: '' }),
+      vllm({ content: '.' }, 'stop'),
+      vllm({ content: 'x' }, 'length', { system_fingerprint: 'fp_1' }),
+      tgi({ role: 'assistant', content: 'OK' }),
+      tgi({ role: 'assistant', content: '!' }, 'stop_sequence'),
+      // Texts with escapes, control characters, quotes, non-ASCII: as the upstream wrote them, and as JSON.stringify does.
+      vllm({ content: 'say "hi"\n\tnow \\ é 日本 😀 \u2028' }),
+      '{"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\/"},"logprobs":null,"finish_reason":null}]}',
+      // Shapes the pattern does not take: other fields, spacing, another order, several choices, usage.
+      vllm({ content: 'a', refusal: 'no' }),
+      vllm({ content: 'a', reasoning: 'hm' }),
+      vllm({ content: null }),
+      vllm({ content: 'a' }, ''),
+      vllm({ content: 'a' }, null, { usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }),
+      JSON.stringify(JSON.parse(vllm({ content: 'spaced' })), null, 1),
+      '{"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"logprobs":null,"finish_reason":null},{"index":1,"delta":{"content":"b"},"logprobs":null,"finish_reason":null}]}',
+      '{"id":"a","object":"chat.completion.chunk","created":01,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"logprobs":null,"finish_reason":null}]}',
+    ];
+    for (const [i, data] of events.entries()) {
+      // The same event with a space after its first brace: never the common shape, so always read fully.
+      const full = data.startsWith('{') ? `{ ${data.slice(1)}` : data;
+      let slow: unknown;
+      try {
+        slow = readChatEvent(full, 'c');
+      } catch (err) {
+        t.throws(() => readChatEvent(data, 'c'), err as Error, `event ${i}, refused alike`);
+        continue;
+      }
+      const fast = readChatEvent(data, 'c');
+      t.strictSame(fast, slow, `event ${i}`);
+      // Key order included: what the formats write from each is the same bytes.
+      t.equal(JSON.stringify(fast), JSON.stringify(slow));
+      const chunk = (fast as { chunk?: GenerationChunk }).chunk;
+      if (chunk) {
+        const slowChunk = (slow as { chunk: GenerationChunk }).chunk;
+        t.equal(completionDeltas([chunk]), completionDeltas([slowChunk]));
+        // A stream without an id (TGI's "") gets one made at random: not what is compared.
+        const chat = (c: GenerationChunk) =>
+          chatFormatter(undefined)
+            .chunks([c])
+            .replace(/"chatcmpl-[\w-]{16}"/, '"made"');
+        t.equal(chat(chunk), chat(slowChunk));
+      }
+    }
+  },
+);
+
 t.test('TGI native: request parameters, answers and token events', async (t) => {
   t.equal(
     generateRequest(
