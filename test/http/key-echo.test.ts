@@ -188,6 +188,46 @@ t.test(
   },
 );
 
+t.test('a key with JSON escapes in it, echoed raw in an in-band error: masked before the JSON is read', async (t) => {
+  const llm = await new FakeLlm().start();
+  t.teardown(() => llm.close());
+  const s = await startApp(t, { LOG_LEVEL: 'trace' });
+  // Raw inside a JSON string, `\/` and `\\` are escapes: parsed, the echo reads `hf/escaped\key-01`, no longer the key.
+  const key = 'hf\\/escaped\\\\key-01';
+  const decoded = JSON.parse(`"${key}"`) as string;
+  t.not(decoded, key);
+  const told = 'Error message: [token [REDACTED] is not allowed]';
+  for (const taskType of ['chat_completion', 'completion'] as const) {
+    const put = await s.request('PUT', `/_inference/${taskType}/esc-${taskType}`, {
+      service: 'hugging_face',
+      service_settings: { api_key: key, url: `${llm.url}/v1/chat/completions` },
+    });
+    t.equal(put.status, 200);
+  }
+  const logsBefore = s.logs.lines.length;
+  // A stream whose first event is the error, and a whole answer of 200 with the error as its body.
+  llm.next({ echo: () => ({ error: `{"error":{"message":"token ${key} is not allowed","http_status_code":403}}` }) });
+  const streamed = await s.request('POST', '/_inference/chat_completion/esc-chat_completion/_stream', {
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  llm.next({ status: 200, text: `{"error":"token ${key} is not allowed"}` });
+  const whole = await s.request('POST', '/_inference/completion/esc-completion', { input: 'hi' });
+  for (const [what, res] of [
+    ['streamed', streamed],
+    ['whole', whole],
+  ] as const) {
+    t.ok(res.status >= 400, `${what}: an error status (${res.status})`);
+    t.match(res.json.error.reason, told, `${what}: the key masked in the upstream's message`);
+    t.notOk(res.body.includes(decoded) || res.body.includes(key), `${what}: neither writing of the key in the answer`);
+  }
+  const lines = s.logs.lines.slice(logsBefore);
+  t.strictSame(
+    lines.filter((l) => l.includes(decoded) || l.includes(key) || leaks(l, key)),
+    [],
+    'nor in any log line',
+  );
+});
+
 t.test('a key a header cannot carry is refused at PUT and _update; the stored key goes on being sent', async (t) => {
   const hf = await new FakeHuggingFace().start();
   t.teardown(() => hf.close());

@@ -107,7 +107,7 @@ class EventReader {
         try {
           reading = this.protocol.readEvent(event.data, this.call.inferenceId);
           if (reading !== undefined && 'error' in reading)
-            error = new SendError(mapInBandError(reading.error, this.call.inferenceId, this.call.apiKey));
+            error = new SendError(mapInBandError(reading.error, this.call.inferenceId, this.call.apiKey, event.data));
         } catch (err) {
           error = this.failure(err);
         }
@@ -244,7 +244,7 @@ function generationOperations(call: GenerationCall): GenerationOperations {
     const answer = answerOf({ status: res.status, text, headers: res.headers }, inferenceId, apiKey);
     // Some servers answer 200 with an error in the body.
     const body = answer.body;
-    if (isJsonObject(body) && 'error' in body) throw new SendError(mapInBandError(body, inferenceId, apiKey));
+    if (isJsonObject(body) && 'error' in body) throw new SendError(mapInBandError(body, inferenceId, apiKey, text));
     return answer;
   };
 

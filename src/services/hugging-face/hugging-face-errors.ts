@@ -199,6 +199,23 @@ const ERROR_TYPE_STATUS: Record<string, number> = {
 const OVERLOADED = /overloaded/i;
 
 /**
+ * An in-band error's payload read again from its text with the key masked first. A key echoed raw inside a JSON string
+ * holding an escape (`\/`, `\\`) parses to a text that is no longer the key, which the mask after would not find;
+ * masked in the text, it is `[REDACTED]` once parsed. The first reading stands when the text holds no key or the masked
+ * text is no longer an error object.
+ */
+function reparsedMasked(raw: string, apiKey: string, parsed: Record<string, unknown>): Record<string, unknown> {
+  const masked = maskKeyEcho(raw, apiKey);
+  if (masked === raw) return parsed;
+  try {
+    const again: unknown = JSON.parse(masked);
+    return isJsonObject(again) && 'error' in again ? again : parsed;
+  } catch {
+    return parsed;
+  }
+}
+
+/**
  * An error an upstream sent inside a 2xx answer or stream, as the HTTP status it stands for
  * (the table in docs/hugging-face-protocols.md#upstream-errors then applies: an overload before the first token is
  * retried like a 429).
@@ -206,7 +223,14 @@ const OVERLOADED = /overloaded/i;
  * `{"error":{"message":"…","http_status_code":422}}` (TGI chat ≥ 2.4.1, 422 even for an overload),
  * `{"error":{"message","type","param","code"}}` (vLLM, OpenAI).
  */
-export function mapInBandError(payload: Record<string, unknown>, inferenceId: string, apiKey: string): SendFailure {
+export function mapInBandError(
+  parsed: Record<string, unknown>,
+  inferenceId: string,
+  apiKey: string,
+  /** The JSON text `parsed` was read from: read again with the key masked in it first, as upstreamMessage does. */
+  raw?: string,
+): SendFailure {
+  const payload = raw === undefined ? parsed : reparsedMasked(raw, apiKey, parsed);
   const error = payload.error;
   const detail = isJsonObject(error) ? error : undefined;
   const message =
