@@ -193,11 +193,7 @@ if (haveChromium("the page's dialogs' browser test")) {
       t.equal(await page.inputValue('#set-api_key'), '', 'the token is not kept in the form');
       t.notMatch(await page.content(), SECOND_TOKEN, 'nor anywhere on the page');
       await closeDialog('settings-dialog');
-      t.equal(
-        await page.evaluate(() => (globalThis as any).document.activeElement.getAttribute('aria-label')),
-        'Edit minilm',
-        'closing gives the focus back to the row button',
-      );
+      t.equal(await focusSettles(page, 'Edit minilm'), 'Edit minilm', 'closing gives the focus back to the row button');
     });
 
     await t.test('rerank and generation settings', async (t) => {
@@ -474,10 +470,7 @@ if (haveChromium("the page's dialogs' browser test")) {
       t.equal(settings.batch_size, 4);
       await page.keyboard.press('Escape');
       await page.locator('#settings-dialog').waitFor({ state: 'hidden' });
-      t.equal(
-        await page.evaluate(() => (globalThis as any).document.activeElement.getAttribute('aria-label')),
-        'Edit emb',
-      );
+      t.equal(await focusSettles(page, 'Edit emb'), 'Edit emb');
     });
 
     const env = { PATH: process.env.PATH ?? '' };
