@@ -45,3 +45,44 @@ export class Cancellation {
     };
   }
 }
+
+/**
+ * What tells an upstream call that nobody wants its answer any more. An AbortSignal is one; the endpoint queue passes
+ * a `CallSignal`, since an AbortController (an EventTarget) costs several microseconds to make and listen to, paid
+ * for every upstream request.
+ */
+export interface StopSignal {
+  readonly aborted: boolean;
+  /** Throws an `AbortError` once aborted. */
+  throwIfAborted(): void;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** A `StopSignal` and its controller in one: listeners are plain callbacks, each called once. */
+export class CallSignal implements StopSignal {
+  aborted = false;
+  private listeners: Array<() => void> | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+
+  throwIfAborted(): void {
+    // What AbortSignal.throwIfAborted throws for a controller aborted without a reason.
+    if (this.aborted) throw new DOMException('This operation was aborted', 'AbortError');
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.listeners!.splice(i, 1);
+  }
+}

@@ -1,7 +1,7 @@
 // One endpoint's queue of upstream work: requests served in turn, items batched (a generation goes alone), bounded,
 // rate-limited, retried, cancellable.
 import type PQueue from 'p-queue';
-import { Cancellation } from '../cancellation.js';
+import { CallSignal, Cancellation, type StopSignal } from '../cancellation.js';
 import { EsError, errors } from '../errors.js';
 import { NO_ENDPOINT_TELEMETRY, type EndpointTelemetry } from '../telemetry.js';
 import { intervalMs, type RateLimiter } from './rate-limiter.js';
@@ -15,7 +15,7 @@ const QUEUE_CAPACITY = 2000;
  * Sends one batch (one upstream request): one result per item, in order; throws SendError on
  * failure. Items of one batch always share their group.
  */
-export type SendBatch<I, O, G> = (items: I[], group: G, signal: AbortSignal) => Promise<O[]>;
+export type SendBatch<I, O, G> = (items: I[], group: G, signal: StopSignal) => Promise<O[]>;
 
 export interface EndpointQueueOptions<I, O, G> {
   inferenceId: string;
@@ -313,10 +313,10 @@ export class EndpointQueue<I, O, G = undefined> {
   }
 
   private async dispatch(batch: Job<I, O, G>[]): Promise<void> {
-    const controller = new AbortController();
+    const signal = new CallSignal();
     // The upstream call is abandoned only when nobody in the batch still wants an answer.
     const onCancel = () => {
-      if (batch.every((j) => j.settled)) controller.abort();
+      if (batch.every((j) => j.settled)) signal.abort();
     };
     const offs: Array<() => void> = [];
     // Each caller once, however its jobs are placed (retries can put another request's between them).
@@ -330,13 +330,13 @@ export class EndpointQueue<I, O, G = undefined> {
       const results = await this.opts.send(
         batch.map((j) => j.item),
         batch[0]!.group,
-        controller.signal,
+        signal,
       );
       batch.forEach((job, i) => this.settle(job, undefined, results[i]));
       if (this.opts.countsTexts !== false) this.telemetry.textsEmbedded(results.length);
       if (this.opts.hold) await Promise.allSettled(results.map((r) => this.opts.hold!(r)));
     } catch (err) {
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       const live = batch.filter((j) => !j.settled);
       // Closed while this request was out (its endpoint deleted): what it left over gets the close error, now.
       if (this.closedWith) {

@@ -1,5 +1,6 @@
 // What an inference service (hugging_face now, others later) gives the registry and the tasks: settings handling and,
 // per endpoint, its upstream operations.
+import type { StopSignal } from '../cancellation.js';
 import type { ServiceDescription } from '../../schemas/services.js';
 import type { TSchema } from 'typebox';
 import type { ChunkingSettings } from '../chunking/chunking-settings.js';
@@ -26,7 +27,7 @@ export type InputType = (typeof INPUT_TYPES)[number];
 
 /** text_embedding: one upstream request embeds a batch of texts. Failures throw SendError (dispatch/retry). */
 interface TextEmbeddingOperations {
-  embed(texts: string[], signal: AbortSignal): Promise<Embedding[]>;
+  embed(texts: string[], signal: StopSignal): Promise<Embedding[]>;
   /** An input as it is sent (cut to the endpoint's input limit). */
   prepare(text: string): string;
   /** What goes before each text of a request of this input type (`prefix_strings`, ours); undefined: not taken. */
@@ -35,13 +36,13 @@ interface TextEmbeddingOperations {
    * The creation check's call: the length of one text's vector, whatever `dimensions` the endpoint was given (the
    * model's length is the one stored, as Elasticsearch's hugging_face service stores it).
    */
-  measure(text: string, signal: AbortSignal): Promise<number>;
+  measure(text: string, signal: StopSignal): Promise<number>;
 }
 
 /** sparse_embedding: one upstream request embeds a batch of texts into token weights. */
 interface SparseEmbeddingOperations {
   /** `acquire` takes a rate-limit grant for any further upstream request the embedding needs (decoding token ids). */
-  embed(texts: string[], signal: AbortSignal, acquire: () => Promise<void>): Promise<SparseVector[]>;
+  embed(texts: string[], signal: StopSignal, acquire: () => Promise<void>): Promise<SparseVector[]>;
   prepare(text: string): string;
 }
 
@@ -60,12 +61,7 @@ export interface RerankOptions {
  * With `topN`, an upstream may score only its best `topN`: the others are undefined.
  */
 interface RerankOperations {
-  score(
-    query: string,
-    texts: string[],
-    options: RerankOptions,
-    signal: AbortSignal,
-  ): Promise<Array<number | undefined>>;
+  score(query: string, texts: string[], options: RerankOptions, signal: StopSignal): Promise<Array<number | undefined>>;
 }
 
 /** One message of a conversation, as Elasticsearch's unified chat body carries it. */
@@ -164,12 +160,12 @@ export interface GenerationStream extends AsyncIterable<GenerationChunk[]> {
  */
 export interface GenerationOperations {
   /** One answer, not streamed: the generated text. */
-  generate(request: GenerationRequest, signal: AbortSignal): Promise<string>;
+  generate(request: GenerationRequest, signal: StopSignal): Promise<string>;
   /**
    * A streamed answer: resolves once the upstream has answered 2xx and sent its first event (an error in it throws
    * SendError, like an error status).
    */
-  stream(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream>;
+  stream(request: GenerationRequest, signal: StopSignal): Promise<GenerationStream>;
 }
 
 /** The operations a service offers for each task type. */
@@ -315,7 +311,7 @@ export interface InferenceService {
    */
   inspect(
     endpoint: StoredEndpoint,
-    signal: AbortSignal,
+    signal: StopSignal,
     check: (bound: BoundEndpoint) => Promise<ModelDetails>,
     options: { choose: boolean },
   ): Promise<ModelDetails>;

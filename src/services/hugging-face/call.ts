@@ -1,5 +1,6 @@
 // One POST to a Hugging Face server with the service's headers: transport failures, error statuses and non-JSON answers
 // become SendErrors.
+import type { StopSignal } from '../../cancellation.js';
 import { SendError } from '../send-error.js';
 import { EsError, errors, type ErrorCause } from '../../errors.js';
 import { maskKeyEcho } from '../../redaction.js';
@@ -82,7 +83,7 @@ export async function postJson(
   transport: HttpTransport,
   call: UpstreamCall,
   payload: string,
-  signal: AbortSignal,
+  signal: StopSignal,
 ): Promise<JsonAnswer> {
   const started = performance.now();
   let res;

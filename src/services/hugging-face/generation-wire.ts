@@ -1,5 +1,6 @@
 // Text generation on the wire, whatever the protocol: one POST, its answer or its event stream read as it arrives, the
 // first event read before anything is committed.
+import type { StopSignal } from '../../cancellation.js';
 import { SendError } from '../send-error.js';
 import { errors, type EsError } from '../../errors.js';
 import type {
@@ -217,7 +218,7 @@ function generationOperations(call: GenerationCall): GenerationOperations {
   const { transport, inferenceId, apiKey, protocol } = call;
 
   /** POSTs and opens the answer; network failures become SendErrors, an abort is rethrown as it is. */
-  const open = async (url: string, body: string, accept: string, signal: AbortSignal): Promise<UpstreamStream> => {
+  const open = async (url: string, body: string, accept: string, signal: StopSignal): Promise<UpstreamStream> => {
     const started = performance.now();
     try {
       const res = await transport.open(url, requestHeaders(apiKey, accept), body, signal);
@@ -231,7 +232,7 @@ function generationOperations(call: GenerationCall): GenerationOperations {
   };
 
   /** The whole body of an opened answer, as docs/hugging-face-protocols.md#upstream-errors maps it. */
-  const whole = async (res: UpstreamStream, url: string, signal: AbortSignal): Promise<JsonAnswer> => {
+  const whole = async (res: UpstreamStream, url: string, signal: StopSignal): Promise<JsonAnswer> => {
     let text: string;
     try {
       text = await res.text();
@@ -249,10 +250,10 @@ function generationOperations(call: GenerationCall): GenerationOperations {
   };
 
   /** A whole answer's text, the key masked in it: an upstream may echo the key as generated text. */
-  const answerText = async (res: UpstreamStream, url: string, signal: AbortSignal): Promise<string> =>
+  const answerText = async (res: UpstreamStream, url: string, signal: StopSignal): Promise<string> =>
     maskSecret(protocol.parseAnswer(await whole(res, url, signal), inferenceId), apiKey);
 
-  const generate = async (request: GenerationRequest, signal: AbortSignal): Promise<string> => {
+  const generate = async (request: GenerationRequest, signal: StopSignal): Promise<string> => {
     const { url, body } = protocol.request(request, false);
     const res = await open(url, body, 'application/json', signal);
     return answerText(res, url, signal);

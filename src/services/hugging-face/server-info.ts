@@ -1,6 +1,7 @@
 // What a text-embeddings-inference or text-generation-inference server says of itself at `GET /info`
 // (docs/hugging-face-protocols.md#what-the-server-says-of-itself): read at creation, stored with the endpoint, it sets the
 // endpoint's limits and refuses a url whose model cannot serve the task type.
+import type { StopSignal } from '../../cancellation.js';
 import { errors, type EsError } from '../../errors.js';
 import { maskKeyEcho } from '../../redaction.js';
 import type { TaskType } from '../../inference-task-type.js';
@@ -115,7 +116,7 @@ export async function fetchServerInfo(
   transport: HttpTransport,
   url: string,
   apiKey: string,
-  signal: AbortSignal,
+  signal: StopSignal,
 ): Promise<ServerInfo | undefined> {
   const call = new AbortController();
   const onAbort = () => call.abort();

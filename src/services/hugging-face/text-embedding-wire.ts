@@ -1,5 +1,6 @@
 // text_embedding on the wire (docs/hugging-face-protocols.md#text_embedding): where the request goes, its body, every
 // answer shape the servers send, checked, and the operations they make.
+import type { StopSignal } from '../../cancellation.js';
 import type { Embedding } from '../inference-service.js';
 import { asciiBytes, readVector, type VectorRead } from '../vector-text.js';
 import { badAnswer, describeShape, isJsonObject, postJson, type JsonAnswer } from './call.js';
@@ -191,7 +192,7 @@ function checkEmbeddings(body: unknown, inputCount: number, inferenceId: string)
 export function textEmbeddingWire({ transport, hfApiBase }: WireContext): TaskWire<'text_embedding'> {
   return ({ inferenceId, settings, apiKey, telemetry }) => {
     const call = { url: embeddingUrl(settings, hfApiBase), apiKey, inferenceId, telemetry };
-    const embed = async (texts: string[], signal: AbortSignal, dimensions: number | undefined) =>
+    const embed = async (texts: string[], signal: StopSignal, dimensions: number | undefined) =>
       parseEmbeddings(
         await postJson(transport, call, embeddingRequest(texts), signal),
         texts.length,
