@@ -11,6 +11,7 @@ import { TOKEN_CACHE_SIZE, TokenCache } from '../../src/services/hugging-face/sp
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
 import { ENDPOINT_NOT_RUNNING, FakeHuggingFace } from '../helpers/fake-hf.js';
 import { countingLimiters } from '../helpers/limiter.js';
+import { measureTiming } from '../helpers/timing.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const CONFIGURATION = fs.readFileSync(new URL('docs/configuration.md', ROOT), 'utf8');
@@ -267,17 +268,35 @@ t.test('the rate limit as shipped: 3000/min, one upstream request every 20 ms', 
   const { s, hf, put } = await shipped(t);
   const res = await put('e');
   t.strictSame(res.json.service_settings.rate_limit, { requests_per_minute: 3000 });
-  // Eleven requests of one batch each, all at once: ten gaps of at least 20 ms at the limiter.
-  await Promise.all(
-    Array.from({ length: 11 }, (_, r) =>
-      s.request('POST', '/_inference/text_embedding/e', { input: Array.from({ length: 20 }, (_, k) => `r${r}-${k}`) }),
-    ),
-  );
-  const at = hf.received.map((r) => r.at);
-  t.equal(at.length, 11);
-  // Measured on arrival in the same process, so scheduling jitter can shorten the span a little;
-  // 150 ms is still half again what 6000/min (100 ms) would give.
-  t.ok(at[10]! - at[0]! >= 150, `eleven requests span ${(at[10]! - at[0]!).toFixed(0)} ms (200 ms at the limiter)`);
+  // Eleven requests of one batch each, all at once: ten gaps of at least 20 ms at the limiter, so at least 200 ms on
+  // this process's clock. On arrival in the same process a stall can shorten the span a little (150 ms is still half
+  // again what 6000/min, 100 ms, would give), so a miss is measured again.
+  let round = 0;
+  await measureTiming(t, 'eleven requests at 3000/min', 50, async () => {
+    await new Promise((r) => setTimeout(r, 40));
+    const before = hf.received.length;
+    const started = performance.now();
+    const r = round++;
+    await Promise.all(
+      Array.from({ length: 11 }, (_, i) =>
+        s.request('POST', '/_inference/text_embedding/e', {
+          input: Array.from({ length: 20 }, (_, k) => `r${r}-${i}-${k}`),
+        }),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    const at = hf.received.slice(before).map((x) => x.at);
+    const span = at.at(-1)! - at[0]!;
+    return {
+      met: at.length === 11 && elapsed >= 195 && span >= 150,
+      text: `${at.length} requests in ${elapsed.toFixed(0)} ms, span ${span.toFixed(0)} ms`,
+      check() {
+        t.equal(at.length, 11);
+        t.ok(elapsed >= 195, `ten intervals of 20 ms take ${elapsed.toFixed(0)} ms (at least 200)`);
+        t.ok(span >= 150, `eleven requests span ${span.toFixed(0)} ms (200 ms at the limiter)`);
+      },
+    };
+  });
 });
 
 t.test('the sparse token cache as shipped: 65,536 tokens per endpoint, the oldest forgotten first', async (t) => {

@@ -4,6 +4,7 @@ import { API_KEY, envelope, startApp, type Tap, type TestApp } from '../helpers/
 import { ENDPOINT_NOT_RUNNING, FakeHuggingFace } from '../helpers/fake-hf.js';
 import { countingLimiters, type CountingLimiters } from '../helpers/limiter.js';
 import { closedPort } from '../helpers/network.js';
+import { measureTiming } from '../helpers/timing.js';
 
 const FAST_RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 
@@ -890,55 +891,69 @@ t.test(
   async (t) => {
     const { s, hf, put, embed } = await setup(t);
     await put('paced', { rate_limit: { requests_per_minute: 600 } });
-    await new Promise((r) => setTimeout(r, 150));
-    const before = hf.received.length;
-    const started = performance.now();
-    const answers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        embed(
-          'paced',
-          Array.from({ length: 20 }, (_, k) => `r${i}-${k}`),
+    let round = 0;
+    // Exact on this process's clock: the limiter's grants are 100 ms apart, so eight take at least 700 ms. On arrival at
+    // the upstream, where the scheduling jitter of two loaded cores shows, measured again when a stall made it miss (the
+    // bench measures the limiter's own accuracy in a quiet process); a burst shows gaps near 0 every time.
+    await measureTiming(t, 'eight requests at 600/min', 50, async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      const before = hf.received.length;
+      const started = performance.now();
+      const r = round++;
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          embed(
+            'paced',
+            Array.from({ length: 20 }, (_, k) => `r${r}-${i}-${k}`),
+          ),
         ),
-      ),
-    );
-    t.ok(answers.every((a) => a.status === 200));
-    const times = hf.received.slice(before).map((r) => r.at);
-    t.equal(times.length, 8);
-    const gaps = times.slice(1).map((x, i) => x - times[i]!);
-    // Measured on arrival at the upstream, where the scheduling jitter of two loaded cores shows
-    // (the bench measures the limiter's own accuracy in a quiet process). A burst would show gaps
-    // near 0; half the interval is left for jitter.
-    t.ok(Math.min(...gaps) >= 50, `smallest gap ${Math.min(...gaps).toFixed(1)} ms`);
-    t.ok(
-      times[times.length - 1]! - times[0]! >= 600,
-      `eight requests span ${(times[times.length - 1]! - times[0]!).toFixed(0)} ms (700 ms at the limiter)`,
-    );
-    // Exact, not jittered: the limiter's grants are 100 ms apart on this process's clock, so the
-    // last grant is at least 700 ms after the first, which came after `started`.
-    t.ok(performance.now() - started >= 690, 'eight requests at 100 ms spacing take at least 700 ms');
-    // Every window of one second holds at most 10 requests (+1 at the edge).
-    for (const start of times) t.ok(times.filter((x) => x >= start && x < start + 1000).length <= 11);
+      );
+      const elapsed = performance.now() - started;
+      const times = hf.received.slice(before).map((x) => x.at);
+      const smallest = Math.min(...times.slice(1).map((x, i) => x - times[i]!));
+      const span = times.at(-1)! - times[0]!;
+      // Every window of one second holds at most 10 requests (+1 at the edge).
+      const windows = times.every((start) => times.filter((x) => x >= start && x < start + 1000).length <= 11);
+      const ok = answers.every((a) => a.status === 200);
+      return {
+        met: ok && times.length === 8 && elapsed >= 690 && smallest >= 50 && span >= 600 && windows,
+        text: `${times.length} requests in ${elapsed.toFixed(0)} ms, smallest gap ${smallest.toFixed(1)} ms, span ${span.toFixed(0)} ms`,
+        check() {
+          t.ok(ok, 'every request answered 200');
+          t.equal(times.length, 8);
+          t.ok(elapsed >= 690, `eight requests at 100 ms spacing take ${elapsed.toFixed(0)} ms (at least 700)`);
+          t.ok(smallest >= 50, `smallest gap ${smallest.toFixed(1)} ms`);
+          t.ok(span >= 600, `eight requests span ${span.toFixed(0)} ms (700 ms at the limiter)`);
+          t.ok(windows, 'no second holds more than 11 requests');
+        },
+      };
+    });
 
     await s.request('PUT', '/_inference/paced/_update', {
       service_settings: { rate_limit: { requests_per_minute: 6000 } },
     });
-    await new Promise((r) => setTimeout(r, 120));
-    const before2 = hf.received.length;
-    await Promise.all(
-      Array.from({ length: 16 }, (_, i) =>
-        embed(
-          'paced',
-          Array.from({ length: 20 }, (_, k) => `f${i}-${k}`),
+    // At 6000/min sixteen requests span 150 ms; had the update not reached the live limiter they would span 1500 ms.
+    // The bound sits far from both; a stall can only lengthen the span, so a miss is measured again.
+    await measureTiming(t, 'sixteen requests after the update to 6000/min', 500, async () => {
+      await new Promise((r) => setTimeout(r, 120));
+      const before2 = hf.received.length;
+      const r = round++;
+      await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          embed(
+            'paced',
+            Array.from({ length: 20 }, (_, k) => `f${r}-${i}-${k}`),
+          ),
         ),
-      ),
-    );
-    const fast = hf.received.slice(before2).map((r) => r.at);
-    // At 6000/min sixteen requests span 150 ms; had the update not reached the live limiter they
-    // would span 1500 ms. The bound sits far from both.
-    t.ok(
-      fast[fast.length - 1]! - fast[0]! < 1000,
-      `after the update sixteen requests span ${(fast[fast.length - 1]! - fast[0]!).toFixed(0)} ms`,
-    );
+      );
+      const fast = hf.received.slice(before2).map((x) => x.at);
+      const span = fast.at(-1)! - fast[0]!;
+      return {
+        met: span < 1000,
+        text: `${fast.length} requests span ${span.toFixed(0)} ms`,
+        check: () => t.ok(span < 1000, `after the update sixteen requests span ${span.toFixed(0)} ms`),
+      };
+    });
   },
 );
 
