@@ -47,9 +47,9 @@ export class Cancellation {
 }
 
 /**
- * What tells an upstream call that nobody wants its answer any more. An AbortSignal is one; the endpoint queue passes
- * a `CallSignal`, since an AbortController (an EventTarget) costs several microseconds to make and listen to, paid
- * for every upstream request.
+ * What tells an upstream call that nobody wants its answer any more. An AbortSignal is one; the endpoint queue and the
+ * transport use a `CallSignal`, since an AbortController (an EventTarget) costs several microseconds to make and listen
+ * to, paid for every upstream request.
  */
 export interface StopSignal {
   readonly aborted: boolean;
@@ -59,22 +59,27 @@ export interface StopSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** A `StopSignal` and its controller in one: listeners are plain callbacks, each called once. */
+/**
+ * A `StopSignal` and its controller in one: listeners are plain callbacks, each called once. undici takes it as a
+ * request's signal (it listens with addEventListener and fails the request with `reason`).
+ */
 export class CallSignal implements StopSignal {
   aborted = false;
+  /** What an AbortController aborted without a reason gives: what undici fails the request and its body with. */
+  reason: DOMException | undefined;
   private listeners: Array<() => void> | undefined;
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.reason = new DOMException('This operation was aborted', 'AbortError');
     const listeners = this.listeners;
     this.listeners = undefined;
     for (const listener of listeners ?? []) listener();
   }
 
   throwIfAborted(): void {
-    // What AbortSignal.throwIfAborted throws for a controller aborted without a reason.
-    if (this.aborted) throw new DOMException('This operation was aborted', 'AbortError');
+    if (this.reason) throw this.reason;
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {

@@ -1,6 +1,6 @@
 // Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects;
 // streamed answers for text generation.
-import type { StopSignal } from '../../cancellation.js';
+import { CallSignal, type StopSignal } from '../../cancellation.js';
 import { Agent, request } from 'undici';
 import type { UpstreamGuard } from './upstream-guard.js';
 
@@ -55,40 +55,6 @@ export const RESPONSE_TOO_LARGE = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
 /** undici's error for a body silent longer than its bodyTimeout. */
 export const BODY_TIMEOUT = 'UND_ERR_BODY_TIMEOUT';
 
-/**
- * What ends one undici request: aborted by its caller's signal, its time limit or its reader. undici accepts an
- * emitter as a request's signal (`on`/`once`/`removeListener`, `aborted`, `reason`); an AbortController is an
- * EventTarget, several times dearer to make and listen to, and this is paid for every upstream request.
- */
-class CallAbort {
-  aborted = false;
-  reason: unknown;
-  private listener: (() => void) | undefined;
-  /** Called on the caller's signal's abort (bound once, so it can be removed). */
-  readonly abort = (): void => {
-    if (this.aborted) return;
-    this.aborted = true;
-    // The reason an AbortController gives: what undici fails the request and its body with.
-    this.reason = new DOMException('This operation was aborted', 'AbortError');
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
-  };
-  // undici checks that `on` exists, then listens once and removes its listener when the request is done.
-  on(_event: 'abort', listener: () => void): this {
-    this.listener = listener;
-    return this;
-  }
-  once(_event: 'abort', listener: () => void): this {
-    this.listener = listener;
-    return this;
-  }
-  removeListener(_event: 'abort', listener: () => void): this {
-    if (this.listener === listener) this.listener = undefined;
-    return this;
-  }
-}
-
 const tooLarge = () =>
   Object.assign(new Error('the upstream answer is larger than the limit'), { code: RESPONSE_TOO_LARGE });
 
@@ -125,8 +91,8 @@ export class HttpTransport {
   async open(url: string, headers: Record<string, string>, body: string, signal: StopSignal): Promise<UpstreamStream> {
     this.options.guard.checkHost(url);
     // A controller of its own, so the request can be ended both by the caller and by its reader.
-    const call = new CallAbort();
-    const onAbort = call.abort;
+    const call = new CallSignal();
+    const onAbort = () => call.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) call.abort();
     let res;
@@ -241,9 +207,9 @@ export class HttpTransport {
     signal.throwIfAborted();
     // One controller for this call, aborted by the caller's signal or by the call's time limit
     // (a plain timer: AbortSignal.timeout/any cost several times more on this hot path).
-    const call = new CallAbort();
+    const call = new CallSignal();
     let timedOut = false;
-    const onAbort = call.abort;
+    const onAbort = () => call.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       timedOut = true;
