@@ -86,3 +86,52 @@ export async function measureTiming(
   process.stderr.write(`\n*** ${message}\n`);
   t.pass(message, { skip: message });
 }
+
+/** What a paced burst must show: its answers, its upstream arrivals and how long it took on this process's clock. */
+export interface PacedBurst {
+  /** What was sent, for the messages: "requests", "streams", "completions". */
+  what: string;
+  /** Upstream requests the burst must cost. */
+  count: number;
+  /** The limiter's interval between two grants. */
+  intervalMs: number;
+  /** When each upstream request arrived, in arrival order. */
+  times: number[];
+  /** How long the burst took, from just before its first request to its last answer. */
+  elapsedMs: number;
+  /** At least this much, exact on this process's clock: the grants are `intervalMs` apart there. */
+  minElapsedMs: number;
+  /** Arrivals at least this far apart (omitted: not checked). */
+  minGapMs?: number;
+  /** First to last arrival at least this far apart. */
+  minSpanMs: number;
+  /** Further figures of the same burst: whether each holds, and what it says. */
+  also?: Array<[boolean, string]>;
+}
+
+/**
+ * A burst paced by the rate limiter as figures for `measureTiming`: one upstream request each, the exact minimum time
+ * on this process's clock, and arrivals spaced (which a stall of this process or the upstream can bunch).
+ */
+export function pacedBurst(t: Pick<Test, 'ok'>, b: PacedBurst): TimedFigures {
+  const times = b.times;
+  const smallest = Math.min(...times.slice(1).map((x, i) => x - times[i]!));
+  const span = times.at(-1)! - times[0]!;
+  const figures: Array<[boolean, string]> = [
+    [times.length === b.count, `${b.count} upstream requests, one for each grant (${times.length})`],
+    [
+      b.elapsedMs >= b.minElapsedMs,
+      `${b.count} grants ${b.intervalMs} ms apart take ${b.elapsedMs.toFixed(0)} ms (at least ${(b.count - 1) * b.intervalMs})`,
+    ],
+  ];
+  if (b.minGapMs !== undefined)
+    figures.push([smallest >= b.minGapMs, `smallest gap ${smallest.toFixed(1)} ms at ${b.intervalMs} ms spacing`]);
+  figures.push([span >= b.minSpanMs, `${b.count} ${b.what} span ${span.toFixed(0)} ms`], ...(b.also ?? []));
+  return {
+    met: figures.every(([ok]) => ok),
+    text: `${times.length} ${b.what} in ${b.elapsedMs.toFixed(0)} ms, smallest gap ${smallest.toFixed(1)} ms, span ${span.toFixed(0)} ms`,
+    check() {
+      for (const [ok, message] of figures) t.ok(ok, message);
+    },
+  };
+}

@@ -2,7 +2,7 @@
 // byte, timeouts, disconnects, caps.
 import http from 'node:http';
 import t from 'tap';
-import { measureTiming } from '../helpers/timing.js';
+import { measureTiming, pacedBurst } from '../helpers/timing.js';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
 import { FakeHuggingFace } from '../helpers/fake-hf.js';
 import { FakeLlm, MODEL } from '../helpers/fake-llm.js';
@@ -809,22 +809,18 @@ t.test('each stream takes one rate-limit token', async (t) => {
     const answers = await Promise.all(
       Array.from({ length: 4 }, (_, i) => stream('completion', 'paced', { input: `n${i}` })),
     );
-    const elapsed = performance.now() - started;
-    const times = llm.received.slice(before).map((r) => r.at);
-    const smallest = Math.min(...times.slice(1).map((x, i) => x - times[i]!));
-    const span = times.at(-1)! - times[0]!;
-    const ok = answers.every((a) => a.status === 200);
-    return {
-      met: ok && times.length === 4 && elapsed >= 295 && smallest >= 50 && span >= 250,
-      text: `${times.length} streams in ${elapsed.toFixed(0)} ms, smallest gap ${smallest.toFixed(1)} ms, span ${span.toFixed(0)} ms`,
-      check() {
-        t.ok(ok, 'every stream answered 200');
-        t.equal(times.length, 4);
-        t.ok(elapsed >= 295, `four grants 100 ms apart take ${elapsed.toFixed(0)} ms (at least 300)`);
-        t.ok(smallest >= 50, `smallest gap ${smallest.toFixed(1)} ms at 100 ms spacing`);
-        t.ok(span >= 250, `four streams span ${span.toFixed(0)} ms`);
-      },
-    };
+    const elapsedMs = performance.now() - started;
+    return pacedBurst(t, {
+      what: 'streams',
+      count: 4,
+      intervalMs: 100,
+      times: llm.received.slice(before).map((r) => r.at),
+      elapsedMs,
+      minElapsedMs: 295,
+      minGapMs: 50,
+      minSpanMs: 250,
+      also: [[answers.every((a) => a.status === 200), 'every stream answered 200']],
+    });
   });
 });
 
