@@ -100,30 +100,29 @@ export class EmbeddingCache {
     return scope + sha256(text);
   }
 
-  /** Each key's value in this instance's memory; undefined: not there (`lookup` asks the shared tier too). */
-  inMemory(keys: readonly string[]): Array<string | undefined> {
-    const found = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) found[i] = this.memory.get(keys[i]!);
-    return found;
-  }
-
-  /** Each key's value, from memory, else from the shared tier (then kept in memory too); undefined: a miss. */
-  async lookup(keys: readonly string[]): Promise<Array<string | undefined>> {
-    return this.fromShared(keys, this.inMemory(keys));
-  }
-
   /**
-   * `found` (what memory held for `keys`) with the keys it lacks looked up in the shared tier, and kept in memory when
-   * found there.
+   * Each key's value, from memory, else from the shared tier (then kept in memory too); undefined: a miss. Answered at
+   * once, without a promise, when memory holds every key or there is no shared tier to ask (a re-index of what was
+   * embedded before waits for nothing).
    */
-  async fromShared(keys: readonly string[], found: Array<string | undefined>): Promise<Array<string | undefined>> {
-    const shared = this.opts.shared;
-    if (!shared) return found;
+  lookup(keys: readonly string[]): Array<string | undefined> | Promise<Array<string | undefined>> {
+    const found = new Array<string | undefined>(keys.length);
     const missing: number[] = [];
-    found.forEach((value, i) => {
-      if (value === undefined) missing.push(i);
-    });
-    if (missing.length === 0) return found;
+    for (let i = 0; i < keys.length; i++) {
+      found[i] = this.memory.get(keys[i]!);
+      if (found[i] === undefined) missing.push(i);
+    }
+    const shared = this.opts.shared;
+    return shared && missing.length > 0 ? this.fromShared(shared, keys, found, missing) : found;
+  }
+
+  /** `found` with its `missing` looked up in the shared tier, and kept in memory when found there. */
+  private async fromShared(
+    shared: SharedCacheTier,
+    keys: readonly string[],
+    found: Array<string | undefined>,
+    missing: number[],
+  ): Promise<Array<string | undefined>> {
     const remote = await shared.get(missing.map((i) => keys[i]!));
     missing.forEach((index, j) => {
       const value = remote[j];

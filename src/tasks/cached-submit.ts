@@ -102,9 +102,9 @@ export async function submitCached<I, O>(
       }),
     );
 
-  // All in memory (a re-index of what was embedded before): no wait for the shared tier.
-  const inMemory = cache.inMemory(keys);
-  const found = inMemory.includes(undefined) ? await cache.fromShared(keys, inMemory) : inMemory;
+  // All in memory (a re-index of what was embedded before): no wait, not even for a promise.
+  const looked = cache.lookup(keys);
+  const found = Array.isArray(looked) ? looked : await looked;
   found.forEach((value, i) => {
     const key = keys[i]!;
     if (value !== undefined) {
