@@ -9,6 +9,12 @@
 // eventsource-parser replaced a parser written here: on 4 MiB of TGI token events and of OpenAI
 // chat chunks, cut into 1 KiB, 16 KiB and one-event reads, it read 1.9 to 3.7 times as many
 // bytes per second (Node 20, one run, both parsers interleaved). Pinned to 3.x: 4.x requires Node 22.12.
+//
+// Bytes become text through node's StringDecoder rather than a TextDecoder: the same text (replacement characters for
+// bad UTF-8 included: checked on 200,000 random byte strings cut at random, and in the tests), in a sixth of the time
+// for a 3 KB read (0.33 µs against 1.95 µs) and without the converter a TextDecoder sets up for each stream. The
+// standard's one leading byte order mark, which a TextDecoder drops, is dropped here.
+import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseEvent {
@@ -29,7 +35,9 @@ export class SseTooLargeError extends Error {
 }
 
 export class SseParser {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new StringDecoder('utf8');
+  /** Some text has been decoded: a byte order mark is no longer the stream's first character. */
+  private begun = false;
   private readonly parser: EventSourceParser;
   /** The events completed by the text being fed. */
   private out: SseEvent[] = [];
@@ -62,7 +70,14 @@ export class SseParser {
    * before the rest of its read is parsed.
    */
   push(bytes: Uint8Array | string, firstOnly = false): SseEvent[] {
-    return this.take(typeof bytes === 'string' ? bytes : this.decoder.decode(bytes, { stream: true }), firstOnly);
+    return this.take(typeof bytes === 'string' ? bytes : this.decode(this.decoder.write(bytes)), firstOnly);
+  }
+
+  /** Decoded text, less a byte order mark that begins the stream (the standard ignores one). */
+  private decode(text: string): string {
+    if (this.begun || text === '') return text;
+    this.begun = true;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
 
   /** The events of what push() kept back (as far as its next blank line with `firstOnly`); undefined when none. */
@@ -94,7 +109,7 @@ export class SseParser {
    */
   end(): SseEvent[] {
     // A line end closes the unfinished line, a blank line then delivers its event.
-    const text = `${this.rest}${this.decoder.decode()}\n\n`;
+    const text = `${this.rest}${this.decode(this.decoder.end())}\n\n`;
     this.rest = '';
     return this.feed(text);
   }

@@ -99,3 +99,34 @@ t.test('an event larger than the limit fails instead of growing without bound', 
   const fine = new SseParser(100);
   for (let i = 0; i < 50; i++) t.strictSame(fine.push('data: 0123456789\n\n'), [ev('0123456789')]);
 });
+
+t.test(
+  "bytes read as the standard's UTF-8 decoder reads them: a leading byte order mark dropped, bad bytes replaced",
+  async (t) => {
+    // The reference is the WHATWG decoder (TextDecoder), fed the same bytes whole.
+    const reference = (bytes: Buffer) => new TextDecoder('utf-8').decode(bytes);
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const texts = [
+      Buffer.concat([bom, Buffer.from('data: one\n\n')]),
+      // Only the first is the stream's mark; one later is data.
+      Buffer.concat([bom, Buffer.from('data: '), bom, Buffer.from('two\n\n')]),
+      // Truncated and invalid sequences: a lone continuation byte, an overlong form, a surrogate, a cut 4-byte character.
+      Buffer.concat([
+        Buffer.from('data: a'),
+        Buffer.from([0x80, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98]),
+        Buffer.from('b\n\n'),
+      ]),
+      Buffer.concat([Buffer.from('data: end '), Buffer.from([0xe2, 0x82])]),
+    ];
+    for (const bytes of texts) {
+      const expected = parse(Buffer.from(reference(bytes), 'utf8'));
+      t.ok(expected.length > 0);
+      // Cut anywhere (a mark or a character split across reads).
+      for (let i = 0; i <= bytes.length; i++)
+        t.strictSame(parse(bytes, [i]), expected, `${bytes.toString('hex')} cut at ${i}`);
+    }
+    t.strictSame(parse(texts[0]!), [ev('one')]);
+    t.strictSame(parse(texts[1]!), [ev('\ufefftwo')]);
+    t.strictSame(parse(texts[3]!), [ev('end \ufffd')]);
+  },
+);
