@@ -86,6 +86,9 @@ function characterPattern(char: string): string {
   return `(?:${bytes}|${units.join('')}${char === ' ' ? '|\\+' : ''})`;
 }
 
+/** What every encoded writing of a character has (characterPattern): a JSON escape, a percent sign or a plus. */
+const ENCODING_MARKS = /[\\%+]/;
+
 /** Secrets longer than this are masked as themselves only (a regular expression of one would be huge). */
 const MAX_ENCODED_LENGTH = 256;
 /** Characters times secret length searched for encoded writings in one call (about a tenth of a second at worst). */
@@ -93,18 +96,22 @@ const ENCODED_SEARCH_BUDGET = 64_000_000;
 /** Backslashes in a secret up to which its exact (backtracking) pattern is used: 2^8 paths at most. */
 const MAX_EXACT_BACKSLASHES = 8;
 
-/** The patterns of the secrets masked lately: an endpoint's key is masked again at each of its failures. */
-const patterns = new Map<string, RegExp>();
+/**
+ * The patterns of the secrets masked lately, exact and atomic, by secret: an endpoint's key is masked again at each of
+ * its failures and in every event of its streams.
+ */
+const exactPatterns = new Map<string, RegExp>();
+const atomicPatterns = new Map<string, RegExp>();
 const MAX_PATTERNS = 256;
 
 function encodedPattern(secret: string, exact = false): RegExp {
-  // Exact: every mix of writings is found, by backtracking, which costs up to 2 to the number of backslashes in
-  // the secret: for an endpoint's own key (set by an operator; Hugging Face tokens have none) with a few at most.
-  const backtrack = exact && secret.split('\\').length - 1 <= MAX_EXACT_BACKSLASHES;
-  const cacheKey = `${backtrack ? 'exact' : 'atomic'} ${secret}`;
-  let pattern = patterns.get(cacheKey);
+  const patterns = exact ? exactPatterns : atomicPatterns;
+  let pattern = patterns.get(secret);
   if (!pattern) {
     if (patterns.size >= MAX_PATTERNS) patterns.clear();
+    // Exact: every mix of writings is found, by backtracking, which costs up to 2 to the number of backslashes in
+    // the secret: for an endpoint's own key (set by an operator; Hugging Face tokens have none) with a few at most.
+    const backtrack = exact && secret.split('\\').length - 1 <= MAX_EXACT_BACKSLASHES;
     // By code point: the units of an astral character are escaped one by one, its bytes encoded together.
     // Otherwise each character's match is atomic (a lookahead captures it, a back-reference consumes it): the
     // ways of writing a backslash overlap (`\\` is one escaped backslash or two raw ones), and with backtracking
@@ -115,7 +122,7 @@ function encodedPattern(secret: string, exact = false): RegExp {
       backtrack ? characterPattern(char) : `(?=(${characterPattern(char)}))\\${i + 1}`,
     );
     pattern = new RegExp(chars.join(''), 'g');
-    patterns.set(cacheKey, pattern);
+    patterns.set(secret, pattern);
   }
   return pattern;
 }
@@ -140,7 +147,7 @@ export function maskSecrets(
     // one of megabytes, so the search stops within a budget and the rest is masked as itself only (and
     // anything shaped like a Hugging Face token still by its shape, below).
     const cost = secret.length * out.length;
-    if (secret.length <= MAX_ENCODED_LENGTH && cost <= budget && /[\\%+]/.test(out)) {
+    if (secret.length <= MAX_ENCODED_LENGTH && cost <= budget && ENCODING_MARKS.test(out)) {
       budget -= cost;
       out = out.replace(encodedPattern(secret), () => mask);
     }
@@ -165,7 +172,12 @@ export function maskKeyEcho(text: string, apiKey: string): string {
  */
 export function maskSecret(text: string, secret: string, mask = '[REDACTED]'): string {
   if (secret.length < MIN_SECRET_LENGTH) return text;
-  const encoded = secret.length > MAX_ENCODED_LENGTH ? text : text.replace(encodedPattern(secret, true), () => mask);
+  // A writing with any character encoded has a backslash, a percent sign or a plus: text with none of them (a stream's
+  // id and model, in every event) holds the secret only as itself.
+  const encoded =
+    secret.length > MAX_ENCODED_LENGTH || !ENCODING_MARKS.test(text)
+      ? text
+      : text.replace(encodedPattern(secret, true), () => mask);
   return encoded.includes(secret) ? encoded.split(secret).join(mask) : encoded;
 }
 
@@ -229,6 +241,8 @@ interface SecretForms {
   longest: number;
   /** The characters a writing of the secret can start with: most text has none of them near its end. */
   firsts: string;
+  /** Every writing of the secret (encodedPattern's exact one); undefined for a secret too short to be masked. */
+  pattern: RegExp | undefined;
 }
 
 const secretForms = new Map<string, SecretForms>();
@@ -243,6 +257,7 @@ function formsOf(secret: string): SecretForms {
       forms,
       longest: forms.reduce((sum, f) => sum + Math.max(...f.map((form) => form.length)), 0),
       firsts: (forms[0] ?? []).map((form) => form[0]!).join(''),
+      pattern: forms.length > 0 ? encodedPattern(secret, true) : undefined,
     };
     secretForms.set(secret, known);
   }
@@ -261,8 +276,9 @@ export class SecretHoldBack {
     private readonly secret: string,
     private readonly mask = '[REDACTED]',
   ) {
-    ({ forms: this.forms, longest: this.longest, firsts: this.firsts } = formsOf(secret));
-    if (this.forms.length > 0) this.pattern = encodedPattern(secret, true);
+    // Looked up once per secret: a stream makes a hold-back per choice and field, and building the pattern's cache key
+    // cost several microseconds of its first event.
+    ({ forms: this.forms, longest: this.longest, firsts: this.firsts, pattern: this.pattern } = formsOf(secret));
   }
 
   /** What of the text so far can be sent now: masked, without a tail that could begin the secret. */
