@@ -2,6 +2,7 @@
 // whole or as server-sent events.
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendEvents } from '../plugins/elasticsearch-http.js';
 import type { DoorAnswer, DoorRequest } from '../src/doors/door-call.js';
 import { errors } from '../src/errors.js';
 import { DEFAULT_TIMEOUT } from '../src/request-params.js';
@@ -36,5 +37,5 @@ export async function serveDoor(
   }
   // The timeout bounded the wait for the first byte; from here the client leaving is what ends the stream.
   started();
-  return reply.header('Cache-Control', 'no-cache').type('text/event-stream').send(Readable.from(events));
+  return sendEvents(reply, Readable.from(events));
 }

@@ -6,6 +6,7 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import Type from 'typebox';
 import type { RouteAccess } from '../plugins/authentication.js';
+import { sendEvents } from '../plugins/elasticsearch-http.js';
 import { Cancellation } from '../src/cancellation.js';
 import { errors } from '../src/errors.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
@@ -68,7 +69,8 @@ export function lifetimeOf(
     Number.isFinite(ms) && !lifetime.cancelled
       ? setTimeout(
           () => lifetime.cancel(errors.timeout(timeout)),
-          Math.max(0, Math.min(lifetime.deadline - Date.now(), 2 ** 31 - 1)),
+          // Whole milliseconds: node keeps one list per duration, and requests with the same timeout then share one.
+          Math.max(0, Math.min(Math.ceil(lifetime.deadline - Date.now()), 2 ** 31 - 1)),
         )
       : undefined;
   const onClose = () => {
@@ -90,18 +92,25 @@ export function lifetimeOf(
 }
 
 /** What an inference answer says it cost upstream (docs/api.md#what-a-request-cost). */
-const UPSTREAM_REQUESTS_HEADER = 'X-Inference-Upstream-Requests';
-const CACHE_HITS_HEADER = 'X-Inference-Cache-Hits';
+const UPSTREAM_REQUESTS_HEADER = 'x-inference-upstream-requests';
+const CACHE_HITS_HEADER = 'x-inference-cache-hits';
+
+/** The request's cost as it stands: upstream requests made, and texts the embedding cache answered (when it was asked). */
+function costHeaders(lifetime: Cancellation): Record<string, string> {
+  return lifetime.cacheHits === undefined
+    ? { [UPSTREAM_REQUESTS_HEADER]: String(lifetime.upstreamRequests) }
+    : {
+        [UPSTREAM_REQUESTS_HEADER]: String(lifetime.upstreamRequests),
+        [CACHE_HITS_HEADER]: String(lifetime.cacheHits),
+      };
+}
 
 const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async (app, { runner }) => {
   // Every answer of these routes, errors included, once the request's lifetime exists: the count as it stands when the
   // headers leave (a stream's when it begins). A callback hook, scoped to this plugin's routes.
   app.addHook('onSend', (request, reply, _payload, done) => {
     const lifetime = request.trace?.lifetime;
-    if (lifetime) {
-      reply.header(UPSTREAM_REQUESTS_HEADER, String(lifetime.upstreamRequests));
-      if (lifetime.cacheHits !== undefined) reply.header(CACHE_HITS_HEADER, String(lifetime.cacheHits));
-    }
+    if (lifetime) reply.headers(costHeaders(lifetime));
     done();
   });
   /**
@@ -170,13 +179,8 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     }
     // The timeout bounded the wait for the first byte; from here the client leaving is what ends the stream.
     started();
-    // text/event-stream whatever the Accept header says (the clients ask for their JSON type);
-    // the product header is set here too, as the clients check it on streams.
-    return reply
-      .header('X-Elastic-Product', 'Elasticsearch')
-      .header('Cache-Control', 'no-cache')
-      .type('text/event-stream')
-      .send(events instanceof Readable ? events : Readable.from(events));
+    // text/event-stream whatever the Accept header says (the clients ask for their JSON type).
+    return sendEvents(reply, events instanceof Readable ? events : Readable.from(events), costHeaders(lifetime));
   };
 
   // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks
