@@ -19,6 +19,12 @@ export interface RateLimiter {
    */
   acquire(cancel?: Cancellation): Promise<void>;
   /**
+   * Grants at once when a grant is free now (nobody waits and the interval has passed), as acquire would: true. False
+   * otherwise, and nothing is granted: the caller then waits with acquire. A limiter that can only answer later (a
+   * shared one) has none.
+   */
+  tryAcquire?(): boolean;
+  /**
    * The request granted last is being sent now. A limiter that can spaces the next grant from
    * this moment, so a request held up between its grant and its send does not crowd the next.
    */
@@ -99,6 +105,14 @@ export class LocalRateLimiter implements RateLimiter {
    * Each grant is at least `interval` after the one before, counted from when it really
    * happened (a late timer does not shorten the next gap). An idle limiter answers at once.
    */
+  tryAcquire(): boolean {
+    if (this.stopped || this.waiters.length > 0) return false;
+    const now = performance.now();
+    if (now < this.lastGrant + this.interval) return false;
+    this.lastGrant = now;
+    return true;
+  }
+
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError());
     // A cancellation's reason is the service error the caller gets.
