@@ -312,6 +312,11 @@ export class SecretHoldBack {
     return out + text.slice(at, hold);
   }
 
+  /** Whether push(piece) would give the piece back as it is and hold nothing (most tokens). */
+  passes(piece: string): boolean {
+    return !this.pattern || (this.pending === '' && !this.mayBegin(piece));
+  }
+
   private mayBegin(piece: string): boolean {
     for (const first of this.firsts) if (piece.includes(first)) return true;
     return false;

@@ -33,13 +33,18 @@ export class ChunkMasker {
   /** The id and model as the upstream sent them last: every chunk of a stream repeats them, masked once. */
   private rawId: string | undefined;
   private rawModel: string | undefined;
+  /** The first choice's content hold-back (the one most chunks go through), also in `held`. */
+  private firstContent: SecretHoldBack | undefined;
 
   constructor(private readonly key: string) {}
 
   private holdBack(index: number, field: HeldField): SecretHoldBack {
     const name = `${index}:${field}`;
     let holdBack = this.held.get(name);
-    if (!holdBack) this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
+    if (!holdBack) {
+      this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
+      if (index === 0 && field === 'content') this.firstContent = holdBack;
+    }
     return holdBack;
   }
 
@@ -47,6 +52,10 @@ export class ChunkMasker {
   chunks(batch: readonly GenerationChunk[]): GenerationChunk[] {
     const out: GenerationChunk[] = [];
     for (const chunk of batch) {
+      if (this.unchanged(chunk)) {
+        out.push(chunk);
+        continue;
+      }
       const masked: GenerationChunk = { ...chunk, choices: [] };
       if (chunk.id !== undefined) {
         if (chunk.id !== this.rawId) {
@@ -75,6 +84,33 @@ export class ChunkMasker {
       if (says) out.push(masked);
     }
     return out;
+  }
+
+  /**
+   * Whether masking would give this chunk back as it is: a token's chunk (one choice with text only, no finish, no
+   * usage) whose text cannot begin the key with nothing held, and whose id and model were masked to themselves
+   * before. Most chunks of a stream are such; sent as they are, they cost no copies (a fifth of what a stream
+   * allocates, measured with a sampling allocation profile).
+   */
+  private unchanged(chunk: GenerationChunk): boolean {
+    if (chunk.usage !== undefined || chunk.choices.length !== 1) return false;
+    if (chunk.id !== undefined && (chunk.id !== this.rawId || this.id !== chunk.id)) return false;
+    if (chunk.model !== undefined && (chunk.model !== this.rawModel || this.model !== chunk.model)) return false;
+    const choice = chunk.choices[0]!;
+    const delta = choice.delta;
+    if (
+      choice.finish_reason !== undefined ||
+      delta.role !== undefined ||
+      delta.refusal !== undefined ||
+      delta.reasoning !== undefined ||
+      delta.tool_calls !== undefined ||
+      delta.reasoning_details !== undefined
+    )
+      return false;
+    const text = delta.content;
+    if (text === undefined || text === '') return false;
+    const holdBack = choice.index === 0 ? this.firstContent : this.held.get(`${choice.index}:content`);
+    return holdBack !== undefined && holdBack.passes(text);
   }
 
   /** A choice masked, and whether it says anything (a held piece alone says nothing). */

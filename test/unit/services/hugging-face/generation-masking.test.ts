@@ -135,3 +135,44 @@ t.test('reasoning is held back like content; reasoning details are masked whole'
   t.strictSame(masker.chunks([thought('sec')]), []);
   t.strictSame(masker.flush(), [thought('sec')], 'what is held goes out at the end');
 });
+
+t.test(
+  'random streams: each choice reads as its whole text masked, ids and models masked, plain chunks as sent',
+  async (t) => {
+    // A seeded generator: the same streams on every run.
+    let seed = 17;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const pieces = ['the ', 'se', 'cret', '-va', 'lue', ' and ', 's', 'secret-value', '!', 'é', 'sec'];
+    for (let run = 0; run < 300; run++) {
+      const masker = new ChunkMasker(KEY);
+      const id = random() < 0.2 ? `id-${KEY}` : 'id-1';
+      const sent: Record<number, string> = {};
+      const got: Record<number, string> = {};
+      const out: GenerationChunk[] = [];
+      const tokens = 1 + Math.floor(random() * 12);
+      for (let i = 0; i < tokens; i++) {
+        const index = random() < 0.2 ? 1 : 0;
+        const content = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(pieces)).join('');
+        sent[index] = (sent[index] ?? '') + content;
+        const chunk: GenerationChunk = { id, model: 'm', choices: [{ index, delta: { content } }] };
+        const before = JSON.stringify(chunk);
+        const masked = masker.chunks([chunk]);
+        // A chunk with nothing to mask and nothing held goes out exactly as it came.
+        if (!id.includes(KEY) && !content.includes('s') && masked.length === 1 && masked[0] === chunk)
+          t.equal(JSON.stringify(masked[0]), before);
+        out.push(...masked);
+      }
+      out.push(...masker.flush());
+      for (const chunk of out) {
+        t.equal(chunk.id, id.includes(KEY) ? 'id-[REDACTED]' : 'id-1');
+        for (const choice of chunk.choices)
+          got[choice.index] = (got[choice.index] ?? '') + (choice.delta.content ?? '');
+      }
+      for (const index of Object.keys(sent)) {
+        t.equal(got[+index], sent[+index]!.split(KEY).join('[REDACTED]'), `run ${run}, choice ${index}`);
+        t.notOk(got[+index]!.includes(KEY));
+      }
+    }
+  },
+);
