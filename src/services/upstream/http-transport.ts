@@ -1,6 +1,6 @@
 // Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects;
 // streamed answers for text generation.
-import { CallSignal, type StopSignal } from '../../cancellation.js';
+import type { StopSignal } from '../../cancellation.js';
 import { Agent, type Dispatcher, util } from 'undici';
 import type { UpstreamGuard } from './upstream-guard.js';
 
@@ -217,6 +217,68 @@ class StreamedAnswer implements UpstreamStream, Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * A whole answer collected straight from undici's dispatcher, as `request()` and `body.text()` would read it (a
+ * leading byte order mark dropped, the rest as UTF-8) without the async resource, Readable and promises they add per
+ * call. Its size is bounded by the dispatcher's maxResponseSize.
+ */
+class WholeAnswer implements Dispatcher.DispatchHandler {
+  readonly result: Promise<UpstreamResponse>;
+  private settle!: { resolve(answer: UpstreamResponse): void; reject(error: Error): void };
+  private status = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private over = false;
+  private failure: Error | undefined;
+  private abortRequest: ((reason: Error) => void) | undefined;
+
+  constructor() {
+    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    if (this.failure) abort(this.failure);
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.status = status;
+    this.headers = util.parseHeaders(rawHeaders);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.over) return;
+    this.over = true;
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    const start = bytes.length > 2 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    this.settle.resolve({ status: this.status, headers: this.headers, text: bytes.toString('utf8', start) });
+  }
+
+  onError(err: Error): void {
+    if (this.over) return;
+    this.over = true;
+    this.settle.reject(err);
+  }
+
+  /** Ends the call (the caller's abort, or its time limit): it fails as an aborted undici request does. */
+  abort(): void {
+    if (this.over) return;
+    this.over = true;
+    this.failure = new DOMException('This operation was aborted', 'AbortError');
+    this.abortRequest?.(this.failure);
+    this.settle.reject(this.failure);
+  }
+}
+
 /** Where a request goes, as undici's dispatchers take it. */
 interface Target {
   origin: string;
@@ -291,19 +353,19 @@ export class HttpTransport {
     this.options.guard.checkHost(url);
     // Nobody wants the answer any more (the request left while this one waited for its grant): send nothing.
     signal.throwIfAborted();
-    // One controller for this call, aborted by the caller's signal or by the call's time limit
-    // (a plain timer: AbortSignal.timeout/any cost several times more on this hot path).
-    const call = new CallSignal();
+    // Ended by the caller's signal or by the call's time limit (a plain timer: AbortSignal.timeout/any cost several
+    // times more on this hot path).
+    const answer = new WholeAnswer();
     let timedOut = false;
-    const onAbort = () => call.abort();
+    const onAbort = () => answer.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       timedOut = true;
-      call.abort();
+      answer.abort();
     }, this.options.callTimeoutMs);
     try {
-      const res = await this.agent.request({ ...this.target(url), method, headers, body, signal: call });
-      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+      this.agent.dispatch({ ...this.target(url), method, headers, body }, answer);
+      return await answer.result;
     } catch (err) {
       if (timedOut && !signal.aborted)
         throw Object.assign(new Error('the upstream call timed out'), { code: CALL_TIMED_OUT });
