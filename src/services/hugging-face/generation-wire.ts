@@ -200,8 +200,6 @@ class EventReader {
 /** How long the end of a body may take to come after its [DONE] before the connection is cut. */
 const DRAIN_MS = 1000;
 
-const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
-
 interface GenerationCall {
   transport: HttpTransport;
   inferenceId: string;
@@ -265,7 +263,7 @@ function generationOperations(call: GenerationCall): GenerationOperations {
       if (!protocol.streams) return wholeAnswerStream(await generate(request, signal));
       const { url, body } = protocol.request(request, true);
       const res = await open(url, body, 'text/event-stream', signal);
-      if (res.status < 200 || res.status >= 300 || !/event-stream/i.test(header(res.headers['content-type']))) {
+      if (res.status < 200 || res.status >= 300 || !/event-stream/i.test(res.contentType)) {
         // An error status, or a server that answered the stream request whole.
         return wholeAnswerStream(await answerText(res, url, signal));
       }
