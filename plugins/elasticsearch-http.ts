@@ -114,13 +114,11 @@ function productHeaders(request: FastifyRequest): Record<string, string> {
 export function sendEvents(reply: FastifyReply, events: Readable, headers: Record<string, string> = {}): FastifyReply {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    ...productHeaders(reply.request),
-    'cache-control': 'no-cache',
-    'content-type': 'text/event-stream',
-    ...headers,
-  });
+  // getHeaders() is a copy: the head is built in it.
+  const head = Object.assign(reply.getHeaders() as Record<string, string>, productHeaders(reply.request), headers);
+  head['cache-control'] = 'no-cache';
+  head['content-type'] = 'text/event-stream';
+  res.writeHead(200, head);
   events.on('error', () => res.destroy());
   res.once('close', () => {
     if (!events.readableEnded) events.destroy();

@@ -9,7 +9,7 @@ import type {
   GenerationSettings,
   GenerationStream,
 } from '../services/inference-service.js';
-import { queueLifecycle, submitAll, type QueueState } from './queue-lifecycle.js';
+import { queueLifecycle, submitAll, submitOne, type QueueState } from './queue-lifecycle.js';
 import type { EventStream } from './task-module.js';
 
 /** One generation to send: whole or streamed. */
@@ -71,8 +71,7 @@ export async function startStream(
   request: GenerationRequest,
   lifetime: Cancellation,
 ): Promise<GenerationStream> {
-  const [stream] = await submitAll(state.queue, [{ request, stream: true }], lifetime, undefined);
-  return stream as GenerationStream;
+  return (await submitOne(state.queue, { request, stream: true }, lifetime, undefined)) as GenerationStream;
 }
 
 /** The sampling settings of a request, from the endpoint's task settings with the request's own over them. */

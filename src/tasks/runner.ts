@@ -212,16 +212,29 @@ export class InferenceRunner {
     const pathTask = call.taskType && taskFor(call.taskType);
     const early = pathTask ? operationOf(pathTask) : undefined;
     let body = early ? checkRequest(early, call) : undefined;
-    const live = await this.served(call);
+    const served = this.served(call);
+    const live = served instanceof Promise ? await served : served;
     const operation = operationOf(live.task);
     if (!operation) throw refused(live);
     body ??= checkRequest(operation, call);
-    return using(live, () => operation.run(live.state, live.endpoint, body, call.lifetime));
+    // Awaited here: an async function that returns a promise settles two turns of the microtask queue later.
+    return await using(live, () => operation.run(live.state, live.endpoint, body, call.lifetime));
   }
 
-  /** The live endpoint a request names, recorded in its trace; 400 when the path names another task type. */
-  private async served(call: InferenceCall) {
-    const live = await this.liveEndpoint(call.inferenceId);
+  /**
+   * The live endpoint a request names, recorded in its trace; 400 when the path names another task type. Without a
+   * promise when the endpoint is live already (most requests).
+   */
+  private served(call: InferenceCall): LiveEndpoint | Promise<LiveEndpoint> {
+    const known = this.live.get(call.inferenceId);
+    return known ? this.serving(call, known) : this.servedOnceOpen(call);
+  }
+
+  private async servedOnceOpen(call: InferenceCall): Promise<LiveEndpoint> {
+    return this.serving(call, await this.liveEndpoint(call.inferenceId));
+  }
+
+  private serving(call: InferenceCall, live: LiveEndpoint): LiveEndpoint {
     if (call.trace) {
       call.trace.inferenceId = call.inferenceId;
       call.trace.taskType = live.endpoint.taskType;
