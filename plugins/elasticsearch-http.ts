@@ -234,31 +234,37 @@ export function elasticsearchHttp(app: FastifyInstance, opts: { bodyLimit: numbe
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (request, body, done) => {
-    const header = request.headers['content-type'];
-    const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase();
-    if (header !== undefined && header !== '' && !JSON_MEDIA_TYPES.has(mediaType)) {
-      done(errors.unsupportedMediaType(header), undefined);
-      return;
-    }
-    const text = body as string;
-    // An empty or all-blank body is no body (without copying the text to find out).
-    let first = 0;
-    while (
-      first < text.length &&
-      (text[first] === ' ' || text[first] === '\n' || text[first] === '\r' || text[first] === '\t')
-    )
-      first++;
-    if (first === text.length) {
-      done(null, undefined);
-      return;
-    }
-    try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (err) {
-      done(errors.malformedJson(describeJsonError(err as Error, text)), undefined);
-    }
-  });
+  // Registered for the JSON media types by name as well as for any other: fastify remembers the parser of a named
+  // type, but looks the catch-all up again (parsing the Content-Type header) on every request.
+  app.addContentTypeParser(
+    [...JSON_MEDIA_TYPES, '*'],
+    { parseAs: 'string', bodyLimit: opts.bodyLimit },
+    (request, body, done) => {
+      const header = request.headers['content-type'];
+      const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase();
+      if (header !== undefined && header !== '' && !JSON_MEDIA_TYPES.has(mediaType)) {
+        done(errors.unsupportedMediaType(header), undefined);
+        return;
+      }
+      const text = body as string;
+      // An empty or all-blank body is no body (without copying the text to find out).
+      let first = 0;
+      while (
+        first < text.length &&
+        (text[first] === ' ' || text[first] === '\n' || text[first] === '\r' || text[first] === '\t')
+      )
+        first++;
+      if (first === text.length) {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+      } catch (err) {
+        done(errors.malformedJson(describeJsonError(err as Error, text)), undefined);
+      }
+    },
+  );
 
   // A callback hook, not an async one: it runs on every response and needs no promise.
   app.addHook('onSend', (request, reply, payload, done) => {
