@@ -21,9 +21,26 @@ const LOCKOUT =
 
 class UsageError extends Error {}
 
+/** The options that take a value. */
+const VALUE_OPTIONS = new Set(['--name', '--privilege', '--id']);
+
+/**
+ * `--id VALUE` read as `--id=VALUE`: a key's id is base64url and begins with a dash one time in 64, which parseArgs
+ * would take for an option ("argument is ambiguous").
+ */
+function withJoinedValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (VALUE_OPTIONS.has(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
-    args: argv,
+    args: withJoinedValues(argv),
     allowPositionals: true,
     options: {
       name: { type: 'string' },

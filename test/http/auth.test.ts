@@ -172,6 +172,21 @@ t.test('a first new key is enforced within a second by a service running open on
   t.equal((await s.request('GET', '/_inference', undefined, apiKey(key))).status, 200);
 });
 
+t.test('an id or a name that begins with a dash is read as the option value it is', async (t) => {
+  const dataDir = t.testdir();
+  createKey(dataDir, 'admin', 'manage_inference');
+  // Key ids are base64url: one in 64 begins with "-".
+  let stderr = '';
+  try {
+    keys(dataDir, 'revoke', '--id', '-yLVjnlGd2Qw-U2Q7s75');
+  } catch (err) {
+    stderr = String((err as { stderr: string }).stderr);
+  }
+  t.match(stderr, /^keys: no active key with id or name \[-yLVjnlGd2Qw-U2Q7s75\]\n/);
+  keys(dataDir, 'create', '--name', '-dash', '--privilege', 'monitor_inference');
+  t.equal(keys(dataDir, 'revoke', '--name', '-dash'), 'revoked [-dash]\n');
+});
+
 t.test('the keys command refuses bad input with its usage', async (t) => {
   const dataDir = t.testdir();
   createKey(dataDir, 'admin', 'manage_inference');
