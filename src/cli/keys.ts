@@ -21,19 +21,43 @@ const LOCKOUT =
 
 class UsageError extends Error {}
 
-/** The options that take a value. */
-const VALUE_OPTIONS = new Set(['--name', '--privilege', '--id']);
+const OPTIONS = {
+  name: { type: 'string' },
+  privilege: { type: 'string' },
+  id: { type: 'string' },
+  json: { type: 'boolean' },
+  force: { type: 'boolean' },
+} as const;
+
+/** The options that take a value, and every option as written (`--json`). */
+const VALUE_OPTIONS = new Set(
+  Object.entries(OPTIONS)
+    .filter(([, o]) => o.type === 'string')
+    .map(([name]) => `--${name}`),
+);
+const ALL_OPTIONS = new Set(Object.keys(OPTIONS).map((name) => `--${name}`));
 
 /**
- * `--id VALUE` read as `--id=VALUE`: a key's id is base64url and begins with a dash one time in 64, which parseArgs
- * would take for an option ("argument is ambiguous").
+ * `--id VALUE` read as `--id=VALUE` when VALUE begins with a dash: a key's id is base64url and begins with one a time
+ * in 64, which parseArgs would take for an option ("argument is ambiguous"). A value that is another of the options
+ * (`--name --json`) is left for parseArgs to refuse, and nothing after `--` is touched.
  */
 function withJoinedValues(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (VALUE_OPTIONS.has(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
-    else out.push(arg);
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    if (
+      VALUE_OPTIONS.has(arg) &&
+      next !== undefined &&
+      next.startsWith('-') &&
+      next !== '--' &&
+      !ALL_OPTIONS.has(next.split('=')[0]!)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
   }
   return out;
 }
@@ -42,13 +66,7 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: withJoinedValues(argv),
     allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      privilege: { type: 'string' },
-      id: { type: 'string' },
-      json: { type: 'boolean' },
-      force: { type: 'boolean' },
-    },
+    options: OPTIONS,
   });
   const command = positionals[0];
   const store = await connectStore(loadConfig());

@@ -185,6 +185,15 @@ t.test('an id or a name that begins with a dash is read as the option value it i
   t.match(stderr, /^keys: no active key with id or name \[-yLVjnlGd2Qw-U2Q7s75\]\n/);
   keys(dataDir, 'create', '--name', '-dash', '--privilege', 'monitor_inference');
   t.equal(keys(dataDir, 'revoke', '--name', '-dash'), 'revoked [-dash]\n');
+  // An option where a value belongs is still refused, not taken for the value.
+  let code = 0;
+  try {
+    keys(dataDir, 'create', '--name', '--json', '--privilege', 'monitor_inference');
+  } catch (err) {
+    code = (err as { status: number }).status;
+  }
+  t.not(code, 0, 'no key named --json');
+  t.notOk(keys(dataDir, 'list').includes('--json'));
 });
 
 t.test('the keys command refuses bad input with its usage', async (t) => {
