@@ -119,7 +119,14 @@ export function sendEvents(reply: FastifyReply, events: Readable, headers: Recor
   head['cache-control'] = 'no-cache';
   head['content-type'] = 'text/event-stream';
   res.writeHead(200, head);
-  events.on('error', () => res.destroy());
+  // As fastify's sending of a stream did: the failure logged (credentials masked), the connection cut.
+  events.on('error', (err) => {
+    reply.log.warn(
+      { err: { type: err.name, message: maskSecrets(String(err.message), secretValues(reply.request.body)) } },
+      'the stream failed after its head was sent',
+    );
+    res.destroy();
+  });
   res.once('close', () => {
     if (!events.readableEnded) events.destroy();
   });
