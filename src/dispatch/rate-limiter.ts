@@ -105,26 +105,23 @@ export class LocalRateLimiter implements RateLimiter {
    * Each grant is at least `interval` after the one before, counted from when it really
    * happened (a late timer does not shorten the next gap). An idle limiter answers at once.
    */
+  acquire(cancel?: Cancellation): Promise<void> {
+    if (this.stopped) return Promise.reject(new LimiterStoppedError());
+    // A cancellation's reason is the service error the caller gets.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    if (cancel?.cancelled) return Promise.reject(cancel.reason);
+    if (this.tryAcquire()) return Promise.resolve();
+    const granted = waitInLine(this.waiters, cancel);
+    if (!this.timer) this.grant();
+    return granted;
+  }
+
   tryAcquire(): boolean {
     if (this.stopped || this.waiters.length > 0) return false;
     const now = performance.now();
     if (now < this.lastGrant + this.interval) return false;
     this.lastGrant = now;
     return true;
-  }
-
-  acquire(cancel?: Cancellation): Promise<void> {
-    if (this.stopped) return Promise.reject(new LimiterStoppedError());
-    // A cancellation's reason is the service error the caller gets.
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-    if (cancel?.cancelled) return Promise.reject(cancel.reason);
-    if (this.waiters.length === 0 && performance.now() >= this.lastGrant + this.interval) {
-      this.lastGrant = performance.now();
-      return Promise.resolve();
-    }
-    const granted = waitInLine(this.waiters, cancel);
-    if (!this.timer) this.grant();
-    return granted;
   }
 
   sent(): void {
