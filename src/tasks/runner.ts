@@ -226,12 +226,8 @@ export class InferenceRunner {
    * promise when the endpoint is live already (most requests).
    */
   private served(call: InferenceCall): LiveEndpoint | Promise<LiveEndpoint> {
-    const known = this.live.get(call.inferenceId);
-    return known ? this.serving(call, known) : this.servedOnceOpen(call);
-  }
-
-  private async servedOnceOpen(call: InferenceCall): Promise<LiveEndpoint> {
-    return this.serving(call, await this.liveEndpoint(call.inferenceId));
+    const live = this.liveEndpoint(call.inferenceId);
+    return live instanceof Promise ? live.then((opened) => this.serving(call, opened)) : this.serving(call, live);
   }
 
   private serving(call: InferenceCall, live: LiveEndpoint): LiveEndpoint {
