@@ -33,18 +33,13 @@ export class ChunkMasker {
   /** The id and model as the upstream sent them last: every chunk of a stream repeats them, masked once. */
   private rawId: string | undefined;
   private rawModel: string | undefined;
-  /** The first choice's content hold-back (the one most chunks go through), also in `held`. */
-  private firstContent: SecretHoldBack | undefined;
 
   constructor(private readonly key: string) {}
 
   private holdBack(index: number, field: HeldField): SecretHoldBack {
     const name = `${index}:${field}`;
     let holdBack = this.held.get(name);
-    if (!holdBack) {
-      this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
-      if (index === 0 && field === 'content') this.firstContent = holdBack;
-    }
+    if (!holdBack) this.held.set(name, (holdBack = new SecretHoldBack(this.key)));
     return holdBack;
   }
 
@@ -109,7 +104,7 @@ export class ChunkMasker {
       return false;
     const text = delta.content;
     if (text === undefined || text === '') return false;
-    const holdBack = choice.index === 0 ? this.firstContent : this.held.get(`${choice.index}:content`);
+    const holdBack = this.held.get(`${choice.index}:content`);
     return holdBack !== undefined && holdBack.passes(text);
   }
 
