@@ -109,7 +109,7 @@ function productHeaders(request: FastifyRequest): Record<string, string> {
  * that starts a turn later) took about a tenth of a stream's time to its first event (docs/performance.md), so the
  * reply is hijacked: the headers the onSend hooks would add are written here (`headers` adds a route's own), and the
  * request's log line still comes from its onResponse hook. A client that goes away destroys the events (which ends
- * their upstream request); events that fail after the head cut the connection, as fastify does.
+ * their upstream request); events that fail after the head are logged and cut the connection, as fastify does.
  */
 export function sendEvents(reply: FastifyReply, events: Readable, headers: Record<string, string> = {}): FastifyReply {
   reply.hijack();

@@ -59,20 +59,23 @@ export interface StopSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
+/** The error an AbortController aborted without a reason gives: what an aborted upstream call fails with. */
+export const abortError = (): DOMException => new DOMException('This operation was aborted', 'AbortError');
+
 /**
- * A `StopSignal` and its controller in one: listeners are plain callbacks, each called once. undici takes it as a
- * request's signal (it listens with addEventListener and fails the request with `reason`).
+ * A `StopSignal` and its controller in one: listeners are plain callbacks, each called once. The endpoint queue gives
+ * one to each upstream call, which the transport listens to.
  */
 export class CallSignal implements StopSignal {
   aborted = false;
-  /** What an AbortController aborted without a reason gives: what undici fails the request and its body with. */
+  /** abortError() once aborted. */
   reason: DOMException | undefined;
   private listeners: Array<() => void> | undefined;
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.reason = new DOMException('This operation was aborted', 'AbortError');
+    this.reason = abortError();
     const listeners = this.listeners;
     this.listeners = undefined;
     for (const listener of listeners ?? []) listener();

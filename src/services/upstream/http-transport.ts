@@ -1,6 +1,6 @@
 // Outbound HTTP for every service: undici keep-alive pools, bounded per origin, size-capped answers, no redirects;
 // streamed answers for text generation.
-import type { StopSignal } from '../../cancellation.js';
+import { abortError, type StopSignal } from '../../cancellation.js';
 import { Agent, type Dispatcher, util } from 'undici';
 import type { UpstreamGuard } from './upstream-guard.js';
 
@@ -118,7 +118,7 @@ class StreamedAnswer implements UpstreamStream, Dispatcher.DispatchHandler {
   /** undici's reading of the connection, paused while the reader is behind. */
   private resumeReading: (() => void) | undefined;
   private paused = false;
-  private readonly onAbort = () => this.fail(new DOMException('This operation was aborted', 'AbortError'));
+  private readonly onAbort = () => this.fail(abortError());
 
   constructor(
     private readonly signal: StopSignal,
@@ -222,8 +222,7 @@ class StreamedAnswer implements UpstreamStream, Dispatcher.DispatchHandler {
 
   abort(): void {
     // A body read to its end is no longer tied to a request; whatever is left unread is dropped.
-    if (!this.over)
-      this.fail(this.complete ? cutShort() : new DOMException('This operation was aborted', 'AbortError'));
+    if (!this.over) this.fail(this.complete ? cutShort() : abortError());
     this.chunks = [];
     this.buffered = 0;
   }
@@ -316,7 +315,7 @@ class WholeAnswer implements Dispatcher.DispatchHandler {
   abort(): void {
     if (this.over) return;
     this.over = true;
-    this.failure = new DOMException('This operation was aborted', 'AbortError');
+    this.failure = abortError();
     this.abortRequest?.(this.failure);
     this.settle.reject(this.failure);
   }
