@@ -8,6 +8,7 @@ import type { DoorErrorAnswer } from '../src/doors/door-errors.js';
 import { EsError, errors, type ErrorCause } from '../src/errors.js';
 import { maskSecrets, secretValues } from '../src/redaction.js';
 import { bodyIssue, fieldName, type SchemaIssue } from '../src/request-body.js';
+import type { EventStream } from '../src/tasks/task-module.js';
 
 /**
  * How the routes of another protocol (the doors: OpenAI's and Hugging Face's, docs/doors.md) write an error, once it
@@ -108,10 +109,17 @@ function productHeaders(request: FastifyRequest): Record<string, string> {
  * stream gives them. fastify's own sending of a stream (onSend hooks, end-of-stream watchers on both sides, a pipe
  * that starts a turn later) took about a tenth of a stream's time to its first event (docs/performance.md), so the
  * reply is hijacked: the headers the onSend hooks would add are written here (`headers` adds a route's own), and the
- * request's log line still comes from its onResponse hook. A client that goes away destroys the events (which ends
- * their upstream request); events that fail after the head are logged and cut the connection, as fastify does.
+ * request's log line still comes from its onResponse hook. A client that goes away closes the events (which ends
+ * their upstream request).
+ *
+ * The runner's streams write themselves to the response (EventStream.writeTo); a door's stream, which re-frames them in
+ * its own protocol, is piped. Events that fail after the head are logged and cut the connection, as fastify does.
  */
-export function sendEvents(reply: FastifyReply, events: Readable, headers: Record<string, string> = {}): FastifyReply {
+export function sendEvents(
+  reply: FastifyReply,
+  events: EventStream | Readable,
+  headers: Record<string, string> = {},
+): FastifyReply {
   reply.hijack();
   const res = reply.raw;
   // getHeaders() is a copy: the head is built in it.
@@ -119,6 +127,11 @@ export function sendEvents(reply: FastifyReply, events: Readable, headers: Recor
   head['cache-control'] = 'no-cache';
   head['content-type'] = 'text/event-stream';
   res.writeHead(200, head);
+  if (!isReadable(events)) {
+    res.once('close', () => events.close());
+    events.writeTo(res);
+    return reply;
+  }
   // As fastify's sending of a stream did: the failure logged (credentials masked), the connection cut.
   events.on('error', (err) => {
     reply.log.warn(
@@ -136,6 +149,8 @@ export function sendEvents(reply: FastifyReply, events: Readable, headers: Recor
   events.pipe(res);
   return reply;
 }
+
+const isReadable = (events: EventStream | Readable): events is Readable => 'pipe' in events;
 
 /** Sends an error already passed through withoutSecrets. */
 function sendMasked(reply: FastifyReply, safe: EsError, writer?: ErrorWriter): FastifyReply {

@@ -1,6 +1,5 @@
 // Routes that run inference: POST /_inference/{task_type}/{inference_id}, /_inference/{inference_id}, _stream and
 // _unified.
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
@@ -12,6 +11,7 @@ import { errors } from '../src/errors.js';
 import { DEFAULT_TIMEOUT, parseTimeValue } from '../src/request-params.js';
 import { allTasks } from '../src/tasks/task-catalog.js';
 import type { InferenceCall, InferenceRunner } from '../src/tasks/runner.js';
+import type { EventStream } from '../src/tasks/task-module.js';
 import { parseTaskType } from '../src/inference-task-type.js';
 import { InferenceIdParams, TaskTypeAndIdParams } from '../schemas/endpoints.js';
 import { ErrorResponses } from '../schemas/error-envelope.js';
@@ -168,19 +168,20 @@ const inferenceRoutes: FastifyPluginAsyncTypebox<InferenceRoutesOptions> = async
     unified = false,
   ) => {
     const { call, lifetime, end, started } = callOf(request, reply, inferenceId, pathTaskType);
-    let events;
+    let events: EventStream | undefined;
     try {
       events = await (unified ? runner.unified(call) : runner.stream(call));
       // The deadline may have passed as the stream began: it then ended the upstream request.
       if (lifetime.cancelled) throw lifetime.reason;
     } catch (err) {
+      events?.close();
       end();
       throw err;
     }
     // The timeout bounded the wait for the first byte; from here the client leaving is what ends the stream.
     started();
     // text/event-stream whatever the Accept header says (the clients ask for their JSON type).
-    return sendEvents(reply, events instanceof Readable ? events : Readable.from(events), costHeaders(lifetime));
+    return sendEvents(reply, events, costHeaders(lifetime));
   };
 
   // The body's shape depends on the task type, which the one-segment form learns from the endpoint: each task checks

@@ -2,7 +2,6 @@
 // their own protocol (docs/doors.md).
 import { EsError, errors } from '../errors.js';
 import { SseParser } from '../services/upstream/sse.js';
-import type { EventStream } from '../tasks/task-module.js';
 
 /** One server-sent event of a `_stream` answer: `message` (a JSON chunk or `[DONE]`) or `error`. */
 export interface InferenceEvent {
@@ -15,7 +14,7 @@ export interface InferenceEvent {
  * one), read by the parser that reads upstream streams. Leaving the iteration ends the runner's stream, and so its
  * upstream request.
  */
-export async function* inferenceEvents(stream: EventStream): AsyncGenerator<InferenceEvent> {
+export async function* inferenceEvents(stream: AsyncIterable<string>): AsyncGenerator<InferenceEvent> {
   // No bound of its own: these are the service's own events, each made from an upstream event the upstream's parser
   // already bounded.
   const parser = new SseParser(Number.MAX_SAFE_INTEGER);
@@ -29,7 +28,7 @@ export async function* inferenceEvents(stream: EventStream): AsyncGenerator<Infe
  * ends it as the error it carries.
  */
 export async function* completionDeltas(
-  stream: EventStream,
+  stream: AsyncIterable<string>,
 ): AsyncGenerator<{ delta: string; error?: undefined } | { error: EsError }> {
   for await (const { event, data } of inferenceEvents(stream)) {
     if (event === 'error') {

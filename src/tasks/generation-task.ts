@@ -10,7 +10,7 @@ import type {
   GenerationStream,
 } from '../services/inference-service.js';
 import { queueLifecycle, submitAll, submitOne, type QueueState } from './queue-lifecycle.js';
-import type { EventStream } from './task-module.js';
+import type { EventSink, EventStream } from './task-module.js';
 
 /** One generation to send: whole or streamed. */
 export interface GenerationWork {
@@ -106,15 +106,20 @@ interface EventFormat {
 
 /**
  * A stream's server-sent events, read from the upstream as the client takes them. Each network read's chunks become one
- * piece of text (one write), taken from the upstream's buffer synchronously when it says bytes have arrived: no promise
- * between the upstream's read and the client's write. The first event, read before the stream was committed, goes out
- * with the headers; the rest of its read is taken a turn of the event loop later, once it has been written.
+ * piece of text, written straight to the client's response (one write), taken from the upstream's buffer synchronously
+ * when it says bytes have arrived: no promise, and no Readable and pipe, between the upstream's read and the client's
+ * write. The first event, read before the stream was committed, goes out with the headers; the rest of its read is
+ * taken a turn of the event loop later, once it has been written. The last text goes out with the response's end, in
+ * one write (docs/performance.md#streams-written-straight-to-the-response).
  */
-class EventReadable extends Readable {
+class EventWriter implements EventStream {
   private readonly streamClosed: () => void;
+  /** The first read's events, formatted before the stream was committed (a failure there is still an error answer). */
+  private readonly firstText: string;
+  private sink: EventSink | undefined;
   /** The first event has had its turn: reading may go on. */
   private begun = false;
-  /** The client's side is full: reading waits for _read. */
+  /** The client's side is full: reading waits for its drain. */
   private full = false;
   /** A wake is registered with the upstream. */
   private waiting = false;
@@ -123,30 +128,73 @@ class EventReadable extends Readable {
     this.waiting = false;
     if (!this.full) this.drain();
   };
+  private readonly drained = () => {
+    this.full = false;
+    if (!this.waiting) this.drain();
+  };
 
   constructor(
     private readonly state: GenerationState,
     private readonly stream: GenerationStream,
     private readonly format: EventFormat,
   ) {
-    super({ objectMode: true });
     this.streamClosed = state.telemetry.streamOpened();
+    const first = stream.first;
+    this.firstText = first && first.length > 0 ? this.text(first) : '';
+  }
+
+  writeTo(sink: EventSink): void {
+    if (this.sink) throw new Error('the events are written once');
+    this.sink = sink;
+    if (this.over) return;
     // What was read before the stream began goes out with the headers, without waiting for a promise.
-    if (stream.first && stream.first.length > 0) this.send(stream.first);
+    if (this.firstText !== '' && !sink.write(this.firstText)) this.wait();
     setImmediate(() => {
       this.begun = true;
-      this.drain();
+      if (!this.full) this.drain();
     });
   }
 
-  override _read(): void {
-    this.full = false;
-    if (!this.waiting) this.drain();
+  /** The events as an iteration (the doors read them back); leaving it early ends the upstream request. */
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    let drained: (() => void) | undefined;
+    const readable = new Readable({
+      objectMode: true,
+      read: () => {
+        const resume = drained;
+        drained = undefined;
+        resume?.();
+      },
+      destroy: (error, callback) => {
+        this.close();
+        callback(error);
+      },
+    });
+    this.writeTo({
+      write: (text) => readable.push(text),
+      end: (text) => {
+        readable.push(text);
+        readable.push(null);
+      },
+      once: (_event, listener) => {
+        drained = listener;
+      },
+    });
+    return readable[Symbol.asyncIterator]() as AsyncIterator<string>;
   }
 
-  /** Takes and pushes what the upstream has read, until it has nothing more for now, ends, or the client is full. */
+  close(): void {
+    if (!this.over) {
+      this.over = true;
+      this.streamClosed();
+    }
+    // Ends the upstream request (the client went away); after a good end, lets its body drain.
+    this.stream.close();
+  }
+
+  /** Takes and writes what the upstream has read, until it has nothing more for now, ends, or the client is full. */
   private drain(): void {
-    if (!this.begun || this.over || this.destroyed) return;
+    if (!this.begun || this.over) return;
     try {
       for (;;) {
         const batch = this.stream.take();
@@ -159,48 +207,43 @@ class EventReadable extends Readable {
           this.finish(this.format.end());
           return;
         }
-        // Taken again when the client has read what is buffered (_read).
-        if (!this.send(batch)) {
-          this.full = true;
+        const text = this.text(batch);
+        // Taken again when the client has read what is buffered.
+        if (text !== '' && !this.sink!.write(text)) {
+          this.wait();
           return;
         }
       }
     } catch (err) {
       // After an error nothing else is sent: not even an upstream [DONE].
-      if (!this.destroyed && !this.over) this.finish(this.format.failed(streamFailure(err)));
+      if (!this.over) this.finish(this.format.failed(streamFailure(err)));
     }
   }
 
-  /** One read's chunks as event text; false when the buffer is full. */
-  private send(chunks: GenerationChunk[]): boolean {
+  private wait(): void {
+    this.full = true;
+    this.sink!.once('drain', this.drained);
+  }
+
+  /** One read's chunks as event text. */
+  private text(chunks: GenerationChunk[]): string {
     this.state.telemetry.tokensStreamed(chunks.length);
-    const text = this.format.chunks(chunks);
-    return text === '' || this.push(text);
+    return this.format.chunks(chunks);
   }
 
   private finish(text: string): void {
     this.over = true;
     this.streamClosed();
-    this.push(text);
-    this.push(null);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.over) {
-      this.over = true;
-      this.streamClosed();
-    }
-    // Ends the upstream request (the client went away, or the answer failed); after a good end, lets its body drain.
+    this.sink!.end(text);
     this.stream.close();
-    callback(error);
   }
 }
 
 /**
  * Streams `stream` as server-sent events: `format` turns each network read's chunks into event text, `end` writes
- * what closes a stream that ended well, `failed` the error event. The upstream request ends with the iteration,
- * however it ends (the client gone, an error).
+ * what closes a stream that ended well, `failed` the error event. The upstream request ends with the stream, however it
+ * ends (its end, an error, the client gone: close()).
  */
 export function streamEvents(state: GenerationState, stream: GenerationStream, format: EventFormat): EventStream {
-  return new EventReadable(state, stream, format);
+  return new EventWriter(state, stream, format);
 }

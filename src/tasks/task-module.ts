@@ -35,11 +35,26 @@ export interface DispatchContext<T extends TaskType> {
   cache?: EmbeddingCache;
 }
 
+/** Where a stream's events are written: the client's response (node's ServerResponse is one). */
+export interface EventSink {
+  /** Writes text; false once the receiver's buffer is full: the writer then waits for its `drain`. */
+  write(text: string): boolean;
+  /** Writes the last text and ends the answer. */
+  end(text: string): void;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
 /**
- * A streamed answer's server-sent events as text, ready to write, ending with the task's
- * terminator or an `event: error`. Breaking off the iteration ends the upstream request.
+ * A streamed answer's server-sent events as text, ready to write, ending with the task's terminator or an
+ * `event: error`: written to a sink as the upstream gives them (`writeTo`), or iterated. close(), or breaking off the
+ * iteration, ends the upstream request.
  */
-export type EventStream = AsyncIterable<string>;
+export interface EventStream extends AsyncIterable<string> {
+  /** Writes the events to `sink` as they come: what was read before the stream began at once, in this call. */
+  writeTo(sink: EventSink): void;
+  /** Nothing more is written: ends the upstream request if it is still going (idempotent). */
+  close(): void;
+}
 
 /** Streamed inference (`POST …/_stream`), for task types that stream. */
 interface StreamingOperation<T extends TaskType, Body, State> {
