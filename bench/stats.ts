@@ -104,3 +104,9 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
+
+/** Write system calls (write, writev, send) a process has made so far, from /proc/<pid>/io. */
+export function writeCalls(pid: number): number {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/^syscw: (\d+)$/m.exec(io)?.[1] ?? NaN);
+}

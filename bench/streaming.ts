@@ -2,7 +2,7 @@
 // against the upstream called directly, and streams/s at 500 concurrent streams.
 import { Agent, request } from 'undici';
 import { startChild } from './children.js';
-import { cpuSeconds, row, type Row } from './stats.js';
+import { cpuSeconds, row, writeCalls, type Row } from './stats.js';
 
 const DEPLOYED = { MALLOC_ARENA_MAX: '2' };
 const CONCURRENT = 500;
@@ -100,7 +100,7 @@ export async function streamingRows(): Promise<Row[]> {
     const bareProxy: Target = {
       url: `${proxy.url}/_inference/completion/bench/_stream`,
       body: GATEWAY_BODY,
-      agent: new Agent(),
+      agent: new Agent({ connections: CONCURRENT }),
     };
 
     // Time to the first event, one stream at a time, alternating so that drift in the machine's speed falls on both
@@ -151,28 +151,51 @@ export async function streamingRows(): Promise<Row[]> {
     }
 
     // 500 concurrent streams of 20 tokens 5 ms apart (about 100 ms each at best), in rounds that
-    // alternate direct and through the service: drift in the machine's speed falls on both alike.
+    // take turns: direct, through the service, through the bare proxy. Drift in the machine's speed falls on all alike.
     await upstream.ask('shape', { tokenDelayMs: 5, count: TOKENS });
     await throughput(ours, CONCURRENT, 2);
+    await throughput(bareProxy, CONCURRENT, 2);
     const bare: number[] = [];
     const gated: number[] = [];
+    const proxied: number[] = [];
     const ratios: number[] = [];
+    const proxyRatios: number[] = [];
     const cpuPerStream: number[] = [];
+    const proxyCpuPerStream: number[] = [];
+    const writesPerStream: number[] = [];
+    const proxyWritesPerStream: number[] = [];
     let failed = 0;
     let peakOpen = 0;
+    // The CPU time (user + system) and write system calls of the process in the middle, per stream: unlike streams/s,
+    // CPU time hardly moves with the machine's load.
+    const costOf = async (target: Target, pid: number) => {
+      await upstream.ask('reset');
+      const cpuBefore = cpuSeconds(pid);
+      const writesBefore = writeCalls(pid);
+      const result = await throughput(target, CONCURRENT, 4);
+      const stats = await upstream.ask<{ requests: number; peakOpen: number }>('stats');
+      return {
+        ...result,
+        peakOpen: stats.peakOpen,
+        cpuMs: ((cpuSeconds(pid) - cpuBefore) * 1000) / stats.requests,
+        writes: (writeCalls(pid) - writesBefore) / stats.requests,
+      };
+    };
     for (let i = 0; i < 5; i++) {
       const b = await throughput(direct, CONCURRENT, 4);
-      await upstream.ask('reset');
-      // The service's CPU time (user + system) per stream: unlike streams/s, it hardly moves with the machine's load.
-      const cpuBefore = cpuSeconds(gateway.process.pid!);
-      const g = await throughput(ours, CONCURRENT, 4);
-      const requests = (await upstream.ask<{ requests: number }>('stats')).requests;
-      cpuPerStream.push(((cpuSeconds(gateway.process.pid!) - cpuBefore) * 1000) / requests);
-      peakOpen = Math.max(peakOpen, (await upstream.ask<{ requests: number; peakOpen: number }>('stats')).peakOpen);
+      const g = await costOf(ours, gateway.process.pid!);
+      const q = await costOf(bareProxy, proxy.process.pid!);
+      peakOpen = Math.max(peakOpen, g.peakOpen);
       failed += g.failed;
       bare.push(b.perSecond);
       gated.push(g.perSecond);
+      proxied.push(q.perSecond);
       ratios.push(g.perSecond / b.perSecond);
+      proxyRatios.push(q.perSecond / b.perSecond);
+      cpuPerStream.push(g.cpuMs);
+      proxyCpuPerStream.push(q.cpuMs);
+      writesPerStream.push(g.writes);
+      proxyWritesPerStream.push(q.writes);
     }
     await direct.agent.close();
     await ours.agent.close();
@@ -197,8 +220,13 @@ export async function streamingRows(): Promise<Row[]> {
       row('streaming', `${c}, through the service`, 'streams/s', gated),
       row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),
       row('streaming', `${c}, through the service`, 'service CPU ms per stream', cpuPerStream),
+      row('streaming', `${c}, through the service`, 'service write calls per stream', writesPerStream),
       row('streaming', `${c}, through the service`, 'failed streams', [failed], { text: '= 0', met: (v) => v === 0 }),
+      row('streaming', `${c}, through a bare proxy`, 'streams/s', proxied),
+      row('streaming', `${c}, through a bare proxy`, 'proxy CPU ms per stream', proxyCpuPerStream),
+      row('streaming', `${c}, through a bare proxy`, 'proxy write calls per stream', proxyWritesPerStream),
       row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios, { text: '>= 0.7', met: (v) => v >= 0.7 }),
+      row('streaming', `${c}, bare proxy / direct`, 'streams/s ratio', proxyRatios),
     ];
   } finally {
     await proxy.stop();
