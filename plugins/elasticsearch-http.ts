@@ -1,7 +1,7 @@
 // Makes fastify speak Elasticsearch's HTTP: JSON media types, the product header, the error envelope everywhere.
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import type { DoorErrorAnswer } from '../src/doors/door-errors.js';
@@ -127,7 +127,7 @@ export function sendEvents(
   head['cache-control'] = 'no-cache';
   head['content-type'] = 'text/event-stream';
   res.writeHead(200, head);
-  if (!isReadable(events)) {
+  if (!(events instanceof Readable)) {
     res.once('close', () => events.close());
     events.writeTo(res);
     return reply;
@@ -149,8 +149,6 @@ export function sendEvents(
   events.pipe(res);
   return reply;
 }
-
-const isReadable = (events: EventStream | Readable): events is Readable => 'pipe' in events;
 
 /** Sends an error already passed through withoutSecrets. */
 function sendMasked(reply: FastifyReply, safe: EsError, writer?: ErrorWriter): FastifyReply {

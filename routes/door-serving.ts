@@ -28,8 +28,12 @@ export async function serveDoor(
       end();
       return reply.type('application/json').send(typeof answer === 'string' ? answer : answer.json);
     }
-    // The deadline may have passed as the stream began: it then ended the upstream request.
-    if (lifetime.cancelled) throw lifetime.reason;
+    // The deadline may have passed as the stream began: it then ended the upstream request, and the stream is closed
+    // unsent (its events are read only once they are sent).
+    if (lifetime.cancelled) {
+      answer.source.close();
+      throw lifetime.reason;
+    }
     events = answer.events;
   } catch (err) {
     end();

@@ -2,6 +2,7 @@
 import type { Cancellation } from '../cancellation.js';
 import type { TaskType } from '../inference-task-type.js';
 import type { InferenceCall, InferenceRunner } from '../tasks/runner.js';
+import type { EventStream } from '../tasks/task-module.js';
 
 /** What a door knows of the request it serves, from its route. */
 export interface DoorRequest {
@@ -12,8 +13,11 @@ export interface DoorRequest {
   path: string;
 }
 
-/** A door's answer: a whole JSON text, or server-sent events once the upstream's answer has begun. */
-export type DoorAnswer = { json: string } | { events: AsyncIterable<string> };
+/**
+ * A door's answer: a whole JSON text, or server-sent events once the upstream's answer has begun (`events`, the door's
+ * own, read from the runner's `source`, which is closed if the answer is never sent).
+ */
+export type DoorAnswer = { json: string } | { events: AsyncIterable<string>; source: EventStream };
 
 /** The runner's operations the doors use: the same queues, limits, retries and timeouts as `_inference`. */
 export type DoorRunner = Pick<InferenceRunner, 'result' | 'stream' | 'taskTypeOf'>;

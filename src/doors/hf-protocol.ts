@@ -197,7 +197,7 @@ export class HfProtocol {
       body.parameters?.details === true ? { maxNewTokens: body.parameters.max_new_tokens ?? undefined } : undefined;
     if (stream) {
       const events = await this.runner.stream(runnerCall(request, inferenceId, 'completion', esBody));
-      return { events: tgiTokenStream(events, prefix, details) };
+      return { events: tgiTokenStream(events, prefix, details), source: events };
     }
     if (details) {
       // The whole answer with TGI's details (which huggingface_hub requires once it asked for them, as Dify does):

@@ -307,6 +307,7 @@ export class OpenAiProtocol {
     if (body.stream === true)
       return {
         events: chatStream(events, body.model, chatId(), body.stream_options?.include_usage === true, streamError),
+        source: events,
       };
     return { json: JSON.stringify(await collectChat(events, body.model, chatId())) };
   }
@@ -323,7 +324,7 @@ export class OpenAiProtocol {
     const id = chatId();
     if (body.stream === true) {
       const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
-      return { events: completionChatStream(events, body.model, id, streamError) };
+      return { events: completionChatStream(events, body.model, id, streamError), source: events };
     }
     const [result] = await this.runner.result(runnerCall(request, body.model, 'completion', esBody));
     return {
@@ -357,7 +358,7 @@ export class OpenAiProtocol {
     const id = completionId();
     if (body.stream === true) {
       const events = await this.runner.stream(runnerCall(request, body.model, 'completion', esBody));
-      return { events: completionStream(events, body.model, id, streamError) };
+      return { events: completionStream(events, body.model, id, streamError), source: events };
     }
     const results = await this.runner.result(runnerCall(request, body.model, 'completion', esBody));
     return {

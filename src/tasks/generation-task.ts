@@ -140,7 +140,13 @@ class EventWriter implements EventStream {
   ) {
     this.streamClosed = state.telemetry.streamOpened();
     const first = stream.first;
-    this.firstText = first && first.length > 0 ? this.text(first) : '';
+    try {
+      this.firstText = first && first.length > 0 ? this.text(first) : '';
+    } catch (err) {
+      // Answered as an error: the stream is over before it began.
+      this.close();
+      throw err;
+    }
   }
 
   writeTo(sink: EventSink): void {
