@@ -237,11 +237,10 @@ class EventWriter implements EventStream {
     return this.format.chunks(chunks);
   }
 
+  /** Ends the answer with `text`; the stream is over (close()'s bookkeeping, done first: nothing is written after). */
   private finish(text: string): void {
-    this.over = true;
-    this.streamClosed();
+    this.close();
     this.sink!.end(text);
-    this.stream.close();
   }
 }
 
