@@ -1,5 +1,5 @@
 // Makes fastify speak Elasticsearch's HTTP: JSON media types, the product header, the error envelope everywhere.
-import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import { maxHeaderSize, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -8,7 +8,7 @@ import type { DoorErrorAnswer } from '../src/doors/door-errors.js';
 import { EsError, errors, type ErrorCause } from '../src/errors.js';
 import { maskSecrets, secretValues } from '../src/redaction.js';
 import { bodyIssue, fieldName, type SchemaIssue } from '../src/request-body.js';
-import type { EventStream } from '../src/tasks/task-module.js';
+import type { EventSink, EventStream } from '../src/tasks/task-module.js';
 
 /**
  * How the routes of another protocol (the doors: OpenAI's and Hugging Face's, docs/doors.md) write an error, once it
@@ -129,7 +129,7 @@ export function sendEvents(
   res.writeHead(200, head);
   if (!(events instanceof Readable)) {
     res.once('close', () => events.close());
-    events.writeTo(res);
+    events.writeTo(connectionSink(res));
     return reply;
   }
   // As fastify's sending of a stream did: the failure logged (credentials masked), the connection cut.
@@ -148,6 +148,52 @@ export function sendEvents(
   if (first !== null) res.write(first);
   events.pipe(res);
   return reply;
+}
+
+/**
+ * Where a runner's stream writes its events: the head and the first text through the response (node frames and sends
+ * them), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write() corks the socket,
+ * writes the chunk's size line, its text and its line end apart and uncorks on the next tick: three buffered writes, a
+ * tick and a writev for every event, and a fifth of what a stream allocated. Here the texts written in one turn (the
+ * events of one upstream read, which undici hands over chunk by chunk) become one chunk, written once at the end of the
+ * turn (docs/performance.md#events-written-to-the-connection). The last text still ends the response through it
+ * (node's end of the body, its `finish`, the request's log line).
+ *
+ * Only where the two are the same: a chunked response that node writes itself (an injected response's write is not
+ * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response).
+ */
+function connectionSink(res: ServerResponse): EventSink {
+  if (!res.chunkedEncoding || res.write !== ServerResponse.prototype.write) return res;
+  /** Undefined until the first write; then the connection written to directly, or null: the response throughout. */
+  let socket: Socket | null | undefined;
+  /** The turn's texts, not yet written. */
+  let pending = '';
+  const flush = () => {
+    const text = pending;
+    pending = '';
+    // A connection that is closing takes nothing more; its `close` ends the stream.
+    if (text !== '' && socket?.writable) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+  };
+  return {
+    write(text) {
+      if (socket === undefined) {
+        const written = res.write(text);
+        // Nothing held by the response: the head and this text are on the connection (buffered there, in order).
+        socket = res.socket !== null && res.writableLength === res.socket.writableLength ? res.socket : null;
+        return written;
+      }
+      if (socket === null) return res.write(text);
+      if (pending === '') queueMicrotask(flush);
+      pending += text;
+      // Full once the connection says so (after a flush): its `drain` then follows.
+      return !socket.writableNeedDrain;
+    },
+    end(text) {
+      flush();
+      res.end(text);
+    },
+    once: (event, listener) => (socket ?? res).once(event, listener),
+  };
 }
 
 /** Sends an error already passed through withoutSecrets. */

@@ -1,6 +1,7 @@
 // Streamed completion and chat_completion through HTTP: the events on the wire, failures before and after the first
 // byte, timeouts, disconnects, caps.
 import http from 'node:http';
+import net from 'node:net';
 import t from 'tap';
 import { measureTiming, pacedBurst } from '../helpers/timing.js';
 import { API_KEY, envelope, startApp, type Tap } from '../helpers/app-harness.js';
@@ -676,6 +677,64 @@ t.test('a client that stops reading for a while is then sent every event, in ord
   // Compared here rather than by t.equal: a diff of 10 MB says nothing.
   t.ok(body === expected, `every event, in order (the first difference at ${at} of ${expected.length})`);
 });
+
+t.test(
+  'over a connection, each event is one HTTP/1.1 chunk sized in bytes, and the connection serves the next stream',
+  async (t) => {
+    const { s, llm, put } = await setup(t);
+    await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+    // Characters of two, three and four bytes: a chunk's size counts bytes, not characters. 5 ms apart: a read each.
+    const tokens = ['é', ' 日本語', ' 🙂', ' naïve', ' ascii', ' Ω≈ç', ' 𝔘𝔫𝔦', ' end'];
+    llm.reply = () => tokens;
+    llm.tokenDelayMs = 5;
+    const base = new URL(await s.app.listen({ port: 0, host: '127.0.0.1' }));
+    const socket = net.connect(Number(base.port), base.hostname);
+    t.teardown(() => socket.destroy());
+    let received = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+    const body = JSON.stringify({ input: 'hi' });
+    const ask = () =>
+      socket.write(
+        `POST /_inference/completion/c/_stream HTTP/1.1\r\nHost: ${base.host}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    for (const round of [1, 2]) {
+      received = Buffer.alloc(0);
+      ask();
+      await waitFor(() => received.includes('\r\n0\r\n\r\n'));
+      const headEnd = received.indexOf('\r\n\r\n');
+      const head = received.subarray(0, headEnd).toString('latin1');
+      t.match(head, /^HTTP\/1\.1 200 OK\r\n/, `stream ${round}: 200`);
+      t.match(head, /\r\ntransfer-encoding: chunked(\r\n|$)/i, `stream ${round}: chunked`);
+      // Each chunk read by its declared size: the size line, exactly that many bytes, a line end.
+      const chunks: Buffer[] = [];
+      let at = headEnd + 4;
+      for (;;) {
+        const lineEnd = received.indexOf('\r\n', at);
+        const sizeLine = received.subarray(at, lineEnd).toString('latin1');
+        if (lineEnd < 0 || !/^[0-9a-f]+$/i.test(sizeLine)) {
+          t.fail(`stream ${round}: a chunk size line at ${at}: ${JSON.stringify(sizeLine.slice(0, 20))}`);
+          break;
+        }
+        const size = parseInt(sizeLine, 16);
+        const data = received.subarray(lineEnd + 2, lineEnd + 2 + size);
+        t.equal(received.subarray(lineEnd + 2 + size, lineEnd + 4 + size).toString('latin1'), '\r\n');
+        at = lineEnd + 4 + size;
+        if (size === 0) break;
+        chunks.push(data);
+      }
+      t.equal(at, received.length, `stream ${round}: nothing after the last chunk`);
+      t.equal(Buffer.concat(chunks).toString('utf8'), completionStream(tokens), `stream ${round}: every event, whole`);
+      // Tokens sent apart go out apart, one event per chunk: the last chunk carries the [DONE] after the last token.
+      t.ok(chunks.length >= 4, `stream ${round}: ${chunks.length} chunks`);
+      t.ok(
+        chunks.every((c) => c.toString('utf8').endsWith('\n\n')),
+        `stream ${round}: each chunk ends an event`,
+      );
+    }
+    t.equal(llm.received.length, 2);
+  },
+);
 
 /** Opens a stream with a raw HTTP request; resolves with its first event and a way to drop the connection. */
 function openStream(url: string, body: unknown): Promise<{ firstEvent: string; disconnect(): void }> {
