@@ -171,7 +171,6 @@ function connectionSink(res: ServerResponse): EventSink {
   const flush = () => {
     const text = pending;
     pending = '';
-    // A connection that is closing takes nothing more; its `close` ends the stream.
     if (text !== '' && socket?.writable) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
   };
   return {
@@ -183,6 +182,9 @@ function connectionSink(res: ServerResponse): EventSink {
         return written;
       }
       if (socket === null) return res.write(text);
+      // A connection that is closing takes nothing more: reading waits (for a `drain` that will not come) until its
+      // `close` ends the stream, as it would behind a full response.
+      if (!socket.writable) return false;
       if (pending === '') queueMicrotask(flush);
       pending += text;
       // Full once the connection says so (after a flush): its `drain` then follows.
