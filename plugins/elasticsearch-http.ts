@@ -150,6 +150,9 @@ export function sendEvents(
   return reply;
 }
 
+/** A settled promise: what is written in a turn is flushed in a reaction to it. */
+const SETTLED = Promise.resolve();
+
 /**
  * Where a runner's stream writes its events: the head and the first text through the response (node frames and sends
  * them), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write() corks the socket,
@@ -185,7 +188,9 @@ function connectionSink(res: ServerResponse): EventSink {
       // A connection that is closing takes nothing more: reading waits (for a `drain` that will not come) until its
       // `close` ends the stream, as it would behind a full response.
       if (!socket.writable) return false;
-      if (pending === '') queueMicrotask(flush);
+      // At the end of the turn: a reaction to a settled promise (queueMicrotask makes an AsyncResource and a bound
+      // function each time).
+      if (pending === '') void SETTLED.then(flush);
       pending += text;
       // Full once the connection says so (after a flush): its `drain` then follows.
       return !socket.writableNeedDrain;
