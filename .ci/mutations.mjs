@@ -579,6 +579,22 @@ const MUTATIONS = [
     'http/operator',
     'a scrape sent again unchanged',
   ],
+  [
+    'streams: chunk size in characters',
+    'plugins/elasticsearch-http.ts',
+    '${Buffer.byteLength(text).toString(16)}',
+    '${text.length.toString(16)}',
+    'http/streaming',
+    'each event is one HTTP/1.1 chunk',
+  ],
+  [
+    'streams: upstream cut at [DONE]',
+    'src/services/hugging-face/generation-wire.ts',
+    'if (reader.doneSeen) void reader.drain(DRAIN_MS)',
+    'if (false) void reader.drain(DRAIN_MS)',
+    'http/streaming',
+    'give their upstream connection back',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

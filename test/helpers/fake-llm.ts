@@ -14,6 +14,8 @@ export interface LlmRequest {
   closedEarly: boolean;
   /** performance.now() when the connection of the answer closed (early or not). */
   closedAt: number | undefined;
+  /** Which connection the request came on: 1 for the server's first, 2 for the next, … */
+  connection: number;
 }
 
 /** What the server does with one request instead of answering normally. */
@@ -104,6 +106,14 @@ export class FakeLlm {
   chatTemplate = true;
   /** Keep headers and bodies in `received` (the benchmark turns it off). */
   record = true;
+  private readonly connections = new WeakMap<Socket, number>();
+  private connectionCount = 0;
+
+  private connectionOf(socket: Socket): number {
+    let n = this.connections.get(socket);
+    if (n === undefined) this.connections.set(socket, (n = ++this.connectionCount));
+    return n;
+  }
   /**
    * When set, each stream sends its first token, then waits until this many answers are open
    * at once before it goes on (so that a test can be sure they all were open together).
@@ -176,6 +186,7 @@ export class FakeLlm {
         at,
         closedEarly: false,
         closedAt: undefined,
+        connection: this.connectionOf(req.socket),
       };
       // /info is asked at creation, beside the generations: counted apart, so `received` stays what was generated.
       if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith('/info')) {

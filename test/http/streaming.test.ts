@@ -603,6 +603,41 @@ t.test('the request timeout bounds the wait for the first byte, not the stream',
   );
 });
 
+t.test('streams that end with [DONE] give their upstream connection back: the next stream reuses it', async (t) => {
+  const { llm, put, stream } = await setup(t);
+  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+  // The end of the body in the read that brings the [DONE], or 20 ms after it.
+  for (const [style, delay] of [
+    ['tgi', 0],
+    ['vllm', 0],
+    ['tgi', 20],
+    ['vllm', 20],
+  ] as const) {
+    llm.style = style;
+    llm.tokenDelayMs = delay;
+    const first = llm.received.length;
+    for (let i = 0; i < 5; i++) {
+      const res = await stream('completion', 'c', { input: `hi ${i}` });
+      t.equal(res.body, completionStream(['You', ' said', ':', ' hi', ` ${i}`]));
+      // The client has its [DONE]; the upstream's end may be on its way still: the next stream starts once it came.
+      await waitFor(() => llm.received.at(-1)!.closedAt !== undefined);
+      await sleep(20);
+    }
+    const records = llm.received.slice(first);
+    await waitFor(() => records.every((r) => r.closedAt !== undefined));
+    t.strictSame(
+      records.map((r) => r.connection),
+      records.map(() => records[0]!.connection),
+      `${style}, ${delay} ms: five streams, one connection`,
+    );
+    t.strictSame(
+      records.map((r) => r.closedEarly),
+      records.map(() => false),
+      `${style}, ${delay} ms: every answer read to its end`,
+    );
+  }
+});
+
 t.test('a client that disconnects mid-stream aborts the upstream request within 100 ms', async (t) => {
   const { s, llm, put } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
