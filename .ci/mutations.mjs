@@ -595,6 +595,22 @@ const MUTATIONS = [
     'http/streaming',
     'give their upstream connection back',
   ],
+  [
+    'streams: the body ended twice',
+    'plugins/elasticsearch-http.ts',
+    'res.chunkedEncoding = false;',
+    '',
+    'http/streaming',
+    'each event is one HTTP/1.1 chunk',
+  ],
+  [
+    'streams: the last text without its chunk size',
+    'plugins/elasticsearch-http.ts',
+    "const chunk = last === '' ? '' : `${Buffer.byteLength(last).toString(16)}\\r\\n${last}\\r\\n`;",
+    "const chunk = last === '' ? '' : `${last}\\r\\n`;",
+    'http/streaming',
+    'each event is one HTTP/1.1 chunk',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

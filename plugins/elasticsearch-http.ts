@@ -159,8 +159,8 @@ const SETTLED = Promise.resolve();
  * writes the chunk's size line, its text and its line end apart and uncorks on the next tick: three buffered writes, a
  * tick and a writev for every event, and a fifth of what a stream allocated. Here the texts written in one turn (the
  * events of one upstream read, which undici hands over chunk by chunk) become one chunk, written once at the end of the
- * turn (docs/performance.md#events-written-to-the-connection). The last text still ends the response through it
- * (node's end of the body, its `finish`, the request's log line).
+ * turn (docs/performance.md#events-written-to-the-connection). The last text goes out with the body's end in
+ * the same write, and the response is then ended with nothing left to write (its `finish`, the request's log line).
  *
  * Only where the two are the same: a chunked response that node writes itself (an injected response's write is not
  * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response).
@@ -196,8 +196,20 @@ function connectionSink(res: ServerResponse): EventSink {
       return !socket.writableNeedDrain;
     },
     end(text) {
-      flush();
-      res.end(text);
+      if (!socket?.writable) {
+        flush();
+        res.end(text);
+        return;
+      }
+      // The turn's texts, the last one and the body's end (a chunk of size 0) in one write. The response is then told
+      // that its chunks are done, so that its end() writes nothing more and only finishes it (its `finish`, once the
+      // connection has taken what it holds).
+      const last = pending + text;
+      pending = '';
+      const chunk = last === '' ? '' : `${Buffer.byteLength(last).toString(16)}\r\n${last}\r\n`;
+      socket.write(`${chunk}0\r\n\r\n`);
+      res.chunkedEncoding = false;
+      res.end();
     },
     once: (event, listener) => (socket ?? res).once(event, listener),
   };
