@@ -163,11 +163,18 @@ const SETTLED = Promise.resolve();
  * the same write, and the response is then ended with nothing left to write (its `finish`, the request's log line).
  *
  * Only where the two are the same: a chunked response that node writes itself (an injected response's write is not
- * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response).
+ * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response). That
+ * is asked at the second write, not right after the first: node 24's response holds the texts of a turn itself (it
+ * corks itself, not only the socket) until the turn's end, while node 20 and 22 hand them to the socket at once.
  */
 function connectionSink(res: ServerResponse): EventSink {
   if (!res.chunkedEncoding || res.write !== ServerResponse.prototype.write) return res;
-  /** Undefined until the first write; then the connection written to directly, or null: the response throughout. */
+  /** The head and a first text have gone through the response. */
+  let begun = false;
+  /**
+   * Undefined until the write after the first; then the connection written to directly, or null: the response
+   * throughout.
+   */
   let socket: Socket | null | undefined;
   /** The turn's texts, not yet written. */
   let pending = '';
@@ -179,10 +186,12 @@ function connectionSink(res: ServerResponse): EventSink {
   return {
     write(text) {
       if (socket === undefined) {
-        const written = res.write(text);
-        // Nothing held by the response: the head and this text are on the connection (buffered there, in order).
+        if (!begun) {
+          begun = true;
+          return res.write(text);
+        }
+        // Nothing held by the response: the head and what went before are on the connection (buffered there, in order).
         socket = res.socket !== null && res.writableLength === res.socket.writableLength ? res.socket : null;
-        return written;
       }
       if (socket === null) return res.write(text);
       // A connection that is closing takes nothing more: reading waits (for a `drain` that will not come) until its
