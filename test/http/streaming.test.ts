@@ -768,6 +768,18 @@ t.test(
       );
     }
     t.equal(llm.received.length, 2);
+    // Ended by the service, not the client: one request line each, with the status and no client_closed.
+    const streamLines = () =>
+      s.logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'request completed' && l.method === 'POST')
+        .map((l) => [l.status, l.client_closed ?? false]);
+    await waitFor(() => streamLines().length >= 2);
+    t.strictSame(
+      streamLines(),
+      [1, 2].map(() => [200, false]),
+      'one line per stream, ended well',
+    );
   },
 );
 
