@@ -171,11 +171,12 @@ function connectionSink(res: ServerResponse): EventSink {
   if (!res.chunkedEncoding || res.write !== ServerResponse.prototype.write) return res;
   /** The head and a first text have gone through the response. */
   let begun = false;
-  /**
-   * Undefined until the write after the first; then the connection written to directly, or null: the response
-   * throughout.
-   */
+  /** Undefined until asked after the first text; then the connection written to directly, or null: the response. */
   let socket: Socket | null | undefined;
+  /** Where the texts after the first go (asked once, after the first, a turn later than it). */
+  const connection = (): Socket | null =>
+    // Nothing held by the response: the head and what went before are on the connection (buffered there, in order).
+    (socket ??= res.socket !== null && res.writableLength === res.socket.writableLength ? res.socket : null);
   /** The turn's texts, not yet written. */
   let pending = '';
   const flush = () => {
@@ -185,27 +186,25 @@ function connectionSink(res: ServerResponse): EventSink {
   };
   return {
     write(text) {
-      if (socket === undefined) {
-        if (!begun) {
-          begun = true;
-          return res.write(text);
-        }
-        // Nothing held by the response: the head and what went before are on the connection (buffered there, in order).
-        socket = res.socket !== null && res.writableLength === res.socket.writableLength ? res.socket : null;
+      if (!begun) {
+        begun = true;
+        return res.write(text);
       }
-      if (socket === null) return res.write(text);
+      const to = connection();
+      if (to === null) return res.write(text);
       // A connection that is closing takes nothing more: reading waits (for a `drain` that will not come) until its
       // `close` ends the stream, as it would behind a full response.
-      if (!socket.writable) return false;
+      if (!to.writable) return false;
       // At the end of the turn: a reaction to a settled promise (queueMicrotask makes an AsyncResource and a bound
       // function each time).
       if (pending === '') void SETTLED.then(flush);
       pending += text;
       // Full once the connection says so (after a flush): its `drain` then follows.
-      return !socket.writableNeedDrain;
+      return !to.writableNeedDrain;
     },
     end(text) {
-      if (!socket?.writable) {
+      const to = begun ? connection() : null;
+      if (!to?.writable) {
         flush();
         res.end(text);
         return;
@@ -216,7 +215,7 @@ function connectionSink(res: ServerResponse): EventSink {
       const last = pending + text;
       pending = '';
       const chunk = last === '' ? '' : `${Buffer.byteLength(last).toString(16)}\r\n${last}\r\n`;
-      socket.write(`${chunk}0\r\n\r\n`);
+      to.write(`${chunk}0\r\n\r\n`);
       res.chunkedEncoding = false;
       res.end();
     },
