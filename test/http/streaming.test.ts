@@ -722,43 +722,18 @@ t.test(
     const tokens = ['é', ' 日本語', ' 🙂', ' naïve', ' ascii', ' Ω≈ç', ' 𝔘𝔫𝔦', ' end'];
     llm.reply = () => tokens;
     llm.tokenDelayMs = 20;
-    const base = new URL(await s.app.listen({ port: 0, host: '127.0.0.1' }));
-    const socket = net.connect(Number(base.port), base.hostname);
-    t.teardown(() => socket.destroy());
-    let received = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
-    const body = JSON.stringify({ input: 'hi' });
-    const ask = () =>
-      socket.write(
-        `POST /_inference/completion/c/_stream HTTP/1.1\r\nHost: ${base.host}\r\n` +
-          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+    const connection = await rawConnection(t, await s.app.listen({ port: 0, host: '127.0.0.1' }));
     for (const round of [1, 2]) {
-      received = Buffer.alloc(0);
-      ask();
-      await waitFor(() => received.includes('\r\n0\r\n\r\n'));
-      const headEnd = received.indexOf('\r\n\r\n');
-      const head = received.subarray(0, headEnd).toString('latin1');
+      connection.received = Buffer.alloc(0);
+      connection.socket.write(connection.streamRequest('hi'));
+      await waitFor(() => connection.received.includes('\r\n0\r\n\r\n'));
+      // Each chunk read by its declared size: the size line, exactly that many bytes, a line end.
+      const { answers, error } = chunkedAnswers(connection.received);
+      t.equal(error, undefined, `stream ${round}: every chunk as its size line says`);
+      t.equal(answers.length, 1, `stream ${round}: nothing after the last chunk`);
+      const { head, chunks } = answers[0] ?? { head: '', chunks: [] };
       t.match(head, /^HTTP\/1\.1 200 OK\r\n/, `stream ${round}: 200`);
       t.match(head, /\r\ntransfer-encoding: chunked(\r\n|$)/i, `stream ${round}: chunked`);
-      // Each chunk read by its declared size: the size line, exactly that many bytes, a line end.
-      const chunks: Buffer[] = [];
-      let at = headEnd + 4;
-      for (;;) {
-        const lineEnd = received.indexOf('\r\n', at);
-        const sizeLine = received.subarray(at, lineEnd).toString('latin1');
-        if (lineEnd < 0 || !/^[0-9a-f]+$/i.test(sizeLine)) {
-          t.fail(`stream ${round}: a chunk size line at ${at}: ${JSON.stringify(sizeLine.slice(0, 20))}`);
-          break;
-        }
-        const size = parseInt(sizeLine, 16);
-        const data = received.subarray(lineEnd + 2, lineEnd + 2 + size);
-        t.equal(received.subarray(lineEnd + 2 + size, lineEnd + 4 + size).toString('latin1'), '\r\n');
-        at = lineEnd + 4 + size;
-        if (size === 0) break;
-        chunks.push(data);
-      }
-      t.equal(at, received.length, `stream ${round}: nothing after the last chunk`);
       t.equal(Buffer.concat(chunks).toString('utf8'), completionStream(tokens), `stream ${round}: every event, whole`);
       // Tokens sent apart go out as they come, not held for the end: most of the eight reads make a chunk of their own.
       t.ok(chunks.length >= 4, `stream ${round}: ${chunks.length} chunks`);
@@ -782,6 +757,81 @@ t.test(
     );
   },
 );
+
+t.test('streams asked for in one write on a connection are each answered whole, in order', async (t) => {
+  const { s, llm, put } = await setup(t);
+  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });
+  const tokens = ['é', ' 日本語', ' 🙂', ' end'];
+  llm.reply = (prompt) => [...tokens, prompt.includes('second') ? ' 2' : ' 1'];
+  // Apart, so that the second stream's events come while the first answer still holds the connection.
+  llm.tokenDelayMs = 20;
+  const connection = await rawConnection(t, await s.app.listen({ port: 0, host: '127.0.0.1' }));
+  connection.socket.write(connection.streamRequest('first') + connection.streamRequest('second'));
+  await waitFor(() => connection.received.toString('latin1').split('\r\n0\r\n\r\n').length === 3);
+  await waitFor(() => llm.received.length === 2);
+  const { answers, error } = chunkedAnswers(connection.received);
+  t.equal(error, undefined, 'every chunk as its size line says');
+  t.strictSame(
+    answers.map((a) => [/^HTTP\/1\.1 200 OK\r\n/.test(a.head), Buffer.concat(a.chunks).toString('utf8')]),
+    [
+      [true, completionStream([...tokens, ' 1'])],
+      [true, completionStream([...tokens, ' 2'])],
+    ],
+    'both answers whole, the first asked first',
+  );
+});
+
+/** A connection to the service, what it has received (reset by the test), and the bytes of a completion stream's request. */
+async function rawConnection(t: Tap, url: string) {
+  const base = new URL(url);
+  const socket = net.connect(Number(base.port), base.hostname);
+  t.teardown(() => socket.destroy());
+  const connection = {
+    socket,
+    received: Buffer.alloc(0),
+    streamRequest(input: string): string {
+      const body = JSON.stringify({ input });
+      return (
+        `POST /_inference/completion/c/_stream HTTP/1.1\r\nHost: ${base.host}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      );
+    },
+  };
+  socket.on('data', (d: Buffer) => (connection.received = Buffer.concat([connection.received, d])));
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  return connection;
+}
+
+/**
+ * HTTP/1.1 answers with chunked bodies, one after another in `bytes`, each chunk read by its declared size: the size
+ * line, exactly that many bytes, a line end. `error` says where the framing broke.
+ */
+function chunkedAnswers(bytes: Buffer): { answers: { head: string; chunks: Buffer[] }[]; error?: string } {
+  const answers: { head: string; chunks: Buffer[] }[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const headEnd = bytes.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) return { answers, error: `no head at ${at}` };
+    const head = bytes.subarray(at, headEnd).toString('latin1');
+    at = headEnd + 4;
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const lineEnd = bytes.indexOf('\r\n', at);
+      const sizeLine = bytes.subarray(at, lineEnd < 0 ? at + 20 : lineEnd).toString('latin1');
+      if (lineEnd < 0 || !/^[0-9a-f]+$/i.test(sizeLine))
+        return { answers, error: `a chunk size line at ${at}: ${JSON.stringify(sizeLine.slice(0, 20))}` };
+      const size = parseInt(sizeLine, 16);
+      if (bytes.subarray(lineEnd + 2 + size, lineEnd + 4 + size).toString('latin1') !== '\r\n')
+        return { answers, error: `no line end after the chunk at ${at}` };
+      const data = bytes.subarray(lineEnd + 2, lineEnd + 2 + size);
+      at = lineEnd + 4 + size;
+      if (size === 0) break;
+      chunks.push(data);
+    }
+    answers.push({ head, chunks });
+  }
+  return { answers };
+}
 
 /** Opens a stream with a raw HTTP request; resolves with its first event and a way to drop the connection. */
 function openStream(url: string, body: unknown): Promise<{ firstEvent: string; disconnect(): void }> {
