@@ -188,7 +188,14 @@ function connectionSink(res: ServerResponse): EventSink {
     write(text) {
       if (!begun) {
         begun = true;
-        return res.write(text);
+        if (text === '') return res.write(text);
+        // The head and the first text in one piece: the text framed here, and the response told, for this write, that
+        // its body is not chunked, so that it adds the head alone. A chunked write would be four pieces (the size line,
+        // a line end, the text, a line end) in one writev.
+        res.chunkedEncoding = false;
+        const written = res.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+        res.chunkedEncoding = true;
+        return written;
       }
       const to = connection();
       if (to === null) return res.write(text);
