@@ -154,8 +154,8 @@ export function sendEvents(
 const SETTLED = Promise.resolve();
 
 /**
- * Where a runner's stream writes its events: the head and the first text through the response (node frames and sends
- * them), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write() corks the socket,
+ * Where a runner's stream writes its events: the head and the first text through the response (node sends them, the
+ * text framed here), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write() corks the socket,
  * writes the chunk's size line, its text and its line end apart and uncorks on the next tick: three buffered writes, a
  * tick and a writev for every event, and a fifth of what a stream allocated. Here the texts written in one turn (the
  * events of one upstream read, which undici hands over chunk by chunk) become one chunk, written once at the end of the
@@ -164,8 +164,9 @@ const SETTLED = Promise.resolve();
  *
  * Only where the two are the same: a chunked response that node writes itself (an injected response's write is not
  * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response). That
- * is asked at the second write, not right after the first: node 24's response holds the texts of a turn itself (it
- * corks itself, not only the socket) until the turn's end, while node 20 and 22 hand them to the socket at once.
+ * is asked after the first write, a turn later (at the next write or the end), not right after it: node 24's response
+ * holds the texts of a turn itself (it corks itself, not only the socket) until the turn's end, while node 20 and 22
+ * hand them to the socket at once (docs/performance.md#the-bodys-end-in-the-last-write).
  */
 function connectionSink(res: ServerResponse): EventSink {
   if (!res.chunkedEncoding || res.write !== ServerResponse.prototype.write) return res;
