@@ -155,12 +155,13 @@ const SETTLED = Promise.resolve();
 
 /**
  * Where a runner's stream writes its events: the head and the first text through the response (node sends them, the
- * text framed here), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write() corks the socket,
- * writes the chunk's size line, its text and its line end apart and uncorks on the next tick: three buffered writes, a
- * tick and a writev for every event, and a fifth of what a stream allocated. Here the texts written in one turn (the
- * events of one upstream read, which undici hands over chunk by chunk) become one chunk, written once at the end of the
- * turn (docs/performance.md#events-written-to-the-connection). The last text goes out with the body's end in
- * the same write, and the response is then ended with nothing left to write (its `finish`, the request's log line).
+ * text framed here), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write()
+ * corks the socket, writes the chunk's size line, its text and its line end apart and uncorks on the next tick: three
+ * buffered writes, a tick and a writev for every event, and a fifth of what a stream allocated. Here the texts written
+ * in one turn (the events of one upstream read, which undici hands over chunk by chunk) become one chunk, written once
+ * at the end of the turn (docs/performance.md#events-written-to-the-connection). The last text goes out with the
+ * body's end in the same write, and the response is then ended with nothing left to write (its `finish`, the
+ * request's log line).
  *
  * Only where the two are the same: a chunked response that node writes itself (an injected response's write is not
  * the socket's) and that owns its connection (a pipelined answer waiting for its turn is held by the response). That
