@@ -169,7 +169,7 @@ const SETTLED = Promise.resolve();
  * holds the texts of a turn itself (it corks itself, not only the socket) until the turn's end, while node 20 and 22
  * hand them to the socket at once (docs/performance.md#the-bodys-end-in-the-last-write).
  */
-function connectionSink(res: ServerResponse): EventSink {
+export function connectionSink(res: ServerResponse): EventSink {
   if (!res.chunkedEncoding || res.write !== ServerResponse.prototype.write) return res;
   /** The head and a first text have gone through the response. */
   let begun = false;
