@@ -153,6 +153,9 @@ export function sendEvents(
 /** A settled promise: what is written in a turn is flushed in a reaction to it. */
 const SETTLED = Promise.resolve();
 
+/** `text` as one HTTP/1.1 chunk: its size in bytes (hexadecimal), a line end, the text, a line end. */
+const chunkOf = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+
 /**
  * Where a runner's stream writes its events: the head and the first text through the response (node sends them, the
  * text framed here), then straight to the connection as HTTP/1.1 chunks framed here. A chunked response's write()
@@ -184,7 +187,7 @@ export function connectionSink(res: ServerResponse): EventSink {
   const flush = () => {
     const text = pending;
     pending = '';
-    if (text !== '' && socket?.writable) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+    if (text !== '' && socket?.writable) socket.write(chunkOf(text));
   };
   return {
     write(text) {
@@ -195,7 +198,7 @@ export function connectionSink(res: ServerResponse): EventSink {
         // its body is not chunked, so that it adds the head alone. A chunked write would be four pieces (the size line,
         // a line end, the text, a line end) in one writev.
         res.chunkedEncoding = false;
-        const written = res.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+        const written = res.write(chunkOf(text));
         res.chunkedEncoding = true;
         return written;
       }
@@ -223,8 +226,7 @@ export function connectionSink(res: ServerResponse): EventSink {
       // connection has taken what it holds).
       const last = pending + text;
       pending = '';
-      const chunk = last === '' ? '' : `${Buffer.byteLength(last).toString(16)}\r\n${last}\r\n`;
-      to.write(`${chunk}0\r\n\r\n`);
+      to.write(`${last === '' ? '' : chunkOf(last)}0\r\n\r\n`);
       res.chunkedEncoding = false;
       res.end();
     },
