@@ -58,6 +58,13 @@ const events = (body: string) =>
       return { event: name.slice('event: '.length), data: text === '[DONE]' ? text : JSON.parse(text) };
     });
 
+/** The request lines of the streams (POSTs) among log lines: each one's status, and whether the client closed it. */
+const streamLines = (lines: string[]) =>
+  lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === 'request completed' && l.method === 'POST')
+    .map((l) => [l.status, l.client_closed ?? false]);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
@@ -672,12 +679,8 @@ t.test('a client that disconnects mid-stream aborts the upstream request within 
   const res = await s.request('POST', '/_inference/completion/c/_stream', { input: 'again' });
   t.equal(res.body, completionStream(['You', ' said', ':', ' again']));
   // Each stream cut short has its one request line: the status it began with, and that the client closed it.
-  const streamLines = s.logs.lines
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.msg === 'request completed' && l.method === 'POST')
-    .map((l) => [l.status, l.client_closed ?? false]);
   t.strictSame(
-    streamLines,
+    streamLines(s.logs.lines),
     [...Array.from({ length: 3 }, () => [200, true]), [200, false]],
     'one line per stream; the three cut short say so',
   );
@@ -745,14 +748,9 @@ t.test(
     }
     t.equal(llm.received.length, 2);
     // Ended by the service, not the client: one request line each, with the status and no client_closed.
-    const streamLines = () =>
-      s.logs.lines
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.msg === 'request completed' && l.method === 'POST')
-        .map((l) => [l.status, l.client_closed ?? false]);
-    await waitFor(() => streamLines().length >= 2);
+    await waitFor(() => streamLines(s.logs.lines).length >= 2);
     t.strictSame(
-      streamLines(),
+      streamLines(s.logs.lines),
       [1, 2].map(() => [200, false]),
       'one line per stream, ended well',
     );
