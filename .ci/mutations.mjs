@@ -627,6 +627,14 @@ const MUTATIONS = [
     'http/streaming',
     'each event is one HTTP/1.1 chunk',
   ],
+  [
+    'streams: the slot handed over before undici frees the connection',
+    'src/services/upstream/http-transport.ts',
+    'void Promise.resolve().then(() => setImmediate(this.close));',
+    'this.close();',
+    'http/streaming',
+    'takes the connection of the stream it waited for',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a

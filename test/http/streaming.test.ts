@@ -646,6 +646,29 @@ t.test('streams that end with [DONE] give their upstream connection back: the ne
   }
 });
 
+t.test('a stream waiting for max_concurrent_streams takes the connection of the stream it waited for', async (t) => {
+  const { llm, put, stream } = await setup(t);
+  await put('completion', 'c', { url: `${llm.url}/v1/chat/completions`, max_concurrent_streams: 1 });
+  // The end of the body in the read that brings the [DONE], or 20 ms after it.
+  for (const delay of [0, 20]) {
+    llm.tokenDelayMs = delay;
+    const first = llm.received.length;
+    // Sent together: each waits for the slot of the one before, which is handed over as the upstream's body ends.
+    const answers = await Promise.all([0, 1, 2, 3].map((i) => stream('completion', 'c', { input: `hi ${i}` })));
+    t.strictSame(
+      answers.map((res) => res.body),
+      [0, 1, 2, 3].map((i) => completionStream(['You', ' said', ':', ' hi', ` ${i}`])),
+    );
+    await waitFor(() => llm.received.length === first + 4 && llm.received.every((r) => r.closedAt !== undefined));
+    const records = llm.received.slice(first);
+    t.strictSame(
+      records.map((r) => r.connection),
+      records.map(() => records[0]!.connection),
+      `${delay} ms: four streams one after another, one connection`,
+    );
+  }
+});
+
 t.test('a client that disconnects mid-stream aborts the upstream request within 100 ms', async (t) => {
   const { s, llm, put } = await setup(t);
   await put('completion', 'c', { url: `${llm.url}/v1/chat/completions` });

@@ -248,7 +248,17 @@ class StreamedAnswer implements UpstreamStream, Dispatcher.DispatchHandler {
     if (this.over) return;
     this.over = true;
     this.signal.removeEventListener('abort', this.onAbort);
-    this.close();
+    if (!this.complete) {
+      this.close();
+      return;
+    }
+    // `closed` frees the stream's slot in its endpoint's queue, and the next stream's request is sent at once. undici
+    // lets a keep-alive connection take its next request only a full turn of the event loop after the body's end (its
+    // onMessageComplete calls onComplete, then `setImmediate(client[kResume])`): a request sent before finds every
+    // connection of the pool busy and opens another one (a TLS handshake to a real upstream). Settled in a
+    // setImmediate queued after undici's (from a microtask, which runs once undici's parsing has returned), the next
+    // request finds this connection free.
+    void Promise.resolve().then(() => setImmediate(this.close));
   }
 }
 
