@@ -164,27 +164,36 @@ export async function streamingRows(): Promise<Row[]> {
     const proxyCpuPerStream: number[] = [];
     const writesPerStream: number[] = [];
     const proxyWritesPerStream: number[] = [];
+    // The client's (this process's) and the upstream's CPU per stream in each of the three turns: what the middle
+    // process competes with for the machine's cores.
+    const around = { direct: [] as number[], ours: [] as number[], proxy: [] as number[] };
+    const budget: number[] = [];
     let failed = 0;
     let peakOpen = 0;
-    // The CPU time (user + system) and write system calls of the process in the middle, per stream: unlike streams/s,
-    // CPU time hardly moves with the machine's load.
-    const costOf = async (target: Target, pid: number) => {
+    // The CPU time (user + system) and write system calls of the process in the middle (if any), the client's and the
+    // upstream's CPU time, per stream: unlike streams/s, CPU time hardly moves with the machine's load.
+    const costOf = async (target: Target, pid?: number) => {
       await upstream.ask('reset');
-      const cpuBefore = cpuSeconds(pid);
-      const writesBefore = writeCalls(pid);
+      const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
+      const writesBefore = pid === undefined ? 0 : writeCalls(pid);
+      const clientBefore = process.cpuUsage();
+      const upstreamBefore = cpuSeconds(upstream.process.pid!);
       const result = await throughput(target, CONCURRENT, 4);
+      const client = process.cpuUsage(clientBefore);
+      const upstreamCpu = cpuSeconds(upstream.process.pid!) - upstreamBefore;
       const stats = await upstream.ask<{ requests: number; peakOpen: number }>('stats');
       return {
         ...result,
         peakOpen: stats.peakOpen,
-        cpuMs: ((cpuSeconds(pid) - cpuBefore) * 1000) / stats.requests,
-        writes: (writeCalls(pid) - writesBefore) / stats.requests,
+        cpuMs: pid === undefined ? 0 : ((cpuSeconds(pid) - cpuBefore) * 1000) / stats.requests,
+        writes: pid === undefined ? 0 : (writeCalls(pid) - writesBefore) / stats.requests,
+        aroundMs: ((client.user + client.system) / 1000 + upstreamCpu * 1000) / stats.requests,
       };
     };
     for (let i = 0; i < 5; i++) {
-      const b = await throughput(direct, CONCURRENT, 4);
-      const g = await costOf(ours, gateway.process.pid!);
-      const q = await costOf(bareProxy, proxy.process.pid!);
+      const b = await costOf(direct);
+      const g = await costOf(ours, gateway.process.pid);
+      const q = await costOf(bareProxy, proxy.process.pid);
       peakOpen = Math.max(peakOpen, g.peakOpen);
       failed += g.failed;
       bare.push(b.perSecond);
@@ -196,6 +205,13 @@ export async function streamingRows(): Promise<Row[]> {
       proxyCpuPerStream.push(q.cpuMs);
       writesPerStream.push(g.writes);
       proxyWritesPerStream.push(q.writes);
+      around.direct.push(b.aroundMs);
+      around.ours.push(g.aroundMs);
+      around.proxy.push(q.aroundMs);
+      // With the cores the three processes used in the service's turn (streams/s times their CPU per stream), the
+      // service's CPU per stream at which 0.7 of direct's streams/s would fit beside the client and the upstream.
+      const cores = (g.perSecond * (g.cpuMs + g.aroundMs)) / 1000;
+      budget.push((cores * 1000) / (0.7 * b.perSecond) - g.aroundMs);
     }
     await direct.agent.close();
     await ours.agent.close();
@@ -217,14 +233,18 @@ export async function streamingRows(): Promise<Row[]> {
         met: (v) => v === 0,
       }),
       row('streaming', `${c}, upstream direct`, 'streams/s', bare),
+      row('streaming', `${c}, upstream direct`, 'client + upstream CPU ms per stream', around.direct),
       row('streaming', `${c}, through the service`, 'streams/s', gated),
       row('streaming', `${c}, through the service`, 'open upstream at once (most)', [peakOpen]),
       row('streaming', `${c}, through the service`, 'service CPU ms per stream', cpuPerStream),
       row('streaming', `${c}, through the service`, 'service write calls per stream', writesPerStream),
+      row('streaming', `${c}, through the service`, 'client + upstream CPU ms per stream', around.ours),
+      row('streaming', `${c}, through the service`, 'service CPU ms per stream that 0.7 allows', budget),
       row('streaming', `${c}, through the service`, 'failed streams', [failed], { text: '= 0', met: (v) => v === 0 }),
       row('streaming', `${c}, through a bare proxy`, 'streams/s', proxied),
       row('streaming', `${c}, through a bare proxy`, 'proxy CPU ms per stream', proxyCpuPerStream),
       row('streaming', `${c}, through a bare proxy`, 'proxy write calls per stream', proxyWritesPerStream),
+      row('streaming', `${c}, through a bare proxy`, 'client + upstream CPU ms per stream', around.proxy),
       row('streaming', `${c}, service / direct`, 'streams/s ratio', ratios, { text: '>= 0.7', met: (v) => v >= 0.7 }),
       row('streaming', `${c}, bare proxy / direct`, 'streams/s ratio', proxyRatios),
     ];
