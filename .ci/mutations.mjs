@@ -635,6 +635,14 @@ const MUTATIONS = [
     'http/streaming',
     'takes the connection of the stream it waited for',
   ],
+  [
+    'install: better-sqlite3 not approved',
+    'package.json',
+    '"better-sqlite3": true',
+    '"better-sqlite3": false',
+    'deploy/install',
+    'approved in allowScripts',
+  ],
 ];
 
 // --check: only confirm that each entry's code is still in its file exactly once (npm run lint runs it, so a
