@@ -174,19 +174,21 @@ export async function streamingRows(): Promise<Row[]> {
     // upstream's CPU time, per stream: unlike streams/s, CPU time hardly moves with the machine's load.
     const costOf = async (target: Target, pid?: number) => {
       await upstream.ask('reset');
-      const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
-      const writesBefore = pid === undefined ? 0 : writeCalls(pid);
+      const middle = () =>
+        pid === undefined ? { cpu: 0, writes: 0 } : { cpu: cpuSeconds(pid), writes: writeCalls(pid) };
+      const middleBefore = middle();
       const clientBefore = process.cpuUsage();
       const upstreamBefore = cpuSeconds(upstream.process.pid!);
       const result = await throughput(target, CONCURRENT, 4);
       const client = process.cpuUsage(clientBefore);
       const upstreamCpu = cpuSeconds(upstream.process.pid!) - upstreamBefore;
+      const middleAfter = middle();
       const stats = await upstream.ask<{ requests: number; peakOpen: number }>('stats');
       return {
         ...result,
         peakOpen: stats.peakOpen,
-        cpuMs: pid === undefined ? 0 : ((cpuSeconds(pid) - cpuBefore) * 1000) / stats.requests,
-        writes: pid === undefined ? 0 : (writeCalls(pid) - writesBefore) / stats.requests,
+        cpuMs: ((middleAfter.cpu - middleBefore.cpu) * 1000) / stats.requests,
+        writes: (middleAfter.writes - middleBefore.writes) / stats.requests,
         aroundMs: ((client.user + client.system) / 1000 + upstreamCpu * 1000) / stats.requests,
       };
     };
